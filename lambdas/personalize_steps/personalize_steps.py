@@ -1,0 +1,380 @@
+"""The workflow's Personalize steps: find-or-create the long-lived resources, start the per-run jobs.
+
+One code folder, several Lambda functions: each entry point below is deployed as its own
+function with its own IAM role holding only the Personalize actions that entry point calls.
+
+Every step is safe to repeat. "Ensure" steps look the resource up by its configured name and
+create it only when it is missing; "start" steps name their job after the execution, so a
+retried invocation finds the job it already started instead of starting a second one.
+
+boto3 and the standard library only: the folder is deployed as it is, without bundling.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import datetime
+from typing import Any, Callable, Iterator
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+logger = logging.getLogger()
+logger.setLevel(logging.INFO)
+
+# Throttling is retried by boto3 first (standard mode, jittered backoff), then by the state
+# machine's Retry if it persists.
+_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+_clients: dict[str, Any] = {}
+
+USABLE_STATUS = "ACTIVE"
+PENDING_STATUSES = ("CREATE PENDING", "CREATE IN_PROGRESS")
+
+
+class InvalidEventError(ValueError):
+    """The state machine sent an event this step cannot act on."""
+
+
+class ResourceUnusableError(RuntimeError):
+    """A resource with the pipeline's name exists but cannot be used as it is."""
+
+
+class SmokeTestFailedError(RuntimeError):
+    """The deployed campaign did not return recommendations."""
+
+
+def client(service: str) -> Any:
+    """A cached client, created on first use so a cold start pays only for what it calls."""
+    if service not in _clients:
+        _clients[service] = boto3.client(service, config=_BOTO_CONFIG)
+    return _clients[service]
+
+
+def _log(step: str, **fields: Any) -> None:
+    logger.info(json.dumps({"step": step, **fields}, default=str))
+
+
+def _require(event: dict[str, Any], field: str, kind: type = str) -> Any:
+    value = event.get(field)
+    wrong_type = not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)
+    if wrong_type or value == "":
+        raise InvalidEventError(f"event field '{field}' must be a non-empty {kind.__name__}; got {value!r}")
+    return value
+
+
+def _paginate(operation: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
+    paginator = client("personalize").get_paginator(operation)
+    for page in paginator.paginate(**params):
+        yield from page.get(key, [])
+
+
+def _is_error(error: ClientError, code: str) -> bool:
+    return error.response.get("Error", {}).get("Code") == code
+
+
+def _find_or_create(
+    find: Callable[[], dict[str, Any] | None], create: Callable[[], str], kind: str, name: str, arn_key: str
+) -> tuple[str, bool]:
+    """Return (arn, created). A concurrent creator winning the race is not an error."""
+    found = find()
+    if found is not None:
+        return _usable_arn(found, kind, name, arn_key), False
+    try:
+        return create(), True
+    except ClientError as error:
+        if not _is_error(error, "ResourceAlreadyExistsException"):
+            raise
+    found = find()
+    if found is None:
+        raise ResourceUnusableError(f"{kind} '{name}' was reported to exist but cannot be found")
+    return _usable_arn(found, kind, name, arn_key), False
+
+
+def _usable_arn(summary: dict[str, Any], kind: str, name: str, arn_key: str) -> str:
+    """Schemas have no status; anything else must be ACTIVE or on its way there."""
+    status = summary.get("status", USABLE_STATUS)
+    arn = summary[arn_key]
+    if status != USABLE_STATUS and status not in PENDING_STATUSES:
+        reason = summary.get("failureReason", "no reason given")
+        raise ResourceUnusableError(
+            f"{kind} '{name}' ({arn}) is {status} ({reason}); delete it (or choose another pipelineName) "
+            "and run again"
+        )
+    return arn
+
+
+def run_scoped_name(prefix: str, execution_name: str, execution_start_time: str) -> str:
+    """A job name unique to this execution and stable across retries of the same step.
+
+    ``<prefix>-<UTC start, to the second>-<6 hex of the execution name>``: sortable by time, and
+    at most 63 characters because the pipeline name is capped at 32.
+    """
+    started = datetime.fromisoformat(execution_start_time.replace("Z", "+00:00"))
+    digest = hashlib.sha256(execution_name.encode()).hexdigest()[:6]
+    return f"{prefix}-{started:%Y%m%dT%H%M%S}-{digest}"
+
+
+# --- dataset group ---------------------------------------------------------------------------
+
+
+def ensure_dataset_group(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    name = _require(event, "name")
+
+    def find() -> dict[str, Any] | None:
+        return next((g for g in _paginate("list_dataset_groups", "datasetGroups") if g["name"] == name), None)
+
+    def create() -> str:
+        return client("personalize").create_dataset_group(name=name)["datasetGroupArn"]
+
+    arn, created = _find_or_create(find, create, "dataset group", name, "datasetGroupArn")
+    _log("ensure_dataset_group", name=name, arn=arn, created=created)
+    return {"arn": arn, "created": created}
+
+
+# --- schema and interactions dataset -----------------------------------------------------------
+
+
+def ensure_interactions_dataset(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    dataset_group_arn = _require(event, "datasetGroupArn")
+    schema_name = _require(event, "schemaName")
+    schema = _require(event, "schema")
+    dataset_name = _require(event, "datasetName")
+    personalize = client("personalize")
+
+    schema_arn = _ensure_schema(schema_name, schema)
+
+    def find() -> dict[str, Any] | None:
+        return next(
+            (
+                d
+                for d in _paginate("list_datasets", "datasets", datasetGroupArn=dataset_group_arn)
+                if d["datasetType"].upper() == "INTERACTIONS"
+            ),
+            None,
+        )
+
+    def create() -> str:
+        return personalize.create_dataset(
+            name=dataset_name, schemaArn=schema_arn, datasetGroupArn=dataset_group_arn, datasetType="Interactions"
+        )["datasetArn"]
+
+    dataset_arn, created = _find_or_create(find, create, "interactions dataset", dataset_name, "datasetArn")
+    if not created:
+        used_schema = personalize.describe_dataset(datasetArn=dataset_arn)["dataset"]["schemaArn"]
+        if used_schema != schema_arn:
+            raise ResourceUnusableError(
+                f"interactions dataset {dataset_arn} uses schema {used_schema}, not {schema_arn}; "
+                "the pipeline's data would not match it"
+            )
+    _log("ensure_interactions_dataset", schemaArn=schema_arn, arn=dataset_arn, created=created)
+    return {"arn": dataset_arn, "schemaArn": schema_arn, "created": created}
+
+
+def _ensure_schema(name: str, schema: str) -> str:
+    personalize = client("personalize")
+
+    def find() -> dict[str, Any] | None:
+        return next((s for s in _paginate("list_schemas", "schemas") if s["name"] == name), None)
+
+    def create() -> str:
+        return personalize.create_schema(name=name, schema=schema)["schemaArn"]
+
+    arn, created = _find_or_create(find, create, "schema", name, "schemaArn")
+    if not created:
+        existing = personalize.describe_schema(schemaArn=arn)["schema"]["schema"]
+        if json.loads(existing) != json.loads(schema):
+            raise ResourceUnusableError(
+                f"schema '{name}' ({arn}) exists with different fields; schemas cannot be changed, "
+                "so delete it (with its dataset) or choose another pipelineName"
+            )
+    return arn
+
+
+# --- dataset import job ------------------------------------------------------------------------
+
+
+def start_import(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    dataset_arn = _require(event, "datasetArn")
+    data_location = _require(event, "dataLocation")
+    role_arn = _require(event, "roleArn")
+    job_name = run_scoped_name(
+        _require(event, "jobNamePrefix"), _require(event, "executionName"), _require(event, "executionStartTime")
+    )
+    try:
+        arn = client("personalize").create_dataset_import_job(
+            jobName=job_name,
+            datasetArn=dataset_arn,
+            dataSource={"dataLocation": data_location},
+            roleArn=role_arn,
+            importMode="FULL",
+        )["datasetImportJobArn"]
+        created = True
+    except ClientError as error:
+        if not _is_error(error, "ResourceAlreadyExistsException"):
+            raise
+        # A retry of this step: the job of this execution was already started.
+        arn = next(
+            job["datasetImportJobArn"]
+            for job in _paginate("list_dataset_import_jobs", "datasetImportJobs", datasetArn=dataset_arn)
+            if job["jobName"] == job_name
+        )
+        created = False
+    _log("start_import", jobName=job_name, arn=arn, dataLocation=data_location, created=created)
+    return {"arn": arn, "name": job_name}
+
+
+# --- solution ----------------------------------------------------------------------------------
+
+
+def ensure_solution(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    name = _require(event, "name")
+    dataset_group_arn = _require(event, "datasetGroupArn")
+    recipe_arn = _require(event, "recipeArn")
+    personalize = client("personalize")
+
+    def find() -> dict[str, Any] | None:
+        return next(
+            (
+                s
+                for s in _paginate("list_solutions", "solutions", datasetGroupArn=dataset_group_arn)
+                if s["name"] == name
+            ),
+            None,
+        )
+
+    def create() -> str:
+        # performAutoTraining defaults to true in the service: our schedule must be the only trainer.
+        return personalize.create_solution(
+            name=name,
+            datasetGroupArn=dataset_group_arn,
+            recipeArn=recipe_arn,
+            performAutoTraining=False,
+        )["solutionArn"]
+
+    arn, created = _find_or_create(find, create, "solution", name, "solutionArn")
+    if not created:
+        solution = personalize.describe_solution(solutionArn=arn)["solution"]
+        if solution.get("recipeArn") != recipe_arn:
+            raise ResourceUnusableError(
+                f"solution '{name}' ({arn}) uses recipe {solution.get('recipeArn')}, not the configured "
+                f"{recipe_arn}; solutions cannot change recipe, so delete it or choose another pipelineName"
+            )
+        if solution.get("performAutoTraining", True):
+            raise ResourceUnusableError(
+                f"solution '{name}' ({arn}) has automatic training on, which would train beside the "
+                "schedule and double the training cost; delete it so the pipeline recreates it with "
+                "performAutoTraining false"
+            )
+    _log("ensure_solution", name=name, arn=arn, created=created)
+    return {"arn": arn, "created": created}
+
+
+# --- solution version ----------------------------------------------------------------------------
+
+
+def start_training(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    solution_arn = _require(event, "solutionArn")
+    training_mode = _require(event, "trainingMode")
+    if training_mode not in ("FULL", "UPDATE"):
+        raise InvalidEventError(f"event field 'trainingMode' must be FULL or UPDATE; got {training_mode!r}")
+    name = run_scoped_name(
+        _require(event, "namePrefix"), _require(event, "executionName"), _require(event, "executionStartTime")
+    )
+    personalize = client("personalize")
+    existing = _solution_version_named(solution_arn, name)
+    if existing is not None:
+        # A retry of this step: training for this execution was already started.
+        _log("start_training", name=name, arn=existing, created=False)
+        return {"arn": existing, "name": name, "trainingMode": training_mode}
+    arn = personalize.create_solution_version(solutionArn=solution_arn, trainingMode=training_mode, name=name)[
+        "solutionVersionArn"
+    ]
+    _log("start_training", name=name, arn=arn, trainingMode=training_mode, created=True)
+    return {"arn": arn, "name": name, "trainingMode": training_mode}
+
+
+def _solution_version_named(solution_arn: str, name: str) -> str | None:
+    """Only versions still being created can belong to a retried call of this execution."""
+    personalize = client("personalize")
+    for summary in _paginate("list_solution_versions", "solutionVersions", solutionArn=solution_arn):
+        if summary.get("status") not in PENDING_STATUSES:
+            continue
+        version = personalize.describe_solution_version(solutionVersionArn=summary["solutionVersionArn"])
+        if version["solutionVersion"].get("name") == name:
+            return summary["solutionVersionArn"]
+    return None
+
+
+# --- campaign ------------------------------------------------------------------------------------
+
+
+def deploy_campaign(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Create the campaign on the first run; switch it to the new version in place afterwards.
+
+    UpdateCampaign keeps the endpoint serving the previous version until the new one is
+    ACTIVE, so recommendations never stop during a retrain.
+    """
+    name = _require(event, "name")
+    solution_arn = _require(event, "solutionArn")
+    solution_version_arn = _require(event, "solutionVersionArn")
+    min_tps = _require(event, "minProvisionedTPS", int)
+    personalize = client("personalize")
+    campaign_config = {"syncWithLatestSolutionVersion": False}
+
+    existing = next(
+        (c for c in _paginate("list_campaigns", "campaigns", solutionArn=solution_arn) if c["name"] == name), None
+    )
+    if existing is None:
+        try:
+            arn = personalize.create_campaign(
+                name=name,
+                solutionVersionArn=solution_version_arn,
+                minProvisionedTPS=min_tps,
+                campaignConfig=campaign_config,
+            )["campaignArn"]
+        except ClientError as error:
+            if not _is_error(error, "ResourceAlreadyExistsException"):
+                raise
+            raise ResourceUnusableError(
+                f"a campaign named '{name}' exists but not on solution {solution_arn}; "
+                "delete it or choose another pipelineName"
+            ) from error
+        _log("deploy_campaign", action="created", arn=arn, solutionVersionArn=solution_version_arn)
+        return {"arn": arn, "action": "created", "previousSolutionVersionArn": None}
+
+    arn = existing["campaignArn"]
+    campaign = personalize.describe_campaign(campaignArn=arn)["campaign"]
+    if campaign["status"] != USABLE_STATUS:
+        raise ResourceUnusableError(
+            f"campaign '{name}' ({arn}) is {campaign['status']} "
+            f"({campaign.get('failureReason', 'no reason given')}); it must be ACTIVE to be updated"
+        )
+    previous = campaign.get("solutionVersionArn")
+    personalize.update_campaign(
+        campaignArn=arn,
+        solutionVersionArn=solution_version_arn,
+        minProvisionedTPS=min_tps,
+        campaignConfig=campaign_config,
+    )
+    _log("deploy_campaign", action="updated", arn=arn, solutionVersionArn=solution_version_arn, previous=previous)
+    return {"arn": arn, "action": "updated", "previousSolutionVersionArn": previous}
+
+
+# --- smoke test ----------------------------------------------------------------------------------
+
+
+def smoke_test(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    campaign_arn = _require(event, "campaignArn")
+    user_id = _require(event, "userId")
+    num_results = _require(event, "numResults", int)
+    response = client("personalize-runtime").get_recommendations(
+        campaignArn=campaign_arn, userId=user_id, numResults=num_results
+    )
+    item_ids = [item["itemId"] for item in response.get("itemList", [])]
+    if not item_ids:
+        raise SmokeTestFailedError(f"campaign {campaign_arn} returned no recommendations for user {user_id}")
+    _log("smoke_test", campaignArn=campaign_arn, userId=user_id, itemIds=item_ids)
+    return {"userId": user_id, "itemIds": item_ids}

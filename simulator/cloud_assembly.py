@@ -1,0 +1,112 @@
+"""Read what synth produced (cdk.out) the way a deployment would use it.
+
+Offline runs execute the emitted definition file, after checking that the template deploys
+that very text, and run each Lambda step from the asset folder CloudFormation would upload,
+with the handler the template names. Nothing about the stack is restated here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stacks.workflow import DEFINITION_FILE_NAME
+
+STACK_NAME = "PersonalizePipeline"
+
+
+class CloudAssemblyError(RuntimeError):
+    """cdk.out is missing, stale, or does not hold what the offline run needs."""
+
+
+@dataclass(frozen=True)
+class LambdaFunction:
+    """A function of the template: where its code is and which handler to call."""
+
+    logical_id: str
+    handler: str
+    code_dir: Path
+    timeout_seconds: int
+    environment: dict[str, str]
+
+
+@dataclass(frozen=True)
+class SynthesizedPipeline:
+    directory: Path
+    template: dict[str, Any]
+    definition_text: str
+    state_machine_logical_id: str
+    functions: dict[str, LambdaFunction]
+
+    @property
+    def definition_substitutions(self) -> dict[str, Any]:
+        properties = self.template["Resources"][self.state_machine_logical_id]["Properties"]
+        return properties.get("DefinitionSubstitutions", {})
+
+    def output_value(self, name: str) -> Any:
+        return self.template["Outputs"][name]["Value"]
+
+    def resolve_definition(self, values: dict[str, str]) -> dict[str, Any]:
+        """The definition with every ``${Placeholder}`` replaced, as Step Functions receives it."""
+        text = self.definition_text
+        missing = [key for key in self.definition_substitutions if key not in values]
+        if missing:
+            raise CloudAssemblyError(f"no offline value for substitutions {missing}")
+        for key, value in values.items():
+            text = text.replace("${" + key + "}", value)
+        return json.loads(text)
+
+
+def load_synthesized_pipeline(directory: Path | str) -> SynthesizedPipeline:
+    directory = Path(directory)
+    template_path = directory / f"{STACK_NAME}.template.json"
+    definition_path = directory / DEFINITION_FILE_NAME
+    for path in (template_path, definition_path):
+        if not path.exists():
+            raise CloudAssemblyError(f"{path} does not exist; synthesize first (npx cdk synth, or make synth)")
+    template = json.loads(template_path.read_text())
+    definition_text = definition_path.read_text()
+    resources = template["Resources"]
+    machines = [key for key, res in resources.items() if res["Type"] == "AWS::StepFunctions::StateMachine"]
+    if len(machines) != 1:
+        raise CloudAssemblyError(f"expected one state machine in {template_path}, found {len(machines)}")
+    deployed_text = resources[machines[0]]["Properties"]["DefinitionString"]
+    if deployed_text != definition_text:
+        raise CloudAssemblyError(
+            f"the template's DefinitionString differs from {definition_path}; re-synthesize"
+        )
+    return SynthesizedPipeline(
+        directory=directory,
+        template=template,
+        definition_text=definition_text,
+        state_machine_logical_id=machines[0],
+        functions=_lambda_functions(directory, resources),
+    )
+
+
+def _lambda_functions(directory: Path, resources: dict[str, Any]) -> dict[str, LambdaFunction]:
+    assets = json.loads((directory / f"{STACK_NAME}.assets.json").read_text())["files"]
+    folder_by_key = {
+        destination["objectKey"]: directory / asset["source"]["path"]
+        for asset in assets.values()
+        for destination in asset["destinations"].values()
+    }
+    functions = {}
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::Lambda::Function":
+            continue
+        properties = resource["Properties"]
+        s3_key = properties["Code"].get("S3Key")
+        if s3_key not in folder_by_key:
+            raise CloudAssemblyError(f"function {logical_id} has no file asset in the cloud assembly")
+        variables = properties.get("Environment", {}).get("Variables", {})
+        functions[logical_id] = LambdaFunction(
+            logical_id=logical_id,
+            handler=properties["Handler"],
+            code_dir=folder_by_key[s3_key],
+            timeout_seconds=int(properties.get("Timeout", 3)),
+            environment={k: v for k, v in variables.items() if isinstance(v, str)},
+        )
+    return functions

@@ -1,0 +1,219 @@
+"""An offline AWS account in which the synthesized pipeline runs for real, minus the services.
+
+What is real here: the definition synth wrote (checked to be the text the template deploys),
+the ASL interpreter (aws-local-stepfunctions), the Lambda handler code loaded from the cloud
+assembly's asset folders, boto3/botocore with their request validation. What is simulated:
+Amazon Personalize (:mod:`simulator.personalize`), S3 (moto), and the clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+import os
+import sys
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Callable, Iterator, TextIO
+
+import boto3
+from moto import mock_aws
+
+from simulator import aws as simulated_aws
+from simulator.cloud_assembly import LambdaFunction, SynthesizedPipeline
+from simulator.interpreter import ExecutionEvent, ExecutionResult, TaskFailure, TaskRequest, run_execution
+from simulator.personalize import PersonalizeSimulator, SimulatedClock, StageDurations
+from simulator.sdk_integration import call_sdk_integration, is_sdk_integration
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+OFFLINE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "offline",
+    "AWS_SECRET_ACCESS_KEY": "offline",
+    "AWS_SESSION_TOKEN": "offline",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+
+
+@dataclass
+class OfflineAccount:
+    """One simulated account: a clock, Personalize, and S3 (moto), active while the context lasts."""
+
+    clock: SimulatedClock
+    personalize: PersonalizeSimulator
+
+    def s3(self) -> Any:
+        return boto3.client("s3", region_name=REGION)
+
+
+@contextlib.contextmanager
+def offline_account(*, durations: StageDurations | None = None, start: datetime | None = None) -> Iterator[OfflineAccount]:
+    """Activate the simulated services for this process; restore everything afterwards."""
+    with _environment(OFFLINE_CREDENTIALS), mock_aws():
+        clock = SimulatedClock(start) if start else SimulatedClock()
+
+        def read_s3(bucket: str, key: str) -> bytes:
+            return boto3.client("s3", region_name=REGION).get_object(Bucket=bucket, Key=key)["Body"].read()
+
+        personalize = PersonalizeSimulator(
+            clock, region=REGION, account_id=ACCOUNT_ID, durations=durations or StageDurations(), s3_reader=read_s3
+        )
+        with simulated_aws.activate(personalize):
+            yield OfflineAccount(clock=clock, personalize=personalize)
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@dataclass
+class OfflinePipeline:
+    """The synthesized stack "deployed" into an offline account."""
+
+    synthesized: SynthesizedPipeline
+    account: OfflineAccount
+    bucket_name: str = "personalizepipeline-databucket-offline"
+    invocations: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    function_logs: io.StringIO = field(default_factory=io.StringIO)
+
+    def __post_init__(self) -> None:
+        self.account.s3().create_bucket(Bucket=self.bucket_name)
+        self.account.s3().put_bucket_versioning(
+            Bucket=self.bucket_name, VersioningConfiguration={"Status": "Enabled"}
+        )
+        self._function_arns = {
+            logical_id: f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{logical_id}"
+            for logical_id in self.synthesized.functions
+        }
+        self._functions_by_arn = {arn: self.synthesized.functions[lid] for lid, arn in self._function_arns.items()}
+        self.state_machine_arn = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:PersonalizePipeline"
+        self.personalize_role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/PersonalizePipeline-PersonalizeRole"
+        self.definition = self.synthesized.resolve_definition(self._substitution_values())
+
+    @property
+    def raw_data_key(self) -> str:
+        return self.synthesized.output_value("RawDataKey")
+
+    def upload_raw_data(self, body: bytes) -> None:
+        self.account.s3().put_object(Bucket=self.bucket_name, Key=self.raw_data_key, Body=body)
+
+    def start_execution(
+        self,
+        *,
+        name: str | None = None,
+        execution_input: Any = None,
+        on_event: Callable[[ExecutionEvent], None] | None = None,
+        gap: timedelta = timedelta(minutes=1),
+    ) -> ExecutionResult:
+        """Run one execution to its end on the simulated clock, starting ``gap`` after the last."""
+        start = self.account.clock.advance(gap.total_seconds())
+        result = run_execution(
+            self.definition,
+            {"trigger": "offline"} if execution_input is None else execution_input,
+            execution_name=name or str(uuid.uuid4()),
+            state_machine_arn=self.state_machine_arn,
+            start_time=start,
+            task_handler=self._run_task,
+            on_event=on_event,
+        )
+        self.account.clock.set(max(result.stop_time, self.account.clock.now()))
+        return result
+
+    # -- wiring ------------------------------------------------------------------------------
+
+    def _substitution_values(self) -> dict[str, str]:
+        values = {}
+        for key, value in self.synthesized.definition_substitutions.items():
+            values[key] = self._resolve(key, value)
+        return values
+
+    def _resolve(self, key: str, value: Any) -> str:
+        resources = self.synthesized.template["Resources"]
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            logical_id, attribute = value["Fn::GetAtt"]
+            kind = resources[logical_id]["Type"]
+            if kind == "AWS::Lambda::Function" and attribute == "Arn":
+                return self._function_arns[logical_id]
+            if kind == "AWS::IAM::Role" and attribute == "Arn":
+                return self.personalize_role_arn
+        if isinstance(value, dict) and "Ref" in value and resources[value["Ref"]]["Type"] == "AWS::S3::Bucket":
+            return self.bucket_name
+        raise ValueError(f"no offline value for definition substitution {key}: {value}")
+
+    def _run_task(self, request: TaskRequest) -> Any:
+        self.account.clock.set(request.now)
+        if is_sdk_integration(request.resource):
+            return call_sdk_integration(request.resource, request.input, region=REGION)
+        function = self._functions_by_arn.get(request.resource)
+        if function is None:
+            raise TaskFailure("States.Runtime", f"no offline implementation of resource {request.resource}")
+        self.invocations.append((function.logical_id, request.input))
+        return invoke_lambda(function, request.input, arn=request.resource, log=self.function_logs)
+
+
+class _LambdaContext:
+    """The attributes of the Lambda context object our handlers may read."""
+
+    def __init__(self, function: LambdaFunction, arn: str) -> None:
+        self.function_name = function.logical_id
+        self.invoked_function_arn = arn
+        self.aws_request_id = str(uuid.uuid4())
+        self.memory_limit_in_mb = 256
+        self._timeout_ms = function.timeout_seconds * 1000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._timeout_ms
+
+
+def invoke_lambda(function: LambdaFunction, event: Any, *, arn: str, log: TextIO | None = None) -> Any:
+    """Call the handler as the Lambda Python runtime does, errors included.
+
+    An unhandled exception becomes the task error Step Functions reports for a Lambda:
+    Error is the exception's class name, Cause the runtime's JSON error document. What the
+    handler prints goes to ``log`` (its CloudWatch log stream, in AWS), not to our stdout.
+    """
+    handler = _load_handler(function)
+    context = _LambdaContext(function, arn)
+    with _environment(function.environment), contextlib.redirect_stdout(log or io.StringIO()):
+        try:
+            result = handler(event, context)
+        except Exception as error:  # the Lambda runtime turns any exception into an error result
+            cause = {
+                "errorMessage": str(error),
+                "errorType": type(error).__name__,
+                "requestId": context.aws_request_id,
+                "stackTrace": traceback.format_tb(error.__traceback__),
+            }
+            raise TaskFailure(type(error).__name__, json.dumps(cause)) from None
+    # What Step Functions receives went through JSON serialisation.
+    return json.loads(json.dumps(result))
+
+
+def _load_handler(function: LambdaFunction) -> Callable[[Any, Any], Any]:
+    module_name, _, attribute = function.handler.rpartition(".")
+    code_dir = str(Path(function.code_dir).resolve())
+    module = sys.modules.get(module_name)
+    if module is None or not str(Path(getattr(module, "__file__", "")).resolve()).startswith(code_dir):
+        sys.modules.pop(module_name, None)
+        sys.path.insert(0, code_dir)
+        try:
+            module = importlib.import_module(module_name)
+        finally:
+            sys.path.remove(code_dir)
+    return getattr(module, attribute)

@@ -1,0 +1,53 @@
+"""Small, generated ratings in MovieLens's file formats.
+
+MovieLens may not be redistributed, so offline runs and tests use data generated here: the
+same columns, delimiters and value ranges as ml-100k's u.data and the newer ratings.csv, with
+a popularity skew so that recommendations are not uniform noise.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+FIRST_TIMESTAMP = 874_724_710  # ml-100k's ratings start in September 1997
+
+
+@dataclass(frozen=True)
+class Rating:
+    user_id: int
+    item_id: int
+    rating: float
+    timestamp: int
+
+
+def generate_ratings(
+    *, users: int = 200, items: int = 400, ratings_per_user: tuple[int, int] = (20, 60), seed: int = 7,
+    half_stars: bool = False,
+) -> list[Rating]:
+    rng = random.Random(seed)
+    weights = [1.0 / (rank + 5) for rank in range(items)]  # a few blockbusters, a long tail
+    ratings = []
+    for user in range(1, users + 1):
+        count = rng.randint(*ratings_per_user)
+        seen: set[int] = set()
+        while len(seen) < count:
+            seen.add(rng.choices(range(1, items + 1), weights)[0])
+        for item in sorted(seen):
+            stars = rng.choices([1, 2, 3, 4, 5], [0.06, 0.11, 0.27, 0.34, 0.22])[0]
+            if half_stars and stars > 1 and rng.random() < 0.3:
+                stars -= 0.5
+            ratings.append(Rating(user, item, float(stars), FIRST_TIMESTAMP + rng.randint(0, 200 * 86_400)))
+    return ratings
+
+
+def to_u_data(ratings: list[Rating]) -> bytes:
+    """ml-100k's u.data: user id, item id, rating, timestamp; tab-separated, no header."""
+    return "".join(f"{r.user_id}\t{r.item_id}\t{int(r.rating)}\t{r.timestamp}\n" for r in ratings).encode()
+
+
+def to_ratings_csv(ratings: list[Rating]) -> bytes:
+    """ratings.csv of ml-latest and ml-25m: header, comma-separated, half-star ratings."""
+    lines = ["userId,movieId,rating,timestamp\n"]
+    lines += [f"{r.user_id},{r.item_id},{r.rating:.1f},{r.timestamp}\n" for r in ratings]
+    return "".join(lines).encode()

@@ -1,0 +1,278 @@
+"""The pipeline's configuration: the ``personalize`` block of cdk.json context.
+
+It is parsed once, in app.py, into a frozen :class:`PipelineConfig`. Everything below app.py
+receives typed values and never reads context or the environment. Every bad value stops
+synth with one :class:`ConfigError` naming the key, the bad value and a good example, so a
+user never has to read a stack trace to fix a typo.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+CONTEXT_KEY = "personalize"
+
+# Personalize's own name rule (botocore model: pattern ^[a-zA-Z0-9][a-zA-Z0-9\-_]*, max 63).
+# Derived names add at most 31 characters (``-import-20260105T060000-ab12cd``), so the pipeline
+# name is capped at 32 to keep every derived name within 63.
+PIPELINE_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]*$")
+PIPELINE_NAME_MAX_LENGTH = 32
+
+# Recipes whose campaigns answer GetRecommendations for a userId, which is what the
+# workflow's smoke test and users of a movie recommender call.
+USER_RECIPES = (
+    "aws-user-personalization-v2",
+    "aws-user-personalization",
+    "aws-popularity-count",
+    "aws-hrnn",
+    "aws-hrnn-metadata",
+    "aws-hrnn-coldstart",
+)
+RECIPE_ARN_PREFIX = "arn:aws:personalize:::recipe/"
+
+DATA_FORMATS = ("ml-100k", "ratings-csv")
+
+# EventBridge Scheduler expressions. rate() takes a positive integer and a unit; cron() takes
+# six fields (minutes hours day-of-month month day-of-week year).
+RATE_PATTERN = re.compile(r"^rate\((?P<value>[1-9][0-9]*) (?P<unit>minutes?|hours?|days?)\)$")
+CRON_PATTERN = re.compile(r"^cron\((?P<fields>[^()]+)\)$")
+
+TRAINING_PREFIX = "training/"
+
+
+class ConfigError(ValueError):
+    """A configuration value that would produce a broken or rejected deployment."""
+
+    def __init__(self, key: str, value: Any, expected: str, example: str) -> None:
+        self.key = key
+        self.value = value
+        shown = json.dumps(value) if not isinstance(value, _Missing) else "(missing)"
+        super().__init__(
+            f'Invalid cdk.json context "{CONTEXT_KEY}.{key}": got {shown}; '
+            f"expected {expected}, for example {example}."
+        )
+
+
+class _Missing:
+    """Marks a value that is absent, so messages can say so instead of printing null."""
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """When the retraining runs. ``expression`` is an EventBridge Scheduler expression."""
+
+    expression: str = "rate(7 days)"
+    time_zone: str = "UTC"
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the raw MovieLens ratings are and which rows make an interaction."""
+
+    raw_key: str = "raw/ml-100k/u.data"
+    format: str = "ml-100k"
+    min_rating: float = 4.0
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything a deployment of the pipeline can be told, validated."""
+
+    pipeline_name: str = "movielens"
+    recipe_arn: str = RECIPE_ARN_PREFIX + "aws-user-personalization-v2"
+    campaign_min_provisioned_tps: int = 1
+    smoke_test_user_id: str = "1"
+    schedule: ScheduleConfig = ScheduleConfig()
+    data: DataConfig = DataConfig()
+
+    @property
+    def recipe_name(self) -> str:
+        return self.recipe_arn.removeprefix(RECIPE_ARN_PREFIX)
+
+
+def load_config(context_value: Any) -> PipelineConfig:
+    """Parse the ``personalize`` context value (a dict, a JSON string from ``-c``, or None)."""
+    if context_value is None:
+        return PipelineConfig()
+    if isinstance(context_value, str):
+        try:
+            context_value = json.loads(context_value)
+        except json.JSONDecodeError:
+            raise ConfigError(
+                "", context_value, "a JSON object", '-c personalize=\'{"pipelineName": "movies"}\''
+            ) from None
+    block = _require_object("", context_value, '{"pipelineName": "movielens"}')
+    _reject_unknown_keys(
+        "",
+        block,
+        {"pipelineName", "recipeArn", "campaignMinProvisionedTps", "smokeTestUserId", "schedule", "data"},
+    )
+    defaults = PipelineConfig()
+    return PipelineConfig(
+        pipeline_name=_pipeline_name(block.get("pipelineName", defaults.pipeline_name)),
+        recipe_arn=_recipe_arn(block.get("recipeArn", defaults.recipe_arn)),
+        campaign_min_provisioned_tps=_min_tps(
+            block.get("campaignMinProvisionedTps", defaults.campaign_min_provisioned_tps)
+        ),
+        smoke_test_user_id=_smoke_test_user(block.get("smokeTestUserId", defaults.smoke_test_user_id)),
+        schedule=_schedule(block.get("schedule", {})),
+        data=_data(block.get("data", {})),
+    )
+
+
+def _require_object(key: str, value: Any, example: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(key or "(block)", value, "an object", example)
+    return value
+
+
+def _reject_unknown_keys(prefix: str, block: Mapping[str, Any], known: set[str]) -> None:
+    for key in block:
+        if key not in known:
+            raise ConfigError(
+                f"{prefix}{key}",
+                block[key],
+                f"no such key (known keys: {', '.join(sorted(known))})",
+                "removing it or fixing its spelling",
+            )
+
+
+def _pipeline_name(value: Any) -> str:
+    if (
+        not isinstance(value, str)
+        or not PIPELINE_NAME_PATTERN.match(value)
+        or len(value) > PIPELINE_NAME_MAX_LENGTH
+    ):
+        raise ConfigError(
+            "pipelineName",
+            value,
+            f"1 to {PIPELINE_NAME_MAX_LENGTH} letters, digits, '-' or '_', starting with a letter or "
+            "digit (Personalize's name rule, leaving room for the suffixes of derived names)",
+            '"movielens"',
+        )
+    return value
+
+
+def _recipe_arn(value: Any) -> str:
+    if not isinstance(value, str) or value.removeprefix(RECIPE_ARN_PREFIX) not in USER_RECIPES or not value.startswith(
+        RECIPE_ARN_PREFIX
+    ):
+        raise ConfigError(
+            "recipeArn",
+            value,
+            "the ARN of a user-personalization recipe ("
+            + ", ".join(USER_RECIPES)
+            + ") since the campaign serves recommendations per user",
+            f'"{RECIPE_ARN_PREFIX}aws-user-personalization-v2"',
+        )
+    return value
+
+
+def _min_tps(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            "campaignMinProvisionedTps",
+            value,
+            "an integer of at least 1 (Personalize bills this provisioned capacity every hour)",
+            "1",
+        )
+    return value
+
+
+def _smoke_test_user(value: Any) -> str:
+    if not isinstance(value, str) or not value or len(value) > 256:
+        raise ConfigError("smokeTestUserId", value, "a user id from the data as a string", '"1"')
+    return value
+
+
+def _schedule(value: Any) -> ScheduleConfig:
+    block = _require_object("schedule", value, '{"expression": "rate(7 days)"}')
+    _reject_unknown_keys("schedule.", block, {"expression", "timeZone", "enabled"})
+    defaults = ScheduleConfig()
+    expression = block.get("expression", defaults.expression)
+    if not isinstance(expression, str) or not _is_valid_schedule_expression(expression):
+        raise ConfigError(
+            "schedule.expression",
+            expression,
+            "an EventBridge Scheduler expression: rate(<n> minute(s)|hour(s)|day(s)) or "
+            "cron(<minutes> <hours> <day-of-month> <month> <day-of-week> <year>) "
+            "with '?' in one of the two day fields",
+            '"rate(7 days)" or "cron(0 3 ? * MON *)"',
+        )
+    time_zone = block.get("timeZone", defaults.time_zone)
+    if not isinstance(time_zone, str) or not _is_known_time_zone(time_zone):
+        raise ConfigError("schedule.timeZone", time_zone, "an IANA time zone name", '"Europe/Berlin"')
+    enabled = block.get("enabled", defaults.enabled)
+    if not isinstance(enabled, bool):
+        raise ConfigError("schedule.enabled", enabled, "true or false", "true")
+    return ScheduleConfig(expression=expression, time_zone=time_zone, enabled=enabled)
+
+
+def _is_valid_schedule_expression(expression: str) -> bool:
+    rate = RATE_PATTERN.match(expression)
+    if rate:
+        # EventBridge rejects "rate(1 days)" and "rate(5 day)": singular exactly for 1.
+        singular = not rate["unit"].endswith("s")
+        return singular == (rate["value"] == "1")
+    cron = CRON_PATTERN.match(expression)
+    if cron:
+        fields = cron["fields"].split()
+        if len(fields) != 6:
+            return False
+        day_of_month, day_of_week = fields[2], fields[4]
+        # Exactly one of the two day fields must be '?'.
+        return (day_of_month == "?") != (day_of_week == "?")
+    return False
+
+
+def _is_known_time_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _data(value: Any) -> DataConfig:
+    block = _require_object("data", value, '{"rawKey": "raw/ml-100k/u.data", "format": "ml-100k"}')
+    _reject_unknown_keys("data.", block, {"rawKey", "format", "minRating"})
+    defaults = DataConfig()
+    raw_key = block.get("rawKey", defaults.raw_key)
+    if (
+        not isinstance(raw_key, str)
+        or not raw_key
+        or raw_key.startswith("/")
+        or raw_key.endswith("/")
+        or raw_key.startswith(TRAINING_PREFIX)
+        or len(raw_key.encode()) > 1024
+    ):
+        raise ConfigError(
+            "data.rawKey",
+            raw_key,
+            "the S3 key of the raw ratings file in the data bucket, not under "
+            f"'{TRAINING_PREFIX}' (the workflow writes there)",
+            '"raw/ml-100k/u.data"',
+        )
+    data_format = block.get("format", defaults.format)
+    if data_format not in DATA_FORMATS:
+        raise ConfigError(
+            "data.format",
+            data_format,
+            "'ml-100k' (u.data, tab-separated, no header) or 'ratings-csv' "
+            "(ratings.csv of the newer MovieLens releases)",
+            '"ml-100k"',
+        )
+    min_rating = block.get("minRating", defaults.min_rating)
+    if isinstance(min_rating, bool) or not isinstance(min_rating, (int, float)) or not 0 <= min_rating <= 5:
+        raise ConfigError(
+            "data.minRating",
+            min_rating,
+            "a number from 0 to 5; ratings at or above it count as interactions",
+            "4.0",
+        )
+    return DataConfig(raw_key=raw_key, format=data_format, min_rating=float(min_rating))

@@ -1,0 +1,64 @@
+"""The data bucket: raw ratings in, Personalize-ready training files out."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks.config import TRAINING_PREFIX
+
+PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
+
+
+class DataBucket(Construct):
+    """Encrypted, TLS-only, private, versioned bucket that Personalize may read training files from.
+
+    Personalize reads imports with its service role *and* needs the bucket policy to let the
+    service principal in; both are limited to the training prefix and to this account.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, training_file_retention: Duration) -> None:
+        super().__init__(scope, construct_id)
+        account = Stack.of(self).account
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            removal_policy=RemovalPolicy.RETAIN,
+            lifecycle_rules=[
+                # Each run writes its own training file; after the import it is only history.
+                s3.LifecycleRule(
+                    id="ExpireTrainingFiles",
+                    prefix=TRAINING_PREFIX,
+                    expiration=training_file_retention,
+                    noncurrent_version_expiration=Duration.days(7),
+                ),
+                s3.LifecycleRule(id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=Duration.days(1)),
+            ],
+        )
+        self.training_objects_arn = self.bucket.arn_for_objects(f"{TRAINING_PREFIX}*")
+        source_account = {"StringEquals": {"aws:SourceAccount": account}}
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="PersonalizeReadsTrainingFiles",
+                principals=[iam.ServicePrincipal(PERSONALIZE_PRINCIPAL)],
+                actions=["s3:GetObject"],
+                resources=[self.training_objects_arn],
+                conditions=source_account,
+            )
+        )
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="PersonalizeListsTrainingPrefix",
+                principals=[iam.ServicePrincipal(PERSONALIZE_PRINCIPAL)],
+                actions=["s3:ListBucket"],
+                resources=[self.bucket.bucket_arn],
+                conditions={**source_account, "StringLike": {"s3:prefix": [f"{TRAINING_PREFIX}*"]}},
+            )
+        )

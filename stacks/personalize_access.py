@@ -1,0 +1,59 @@
+"""ARNs of this pipeline's Personalize resources, and the role Personalize assumes for imports.
+
+Every Personalize permission in the stack is scoped with these ARNs, so a role of this
+pipeline cannot touch another pipeline's dataset group, solution or campaign.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks.config import TRAINING_PREFIX
+from stacks.data_bucket import PERSONALIZE_PRINCIPAL
+from stacks.naming import PersonalizeNames
+
+
+class PersonalizeArns:
+    """ARNs derived from the pipeline's names (partition, region and account from the stack)."""
+
+    def __init__(self, stack: Stack, names: PersonalizeNames, recipe_arn: str) -> None:
+        def arn(resource: str, name: str) -> str:
+            return stack.format_arn(service="personalize", resource=resource, resource_name=name)
+
+        self.dataset_group = arn("dataset-group", names.dataset_group)
+        self.schema = arn("schema", names.interactions_schema)
+        self.datasets = arn("dataset", f"{names.dataset_group}/*")
+        self.import_jobs = arn("dataset-import-job", f"{names.import_job_prefix}-*")
+        self.solution = arn("solution", names.solution)
+        self.solution_versions = arn("solution", f"{names.solution}/*")
+        self.campaign = arn("campaign", names.campaign)
+        self.recipe = recipe_arn
+
+
+class PersonalizeServiceRole(Construct):
+    """The role Personalize assumes to read this run's training file."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, bucket: s3.IBucket) -> None:
+        super().__init__(scope, construct_id)
+        account = Stack.of(self).account
+        self.role = iam.Role(
+            self,
+            "Role",
+            description="Assumed by Amazon Personalize to read the pipeline's training files",
+            assumed_by=iam.ServicePrincipal(PERSONALIZE_PRINCIPAL).with_conditions(
+                {"StringEquals": {"aws:SourceAccount": account}}
+            ),
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{TRAINING_PREFIX}*")])
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{TRAINING_PREFIX}*"]}},
+            )
+        )

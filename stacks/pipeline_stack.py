@@ -1,0 +1,67 @@
+"""The stack: composes the pipeline's constructs from the validated config."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.config import PipelineConfig
+from stacks.data_bucket import DataBucket
+from stacks.naming import PersonalizeNames
+from stacks.personalize_access import PersonalizeArns, PersonalizeServiceRole
+from stacks.retraining_workflow import RetrainingWorkflow
+from stacks.workflow import DATA_BUCKET_PLACEHOLDER, PERSONALIZE_ROLE_PLACEHOLDER, WORKFLOW_FUNCTIONS
+from stacks.workflow_functions import WorkflowFunctions
+
+LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
+
+
+class PersonalizePipelineStack(Stack):
+    """S3 data bucket, roles, Lambda steps, the retraining state machine and its schedule."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: PipelineConfig, definition_text: str, **kwargs: object
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        names = PersonalizeNames(config.pipeline_name)
+        arns = PersonalizeArns(self, names, config.recipe_arn)
+
+        data = DataBucket(self, "Data", training_file_retention=Duration.days(90))
+        personalize_role = PersonalizeServiceRole(self, "PersonalizeAccess", bucket=data.bucket)
+        steps = WorkflowFunctions(
+            self,
+            "Steps",
+            bucket=data.bucket,
+            raw_key=config.data.raw_key,
+            personalize_arns=arns,
+            personalize_role=personalize_role.role,
+            log_retention=LOG_RETENTION,
+        )
+        substitutions = {
+            DATA_BUCKET_PLACEHOLDER: data.bucket.bucket_name,
+            PERSONALIZE_ROLE_PLACEHOLDER: personalize_role.role.role_arn,
+            **{f.placeholder: steps.functions[f.key].function_arn for f in WORKFLOW_FUNCTIONS},
+        }
+        workflow = RetrainingWorkflow(
+            self,
+            "Retraining",
+            definition_text=definition_text,
+            substitutions=substitutions,
+            functions=list(steps.functions.values()),
+            personalize_arns=arns,
+            schedule=config.schedule,
+            log_retention=LOG_RETENTION,
+        )
+
+        CfnOutput(self, "DataBucketName", value=data.bucket.bucket_name, description="Bucket of raw and training data")
+        CfnOutput(self, "RawDataKey", value=config.data.raw_key, description="Where the raw ratings file goes")
+        CfnOutput(
+            self,
+            "RawDataUri",
+            value=f"s3://{data.bucket.bucket_name}/{config.data.raw_key}",
+            description="Upload the raw ratings here (tools/upload_movielens.py does it)",
+        )
+        CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)
+        CfnOutput(self, "ScheduleName", value=workflow.schedule.schedule_name)
+        CfnOutput(self, "PipelineName", value=config.pipeline_name)

@@ -1,0 +1,80 @@
+"""The state machine that runs a retraining, and the schedule that starts it."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, TimeZone
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as targets
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from stacks.config import ScheduleConfig
+from stacks.personalize_access import PersonalizeArns
+from stacks.workflow import READINESS_CHECKS
+
+# Longer than the sum of every wait's bound, so the per-stage bounds fire first with a clear cause.
+EXECUTION_TIMEOUT = Duration.hours(48)
+
+
+class RetrainingWorkflow(Construct):
+    """Deploys exactly the definition synth emitted, with deploy-time ARNs substituted."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        definition_text: str,
+        substitutions: dict[str, str],
+        functions: list[lambda_.IFunction],
+        personalize_arns: PersonalizeArns,
+        schedule: ScheduleConfig,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        arns = personalize_arns
+        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            comment="Retrains and redeploys the Amazon Personalize recommender",
+            definition_body=sfn.DefinitionBody.from_string(definition_text),
+            definition_substitutions=substitutions,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            timeout=EXECUTION_TIMEOUT,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+        )
+        # The definition is opaque to CDK, so the role's permissions are granted by hand.
+        for function in functions:
+            function.grant_invoke(self.state_machine)
+        describe_actions = sorted({f"personalize:{check.describe_action[0].upper()}{check.describe_action[1:]}" for check in READINESS_CHECKS})
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=describe_actions,
+                resources=[
+                    arns.dataset_group,
+                    arns.datasets,
+                    arns.import_jobs,
+                    arns.solution,
+                    arns.solution_versions,
+                    arns.campaign,
+                ],
+            )
+        )
+        self.schedule = scheduler.Schedule(
+            self,
+            "Schedule",
+            description="Starts a retraining of the Personalize recommender",
+            schedule=scheduler.ScheduleExpression.expression(schedule.expression, TimeZone.of(schedule.time_zone)),
+            target=targets.StepFunctionsStartExecution(
+                self.state_machine,
+                input=scheduler.ScheduleTargetInput.from_object({"trigger": "schedule"}),
+                retry_attempts=2,
+                max_event_age=Duration.hours(1),
+            ),
+            enabled=schedule.enabled,
+        )

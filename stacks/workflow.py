@@ -1,0 +1,455 @@
+"""The retraining workflow, written with the AWS Step Functions Data Science SDK.
+
+:func:`build_workflow_definition` is a pure function from the validated config to the ASL
+definition (a dict). ARNs that only exist once the stack is deployed appear as
+``${Placeholder}`` strings; the stack hands the same text to Step Functions with
+``definition_substitutions``, and the offline simulator substitutes its own values.
+
+Import cost: the Data Science SDK imports sagemaker (~2 s), so only synth and the tests
+that check the definition import this module.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+with warnings.catch_warnings():
+    # sagemaker 2.x warns that v3 exists on import; the SDK needs v2 (see FACTS.md).
+    warnings.simplefilter("ignore")
+    from stepfunctions.steps.choice_rule import ChoiceRule
+    from stepfunctions.steps.states import Catch, Chain, Choice, Fail, Graph, Pass, Retry, State, Succeed, Task, Wait
+
+from stacks.config import TRAINING_PREFIX, PipelineConfig
+from stacks.naming import PersonalizeNames
+
+DEFINITION_FILE_NAME = "personalize-workflow.asl.json"
+
+# Placeholders substituted at deploy time (CloudFormation DefinitionSubstitutions).
+DATA_BUCKET_PLACEHOLDER = "DataBucketName"
+PERSONALIZE_ROLE_PLACEHOLDER = "PersonalizeRoleArn"
+
+
+@dataclass(frozen=True)
+class WorkflowFunction:
+    """A Lambda function the workflow invokes; ``handler`` is relative to its code folder."""
+
+    key: str
+    code_folder: str
+    handler: str
+    description: str
+
+    @property
+    def placeholder(self) -> str:
+        return f"{self.key}FunctionArn"
+
+
+PREPARE_DATA = WorkflowFunction(
+    "PrepareData", "prepare_data", "prepare_data.handler", "Converts raw MovieLens ratings to Personalize's CSV"
+)
+ENSURE_DATASET_GROUP = WorkflowFunction(
+    "EnsureDatasetGroup",
+    "personalize_steps",
+    "personalize_steps.ensure_dataset_group",
+    "Finds or creates the pipeline's dataset group",
+)
+ENSURE_DATASET = WorkflowFunction(
+    "EnsureDataset",
+    "personalize_steps",
+    "personalize_steps.ensure_interactions_dataset",
+    "Finds or creates the interactions schema and dataset",
+)
+START_IMPORT = WorkflowFunction(
+    "StartImport",
+    "personalize_steps",
+    "personalize_steps.start_import",
+    "Starts this run's dataset import job",
+)
+ENSURE_SOLUTION = WorkflowFunction(
+    "EnsureSolution",
+    "personalize_steps",
+    "personalize_steps.ensure_solution",
+    "Finds or creates the solution, with automatic training off",
+)
+START_TRAINING = WorkflowFunction(
+    "StartTraining",
+    "personalize_steps",
+    "personalize_steps.start_training",
+    "Starts this run's solution version",
+)
+DEPLOY_CAMPAIGN = WorkflowFunction(
+    "DeployCampaign",
+    "personalize_steps",
+    "personalize_steps.deploy_campaign",
+    "Creates the campaign or updates it in place to the new solution version",
+)
+SMOKE_TEST = WorkflowFunction(
+    "SmokeTest",
+    "personalize_steps",
+    "personalize_steps.smoke_test",
+    "Asks the campaign for recommendations for a sample user",
+)
+WORKFLOW_FUNCTIONS = (
+    PREPARE_DATA,
+    ENSURE_DATASET_GROUP,
+    ENSURE_DATASET,
+    START_IMPORT,
+    ENSURE_SOLUTION,
+    START_TRAINING,
+    DEPLOY_CAMPAIGN,
+    SMOKE_TEST,
+)
+
+# Personalize's interactions schema: the three columns the data preparation writes.
+INTERACTIONS_SCHEMA = {
+    "type": "record",
+    "name": "Interactions",
+    "namespace": "com.amazonaws.personalize.schema",
+    "fields": [
+        {"name": "USER_ID", "type": "string"},
+        {"name": "ITEM_ID", "type": "string"},
+        {"name": "TIMESTAMP", "type": "long"},
+    ],
+    "version": "1.0",
+}
+
+# Errors of the Lambda service itself (not of our code): always worth a retry.
+LAMBDA_TRANSIENT_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+# Personalize throttling reaching a Lambda (after boto3's own retries) or an aws-sdk task.
+THROTTLING_ERRORS = [
+    "ThrottlingException",
+    "LimitExceededException",
+    "Personalize.ThrottlingException",
+    "Personalize.LimitExceededException",
+]
+FAILED_STATUSES = ("CREATE FAILED", "CREATE STOPPED", "DELETE PENDING", "DELETE IN_PROGRESS")
+
+
+@dataclass(frozen=True)
+class ReadinessCheck:
+    """How to tell that one Personalize resource has become ACTIVE.
+
+    ``status_field`` is a path inside the DescribeX response as Step Functions returns it
+    (PascalCase member names, like the parameters of aws-sdk integrations).
+    """
+
+    stage: str
+    describe_action: str
+    arn_parameter: str
+    arn_path: str
+    resource_field: str
+    status_field: str
+    interval_seconds: int
+    max_checks: int
+
+    @property
+    def counter(self) -> str:
+        return self.stage.title().replace(" ", "")
+
+    @property
+    def error_prefix(self) -> str:
+        return self.counter
+
+
+DATASET_GROUP_READY = ReadinessCheck(
+    "dataset group", "describeDatasetGroup", "DatasetGroupArn", "$.datasetGroup.arn",
+    "DatasetGroup", "Status", interval_seconds=15, max_checks=80,
+)
+DATASET_READY = ReadinessCheck(
+    "dataset", "describeDataset", "DatasetArn", "$.dataset.arn",
+    "Dataset", "Status", interval_seconds=15, max_checks=80,
+)
+IMPORT_READY = ReadinessCheck(
+    "dataset import job", "describeDatasetImportJob", "DatasetImportJobArn", "$.importJob.arn",
+    "DatasetImportJob", "Status", interval_seconds=60, max_checks=360,
+)
+SOLUTION_READY = ReadinessCheck(
+    "solution", "describeSolution", "SolutionArn", "$.solution.arn",
+    "Solution", "Status", interval_seconds=15, max_checks=80,
+)
+TRAINING_READY = ReadinessCheck(
+    "solution version", "describeSolutionVersion", "SolutionVersionArn", "$.solutionVersion.arn",
+    "SolutionVersion", "Status", interval_seconds=300, max_checks=288,
+)
+CAMPAIGN_CREATED = ReadinessCheck(
+    "campaign", "describeCampaign", "CampaignArn", "$.campaign.arn",
+    "Campaign", "Status", interval_seconds=60, max_checks=180,
+)
+# An update keeps the campaign's own Status ACTIVE; its progress is in LatestCampaignUpdate.
+CAMPAIGN_UPDATED = ReadinessCheck(
+    "campaign update", "describeCampaign", "CampaignArn", "$.campaign.arn",
+    "Campaign", "LatestCampaignUpdate.Status", interval_seconds=60, max_checks=180,
+)
+READINESS_CHECKS = (
+    DATASET_GROUP_READY,
+    DATASET_READY,
+    IMPORT_READY,
+    SOLUTION_READY,
+    TRAINING_READY,
+    CAMPAIGN_CREATED,
+    CAMPAIGN_UPDATED,
+)
+
+
+class FailWithCausePath(Fail):
+    """A Fail state that takes its Error and Cause from the state input.
+
+    The SDK (2.3.0, 2022) predates ErrorPath/CausePath (added to ASL in 2023), but without them
+    a failed run could only report a fixed text instead of Personalize's failureReason or the
+    Lambda's error. The SDK renders any allowed snake_case field as PascalCase.
+    """
+
+    def is_field_allowed(self, field_name: str) -> bool:
+        return field_name in ("error_path", "cause_path") or super().is_field_allowed(field_name)
+
+
+def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
+    """Build the ASL definition of one retraining run."""
+    names = PersonalizeNames(config.pipeline_name)
+    run_failed = FailWithCausePath(
+        "Run failed",
+        comment="Every failure ends here with the real cause; the campaign keeps its previous version.",
+        error_path="$.failure.Error",
+        cause_path="$.failure.Cause",
+    )
+    failed_without_reason = Pass(
+        "Personalize gave no reason",
+        parameters={
+            "Error": "PersonalizeResourceFailed",
+            "Cause.$": "States.Format('Personalize reported a failed status without a failureReason: {}', "
+            "States.JsonToString($.poll))",
+        },
+        result_path="$.failure",
+    )
+    failed_without_reason.next(run_failed)
+
+    def catch_failures(task: Task) -> Task:
+        task.add_catch(Catch(error_equals=["States.ALL"], next_step=run_failed, result_path="$.failure"))
+        return task
+
+    def invoke(state_name: str, function: WorkflowFunction, parameters: dict[str, Any], result_path: str) -> Task:
+        task = Task(
+            state_name,
+            resource="${" + function.placeholder + "}",
+            parameters=parameters,
+            result_path=result_path,
+            comment=function.description,
+        )
+        task.add_retry(Retry(error_equals=LAMBDA_TRANSIENT_ERRORS, interval_seconds=2, max_attempts=6, backoff_rate=2.0))
+        task.add_retry(Retry(error_equals=THROTTLING_ERRORS, interval_seconds=5, max_attempts=5, backoff_rate=2.0))
+        return catch_failures(task)
+
+    def wait_until_active(check: ReadinessCheck, next_step: State) -> State:
+        return build_wait_until_active(
+            check, next_step=next_step, on_failure=run_failed, on_failure_without_reason=failed_without_reason,
+            catch_failures=catch_failures,
+        )
+
+    run_context = {
+        "executionName.$": "$$.Execution.Name",
+        "executionStartTime.$": "$$.Execution.StartTime",
+    }
+    initialize = Pass(
+        "Initialize run",
+        comment="Per-stage check counters bound every wait.",
+        parameters={check.counter: {"count": 0} for check in READINESS_CHECKS},
+        result_path="$.checks",
+    )
+    prepare = invoke(
+        "Prepare data",
+        PREPARE_DATA,
+        {
+            "bucket": "${" + DATA_BUCKET_PLACEHOLDER + "}",
+            "rawKey": config.data.raw_key,
+            "format": config.data.format,
+            "minRating": config.data.min_rating,
+            "outputKey.$": f"States.Format('{TRAINING_PREFIX}{{}}/interactions.csv', $$.Execution.Name)",
+        },
+        "$.data",
+    )
+    ensure_dataset_group = invoke(
+        "Ensure dataset group", ENSURE_DATASET_GROUP, {"name": names.dataset_group}, "$.datasetGroup"
+    )
+    ensure_dataset = invoke(
+        "Ensure interactions dataset",
+        ENSURE_DATASET,
+        {
+            "datasetGroupArn.$": "$.datasetGroup.arn",
+            "schemaName": names.interactions_schema,
+            "schema": json.dumps(INTERACTIONS_SCHEMA, separators=(",", ":")),
+            "datasetName": names.interactions_dataset,
+        },
+        "$.dataset",
+    )
+    start_import = invoke(
+        "Start dataset import",
+        START_IMPORT,
+        {
+            "datasetArn.$": "$.dataset.arn",
+            "dataLocation.$": "$.data.interactionsUri",
+            "roleArn": "${" + PERSONALIZE_ROLE_PLACEHOLDER + "}",
+            "jobNamePrefix": names.import_job_prefix,
+            **run_context,
+        },
+        "$.importJob",
+    )
+    ensure_solution = invoke(
+        "Ensure solution",
+        ENSURE_SOLUTION,
+        {"name": names.solution, "datasetGroupArn.$": "$.datasetGroup.arn", "recipeArn": config.recipe_arn},
+        "$.solution",
+    )
+    start_training = invoke(
+        "Start training",
+        START_TRAINING,
+        {
+            "solutionArn.$": "$.solution.arn",
+            "trainingMode": "FULL",
+            "namePrefix": names.solution_version_prefix,
+            **run_context,
+        },
+        "$.solutionVersion",
+    )
+    deploy_campaign = invoke(
+        "Deploy campaign",
+        DEPLOY_CAMPAIGN,
+        {
+            "name": names.campaign,
+            "solutionArn.$": "$.solution.arn",
+            "solutionVersionArn.$": "$.solutionVersion.arn",
+            "minProvisionedTPS": config.campaign_min_provisioned_tps,
+        },
+        "$.campaign",
+    )
+    smoke_test = invoke(
+        "Smoke test recommendations",
+        SMOKE_TEST,
+        {"campaignArn.$": "$.campaign.arn", "userId": config.smoke_test_user_id, "numResults": 10},
+        "$.smokeTest",
+    )
+    summarize = Pass(
+        "Summarize run",
+        parameters={
+            "outcome": "succeeded",
+            "campaignArn.$": "$.campaign.arn",
+            "campaignAction.$": "$.campaign.action",
+            "solutionVersionArn.$": "$.solutionVersion.arn",
+            "datasetImportJobArn.$": "$.importJob.arn",
+            "data.$": "$.data",
+            "recommendations.$": "$.smokeTest",
+        },
+    )
+    succeeded = Succeed("Run succeeded")
+    campaign_created_or_updated = Choice("Campaign created or updated?")
+
+    Chain([initialize, prepare, ensure_dataset_group])
+    ensure_dataset_group.next(wait_until_active(DATASET_GROUP_READY, ensure_dataset))
+    ensure_dataset.next(wait_until_active(DATASET_READY, start_import))
+    start_import.next(wait_until_active(IMPORT_READY, ensure_solution))
+    ensure_solution.next(wait_until_active(SOLUTION_READY, start_training))
+    start_training.next(wait_until_active(TRAINING_READY, deploy_campaign))
+    deploy_campaign.next(campaign_created_or_updated)
+    campaign_created_or_updated.add_choice(
+        ChoiceRule.StringEquals(variable="$.campaign.action", value="updated"),
+        wait_until_active(CAMPAIGN_UPDATED, smoke_test),
+    )
+    campaign_created_or_updated.default_choice(wait_until_active(CAMPAIGN_CREATED, smoke_test))
+    Chain([smoke_test, summarize, succeeded])
+
+    definition = json.loads(Graph(initialize, comment=_comment(config)).to_json())
+    return definition
+
+
+def _comment(config: PipelineConfig) -> str:
+    return (
+        f"Retrains the Amazon Personalize pipeline '{config.pipeline_name}' "
+        f"({config.recipe_name}) on the ratings in s3://<data bucket>/{config.data.raw_key}."
+    )
+
+
+def build_wait_until_active(
+    check: ReadinessCheck,
+    *,
+    next_step: State,
+    on_failure: State,
+    on_failure_without_reason: State,
+    catch_failures: Any,
+) -> State:
+    """The one "wait until ready" fragment: check, decide, count, wait, check again.
+
+    A pending resource is a normal Choice outcome, never a task failure, so the execution
+    history shows no failure events while Personalize works. The loop is bounded by
+    ``max_checks`` (``interval_seconds * max_checks`` in total). Returns the fragment's entry
+    state (the first check: a reused resource that is already ACTIVE costs two transitions).
+    """
+    resource_path = f"$.poll.{check.resource_field}"
+    status_path = f"{resource_path}.{check.status_field}"
+    reason_path = f"{resource_path}.{_sibling(check.status_field, 'FailureReason')}"
+    label = check.stage[0].upper() + check.stage[1:]
+
+    check_status = Task(
+        f"Check {check.stage}",
+        resource=f"arn:aws:states:::aws-sdk:personalize:{check.describe_action}",
+        parameters={f"{check.arn_parameter}.$": check.arn_path},
+        result_path="$.poll",
+    )
+    check_status.add_retry(Retry(error_equals=THROTTLING_ERRORS, interval_seconds=5, max_attempts=5, backoff_rate=2.0))
+    catch_failures(check_status)
+
+    decide = Choice(f"{label} ready?")
+    failed = Pass(
+        f"{label} failed",
+        parameters={
+            "Error": f"{check.error_prefix}Failed",
+            "Cause.$": f"States.Format('{label} {{}} is {{}}: {{}}', {check.arn_path}, {status_path}, {reason_path})",
+        },
+        result_path="$.failure",
+    )
+    failed.next(on_failure)
+    timed_out = Pass(
+        f"{label} timed out",
+        parameters={
+            "Error": f"{check.error_prefix}TimedOut",
+            "Cause.$": f"States.Format('{label} {{}} is still {{}} after {check.max_checks} checks "
+            f"{check.interval_seconds} s apart', {check.arn_path}, {status_path})",
+        },
+        result_path="$.failure",
+    )
+    timed_out.next(on_failure)
+    count = Pass(
+        f"Count {check.stage} check",
+        parameters={"count.$": f"States.MathAdd($.checks.{check.counter}.count, 1)"},
+        result_path=f"$.checks.{check.counter}",
+    )
+    wait = Wait(f"Wait for {check.stage}", seconds=check.interval_seconds)
+
+    is_failed = ChoiceRule.Or([ChoiceRule.StringEquals(variable=status_path, value=s) for s in FAILED_STATUSES])
+    decide.add_choice(ChoiceRule.StringEquals(variable=status_path, value="ACTIVE"), next_step)
+    decide.add_choice(ChoiceRule.And([is_failed, ChoiceRule.IsPresent(variable=reason_path, value=True)]), failed)
+    decide.add_choice(is_failed, on_failure_without_reason)
+    decide.add_choice(
+        ChoiceRule.NumericGreaterThanEquals(variable=f"$.checks.{check.counter}.count", value=check.max_checks),
+        timed_out,
+    )
+    decide.default_choice(count)
+    Chain([check_status, decide])
+    Chain([count, wait, check_status])
+    return check_status
+
+
+def _sibling(field_path: str, name: str) -> str:
+    """``LatestCampaignUpdate.Status`` -> ``LatestCampaignUpdate.FailureReason``."""
+    parent, _, _ = field_path.rpartition(".")
+    return f"{parent}.{name}" if parent else name
+
+
+def render_definition(definition: dict[str, Any]) -> str:
+    """The exact text synth writes and deploys; stable so diffs and tests are meaningful."""
+    return json.dumps(definition, indent=2) + "\n"

@@ -1,0 +1,144 @@
+"""The workflow's Lambda functions, each with its own role holding only the actions it calls."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks.config import TRAINING_PREFIX
+from stacks.personalize_access import PersonalizeArns
+from stacks.workflow import (
+    DEPLOY_CAMPAIGN,
+    ENSURE_DATASET,
+    ENSURE_DATASET_GROUP,
+    ENSURE_SOLUTION,
+    PREPARE_DATA,
+    SMOKE_TEST,
+    START_IMPORT,
+    START_TRAINING,
+    WORKFLOW_FUNCTIONS,
+    WorkflowFunction,
+)
+
+LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+
+
+def _allow(actions: list[str], resources: list[str]) -> iam.PolicyStatement:
+    return iam.PolicyStatement(actions=actions, resources=resources)
+
+
+class WorkflowFunctions(Construct):
+    """One function per workflow step; ``functions[key]`` by :class:`WorkflowFunction` key."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bucket: s3.IBucket,
+        raw_key: str,
+        personalize_arns: PersonalizeArns,
+        personalize_role: iam.IRole,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        arns = personalize_arns
+        # List* calls of Personalize support no resource-level permissions (Service
+        # Authorization Reference), so they are the only statements on "*".
+        statements: dict[str, list[iam.PolicyStatement]] = {
+            PREPARE_DATA.key: [
+                _allow(["s3:GetObject", "s3:GetObjectVersion"], [bucket.arn_for_objects(raw_key)]),
+                _allow(
+                    ["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"],
+                    [bucket.arn_for_objects(f"{TRAINING_PREFIX}*")],
+                ),
+            ],
+            ENSURE_DATASET_GROUP.key: [
+                _allow(["personalize:ListDatasetGroups"], ["*"]),
+                _allow(["personalize:CreateDatasetGroup", "personalize:DescribeDatasetGroup"], [arns.dataset_group]),
+            ],
+            ENSURE_DATASET.key: [
+                _allow(["personalize:ListSchemas", "personalize:ListDatasets"], ["*"]),
+                _allow(["personalize:CreateSchema", "personalize:DescribeSchema"], [arns.schema]),
+                _allow(
+                    ["personalize:CreateDataset", "personalize:DescribeDataset"],
+                    [arns.datasets, arns.dataset_group, arns.schema],
+                ),
+            ],
+            START_IMPORT.key: [
+                _allow(["personalize:ListDatasetImportJobs"], ["*"]),
+                _allow(["personalize:CreateDatasetImportJob"], [arns.import_jobs, arns.datasets]),
+                iam.PolicyStatement(
+                    actions=["iam:PassRole"],
+                    resources=[personalize_role.role_arn],
+                    conditions={"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}},
+                ),
+            ],
+            ENSURE_SOLUTION.key: [
+                _allow(["personalize:ListSolutions"], ["*"]),
+                _allow(
+                    ["personalize:CreateSolution", "personalize:DescribeSolution"],
+                    [arns.solution, arns.dataset_group, arns.recipe],
+                ),
+            ],
+            START_TRAINING.key: [
+                _allow(["personalize:ListSolutionVersions"], ["*"]),
+                _allow(
+                    ["personalize:CreateSolutionVersion", "personalize:DescribeSolutionVersion"],
+                    [arns.solution, arns.solution_versions],
+                ),
+            ],
+            DEPLOY_CAMPAIGN.key: [
+                _allow(["personalize:ListCampaigns"], ["*"]),
+                _allow(
+                    ["personalize:CreateCampaign", "personalize:UpdateCampaign", "personalize:DescribeCampaign"],
+                    [arns.campaign, arns.solution_versions],
+                ),
+            ],
+            SMOKE_TEST.key: [_allow(["personalize:GetRecommendations"], [arns.campaign])],
+        }
+        self.functions: dict[str, lambda_.Function] = {}
+        for function in WORKFLOW_FUNCTIONS:
+            self.functions[function.key] = self._function(function, statements[function.key], log_retention)
+
+    def _function(
+        self, function: WorkflowFunction, statements: list[iam.PolicyStatement], log_retention: logs.RetentionDays
+    ) -> lambda_.Function:
+        log_group = logs.LogGroup(
+            self, f"{function.key}Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        role = iam.Role(
+            self,
+            f"{function.key}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Runs the {function.key} step of the Personalize retraining workflow",
+        )
+        for statement in statements:
+            role.add_to_policy(statement)
+        # Instead of the AWSLambdaBasicExecutionRole managed policy (logs:* on every group).
+        role.add_to_policy(_allow(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group.log_group_arn]))
+        is_data_step = function is PREPARE_DATA
+        return lambda_.Function(
+            self,
+            function.key,
+            description=function.description,
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            code=lambda_.Code.from_asset(str(LAMBDAS_DIR / function.code_folder), exclude=["__pycache__", "*.pyc"]),
+            handler=function.handler,
+            role=role,
+            log_group=log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            tracing=lambda_.Tracing.ACTIVE,
+            # Streaming the ratings needs a little memory for multipart buffers and time for
+            # large files; Personalize calls are quick.
+            memory_size=512 if is_data_step else 256,
+            timeout=Duration.minutes(15) if is_data_step else Duration.minutes(1),
+        )
