@@ -8,9 +8,8 @@ from pathlib import Path
 
 import aws_cdk as cdk
 
+from stacks.artifacts import DEFINITION_FILE_NAME, STACK_NAME
 from stacks.config import CONTEXT_KEY, ConfigError, load_config
-
-STACK_NAME = "PersonalizePipeline"
 
 
 def main() -> int:
@@ -23,7 +22,7 @@ def main() -> int:
 
     # Imported after validation: the Data Science SDK takes seconds to import.
     from stacks.pipeline_stack import PersonalizePipelineStack
-    from stacks.workflow import DEFINITION_FILE_NAME, build_workflow_definition, render_definition
+    from stacks.workflow import build_workflow_definition, render_definition
 
     definition_text = render_definition(build_workflow_definition(config))
     PersonalizePipelineStack(

@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stacks.workflow import DEFINITION_FILE_NAME
-
-STACK_NAME = "PersonalizePipeline"
+from stacks.artifacts import DEFINITION_FILE_NAME, STACK_NAME
 
 
 class CloudAssemblyError(RuntimeError):

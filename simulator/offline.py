@@ -28,8 +28,8 @@ from simulator import aws as simulated_aws
 from simulator.cloud_assembly import LambdaFunction, SynthesizedPipeline
 from simulator.interpreter import ExecutionEvent, ExecutionResult, TaskFailure, TaskRequest, run_execution
 from simulator.personalize import PersonalizeSimulator, SimulatedClock, StageDurations
-from simulator.sdk_integration import call_sdk_integration, is_sdk_integration
 
+SDK_INTEGRATION_PREFIX = "arn:aws:states:::aws-sdk:"
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 OFFLINE_CREDENTIALS = {
@@ -158,8 +158,12 @@ class OfflinePipeline:
 
     def _run_task(self, request: TaskRequest) -> Any:
         self.account.clock.set(request.now)
-        if is_sdk_integration(request.resource):
-            return call_sdk_integration(request.resource, request.input, region=REGION)
+        if request.resource.startswith(SDK_INTEGRATION_PREFIX):
+            service, _, action = request.resource.removeprefix(SDK_INTEGRATION_PREFIX).partition(":")
+            try:
+                return simulated_aws.call(service, action, request.input)
+            except simulated_aws.AwsSdkTaskError as error:
+                raise TaskFailure(error.error, error.cause) from None
         function = self._functions_by_arn.get(request.resource)
         if function is None:
             raise TaskFailure("States.Runtime", f"no offline implementation of resource {request.resource}")

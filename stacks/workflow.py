@@ -12,20 +12,21 @@ that check the definition import this module.
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from dataclasses import dataclass
 from typing import Any
 
+# sagemaker (imported by the SDK) logs where it looked for its own defaults and warns that v3
+# exists; neither concerns synth, and the SDK needs v2 (see FACTS.md).
+logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
 with warnings.catch_warnings():
-    # sagemaker 2.x warns that v3 exists on import; the SDK needs v2 (see FACTS.md).
     warnings.simplefilter("ignore")
     from stepfunctions.steps.choice_rule import ChoiceRule
     from stepfunctions.steps.states import Catch, Chain, Choice, Fail, Graph, Pass, Retry, State, Succeed, Task, Wait
 
 from stacks.config import TRAINING_PREFIX, PipelineConfig
 from stacks.naming import PersonalizeNames
-
-DEFINITION_FILE_NAME = "personalize-workflow.asl.json"
 
 # Placeholders substituted at deploy time (CloudFormation DefinitionSubstitutions).
 DATA_BUCKET_PLACEHOLDER = "DataBucketName"

@@ -1,0 +1,47 @@
+# The verbs a user types. `make demo` and `make test` work on a fresh clone with only
+# Python 3, Node and npm installed; they need no AWS account and no network beyond the
+# package registries.
+
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+# The CDK CLI runs `python3 app.py` (cdk.json): the venv's python3 must come first.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# Node 20 still runs jsii; this only silences its end-of-life banner on every synth.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := true
+CDK := npx --no-install cdk --no-notices --no-version-reporting
+
+.PHONY: install demo test synth deploy destroy clean
+
+install: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## synth: synthesize the stack and emit cdk.out/personalize-workflow.asl.json (offline)
+synth: install
+	$(CDK) synth --quiet
+
+## demo: synth, then run one retraining cycle against the local simulator
+demo: synth
+	$(PYTHON) -m simulator.demo --cdk-out cdk.out
+
+## test: the whole test suite (unit, infrastructure, offline end-to-end)
+test: install
+	$(PYTHON) -m pytest
+
+## deploy / destroy: real AWS (needs credentials and a bootstrapped account)
+deploy: install
+	$(CDK) deploy
+
+destroy: install
+	$(CDK) destroy
+
+clean:
+	rm -rf cdk.out .pytest_cache
