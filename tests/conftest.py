@@ -1,0 +1,37 @@
+"""Shared fixtures. Test levels: unit (handlers, config, simulator, interpreter), infra (the
+synthesized template), e2e (the emitted definition run offline against the simulator)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+LAMBDAS = REPO / "lambdas"
+
+# Handler modules are importable by their own names, as in the Lambda runtime.
+for folder in sorted(LAMBDAS.iterdir()):
+    if folder.is_dir() and str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+
+@pytest.fixture(scope="session")
+def cloud_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """cdk.out of the default config, synthesized once by the real entry point (python app.py)."""
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    completed = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=REPO,
+        env={**os.environ, "CDK_OUTDIR": str(outdir)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return outdir
