@@ -1,0 +1,338 @@
+"""Unit tests of the prepare_data Lambda: pure converter and handler against moto S3.
+
+All data is generated here (MovieLens itself may not be redistributed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambdas" / "prepare_data"
+if str(LAMBDA_DIR) not in sys.path:
+    sys.path.insert(0, str(LAMBDA_DIR))
+
+import movielens  # noqa: E402
+import prepare_data  # noqa: E402
+from movielens import ConversionStats, NoUsableRowsError, convert, iter_lines  # noqa: E402
+from prepare_data import InvalidEventError, RawDataNotFoundError  # noqa: E402
+
+BUCKET = "pipeline-data-bucket"
+RAW_KEY = "raw/ml-100k/u.data"
+OUT_KEY = "prepared/interactions.csv"
+HEADER = b"USER_ID,ITEM_ID,TIMESTAMP\n"
+
+
+def u_data(rows: list[tuple[Any, Any, Any, Any]]) -> bytes:
+    """Rows in the ml-100k u.data layout (tab-separated, no header)."""
+    return b"".join(b"%s\t%s\t%s\t%s\n" % tuple(str(v).encode() for v in row) for row in rows)
+
+
+def ratings_csv(rows: list[tuple[Any, Any, Any, Any]]) -> bytes:
+    """Rows in the ratings.csv layout of newer MovieLens releases (with header)."""
+    body = b"".join(b"%s,%s,%s,%s\n" % tuple(str(v).encode() for v in row) for row in rows)
+    return b"userId,movieId,rating,timestamp\n" + body
+
+
+def run(data: bytes, fmt: str, min_rating: float, chunk: int = 7) -> tuple[bytes, ConversionStats]:
+    """Convert in small chunks, so lines straddle chunk boundaries."""
+    stats = ConversionStats()
+    chunks = (data[i : i + chunk] for i in range(0, len(data), chunk))
+    return b"".join(convert(chunks, fmt, min_rating, stats)), stats
+
+
+def event(**overrides: Any) -> dict[str, Any]:
+    base = {"bucket": BUCKET, "rawKey": RAW_KEY, "format": "ml-100k", "minRating": 4,
+            "outputKey": OUT_KEY}
+    base.update(overrides)
+    return {k: v for k, v in base.items() if v is not _DROP}
+
+
+_DROP = object()
+
+
+@pytest.fixture(scope="module")
+def moto_s3() -> Iterator[Any]:
+    """One moto S3 for the module: starting mock_aws per test costs ~0.2 s each."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                            "AWS_SESSION_TOKEN": "testing",
+                            "AWS_DEFAULT_REGION": "us-east-1"}.items():
+            patch.setenv(name, value)
+        with mock_aws():
+            yield boto3.client("s3", region_name="us-east-1")
+
+
+@pytest.fixture
+def s3(moto_s3: Any) -> Iterator[Any]:
+    """A fresh, empty bucket for each test."""
+    moto_s3.create_bucket(Bucket=BUCKET)
+    yield moto_s3
+    for version in moto_s3.list_object_versions(Bucket=BUCKET).get("Versions", []):
+        moto_s3.delete_object(Bucket=BUCKET, Key=version["Key"], VersionId=version["VersionId"])
+    for upload in moto_s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []):
+        moto_s3.abort_multipart_upload(Bucket=BUCKET, Key=upload["Key"],
+                                       UploadId=upload["UploadId"])
+    moto_s3.delete_bucket(Bucket=BUCKET)
+
+
+def keys(s3: Any) -> list[str]:
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+
+
+# --- pure converter ------------------------------------------------------------------------
+
+
+def test_ml100k_threshold_keeps_exact_rows_and_bytes() -> None:
+    data = u_data([(1, 10, 5, 881250949), (1, 11, 3, 881250950), (2, 10, 4, 891717742),
+                   (3, 12, 1, 878887116), (2, 13, 4, 886397596)])
+    out, stats = run(data, "ml-100k", 4)
+    assert out == HEADER + b"1,10,881250949\n2,10,891717742\n2,13,886397596\n"
+    assert (stats.rows_read, stats.rows_written, stats.rows_below_threshold,
+            stats.rows_malformed) == (5, 3, 2, 0)
+    assert stats.users == 2 and stats.users_with_two_or_more == 1
+    assert stats.sha256 == hashlib.sha256(out).hexdigest()
+    assert stats.bytes_written == len(out)
+
+
+def test_ratings_csv_half_stars_threshold_and_header_skipped() -> None:
+    data = ratings_csv([(1, 31, 2.5, 1260759144), (1, 1029, 3.5, 1260759179),
+                        (7, 1061, 3.0, 1260759182), (7, 1129, 4.5, 1260759185)])
+    out, stats = run(data, "ratings-csv", 3.5)
+    assert out == HEADER + b"1,1029,1260759179\n7,1129,1260759185\n"
+    assert (stats.rows_read, stats.rows_written, stats.rows_below_threshold) == (4, 2, 2)
+
+
+def test_crlf_bom_header_and_missing_final_newline() -> None:
+    data = b"\xef\xbb\xbfuserId,movieId,rating,timestamp\r\n1,2,4.0,100\r\n3,4,5.0,200"
+    out, stats = run(data, "ratings-csv", 4, chunk=3)
+    assert out == HEADER + b"1,2,100\n3,4,200\n"
+    assert stats.rows_malformed == 0
+
+
+def test_malformed_rows_are_counted_with_line_numbers() -> None:
+    lines = [
+        b"1\t10\t5\t100",        # 1 ok
+        b"1\t10\t5",             # 2 too few fields
+        b"\t10\t5\t100",         # 3 empty user id
+        b"2\t11\tfive\t100",     # 4 non-numeric rating
+        b"2\t11\t4\tyesterday",  # 5 non-numeric timestamp
+        b"2\t11\t4\t100\textra",  # 6 too many fields
+        b"",                     # 7 blank line in the middle
+        b"2,11,4,100",           # 8 wrong delimiter
+        b"3\t12\tnan\t100",      # 9 not a finite rating
+        b"3\t12\t4\t100",        # 10 ok
+        b"",                     # trailing blank lines are not rows
+        b"",
+    ]
+    out, stats = run(b"\n".join(lines), "ml-100k", 4)
+    assert out == HEADER + b"1,10,100\n3,12,100\n"
+    assert stats.rows_read == 10
+    assert stats.rows_malformed == 8
+    assert stats.malformed_line_numbers == [2, 3, 4, 5, 6]  # only the first five
+    assert stats.rows_read == stats.rows_written + stats.rows_below_threshold + stats.rows_malformed
+    assert any("8 malformed rows" in w for w in stats.warnings())
+
+
+def test_overlong_line_is_malformed_without_buffering_it() -> None:
+    data = b"1\t10\t5\t100\n" + b"9" * 100_000 + b"\n2\t20\t5\t200\n"
+    out, stats = run(data, "ml-100k", 1, chunk=1000)
+    assert out == HEADER + b"1,10,100\n2,20,200\n"
+    assert stats.malformed_line_numbers == [2]
+
+
+def test_iter_lines_caps_line_length() -> None:
+    lines = list(iter_lines([b"ab", b"cdefgh", b"ij\nk"], max_line=4))
+    assert lines == [b"abcde", b"k"]
+
+
+def test_wrong_format_reports_counts_in_message() -> None:
+    data = u_data([(1, 10, 5, 100), (2, 20, 4, 200)])
+    with pytest.raises(NoUsableRowsError) as caught:
+        run(data, "ratings-csv", 4)
+    message = str(caught.value)
+    assert "2 rows read, 2 malformed (first at line 1), 0 below minRating 4" in message
+    assert "'ratings-csv'" in message
+
+
+def test_all_below_threshold_suggests_lowering_min_rating() -> None:
+    with pytest.raises(NoUsableRowsError, match=r"2 below minRating 4.5\. Lower minRating"):
+        run(u_data([(1, 10, 1, 100), (2, 20, 4, 200)]), "ml-100k", 4.5)
+
+
+def test_warnings_below_personalize_minimums() -> None:
+    _, stats = run(u_data([(1, 10, 5, 100)]), "ml-100k", 4)
+    warnings = stats.warnings()
+    assert any("needs at least 1000" in w for w in warnings)
+    assert any("needs at least 25" in w for w in warnings)
+    rows = [(user, item, 5, 1000 + item) for user in range(30) for item in range(34)]
+    _, stats = run(u_data(rows), "ml-100k", 4, chunk=4096)
+    assert stats.rows_written == 1020 and stats.warnings() == []
+
+
+def test_user_tracking_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(movielens, "MAX_TRACKED_USERS", 2)
+    _, stats = run(u_data([(u, 1, 5, 1) for u in range(3)]), "ml-100k", 4)
+    assert stats.users is None and stats.users_with_two_or_more is None
+    assert any("distinct users" in w for w in stats.warnings())
+
+
+# --- event validation ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"bucket": _DROP}, "field 'bucket' is missing"),
+        ({"rawKey": ""}, "field 'rawKey' must be a non-empty string"),
+        ({"format": "ml-1m"}, "field 'format' must be one of ml-100k, ratings-csv; got 'ml-1m'"),
+        ({"format": 3}, "field 'format' must be a non-empty string"),
+        ({"minRating": "4"}, "field 'minRating' must be a number such as 4 or 3.5; got '4'"),
+        ({"minRating": True}, "field 'minRating' must be a number"),
+        ({"minRating": float("inf")}, "field 'minRating' must be a number"),
+        ({"minRating": _DROP}, "field 'minRating' is missing"),
+        ({"outputKey": None}, "field 'outputKey' must be a non-empty string"),
+        ({"outputKey": RAW_KEY}, "must differ from 'rawKey'"),
+    ],
+)
+def test_invalid_event_names_field(overrides: dict[str, Any], expected: str) -> None:
+    with pytest.raises(InvalidEventError) as caught:
+        prepare_data.handler(event(**overrides), s3=object())
+    assert expected in str(caught.value)
+
+
+def test_event_must_be_an_object() -> None:
+    with pytest.raises(InvalidEventError, match="must be a JSON object"):
+        prepare_data.handler(["not", "a", "dict"], s3=object())
+
+
+# --- handler against S3 --------------------------------------------------------------------
+
+
+def test_handler_writes_interactions_and_reports(s3: Any, capsys: pytest.CaptureFixture) -> None:
+    s3.put_object(Bucket=BUCKET, Key=RAW_KEY,
+                  Body=u_data([(1, 10, 5, 100), (2, 20, 2, 200), (3, 30, 4, 300)]) + b"\n")
+    result = prepare_data.handler(event(), s3=s3)
+    written = s3.get_object(Bucket=BUCKET, Key=OUT_KEY)
+    body = written["Body"].read()
+    assert body == HEADER + b"1,10,100\n3,30,300\n"
+    assert written["ContentType"] == "text/csv"
+    head = s3.head_object(Bucket=BUCKET, Key=RAW_KEY)
+    assert result == {
+        "interactionsUri": f"s3://{BUCKET}/{OUT_KEY}",
+        "rowsRead": 3, "rowsWritten": 2, "rowsBelowThreshold": 1, "rowsMalformed": 0,
+        "malformedLineNumbers": [], "users": 2, "usersWithTwoOrMoreInteractions": 0,
+        "bytesWritten": len(body), "sha256": hashlib.sha256(body).hexdigest(),
+        "rawVersionId": None, "rawETag": head["ETag"].strip('"'),
+        "warnings": result["warnings"],
+    }
+    assert len(result["warnings"]) == 2
+    log = capsys.readouterr().out.strip().splitlines()
+    assert len(log) == 1 and '"status": "ok"' in log[0] and '"rowsWritten": 2' in log[0]
+
+
+def test_handler_reports_version_id_on_versioned_bucket(s3: Any) -> None:
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    put = s3.put_object(Bucket=BUCKET, Key=RAW_KEY,
+                        Body=ratings_csv([(1, 1, 4.5, 1)]))
+    result = prepare_data.handler(event(format="ratings-csv"), s3=s3)
+    assert result["rawVersionId"] == put["VersionId"]
+
+
+def test_wrong_delimiter_fails_and_leaves_no_output(s3: Any) -> None:
+    s3.put_object(Bucket=BUCKET, Key=RAW_KEY, Body=b"1,10,5,100\n2,20,4,200\n3,30,4,300\n")
+    with pytest.raises(NoUsableRowsError) as caught:
+        prepare_data.handler(event(), s3=s3)
+    assert str(caught.value).startswith(
+        f"s3://{BUCKET}/{RAW_KEY} has no usable rows: 3 rows read, 3 malformed "
+        "(first at line 1), 0 below minRating 4."
+    )
+    assert keys(s3) == [RAW_KEY]
+    assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+
+
+def test_failed_run_keeps_previous_output(s3: Any) -> None:
+    s3.put_object(Bucket=BUCKET, Key=OUT_KEY, Body=b"previous")
+    s3.put_object(Bucket=BUCKET, Key=RAW_KEY, Body=b"")
+    with pytest.raises(NoUsableRowsError, match="0 rows read.*The object is empty"):
+        prepare_data.handler(event(), s3=s3)
+    assert s3.get_object(Bucket=BUCKET, Key=OUT_KEY)["Body"].read() == b"previous"
+
+
+def test_missing_raw_object_names_uri_and_uploader(s3: Any) -> None:
+    with pytest.raises(RawDataNotFoundError) as caught:
+        prepare_data.handler(event(), s3=s3)
+    assert f"s3://{BUCKET}/{RAW_KEY}" in str(caught.value)
+    assert "python tools/upload_movielens.py --stack-name" in str(caught.value)
+
+
+def test_missing_bucket_is_raw_data_not_found(s3: Any) -> None:
+    with pytest.raises(RawDataNotFoundError, match="s3://no-such-bucket-here/"):
+        prepare_data.handler(event(bucket="no-such-bucket-here"), s3=s3)
+
+
+class _FailingBody:
+    """Wraps a StreamingBody and fails after some chunks, like a dropped connection."""
+
+    def __init__(self, body: Any, chunks_before_failure: int) -> None:
+        self._body, self._left = body, chunks_before_failure
+
+    def iter_chunks(self, size: int) -> Iterator[bytes]:
+        for chunk in self._body.iter_chunks(size):
+            if self._left == 0:
+                raise ConnectionResetError("simulated drop")
+            self._left -= 1
+            yield chunk
+
+    def close(self) -> None:
+        self._body.close()
+
+
+class _ClientWithFailingBody:
+    def __init__(self, s3: Any, chunks_before_failure: int) -> None:
+        self._s3, self._n = s3, chunks_before_failure
+
+    def get_object(self, **kwargs: Any) -> dict[str, Any]:
+        response = self._s3.get_object(**kwargs)
+        response["Body"] = _FailingBody(response["Body"], self._n)
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._s3, name)
+
+
+def test_stream_failure_mid_multipart_aborts_upload(s3: Any) -> None:
+    # ~7 MiB of output: more than one 5 MiB part, so the multipart path is taken.
+    rows = b"12345\t67890\t5\t1000000000\n" * 300_000
+    s3.put_object(Bucket=BUCKET, Key=RAW_KEY, Body=rows)
+    client = _ClientWithFailingBody(s3, chunks_before_failure=6)
+    calls: list[str] = []
+    s3.meta.events.register("before-call.s3.*", lambda model, **_: calls.append(model.name))
+    small_parts = prepare_data._transfer_config()
+    small_parts.multipart_threshold = small_parts.multipart_chunksize = 5 * 1024 * 1024
+    original = prepare_data.TRANSFER_CONFIG
+    prepare_data.TRANSFER_CONFIG = small_parts
+    try:
+        with pytest.raises(ConnectionResetError):
+            prepare_data.handler(event(), s3=client)
+    finally:
+        prepare_data.TRANSFER_CONFIG = original
+    assert {"CreateMultipartUpload", "AbortMultipartUpload"} <= set(calls)
+    assert "CompleteMultipartUpload" not in calls
+    assert keys(s3) == [RAW_KEY]
+    assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+
+
+def test_default_client_is_created_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    created: list[str] = []
+    monkeypatch.setattr(prepare_data, "_s3_client", None)
+    monkeypatch.setattr(prepare_data.boto3, "client", lambda name: created.append(name) or name)
+    assert prepare_data.get_s3_client() == "s3" and prepare_data.get_s3_client() == "s3"
+    assert created == ["s3"]
