@@ -203,25 +203,29 @@ def start_import(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     job_name = run_scoped_name(
         _require(event, "jobNamePrefix"), _require(event, "executionName"), _require(event, "executionStartTime")
     )
-    try:
-        arn = client("personalize").create_dataset_import_job(
+
+    def find() -> dict[str, Any] | None:
+        return next(
+            (
+                job
+                for job in _paginate("list_dataset_import_jobs", "datasetImportJobs", datasetArn=dataset_arn)
+                if job["jobName"] == job_name
+            ),
+            None,
+        )
+
+    def create() -> str:
+        return client("personalize").create_dataset_import_job(
             jobName=job_name,
             datasetArn=dataset_arn,
             dataSource={"dataLocation": data_location},
             roleArn=role_arn,
             importMode="FULL",
         )["datasetImportJobArn"]
-        created = True
-    except ClientError as error:
-        if not _is_error(error, "ResourceAlreadyExistsException"):
-            raise
-        # A retry of this step: the job of this execution was already started.
-        arn = next(
-            job["datasetImportJobArn"]
-            for job in _paginate("list_dataset_import_jobs", "datasetImportJobs", datasetArn=dataset_arn)
-            if job["jobName"] == job_name
-        )
-        created = False
+
+    # Looked up first: a retry of this step must find the job it started, and Personalize
+    # refuses a second import into the dataset while the first one runs.
+    arn, created = _find_or_create(find, create, "dataset import job", job_name, "datasetImportJobArn")
     _log("start_import", jobName=job_name, arn=arn, dataLocation=data_location, created=created)
     return {"arn": arn, "name": job_name}
 

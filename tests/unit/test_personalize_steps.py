@@ -1,0 +1,204 @@
+"""The Personalize step handlers against the simulated service (real boto3 clients and validation)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+import boto3
+import pytest
+
+import personalize_steps as steps
+from simulator import aws as simulated_aws
+from simulator.personalize import PersonalizeSimulator, SimulatedClock
+
+ARN = "arn:aws:personalize:us-east-1:123456789012"
+RECIPE = "arn:aws:personalize:::recipe/aws-user-personalization-v2"
+SCHEMA = json.dumps(
+    {
+        "type": "record",
+        "name": "Interactions",
+        "namespace": "com.amazonaws.personalize.schema",
+        "fields": [
+            {"name": "USER_ID", "type": "string"},
+            {"name": "ITEM_ID", "type": "string"},
+            {"name": "TIMESTAMP", "type": "long"},
+        ],
+        "version": "1.0",
+    }
+)
+
+
+@pytest.fixture
+def personalize(monkeypatch: pytest.MonkeyPatch) -> Iterator[PersonalizeSimulator]:
+    for name, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(steps, "_clients", {})
+    simulator = PersonalizeSimulator(SimulatedClock(), min_training_interactions=0)
+    with simulated_aws.activate(simulator):
+        yield simulator
+
+
+def operations(simulator: PersonalizeSimulator) -> list[str]:
+    return [name for name, _ in simulator.calls]
+
+
+def client() -> Any:
+    return boto3.client("personalize")
+
+
+def test_run_scoped_name_is_stable_per_execution_and_fits_personalize_limits() -> None:
+    name = steps.run_scoped_name("a" * 32 + "-import", "5f0c9a3e-0000-4000-8000-000000000000", "2026-01-05T06:00:00.123Z")
+    assert name == "a" * 32 + "-import-20260105T060000-" + name[-6:]
+    assert len(name) <= 63
+    assert name == steps.run_scoped_name("a" * 32 + "-import", "5f0c9a3e-0000-4000-8000-000000000000", "2026-01-05T06:00:00.123Z")
+    assert name != steps.run_scoped_name("a" * 32 + "-import", "another-execution", "2026-01-05T06:00:00.123Z")
+
+
+def test_ensure_dataset_group_creates_once_then_reuses(personalize: PersonalizeSimulator) -> None:
+    first = steps.ensure_dataset_group({"name": "movielens"})
+    second = steps.ensure_dataset_group({"name": "movielens"})
+
+    assert first == {"arn": f"{ARN}:dataset-group/movielens", "created": True}
+    assert second == {"arn": f"{ARN}:dataset-group/movielens", "created": False}
+    assert [params for name, params in personalize.calls if name == "CreateDatasetGroup"] == [{"name": "movielens"}]
+
+
+def test_a_failed_dataset_group_is_reported_not_reused(personalize: PersonalizeSimulator) -> None:
+    personalize.fail_next("dataset_group", "KMS key not accessible")
+    steps.ensure_dataset_group({"name": "movielens"})
+    personalize.clock.advance(3600)
+
+    with pytest.raises(steps.ResourceUnusableError, match=r"dataset group 'movielens' .* is CREATE FAILED \(KMS key not accessible\)"):
+        steps.ensure_dataset_group({"name": "movielens"})
+
+
+def test_existing_schema_with_other_fields_is_refused(personalize: PersonalizeSimulator) -> None:
+    group = steps.ensure_dataset_group({"name": "movielens"})["arn"]
+    personalize.clock.advance(3600)
+    other = json.loads(SCHEMA)
+    other["fields"] = other["fields"][:2] + [{"name": "TIMESTAMP", "type": "long"}, {"name": "EVENT_TYPE", "type": "string"}]
+    client().create_schema(name="movielens-interactions", schema=json.dumps(other))
+
+    with pytest.raises(steps.ResourceUnusableError, match="exists with different fields"):
+        steps.ensure_interactions_dataset(
+            {"datasetGroupArn": group, "schemaName": "movielens-interactions", "schema": SCHEMA, "datasetName": "movielens-interactions"}
+        )
+
+
+def test_ensure_solution_creates_it_with_automatic_training_off(personalize: PersonalizeSimulator) -> None:
+    group = steps.ensure_dataset_group({"name": "movielens"})["arn"]
+    personalize.clock.advance(3600)
+
+    result = steps.ensure_solution({"name": "movielens-solution", "datasetGroupArn": group, "recipeArn": RECIPE})
+
+    assert result == {"arn": f"{ARN}:solution/movielens-solution", "created": True}
+    assert [params for name, params in personalize.calls if name == "CreateSolution"] == [
+        {"name": "movielens-solution", "datasetGroupArn": group, "recipeArn": RECIPE, "performAutoTraining": False}
+    ]
+
+
+def test_a_solution_that_trains_itself_is_reported_not_used(personalize: PersonalizeSimulator) -> None:
+    group = steps.ensure_dataset_group({"name": "movielens"})["arn"]
+    personalize.clock.advance(3600)
+    # Made by hand without performAutoTraining: the service then trains it every 7 days.
+    client().create_solution(name="movielens-solution", datasetGroupArn=group, recipeArn=RECIPE)
+
+    with pytest.raises(steps.ResourceUnusableError, match="automatic training on, which would train beside the schedule"):
+        steps.ensure_solution({"name": "movielens-solution", "datasetGroupArn": group, "recipeArn": RECIPE})
+
+
+def test_a_solution_with_another_recipe_is_reported(personalize: PersonalizeSimulator) -> None:
+    group = steps.ensure_dataset_group({"name": "movielens"})["arn"]
+    personalize.clock.advance(3600)
+    client().create_solution(
+        name="movielens-solution", datasetGroupArn=group, recipeArn="arn:aws:personalize:::recipe/aws-popularity-count",
+        performAutoTraining=False,
+    )
+
+    with pytest.raises(steps.ResourceUnusableError, match="uses recipe arn:aws:personalize:::recipe/aws-popularity-count"):
+        steps.ensure_solution({"name": "movielens-solution", "datasetGroupArn": group, "recipeArn": RECIPE})
+
+
+def _dataset(personalize: PersonalizeSimulator) -> str:
+    group = steps.ensure_dataset_group({"name": "movielens"})["arn"]
+    personalize.clock.advance(3600)
+    dataset = steps.ensure_interactions_dataset(
+        {"datasetGroupArn": group, "schemaName": "movielens-interactions", "schema": SCHEMA, "datasetName": "movielens-interactions"}
+    )["arn"]
+    personalize.clock.advance(3600)
+    return dataset
+
+
+def test_start_import_retried_after_success_returns_the_same_job(personalize: PersonalizeSimulator) -> None:
+    event = {
+        "datasetArn": _dataset(personalize),
+        "dataLocation": "s3://bucket/training/run-1/interactions.csv",
+        "roleArn": "arn:aws:iam::123456789012:role/personalize",
+        "jobNamePrefix": "movielens-import",
+        "executionName": "run-1",
+        "executionStartTime": "2026-01-05T06:00:00Z",
+    }
+
+    first = steps.start_import(event)
+    retried = steps.start_import(event)
+
+    assert retried == first
+    assert first["name"].startswith("movielens-import-20260105T060000-")
+    assert [params for name, params in personalize.calls if name == "CreateDatasetImportJob"][0] == {
+        "jobName": first["name"],
+        "datasetArn": event["datasetArn"],
+        "dataSource": {"dataLocation": "s3://bucket/training/run-1/interactions.csv"},
+        "roleArn": "arn:aws:iam::123456789012:role/personalize",
+        "importMode": "FULL",
+    }
+
+
+def test_deploy_campaign_refuses_to_update_a_campaign_that_is_not_active(personalize: PersonalizeSimulator) -> None:
+    solution = f"{ARN}:solution/movielens-solution"
+    version = f"{ARN}:solution/movielens-solution/abcdef12"
+    existing = {"campaigns": [{"name": "movielens-campaign", "campaignArn": f"{ARN}:campaign/movielens-campaign"}]}
+    described = {"campaign": {"status": "CREATE FAILED", "failureReason": "Solution version not found"}}
+
+    class FakePersonalize:
+        def get_paginator(self, operation: str) -> Any:
+            return type("P", (), {"paginate": lambda self, **kw: [existing]})()
+
+        def describe_campaign(self, campaignArn: str) -> dict[str, Any]:
+            return described
+
+    steps._clients["personalize"] = FakePersonalize()
+    with pytest.raises(steps.ResourceUnusableError, match=r"is CREATE FAILED \(Solution version not found\); it must be ACTIVE"):
+        steps.deploy_campaign(
+            {"name": "movielens-campaign", "solutionArn": solution, "solutionVersionArn": version, "minProvisionedTPS": 1}
+        )
+
+
+def test_smoke_test_fails_when_the_campaign_returns_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    class EmptyRuntime:
+        def get_recommendations(self, **params: Any) -> dict[str, Any]:
+            assert params == {"campaignArn": f"{ARN}:campaign/c", "userId": "1", "numResults": 10}
+            return {"itemList": []}
+
+    monkeypatch.setattr(steps, "_clients", {"personalize-runtime": EmptyRuntime()})
+    with pytest.raises(steps.SmokeTestFailedError, match="returned no recommendations for user 1"):
+        steps.smoke_test({"campaignArn": f"{ARN}:campaign/c", "userId": "1", "numResults": 10})
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({}, "event field 'name' must be a non-empty str; got None"),
+        ({"name": ""}, "event field 'name' must be a non-empty str; got ''"),
+        ({"name": 5}, "event field 'name' must be a non-empty str; got 5"),
+    ],
+)
+def test_bad_events_are_rejected_with_the_field_named(event: dict[str, Any], message: str) -> None:
+    with pytest.raises(steps.InvalidEventError) as raised:
+        steps.ensure_dataset_group(event)
+    assert str(raised.value) == message
+
+
+def test_training_mode_must_be_full_or_update() -> None:
+    with pytest.raises(steps.InvalidEventError, match="must be FULL or UPDATE; got 'AUTOTRAIN'"):
+        steps.start_training({"solutionArn": f"{ARN}:solution/s", "trainingMode": "AUTOTRAIN"})
