@@ -1,0 +1,173 @@
+"""The workflow definition built with the Data Science SDK."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stacks.config import PipelineConfig, load_config
+from stacks.workflow import (
+    IMPORT_READY,
+    READINESS_CHECKS,
+    WORKFLOW_FUNCTIONS,
+    build_workflow_definition,
+    render_definition,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def definition() -> dict[str, Any]:
+    return build_workflow_definition(PipelineConfig())
+
+
+def test_definition_is_deterministic() -> None:
+    assert render_definition(build_workflow_definition(PipelineConfig())) == render_definition(
+        build_workflow_definition(PipelineConfig())
+    )
+
+
+def test_the_stages_run_in_the_documented_order(definition: dict[str, Any]) -> None:
+    tasks = [name for name, state in definition["States"].items() if state["Type"] == "Task" and "aws-sdk" not in state["Resource"]]
+    assert definition["StartAt"] == "Initialize run"
+    assert tasks == [
+        "Prepare data",
+        "Ensure dataset group",
+        "Ensure interactions dataset",
+        "Start dataset import",
+        "Ensure solution",
+        "Start training",
+        "Deploy campaign",
+        "Smoke test recommendations",
+    ]
+
+
+def test_wait_until_active_fragment_is_check_decide_count_wait(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+    throttling = ["ThrottlingException", "LimitExceededException", "Personalize.ThrottlingException", "Personalize.LimitExceededException"]
+    assert states["Check dataset import job"] == {
+        "Resource": "arn:aws:states:::aws-sdk:personalize:describeDatasetImportJob",
+        "Parameters": {"DatasetImportJobArn.$": "$.importJob.arn"},
+        "ResultPath": "$.poll",
+        "Type": "Task",
+        "Next": "Dataset import job ready?",
+        "Retry": [{"ErrorEquals": throttling, "IntervalSeconds": 5, "MaxAttempts": 5, "BackoffRate": 2.0}],
+        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Run failed", "ResultPath": "$.failure"}],
+    }
+    failed = ["CREATE FAILED", "CREATE STOPPED", "DELETE PENDING", "DELETE IN_PROGRESS"]
+    is_failed = {"Or": [{"Variable": "$.poll.DatasetImportJob.Status", "StringEquals": s} for s in failed]}
+    assert states["Dataset import job ready?"] == {
+        "Type": "Choice",
+        "Choices": [
+            {"Variable": "$.poll.DatasetImportJob.Status", "StringEquals": "ACTIVE", "Next": "Ensure solution"},
+            {
+                "And": [is_failed, {"Variable": "$.poll.DatasetImportJob.FailureReason", "IsPresent": True}],
+                "Next": "Dataset import job failed",
+            },
+            {**is_failed, "Next": "Personalize gave no reason"},
+            {
+                "Variable": "$.checks.DatasetImportJob.count",
+                "NumericGreaterThanEquals": IMPORT_READY.max_checks,
+                "Next": "Dataset import job timed out",
+            },
+        ],
+        "Default": "Count dataset import job check",
+    }
+    assert states["Count dataset import job check"] == {
+        "Parameters": {"count.$": "States.MathAdd($.checks.DatasetImportJob.count, 1)"},
+        "ResultPath": "$.checks.DatasetImportJob",
+        "Type": "Pass",
+        "Next": "Wait for dataset import job",
+    }
+    assert states["Wait for dataset import job"] == {
+        "Seconds": IMPORT_READY.interval_seconds,
+        "Type": "Wait",
+        "Next": "Check dataset import job",
+    }
+
+
+def test_every_wait_is_bounded_and_every_counter_starts_at_zero(definition: dict[str, Any]) -> None:
+    counters = definition["States"]["Initialize run"]["Parameters"]
+    assert counters == {check.counter: {"count": 0} for check in READINESS_CHECKS}
+    for check in READINESS_CHECKS:
+        bound = check.interval_seconds * check.max_checks
+        assert 0 < bound <= 24 * 3600, check.stage
+
+
+def test_campaign_update_waits_on_latest_campaign_update_not_status(definition: dict[str, Any]) -> None:
+    choices = definition["States"]["Campaign update ready?"]["Choices"]
+    assert choices[0] == {
+        "Variable": "$.poll.Campaign.LatestCampaignUpdate.Status",
+        "StringEquals": "ACTIVE",
+        "Next": "Smoke test recommendations",
+    }
+    assert definition["States"]["Campaign created or updated?"]["Choices"] == [
+        {"Variable": "$.campaign.action", "StringEquals": "updated", "Next": "Check campaign update"}
+    ]
+
+
+def test_every_task_failure_reaches_the_fail_state_with_its_cause(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+    assert states["Run failed"] == {
+        "Comment": "Every failure ends here with the real cause; the campaign keeps its previous version.",
+        "ErrorPath": "$.failure.Error",
+        "CausePath": "$.failure.Cause",
+        "Type": "Fail",
+    }
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            assert state["Catch"] == [{"ErrorEquals": ["States.ALL"], "Next": "Run failed", "ResultPath": "$.failure"}], name
+
+
+def test_lambda_tasks_use_one_placeholder_per_function(definition: dict[str, Any]) -> None:
+    placeholders = set(re.findall(r"\$\{(\w+)\}", json.dumps(definition)))
+    assert placeholders == {f.placeholder for f in WORKFLOW_FUNCTIONS} | {"DataBucketName", "PersonalizeRoleArn"}
+
+
+def test_config_values_reach_the_steps() -> None:
+    config = load_config(
+        {
+            "pipelineName": "films",
+            "campaignMinProvisionedTps": 3,
+            "smokeTestUserId": "42",
+            "recipeArn": "arn:aws:personalize:::recipe/aws-user-personalization",
+            "data": {"rawKey": "raw/ratings.csv", "format": "ratings-csv", "minRating": 3.5},
+        }
+    )
+    states = build_workflow_definition(config)["States"]
+    assert states["Prepare data"]["Parameters"] == {
+        "bucket": "${DataBucketName}",
+        "rawKey": "raw/ratings.csv",
+        "format": "ratings-csv",
+        "minRating": 3.5,
+        "outputKey.$": "States.Format('training/{}/interactions.csv', $$.Execution.Name)",
+    }
+    assert states["Ensure dataset group"]["Parameters"] == {"name": "films"}
+    assert states["Ensure solution"]["Parameters"]["recipeArn"] == "arn:aws:personalize:::recipe/aws-user-personalization"
+    assert states["Deploy campaign"]["Parameters"]["name"] == "films-campaign"
+    assert states["Deploy campaign"]["Parameters"]["minProvisionedTPS"] == 3
+    assert states["Smoke test recommendations"]["Parameters"]["userId"] == "42"
+
+
+def _asl_validator(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(REPO / "node_modules/.bin/asl-validator"), "--json-path", str(path)], capture_output=True, text=True
+    )
+
+
+def test_asl_validator_accepts_the_definition(tmp_path: Path, definition: dict[str, Any]) -> None:
+    path = tmp_path / "definition.json"
+    path.write_text(render_definition(definition))
+    completed = _asl_validator(path)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+    broken = json.loads(json.dumps(definition))
+    broken["States"]["Prepare data"]["Next"] = "No such state"
+    path.write_text(render_definition(broken))
+    assert _asl_validator(path).returncode != 0
