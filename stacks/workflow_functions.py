@@ -55,6 +55,13 @@ class WorkflowFunctions(Construct):
         statements: dict[str, list[iam.PolicyStatement]] = {
             PREPARE_DATA.key: [
                 _allow(["s3:GetObject", "s3:GetObjectVersion"], [bucket.arn_for_objects(raw_key)]),
+                # Without ListBucket, S3 answers a missing raw file with AccessDenied instead of
+                # NoSuchKey, and the run could not say "upload your data here".
+                iam.PolicyStatement(
+                    actions=["s3:ListBucket"],
+                    resources=[bucket.bucket_arn],
+                    conditions={"StringEquals": {"s3:prefix": [raw_key]}},
+                ),
                 _allow(
                     ["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"],
                     [bucket.arn_for_objects(f"{TRAINING_PREFIX}*")],

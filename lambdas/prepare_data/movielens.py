@@ -264,10 +264,10 @@ class _RowConverter:
                     stats.malformed(number)
                     continue
                 read += 1
-                if rating >= min_rating and timestamp >= 0:
+                if min_rating <= rating < math.inf and timestamp >= 0:
                     out.append(b"%s,%s,%d\n" % (fields[0], fields[1], timestamp))
                     stats.user_seen(fields[0])
-                elif rating < min_rating and math.isfinite(rating) and timestamp >= 0:
+                elif -math.inf < rating < min_rating and timestamp >= 0:
                     below += 1
                 else:
                     stats.malformed(number)

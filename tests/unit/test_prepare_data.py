@@ -127,13 +127,17 @@ def test_malformed_rows_are_counted_with_line_numbers() -> None:
         b"2\t11\t4\t100\textra",  # 6 too many fields
         b"",                     # 7 blank line in the middle
         b"2,11,4,100",           # 8 wrong delimiter
-        b"3\t12\tnan\t100",      # 9 not a finite rating
+        b"3\t12\tinf\t-5",       # 9 not a finite rating, negative timestamp
         b"3\t12\t4\t100",        # 10 ok
         b"",                     # trailing blank lines are not rows
         b"",
     ]
     out, stats = run(b"\n".join(lines), "ml-100k", 4)
     assert out == HEADER + b"1,10,100\n3,12,100\n"
+    for bad in (b"1\t2\tnan\t1", b"1\t2\tinf\t1", b"1\t2\t-inf\t1", b"1\t2\t5\t-1",
+                b"u 1\t2\t5\t1", b"u,1\t2\t5\t1", b"1\t2\t5\t1.5"):
+        _, bad_stats = run(b"1\t1\t5\t1\n" + bad, "ml-100k", 4)
+        assert bad_stats.malformed_line_numbers == [2], bad
     assert stats.rows_read == 10
     assert stats.rows_malformed == 8
     assert stats.malformed_line_numbers == [2, 3, 4, 5, 6]  # only the first five
