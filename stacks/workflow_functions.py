@@ -56,12 +56,9 @@ class WorkflowFunctions(Construct):
             PREPARE_DATA.key: [
                 _allow(["s3:GetObject", "s3:GetObjectVersion"], [bucket.arn_for_objects(raw_key)]),
                 # Without ListBucket, S3 answers a missing raw file with AccessDenied instead of
-                # NoSuchKey, and the run could not say "upload your data here".
-                iam.PolicyStatement(
-                    actions=["s3:ListBucket"],
-                    resources=[bucket.bucket_arn],
-                    conditions={"StringEquals": {"s3:prefix": [raw_key]}},
-                ),
+                # NoSuchKey, and the run could not say "upload your data here". No s3:prefix
+                # condition: a GetObject request carries no prefix, so it would never match.
+                _allow(["s3:ListBucket"], [bucket.bucket_arn]),
                 _allow(
                     ["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"],
                     [bucket.arn_for_objects(f"{TRAINING_PREFIX}*")],
