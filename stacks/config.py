@@ -51,8 +51,9 @@ class ConfigError(ValueError):
         self.key = key
         self.value = value
         shown = json.dumps(value) if not isinstance(value, _Missing) else "(missing)"
+        full_key = f"{CONTEXT_KEY}.{key}" if key else CONTEXT_KEY
         super().__init__(
-            f'Invalid cdk.json context "{CONTEXT_KEY}.{key}": got {shown}; '
+            f'Invalid cdk.json context "{full_key}": got {shown}; '
             f"expected {expected}, for example {example}."
         )
 
@@ -127,7 +128,7 @@ def load_config(context_value: Any) -> PipelineConfig:
 
 def _require_object(key: str, value: Any, example: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise ConfigError(key or "(block)", value, "an object", example)
+        raise ConfigError(key, value, "an object", example)
     return value
 
 
@@ -145,7 +146,7 @@ def _reject_unknown_keys(prefix: str, block: Mapping[str, Any], known: set[str])
 def _pipeline_name(value: Any) -> str:
     if (
         not isinstance(value, str)
-        or not PIPELINE_NAME_PATTERN.match(value)
+        or not PIPELINE_NAME_PATTERN.fullmatch(value)
         or len(value) > PIPELINE_NAME_MAX_LENGTH
     ):
         raise ConfigError(
@@ -159,9 +160,12 @@ def _pipeline_name(value: Any) -> str:
 
 
 def _recipe_arn(value: Any) -> str:
-    if not isinstance(value, str) or value.removeprefix(RECIPE_ARN_PREFIX) not in USER_RECIPES or not value.startswith(
-        RECIPE_ARN_PREFIX
-    ):
+    is_user_recipe = (
+        isinstance(value, str)
+        and value.startswith(RECIPE_ARN_PREFIX)
+        and value.removeprefix(RECIPE_ARN_PREFIX) in USER_RECIPES
+    )
+    if not is_user_recipe:
         raise ConfigError(
             "recipeArn",
             value,
@@ -214,12 +218,12 @@ def _schedule(value: Any) -> ScheduleConfig:
 
 
 def _is_valid_schedule_expression(expression: str) -> bool:
-    rate = RATE_PATTERN.match(expression)
+    rate = RATE_PATTERN.fullmatch(expression)
     if rate:
         # EventBridge rejects "rate(1 days)" and "rate(5 day)": singular exactly for 1.
         singular = not rate["unit"].endswith("s")
         return singular == (rate["value"] == "1")
-    cron = CRON_PATTERN.match(expression)
+    cron = CRON_PATTERN.fullmatch(expression)
     if cron:
         fields = cron["fields"].split()
         if len(fields) != 6:
@@ -230,7 +234,13 @@ def _is_valid_schedule_expression(expression: str) -> bool:
     return False
 
 
+# Files of the tz database that are not zones EventBridge Scheduler knows.
+NOT_TIME_ZONES = frozenset({"Factory", "localtime", "posixrules"})
+
+
 def _is_known_time_zone(name: str) -> bool:
+    if name in NOT_TIME_ZONES or name.startswith(("posix/", "right/")):
+        return False
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

@@ -54,19 +54,16 @@ class WorkflowFunctions(Construct):
         # Authorization Reference), so they are the only statements on "*".
         statements: dict[str, list[iam.PolicyStatement]] = {
             PREPARE_DATA.key: [
-                _allow(["s3:GetObject", "s3:GetObjectVersion"], [bucket.arn_for_objects(raw_key)]),
+                _allow(["s3:GetObject"], [bucket.arn_for_objects(raw_key)]),
                 # Without ListBucket, S3 answers a missing raw file with AccessDenied instead of
                 # NoSuchKey, and the run could not say "upload your data here". No s3:prefix
                 # condition: a GetObject request carries no prefix, so it would never match.
                 _allow(["s3:ListBucket"], [bucket.bucket_arn]),
-                _allow(
-                    ["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"],
-                    [bucket.arn_for_objects(f"{TRAINING_PREFIX}*")],
-                ),
+                _allow(["s3:PutObject", "s3:AbortMultipartUpload"], [bucket.arn_for_objects(f"{TRAINING_PREFIX}*")]),
             ],
             ENSURE_DATASET_GROUP.key: [
                 _allow(["personalize:ListDatasetGroups"], ["*"]),
-                _allow(["personalize:CreateDatasetGroup", "personalize:DescribeDatasetGroup"], [arns.dataset_group]),
+                _allow(["personalize:CreateDatasetGroup"], [arns.dataset_group]),
             ],
             ENSURE_DATASET.key: [
                 _allow(["personalize:ListSchemas", "personalize:ListDatasets"], ["*"]),

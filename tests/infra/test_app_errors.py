@@ -1,0 +1,98 @@
+"""The real entry point (app.py) with a bad config: one readable line, exit code 1, no traceback.
+
+The CDK CLI hands context (cdk.json's and ``-c key=value``) to the app in the
+``CDK_CONTEXT_JSON`` environment variable, which ``aws_cdk.App`` reads; these tests set it
+directly, so they run ``app.py`` exactly as ``cdk synth`` would, without Node's CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_app(personalize: Any, outdir: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``python app.py`` with ``personalize`` as the context value, as the CDK CLI would."""
+    env = {
+        **os.environ,
+        "CDK_CONTEXT_JSON": json.dumps({"personalize": personalize}),
+        "CDK_OUTDIR": str(outdir),
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    }
+    return subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("personalize", "expected_line"),
+    [
+        pytest.param(
+            {"schedule": {"expression": "rate(1 days)"}},
+            'Configuration error: Invalid cdk.json context "personalize.schedule.expression": got "rate(1 days)"; '
+            "expected an EventBridge Scheduler expression: rate(<n> minute(s)|hour(s)|day(s)) or cron(<minutes> "
+            "<hours> <day-of-month> <month> <day-of-week> <year>) with '?' in one of the two day fields, for "
+            'example "rate(7 days)" or "cron(0 3 ? * MON *)".',
+            id="bad-schedule-in-cdk-json",
+        ),
+        pytest.param(
+            {"data": {"rawKey": "raw/u.data", "minrating": 3}},
+            'Configuration error: Invalid cdk.json context "personalize.data.minrating": got 3; expected no such '
+            "key (known keys: format, minRating, rawKey), for example removing it or fixing its spelling.",
+            id="unknown-key-in-data",
+        ),
+        pytest.param(
+            # `cdk synth -c personalize='{...}'` passes the block as JSON text.
+            '{"campaignMinProvisionedTps": 0}',
+            'Configuration error: Invalid cdk.json context "personalize.campaignMinProvisionedTps": got 0; '
+            "expected an integer of at least 1 (Personalize bills this provisioned capacity every hour), "
+            "for example 1.",
+            id="bad-value-in-json-from-command-line",
+        ),
+    ],
+)
+def test_bad_config_prints_one_error_line_and_exits_1(
+    personalize: Any, expected_line: str, tmp_path: Path
+) -> None:
+    result = run_app(personalize, tmp_path)
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr == expected_line + "\n"
+    assert result.stdout == ""
+
+
+def test_broken_json_from_command_line_prints_one_error_line_and_exits_1(tmp_path: Path) -> None:
+    # `cdk synth -c personalize='{"pipelineName": "films"'` (closing brace missing).
+    result = run_app('{"pipelineName": "films"', tmp_path)
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith('Configuration error: Invalid cdk.json context "personalize')
+    assert result.stderr.endswith(
+        'got "{\\"pipelineName\\": \\"films\\""; '
+        "expected a JSON object, for example -c personalize='{\"pipelineName\": \"movies\"}'.\n"
+    )
+
+
+def test_bad_config_writes_no_template(tmp_path: Path) -> None:
+    """Nothing half-built is left in cdk.out for a later deploy to pick up."""
+    result = run_app({"pipelineName": "not a name"}, tmp_path)
+
+    assert result.returncode == 1
+    assert list(tmp_path.glob("*.template.json")) == []

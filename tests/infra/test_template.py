@@ -1,0 +1,713 @@
+"""Fine-grained assertions on the synthesized CloudFormation template.
+
+The properties asserted here are the ones a reviewer relies on before deploying: the data
+bucket is private, encrypted and TLS-only; Personalize can read only the training prefix of
+this account's bucket; every role holds only the actions its code calls, scoped to this
+pipeline's resources; the state machine deploys exactly the emitted definition, traced and
+logged; the schedule follows the config. Expected values are written out here, not read back
+from the code under test.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+
+from tests.infra.conftest import SynthesizedPipeline
+
+Json = dict[str, Any]
+
+PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
+SOURCE_ACCOUNT = {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+TRAINING_PREFIX_CONDITION = {"StringLike": {"s3:prefix": ["training/*"]}}
+PASSED_TO_PERSONALIZE = {"StringEquals": {"iam:PassedToService": PERSONALIZE_PRINCIPAL}}
+LOG_RETENTION_DAYS = 90
+LAMBDA_RUNTIME = "python3.13"
+
+# Actions every function role holds besides its own: write to its log group, send traces.
+FUNCTION_LOG_ACTIONS = frozenset({"logs:CreateLogStream", "logs:PutLogEvents"})
+FUNCTION_XRAY_ACTIONS = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
+STATE_MACHINE_XRAY_ACTIONS = FUNCTION_XRAY_ACTIONS | {"xray:GetSamplingRules", "xray:GetSamplingTargets"}
+# What Step Functions needs to deliver execution logs (vended log delivery); these APIs support
+# no resource-level permissions, so "*" is the only possible resource.
+LOG_DELIVERY_ACTIONS = frozenset(
+    {
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+    }
+)
+
+# Workflow step (the key of its ``<Step>FunctionArn`` substitution) -> its Lambda handler.
+HANDLERS = {
+    "PrepareData": "prepare_data.handler",
+    "EnsureDatasetGroup": "personalize_steps.ensure_dataset_group",
+    "EnsureDataset": "personalize_steps.ensure_interactions_dataset",
+    "StartImport": "personalize_steps.start_import",
+    "EnsureSolution": "personalize_steps.ensure_solution",
+    "StartTraining": "personalize_steps.start_training",
+    "DeployCampaign": "personalize_steps.deploy_campaign",
+    "SmokeTest": "personalize_steps.smoke_test",
+}
+
+# The AWS calls each handler makes (read from lambdas/), as IAM actions.
+HANDLER_ACTIONS = {
+    # ListBucket lets S3 answer a missing raw file with NoSuchKey (which the handler turns into
+    # "upload your data here") instead of AccessDenied.
+    "PrepareData": {"s3:GetObject", "s3:ListBucket", "s3:PutObject", "s3:AbortMultipartUpload"},
+    "EnsureDatasetGroup": {"personalize:ListDatasetGroups", "personalize:CreateDatasetGroup"},
+    "EnsureDataset": {
+        "personalize:ListSchemas",
+        "personalize:CreateSchema",
+        "personalize:DescribeSchema",
+        "personalize:ListDatasets",
+        "personalize:CreateDataset",
+        "personalize:DescribeDataset",
+    },
+    "StartImport": {"personalize:ListDatasetImportJobs", "personalize:CreateDatasetImportJob", "iam:PassRole"},
+    "EnsureSolution": {"personalize:ListSolutions", "personalize:CreateSolution", "personalize:DescribeSolution"},
+    "StartTraining": {
+        "personalize:ListSolutionVersions",
+        "personalize:CreateSolutionVersion",
+        "personalize:DescribeSolutionVersion",
+    },
+    "DeployCampaign": {
+        "personalize:ListCampaigns",
+        "personalize:CreateCampaign",
+        "personalize:UpdateCampaign",
+        "personalize:DescribeCampaign",
+    },
+    "SmokeTest": {"personalize:GetRecommendations"},
+}
+
+STATE_MACHINE_PERSONALIZE_ACTIONS = {
+    "personalize:DescribeDatasetGroup",
+    "personalize:DescribeDataset",
+    "personalize:DescribeDatasetImportJob",
+    "personalize:DescribeSolution",
+    "personalize:DescribeSolutionVersion",
+    "personalize:DescribeCampaign",
+}
+
+
+# --- reading the template -------------------------------------------------------------------
+
+
+def render(value: Any) -> str:
+    """An intrinsic-function value as readable text: ``${Logical.Arn}``, ``${AWS::AccountId}``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        ((function, argument),) = value.items()
+        if function == "Ref":
+            return "${" + argument + "}"
+        if function == "Fn::GetAtt":
+            return "${" + ".".join(argument) + "}"
+        if function == "Fn::Join":
+            separator, parts = argument
+            return str(separator).join(render(part) for part in parts)
+    raise AssertionError(f"unexpected value in the template: {value!r}")
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One IAM policy statement, normalized (actions and resources as rendered sets)."""
+
+    effect: str
+    actions: frozenset[str]
+    resources: frozenset[str]
+    conditions: Json
+    principal: Any
+
+    @classmethod
+    def parse(cls, raw: Json) -> Statement:
+        return cls(
+            effect=raw["Effect"],
+            actions=frozenset(as_list(raw["Action"])),
+            resources=frozenset(render(r) for r in as_list(raw.get("Resource", []))),
+            conditions=raw.get("Condition", {}),
+            principal=raw.get("Principal"),
+        )
+
+
+def resources_of_type(pipeline: SynthesizedPipeline, resource_type: str) -> dict[str, Json]:
+    return {rid: r for rid, r in pipeline.resources.items() if r["Type"] == resource_type}
+
+
+def only_resource(pipeline: SynthesizedPipeline, resource_type: str) -> tuple[str, Json]:
+    """The logical id and properties of the one resource of ``resource_type``."""
+    found = resources_of_type(pipeline, resource_type)
+    assert len(found) == 1, f"expected exactly one {resource_type}, found {sorted(found)}"
+    ((logical_id, resource),) = found.items()
+    return logical_id, resource.get("Properties", {})
+
+
+def role_statements(pipeline: SynthesizedPipeline, role_id: str) -> list[Statement]:
+    """Every statement granted to a role: its attached AWS::IAM::Policy resources and inline policies."""
+    statements: list[Statement] = []
+    for policy in resources_of_type(pipeline, "AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"].get("Roles", []):
+            statements += [Statement.parse(s) for s in policy["Properties"]["PolicyDocument"]["Statement"]]
+    for inline in pipeline.resources[role_id]["Properties"].get("Policies", []):
+        statements += [Statement.parse(s) for s in inline["PolicyDocument"]["Statement"]]
+    return statements
+
+
+def role_actions(pipeline: SynthesizedPipeline, role_id: str) -> set[str]:
+    return {action for statement in role_statements(pipeline, role_id) for action in statement.actions}
+
+
+def all_policy_statements(pipeline: SynthesizedPipeline) -> Iterator[tuple[str, Statement]]:
+    """(role id, statement) for every identity-policy statement in the stack."""
+    for role_id in resources_of_type(pipeline, "AWS::IAM::Role"):
+        for statement in role_statements(pipeline, role_id):
+            yield role_id, statement
+
+
+def trust_principals(role: Json) -> list[Any]:
+    return [s["Principal"] for s in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]]
+
+
+def personalize_service_role_id(pipeline: SynthesizedPipeline) -> str:
+    roles = [
+        rid
+        for rid, role in resources_of_type(pipeline, "AWS::IAM::Role").items()
+        if {"Service": PERSONALIZE_PRINCIPAL} in trust_principals(role)
+    ]
+    assert len(roles) == 1, roles
+    return roles[0]
+
+
+def substitution_target(substitutions: Json, placeholder: str) -> str:
+    """The logical id that a ``{"Fn::GetAtt": [id, "Arn"]}`` substitution points at."""
+    value = substitutions[placeholder]
+    assert set(value) == {"Fn::GetAtt"} and value["Fn::GetAtt"][1] == "Arn", value
+    logical_id: str = value["Fn::GetAtt"][0]
+    return logical_id
+
+
+def function_ids(pipeline: SynthesizedPipeline) -> dict[str, str]:
+    """Workflow step -> logical id of the function the state machine invokes for it."""
+    _, state_machine = only_resource(pipeline, "AWS::StepFunctions::StateMachine")
+    substitutions = state_machine["DefinitionSubstitutions"]
+    return {step: substitution_target(substitutions, f"{step}FunctionArn") for step in HANDLERS}
+
+
+def function_role_id(pipeline: SynthesizedPipeline, step: str) -> str:
+    role = pipeline.resources[function_ids(pipeline)[step]]["Properties"]["Role"]
+    assert set(role) == {"Fn::GetAtt"} and role["Fn::GetAtt"][1] == "Arn", role
+    role_id: str = role["Fn::GetAtt"][0]
+    return role_id
+
+
+def state_machine_role_id(pipeline: SynthesizedPipeline) -> str:
+    _, state_machine = only_resource(pipeline, "AWS::StepFunctions::StateMachine")
+    role_id: str = state_machine["RoleArn"]["Fn::GetAtt"][0]
+    return role_id
+
+
+def bucket_id(pipeline: SynthesizedPipeline) -> str:
+    return only_resource(pipeline, "AWS::S3::Bucket")[0]
+
+
+def task_resources(definition: Json) -> Iterator[str]:
+    """The Resource of every Task state, at any depth of the definition."""
+    for state in definition["States"].values():
+        if state["Type"] == "Task":
+            yield state["Resource"]
+        for branch in state.get("Branches", []) + ([state["Iterator"]] if "Iterator" in state else []):
+            yield from task_resources(branch)
+
+
+def personalize_arn(resource: str) -> str:
+    return f"arn:${{AWS::Partition}}:personalize:${{AWS::Region}}:${{AWS::AccountId}}:{resource}"
+
+
+def allowed_personalize_resources(pipeline: SynthesizedPipeline) -> set[str]:
+    """Every Personalize ARN this pipeline may touch: its own names, and the configured recipe."""
+    name = pipeline.config.pipeline_name
+    return {
+        personalize_arn(f"dataset-group/{name}"),
+        personalize_arn(f"schema/{name}-interactions"),
+        personalize_arn(f"dataset/{name}/*"),
+        personalize_arn(f"dataset-import-job/{name}-import-*"),
+        personalize_arn(f"solution/{name}-solution"),
+        personalize_arn(f"solution/{name}-solution/*"),
+        personalize_arn(f"campaign/{name}-campaign"),
+        pipeline.config.recipe_arn,
+    }
+
+
+# --- data bucket ----------------------------------------------------------------------------
+
+
+def test_stack_has_exactly_one_data_bucket(pipeline: SynthesizedPipeline) -> None:
+    pipeline.template.resource_count_is("AWS::S3::Bucket", 1)
+
+
+def test_data_bucket_is_encrypted_with_s3_managed_keys(pipeline: SynthesizedPipeline) -> None:
+    pipeline.template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": Match.object_equals(
+                {"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+            )
+        },
+    )
+
+
+def test_data_bucket_is_versioned(pipeline: SynthesizedPipeline) -> None:
+    pipeline.template.has_resource_properties("AWS::S3::Bucket", {"VersioningConfiguration": {"Status": "Enabled"}})
+
+
+def test_data_bucket_blocks_all_public_access(pipeline: SynthesizedPipeline) -> None:
+    pipeline.template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "PublicAccessBlockConfiguration": Match.object_equals(
+                {
+                    "BlockPublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "IgnorePublicAcls": True,
+                    "RestrictPublicBuckets": True,
+                }
+            )
+        },
+    )
+
+
+def test_data_bucket_disables_acls(pipeline: SynthesizedPipeline) -> None:
+    pipeline.template.has_resource_properties(
+        "AWS::S3::Bucket", {"OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}}
+    )
+
+
+def test_data_bucket_survives_stack_deletion(pipeline: SynthesizedPipeline) -> None:
+    pipeline.template.has_resource("AWS::S3::Bucket", {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"})
+
+
+def test_only_training_files_expire(pipeline: SynthesizedPipeline) -> None:
+    _, bucket = only_resource(pipeline, "AWS::S3::Bucket")
+    expiring = [rule for rule in bucket["LifecycleConfiguration"]["Rules"] if "ExpirationInDays" in rule]
+
+    assert [(rule["Prefix"], rule["ExpirationInDays"]) for rule in expiring] == [("training/", 90)]
+
+
+def bucket_policy_statements(pipeline: SynthesizedPipeline) -> list[Statement]:
+    _, policy = only_resource(pipeline, "AWS::S3::BucketPolicy")
+    assert policy["Bucket"] == {"Ref": bucket_id(pipeline)}
+    return [Statement.parse(s) for s in policy["PolicyDocument"]["Statement"]]
+
+
+def test_bucket_policy_denies_requests_without_tls(pipeline: SynthesizedPipeline) -> None:
+    bucket = bucket_id(pipeline)
+    deny_insecure = Statement(
+        effect="Deny",
+        actions=frozenset({"s3:*"}),
+        resources=frozenset({f"${{{bucket}.Arn}}", f"${{{bucket}.Arn}}/*"}),
+        conditions={"Bool": {"aws:SecureTransport": "false"}},
+        principal={"AWS": "*"},
+    )
+
+    assert deny_insecure in bucket_policy_statements(pipeline)
+
+
+def test_personalize_principal_reads_only_training_prefix_of_this_account(pipeline: SynthesizedPipeline) -> None:
+    bucket = bucket_id(pipeline)
+    personalize_statements = [
+        s for s in bucket_policy_statements(pipeline) if s.principal == {"Service": PERSONALIZE_PRINCIPAL}
+    ]
+
+    assert sorted(personalize_statements, key=lambda s: sorted(s.actions)) == [
+        Statement(
+            effect="Allow",
+            actions=frozenset({"s3:GetObject"}),
+            resources=frozenset({f"${{{bucket}.Arn}}/training/*"}),
+            conditions=SOURCE_ACCOUNT,
+            principal={"Service": PERSONALIZE_PRINCIPAL},
+        ),
+        Statement(
+            effect="Allow",
+            actions=frozenset({"s3:ListBucket"}),
+            resources=frozenset({f"${{{bucket}.Arn}}"}),
+            conditions={**SOURCE_ACCOUNT, **TRAINING_PREFIX_CONDITION},
+            principal={"Service": PERSONALIZE_PRINCIPAL},
+        ),
+    ]
+
+
+def test_bucket_policy_allows_no_other_principal(pipeline: SynthesizedPipeline) -> None:
+    allowed_principals = [s.principal for s in bucket_policy_statements(pipeline) if s.effect == "Allow"]
+
+    assert allowed_principals == [{"Service": PERSONALIZE_PRINCIPAL}] * 2
+
+
+# --- the role Personalize assumes -----------------------------------------------------------
+
+
+def test_personalize_role_trusts_only_personalize_in_this_account(pipeline: SynthesizedPipeline) -> None:
+    role_id = personalize_service_role_id(pipeline)
+
+    assert pipeline.resources[role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Action": "sts:AssumeRole",
+            "Condition": SOURCE_ACCOUNT,
+            "Effect": "Allow",
+            "Principal": {"Service": PERSONALIZE_PRINCIPAL},
+        }
+    ]
+
+
+def test_personalize_role_reads_only_training_prefix(pipeline: SynthesizedPipeline) -> None:
+    bucket = bucket_id(pipeline)
+    statements = role_statements(pipeline, personalize_service_role_id(pipeline))
+
+    assert sorted(statements, key=lambda s: sorted(s.actions)) == [
+        Statement("Allow", frozenset({"s3:GetObject"}), frozenset({f"${{{bucket}.Arn}}/training/*"}), {}, None),
+        Statement(
+            "Allow", frozenset({"s3:ListBucket"}), frozenset({f"${{{bucket}.Arn}}"}), TRAINING_PREFIX_CONDITION, None
+        ),
+    ]
+
+
+# --- Lambda functions -----------------------------------------------------------------------
+
+
+def test_state_machine_invokes_eight_distinct_functions(pipeline: SynthesizedPipeline) -> None:
+    ids = function_ids(pipeline)
+
+    assert len(set(ids.values())) == len(HANDLERS)
+    assert set(ids.values()) == set(resources_of_type(pipeline, "AWS::Lambda::Function"))
+
+
+@pytest.mark.parametrize("step", HANDLERS)
+def test_function_runs_its_handler_on_python_3_13(pipeline: SynthesizedPipeline, step: str) -> None:
+    function = pipeline.resources[function_ids(pipeline)[step]]["Properties"]
+
+    assert (function["Handler"], function["Runtime"]) == (HANDLERS[step], LAMBDA_RUNTIME)
+
+
+@pytest.mark.parametrize("step", HANDLERS)
+def test_function_handler_exists_in_the_code_it_deploys(default_pipeline: SynthesizedPipeline, step: str) -> None:
+    function = default_pipeline.resources[function_ids(default_pipeline)[step]]["Properties"]
+    asset_hash = function["Code"]["S3Key"].removesuffix(".zip")
+    module_name, function_name = function["Handler"].rsplit(".", 1)
+    module = default_pipeline.outdir / f"asset.{asset_hash}" / f"{module_name}.py"
+
+    tree = ast.parse(module.read_text())
+
+    assert function_name in {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+
+def test_function_runtime_is_python_3_12_or_newer(pipeline: SynthesizedPipeline) -> None:
+    runtimes = {f["Properties"]["Runtime"] for f in resources_of_type(pipeline, "AWS::Lambda::Function").values()}
+
+    for runtime in runtimes:
+        major, minor = (int(part) for part in runtime.removeprefix("python").split("."))
+        assert (major, minor) >= (3, 12), runtime
+
+
+def test_each_function_has_its_own_role_trusting_only_lambda(pipeline: SynthesizedPipeline) -> None:
+    role_ids = [function_role_id(pipeline, step) for step in HANDLERS]
+
+    assert len(set(role_ids)) == len(HANDLERS)
+    for role_id in role_ids:
+        assert trust_principals(pipeline.resources[role_id]) == [{"Service": "lambda.amazonaws.com"}]
+
+
+@pytest.mark.parametrize("step", HANDLERS)
+def test_function_traces_and_logs_json_to_its_own_log_group(pipeline: SynthesizedPipeline, step: str) -> None:
+    function = pipeline.resources[function_ids(pipeline)[step]]["Properties"]
+    log_group_id = function["LoggingConfig"]["LogGroup"]["Ref"]
+
+    assert function["TracingConfig"] == {"Mode": "Active"}
+    assert function["LoggingConfig"]["LogFormat"] == "JSON"
+    assert pipeline.resources[log_group_id]["Type"] == "AWS::Logs::LogGroup"
+    assert Statement(
+        "Allow", FUNCTION_LOG_ACTIONS, frozenset({f"${{{log_group_id}.Arn}}"}), {}, None
+    ) in role_statements(pipeline, function_role_id(pipeline, step))
+
+
+@pytest.mark.parametrize("step", HANDLERS)
+def test_function_role_holds_exactly_the_actions_its_handler_calls(pipeline: SynthesizedPipeline, step: str) -> None:
+    expected = HANDLER_ACTIONS[step] | FUNCTION_LOG_ACTIONS | FUNCTION_XRAY_ACTIONS
+
+    assert role_actions(pipeline, function_role_id(pipeline, step)) == expected
+
+
+@pytest.mark.parametrize("step", HANDLERS)
+def test_function_role_uses_any_resource_only_for_list_and_xray(pipeline: SynthesizedPipeline, step: str) -> None:
+    for statement in role_statements(pipeline, function_role_id(pipeline, step)):
+        if "*" in statement.resources:
+            for action in statement.actions:
+                assert action.startswith("personalize:List") or action in FUNCTION_XRAY_ACTIONS, action
+
+
+def test_prepare_step_reads_only_the_configured_raw_key(pipeline: SynthesizedPipeline) -> None:
+    bucket = bucket_id(pipeline)
+    statements = role_statements(pipeline, function_role_id(pipeline, "PrepareData"))
+    readable = {resource for s in statements if "s3:GetObject" in s.actions for resource in s.resources}
+
+    assert readable == {f"${{{bucket}.Arn}}/{pipeline.config.data.raw_key}"}
+
+
+def test_prepare_step_may_list_the_bucket_to_tell_a_missing_raw_file(pipeline: SynthesizedPipeline) -> None:
+    bucket = bucket_id(pipeline)
+    statements = role_statements(pipeline, function_role_id(pipeline, "PrepareData"))
+    listable = {resource for s in statements if "s3:ListBucket" in s.actions for resource in s.resources}
+
+    assert listable == {f"${{{bucket}.Arn}}"}
+
+
+def test_prepare_step_writes_only_under_training_prefix(pipeline: SynthesizedPipeline) -> None:
+    bucket = bucket_id(pipeline)
+    statements = role_statements(pipeline, function_role_id(pipeline, "PrepareData"))
+    writable = {resource for s in statements if "s3:PutObject" in s.actions for resource in s.resources}
+
+    assert writable == {f"${{{bucket}.Arn}}/training/*"}
+
+
+def test_pass_role_is_granted_once_for_the_personalize_role_to_personalize(pipeline: SynthesizedPipeline) -> None:
+    pass_role_grants = [(rid, s) for rid, s in all_policy_statements(pipeline) if "iam:PassRole" in s.actions]
+
+    assert pass_role_grants == [
+        (
+            function_role_id(pipeline, "StartImport"),
+            Statement(
+                "Allow",
+                frozenset({"iam:PassRole"}),
+                frozenset({f"${{{personalize_service_role_id(pipeline)}.Arn}}"}),
+                PASSED_TO_PERSONALIZE,
+                None,
+            ),
+        )
+    ]
+
+
+def test_personalize_permissions_name_only_this_pipelines_resources(pipeline: SynthesizedPipeline) -> None:
+    allowed = allowed_personalize_resources(pipeline) | {"*"}
+    for _, statement in all_policy_statements(pipeline):
+        if any(action.startswith("personalize:") for action in statement.actions):
+            assert statement.resources <= allowed, statement
+
+
+# --- IAM across the stack -------------------------------------------------------------------
+
+
+def test_no_allow_statement_uses_a_wildcard_action(pipeline: SynthesizedPipeline) -> None:
+    for role_id, statement in all_policy_statements(pipeline):
+        for action in statement.actions:
+            assert "*" not in action, (role_id, action)
+    for statement in bucket_policy_statements(pipeline):
+        if statement.effect == "Allow":
+            assert all("*" not in action for action in statement.actions), statement
+
+
+def test_any_resource_is_granted_only_where_no_resource_level_permission_exists(
+    pipeline: SynthesizedPipeline,
+) -> None:
+    for role_id, statement in all_policy_statements(pipeline):
+        if "*" not in statement.resources:
+            continue
+        for action in statement.actions:
+            assert (
+                action.startswith("personalize:List")
+                or action in STATE_MACHINE_XRAY_ACTIONS
+                or action in LOG_DELIVERY_ACTIONS
+            ), (role_id, action)
+
+
+def test_log_delivery_actions_are_only_on_the_state_machine_role(pipeline: SynthesizedPipeline) -> None:
+    holders = {rid for rid, s in all_policy_statements(pipeline) if s.actions & LOG_DELIVERY_ACTIONS}
+
+    assert holders == {state_machine_role_id(pipeline)}
+
+
+def test_no_role_carries_a_full_access_managed_policy(pipeline: SynthesizedPipeline) -> None:
+    for role_id, role in resources_of_type(pipeline, "AWS::IAM::Role").items():
+        for arn in role["Properties"].get("ManagedPolicyArns", []):
+            assert "FullAccess" not in render(arn), (role_id, render(arn))
+    pipeline.template.resource_count_is("AWS::IAM::ManagedPolicy", 0)
+
+
+@pytest.mark.parametrize("step", HANDLERS)
+def test_function_role_carries_no_managed_policy(pipeline: SynthesizedPipeline, step: str) -> None:
+    assert "ManagedPolicyArns" not in pipeline.resources[function_role_id(pipeline, step)]["Properties"]
+
+
+# --- state machine --------------------------------------------------------------------------
+
+
+def test_state_machine_deploys_exactly_the_emitted_definition(pipeline: SynthesizedPipeline) -> None:
+    _, state_machine = only_resource(pipeline, "AWS::StepFunctions::StateMachine")
+
+    assert state_machine["DefinitionString"] == pipeline.definition_text
+
+
+def test_every_definition_placeholder_has_a_substitution(pipeline: SynthesizedPipeline) -> None:
+    _, state_machine = only_resource(pipeline, "AWS::StepFunctions::StateMachine")
+    placeholders = set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", pipeline.definition_text))
+
+    assert set(state_machine["DefinitionSubstitutions"]) == placeholders
+    assert placeholders == {"DataBucketName", "PersonalizeRoleArn"} | {f"{step}FunctionArn" for step in HANDLERS}
+
+
+def test_substitutions_point_at_the_bucket_and_the_personalize_role(pipeline: SynthesizedPipeline) -> None:
+    _, state_machine = only_resource(pipeline, "AWS::StepFunctions::StateMachine")
+    substitutions = state_machine["DefinitionSubstitutions"]
+
+    assert substitutions["DataBucketName"] == {"Ref": bucket_id(pipeline)}
+    assert substitution_target(substitutions, "PersonalizeRoleArn") == personalize_service_role_id(pipeline)
+
+
+def test_state_machine_is_traced(pipeline: SynthesizedPipeline) -> None:
+    pipeline.template.has_resource_properties(
+        "AWS::StepFunctions::StateMachine", {"TracingConfiguration": {"Enabled": True}}
+    )
+
+
+def test_state_machine_logs_all_events_to_its_log_group(pipeline: SynthesizedPipeline) -> None:
+    _, state_machine = only_resource(pipeline, "AWS::StepFunctions::StateMachine")
+    logging = state_machine["LoggingConfiguration"]
+    (destination,) = logging["Destinations"]
+    log_group_id = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+
+    assert (logging["Level"], logging["IncludeExecutionData"]) == ("ALL", True)
+    assert pipeline.resources[log_group_id]["Type"] == "AWS::Logs::LogGroup"
+
+
+def test_state_machine_role_invokes_exactly_the_workflow_functions(pipeline: SynthesizedPipeline) -> None:
+    statements = role_statements(pipeline, state_machine_role_id(pipeline))
+    invocable = {r for s in statements if s.actions == {"lambda:InvokeFunction"} for r in s.resources}
+
+    assert invocable == {
+        arn for fid in function_ids(pipeline).values() for arn in (f"${{{fid}.Arn}}", f"${{{fid}.Arn}}:*")
+    }
+
+
+def test_state_machine_role_holds_only_invoke_describe_logging_and_tracing(pipeline: SynthesizedPipeline) -> None:
+    expected = {"lambda:InvokeFunction"} | STATE_MACHINE_PERSONALIZE_ACTIONS | LOG_DELIVERY_ACTIONS
+    expected |= STATE_MACHINE_XRAY_ACTIONS
+
+    assert role_actions(pipeline, state_machine_role_id(pipeline)) == expected
+
+
+def test_state_machine_role_covers_every_service_call_in_the_definition(pipeline: SynthesizedPipeline) -> None:
+    sdk_prefix = "arn:aws:states:::aws-sdk:personalize:"
+    called = {
+        "personalize:" + resource.removeprefix(sdk_prefix)[0].upper() + resource.removeprefix(sdk_prefix)[1:]
+        for resource in task_resources(json.loads(pipeline.definition_text))
+        if resource.startswith(sdk_prefix)
+    }
+    granted = role_actions(pipeline, state_machine_role_id(pipeline))
+
+    assert called == STATE_MACHINE_PERSONALIZE_ACTIONS
+    assert called <= granted
+
+
+def test_every_lambda_task_invokes_a_function_of_the_stack(pipeline: SynthesizedPipeline) -> None:
+    lambda_tasks = {
+        resource for resource in task_resources(json.loads(pipeline.definition_text)) if resource.startswith("${")
+    }
+
+    assert lambda_tasks == {f"${{{step}FunctionArn}}" for step in HANDLERS}
+
+
+def test_deployed_definition_carries_configured_names_and_capacity(custom_pipeline: SynthesizedPipeline) -> None:
+    _, state_machine = only_resource(custom_pipeline, "AWS::StepFunctions::StateMachine")
+    states = json.loads(state_machine["DefinitionString"])["States"]
+
+    assert states["Deploy campaign"]["Parameters"]["name"] == "films-campaign"
+    assert states["Deploy campaign"]["Parameters"]["minProvisionedTPS"] == 3
+    assert states["Prepare data"]["Parameters"]["rawKey"] == "raw/ml-latest-small/ratings.csv"
+    assert states["Prepare data"]["Parameters"]["format"] == "ratings-csv"
+
+
+# --- schedule -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("synthesized", "expression", "time_zone", "state"),
+    [
+        ("default_pipeline", "rate(7 days)", "UTC", "ENABLED"),
+        ("custom_pipeline", "cron(0 3 ? * MON *)", "Europe/Berlin", "DISABLED"),
+    ],
+    ids=["default", "custom"],
+)
+def test_schedule_follows_the_config(
+    request: pytest.FixtureRequest, synthesized: str, expression: str, time_zone: str, state: str
+) -> None:
+    pipeline: SynthesizedPipeline = request.getfixturevalue(synthesized)
+    _, schedule = only_resource(pipeline, "AWS::Scheduler::Schedule")
+
+    assert (schedule["ScheduleExpression"], schedule["ScheduleExpressionTimezone"], schedule["State"]) == (
+        expression,
+        time_zone,
+        state,
+    )
+
+
+def test_schedule_starts_the_state_machine(pipeline: SynthesizedPipeline) -> None:
+    state_machine_id, _ = only_resource(pipeline, "AWS::StepFunctions::StateMachine")
+    _, schedule = only_resource(pipeline, "AWS::Scheduler::Schedule")
+    target = schedule["Target"]
+
+    assert target["Arn"] == {"Ref": state_machine_id}
+    assert json.loads(target["Input"]) == {"trigger": "schedule"}
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600}
+
+
+def test_schedule_role_may_only_start_this_state_machine(pipeline: SynthesizedPipeline) -> None:
+    state_machine_id, _ = only_resource(pipeline, "AWS::StepFunctions::StateMachine")
+    _, schedule = only_resource(pipeline, "AWS::Scheduler::Schedule")
+    role_id = schedule["Target"]["RoleArn"]["Fn::GetAtt"][0]
+
+    assert trust_principals(pipeline.resources[role_id]) == [{"Service": "scheduler.amazonaws.com"}]
+    assert role_statements(pipeline, role_id) == [
+        Statement("Allow", frozenset({"states:StartExecution"}), frozenset({f"${{{state_machine_id}}}"}), {}, None)
+    ]
+
+
+# --- logs and outputs -----------------------------------------------------------------------
+
+
+def test_every_log_group_has_a_retention(pipeline: SynthesizedPipeline) -> None:
+    log_groups = resources_of_type(pipeline, "AWS::Logs::LogGroup")
+
+    assert len(log_groups) == len(HANDLERS) + 1  # one per function, one for the state machine
+    assert {rid: lg["Properties"].get("RetentionInDays") for rid, lg in log_groups.items()} == {
+        rid: LOG_RETENTION_DAYS for rid in log_groups
+    }
+
+
+def test_outputs_tell_where_to_upload_and_what_to_start(pipeline: SynthesizedPipeline) -> None:
+    bucket = bucket_id(pipeline)
+    state_machine_id, _ = only_resource(pipeline, "AWS::StepFunctions::StateMachine")
+    raw_key = pipeline.config.data.raw_key
+    outputs = pipeline.template_json["Outputs"]
+
+    assert outputs["DataBucketName"]["Value"] == {"Ref": bucket}
+    assert outputs["RawDataKey"]["Value"] == raw_key
+    assert render(outputs["RawDataUri"]["Value"]) == f"s3://${{{bucket}}}/{raw_key}"
+    assert outputs["StateMachineArn"]["Value"] == {"Ref": state_machine_id}
+
+
+def test_custom_outputs_name_the_configured_pipeline_and_raw_key(custom_pipeline: SynthesizedPipeline) -> None:
+    custom_pipeline.template.has_output("PipelineName", {"Value": "films"})
+    custom_pipeline.template.has_output("RawDataKey", {"Value": "raw/ml-latest-small/ratings.csv"})

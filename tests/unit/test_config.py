@@ -1,0 +1,404 @@
+"""Unit tests of the config model: the ``personalize`` block of cdk.json context.
+
+What a user relies on: a wrong value stops synth with exactly one ``ConfigError`` whose
+message names the key (as a dotted path under ``personalize``), shows the value as it was
+written (JSON) and gives an example of a right one; a right value reaches its typed field;
+the shipped cdk.json block and an absent block both mean the documented defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import zoneinfo
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stacks.config import ConfigError, DataConfig, PipelineConfig, ScheduleConfig, load_config
+
+CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
+
+SCHEDULE_EXAMPLE = '"rate(7 days)" or "cron(0 3 ? * MON *)"'
+RECIPE_EXAMPLE = '"arn:aws:personalize:::recipe/aws-user-personalization-v2"'
+UNKNOWN_KEY_EXAMPLE = "removing it or fixing its spelling"
+
+
+def config_error_of(block: Any) -> ConfigError:
+    """The one error ``load_config`` raises for ``block`` (fails the test if it accepts it)."""
+    with pytest.raises(ConfigError) as raised:
+        load_config(block)
+    return raised.value
+
+
+# --- defaults --------------------------------------------------------------------------------
+
+
+def test_absent_block_means_the_defaults() -> None:
+    assert load_config(None) == PipelineConfig()
+
+
+def test_empty_block_means_the_defaults() -> None:
+    assert load_config({}) == PipelineConfig()
+
+
+def test_shipped_cdk_json_block_spells_out_the_defaults() -> None:
+    context = json.loads(CDK_JSON.read_text())["context"]
+
+    assert load_config(context["personalize"]) == PipelineConfig()
+
+
+def test_defaults_are_the_documented_values() -> None:
+    assert PipelineConfig() == PipelineConfig(
+        pipeline_name="movielens",
+        recipe_arn="arn:aws:personalize:::recipe/aws-user-personalization-v2",
+        campaign_min_provisioned_tps=1,
+        smoke_test_user_id="1",
+        schedule=ScheduleConfig(expression="rate(7 days)", time_zone="UTC", enabled=True),
+        data=DataConfig(raw_key="raw/ml-100k/u.data", format="ml-100k", min_rating=4.0),
+    )
+
+
+def test_every_key_reaches_its_typed_field() -> None:
+    block = {
+        "pipelineName": "films_2",
+        "recipeArn": "arn:aws:personalize:::recipe/aws-user-personalization",
+        "campaignMinProvisionedTps": 3,
+        "smokeTestUserId": "42",
+        "schedule": {"expression": "cron(0 3 ? * MON *)", "timeZone": "Europe/Berlin", "enabled": False},
+        "data": {"rawKey": "raw/ml-latest/ratings.csv", "format": "ratings-csv", "minRating": 3},
+    }
+
+    assert load_config(block) == PipelineConfig(
+        pipeline_name="films_2",
+        recipe_arn="arn:aws:personalize:::recipe/aws-user-personalization",
+        campaign_min_provisioned_tps=3,
+        smoke_test_user_id="42",
+        schedule=ScheduleConfig(expression="cron(0 3 ? * MON *)", time_zone="Europe/Berlin", enabled=False),
+        data=DataConfig(raw_key="raw/ml-latest/ratings.csv", format="ratings-csv", min_rating=3.0),
+    )
+
+
+def test_integer_min_rating_becomes_a_float() -> None:
+    assert load_config({"data": {"minRating": 3}}).data.min_rating == 3.0
+    assert isinstance(load_config({"data": {"minRating": 3}}).data.min_rating, float)
+
+
+def test_partial_nested_block_keeps_the_other_defaults() -> None:
+    config = load_config({"schedule": {"enabled": False}, "data": {"minRating": 3.5}})
+
+    assert config.schedule == ScheduleConfig(enabled=False)
+    assert config.data == DataConfig(min_rating=3.5)
+
+
+# --- the block given on the command line (-c personalize='{...}') ---------------------------
+
+
+def test_block_given_as_json_text_is_parsed() -> None:
+    text = '{"pipelineName": "films", "schedule": {"expression": "rate(1 day)"}}'
+
+    assert load_config(text) == PipelineConfig(pipeline_name="films", schedule=ScheduleConfig(expression="rate(1 day)"))
+
+
+def test_block_given_as_json_text_is_validated_like_a_dict() -> None:
+    error = config_error_of('{"campaignMinProvisionedTps": 0}')
+
+    assert error.key == "campaignMinProvisionedTps"
+    assert error.value == 0
+
+
+def test_invalid_json_text_is_one_config_error_with_a_command_line_example() -> None:
+    error = config_error_of('{"pipelineName": ')
+
+    # How the key is named is covered by test_errors_about_the_whole_block_name_it_personalize.
+    assert str(error).endswith(
+        'got "{\\"pipelineName\\": "; expected a JSON object, '
+        "for example -c personalize='{\"pipelineName\": \"movies\"}'."
+    )
+    # The JSON parser's own exception is not chained: the user sees only our message.
+    assert error.__cause__ is None
+    assert error.__suppress_context__
+
+
+@pytest.mark.parametrize("text", ['"just a string"', "[1, 2]", "7"], ids=["string", "array", "number"])
+def test_json_text_that_is_not_an_object_is_rejected(text: str) -> None:
+    error = config_error_of(text)
+
+    assert f"got {text}" in str(error)
+    assert "expected an object" in str(error)
+
+
+@pytest.mark.parametrize("block", ['{"pipelineName": ', "[1, 2]", ["not", "an", "object"]], ids=repr)
+def test_errors_about_the_whole_block_name_it_personalize(block: Any) -> None:
+    assert str(config_error_of(block)).startswith('Invalid cdk.json context "personalize": got ')
+
+
+# --- exact messages a user reads --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        pytest.param(
+            {"pipelinename": "films"},
+            'Invalid cdk.json context "personalize.pipelinename": got "films"; expected no such key '
+            "(known keys: campaignMinProvisionedTps, data, pipelineName, recipeArn, schedule, smokeTestUserId), "
+            "for example removing it or fixing its spelling.",
+            id="unknown-top-level-key",
+        ),
+        pytest.param(
+            {"pipelineName": "a" * 33},
+            f'Invalid cdk.json context "personalize.pipelineName": got "{"a" * 33}"; expected 1 to 32 letters, '
+            "digits, '-' or '_', starting with a letter or digit (Personalize's name rule, leaving room for the "
+            'suffixes of derived names), for example "movielens".',
+            id="pipeline-name-too-long",
+        ),
+        pytest.param(
+            {"campaignMinProvisionedTps": 0},
+            'Invalid cdk.json context "personalize.campaignMinProvisionedTps": got 0; expected an integer of at '
+            "least 1 (Personalize bills this provisioned capacity every hour), for example 1.",
+            id="min-tps-zero",
+        ),
+        pytest.param(
+            {"schedule": {"expression": "rate(1 days)"}},
+            'Invalid cdk.json context "personalize.schedule.expression": got "rate(1 days)"; expected an '
+            "EventBridge Scheduler expression: rate(<n> minute(s)|hour(s)|day(s)) or cron(<minutes> <hours> "
+            "<day-of-month> <month> <day-of-week> <year>) with '?' in one of the two day fields, for example "
+            '"rate(7 days)" or "cron(0 3 ? * MON *)".',
+            id="rate-plural-unit-for-one",
+        ),
+        pytest.param(
+            {"schedule": {"timeZone": "Mars/Olympus"}},
+            'Invalid cdk.json context "personalize.schedule.timeZone": got "Mars/Olympus"; expected an IANA time '
+            'zone name, for example "Europe/Berlin".',
+            id="unknown-time-zone",
+        ),
+        pytest.param(
+            {"data": {"rawKey": "training/u.data"}},
+            'Invalid cdk.json context "personalize.data.rawKey": got "training/u.data"; expected the S3 key of the '
+            "raw ratings file in the data bucket, not under 'training/' (the workflow writes there), for example "
+            '"raw/ml-100k/u.data".',
+            id="raw-key-under-training",
+        ),
+    ],
+)
+def test_error_message_names_key_value_and_example(block: dict[str, Any], message: str) -> None:
+    assert str(config_error_of(block)) == message
+
+
+# --- every other bad value: key, shown value and example ------------------------------------
+
+
+@dataclass(frozen=True)
+class BadValue:
+    """One bad value: where it goes in the block and what the message must show."""
+
+    key: str
+    value: Any
+    example: str
+
+    def block(self) -> dict[str, Any]:
+        """The smallest block holding ``value`` at the dotted ``key``."""
+        *parents, leaf = self.key.split(".")
+        block: dict[str, Any] = {leaf: self.value}
+        for parent in reversed(parents):
+            block = {parent: block}
+        return block
+
+
+def bad(key: str, value: Any, example: str, case_id: str) -> Any:
+    return pytest.param(BadValue(key, value, example), id=case_id)
+
+
+BAD_VALUES = [
+    # Unknown keys, at each level.
+    bad("schedule.expresion", "rate(7 days)", UNKNOWN_KEY_EXAMPLE, "unknown-key-in-schedule"),
+    bad("data.minrating", 3, UNKNOWN_KEY_EXAMPLE, "unknown-key-in-data"),
+    # pipelineName
+    bad("pipelineName", "movie lens", '"movielens"', "name-with-space"),
+    bad("pipelineName", "-movies", '"movielens"', "name-starting-with-hyphen"),
+    bad("pipelineName", "films.v2", '"movielens"', "name-with-dot"),
+    bad("pipelineName", "a" * 33, '"movielens"', "name-33-chars"),
+    bad("pipelineName", "", '"movielens"', "name-empty"),
+    bad("pipelineName", 42, '"movielens"', "name-number"),
+    bad("pipelineName", None, '"movielens"', "name-null"),
+    # recipeArn
+    bad("recipeArn", "arn:aws:personalize:::recipe/aws-similar-items", RECIPE_EXAMPLE, "recipe-item-to-item"),
+    bad("recipeArn", "arn:aws:personalize:::recipe/aws-personalized-ranking", RECIPE_EXAMPLE, "recipe-ranking"),
+    bad("recipeArn", "aws-user-personalization-v2", RECIPE_EXAMPLE, "recipe-name-not-arn"),
+    bad(
+        "recipeArn",
+        "arn:aws:personalize:eu-west-1:123456789012:recipe/aws-user-personalization-v2",
+        RECIPE_EXAMPLE,
+        "recipe-arn-with-region-and-account",
+    ),
+    bad("recipeArn", "", RECIPE_EXAMPLE, "recipe-empty"),
+    bad("recipeArn", 7, RECIPE_EXAMPLE, "recipe-number"),
+    # campaignMinProvisionedTps
+    bad("campaignMinProvisionedTps", 0, "1", "tps-zero"),
+    bad("campaignMinProvisionedTps", -1, "1", "tps-negative"),
+    bad("campaignMinProvisionedTps", 1.5, "1", "tps-fraction"),
+    bad("campaignMinProvisionedTps", True, "1", "tps-boolean"),
+    bad("campaignMinProvisionedTps", "1", "1", "tps-string"),
+    # smokeTestUserId
+    bad("smokeTestUserId", 1, '"1"', "smoke-user-number"),
+    bad("smokeTestUserId", "", '"1"', "smoke-user-empty"),
+    # schedule.expression: rate()
+    bad("schedule.expression", "rate(7 dayz)", SCHEDULE_EXAMPLE, "rate-unknown-unit"),
+    bad("schedule.expression", "rate(1 days)", SCHEDULE_EXAMPLE, "rate-plural-for-one"),
+    bad("schedule.expression", "rate(5 day)", SCHEDULE_EXAMPLE, "rate-singular-for-five"),
+    bad("schedule.expression", "rate(0 days)", SCHEDULE_EXAMPLE, "rate-zero"),
+    bad("schedule.expression", "rate(-1 days)", SCHEDULE_EXAMPLE, "rate-negative"),
+    bad("schedule.expression", "rate(7days)", SCHEDULE_EXAMPLE, "rate-no-space"),
+    bad("schedule.expression", "rate(1 week)", SCHEDULE_EXAMPLE, "rate-weeks"),
+    # schedule.expression: cron()
+    bad("schedule.expression", "cron(0 3 * * ?)", SCHEDULE_EXAMPLE, "cron-five-fields"),
+    bad("schedule.expression", "cron(0 3 1 * MON *)", SCHEDULE_EXAMPLE, "cron-both-day-fields-set"),
+    bad("schedule.expression", "cron(0 3 ? * ? *)", SCHEDULE_EXAMPLE, "cron-both-day-fields-question-mark"),
+    bad("schedule.expression", "0 3 ? * MON *", SCHEDULE_EXAMPLE, "cron-without-wrapper"),
+    # schedule.expression: other
+    bad("schedule.expression", "at(2026-01-05T06:00:00)", SCHEDULE_EXAMPLE, "one-time-at-expression"),
+    bad("schedule.expression", "", SCHEDULE_EXAMPLE, "expression-empty"),
+    bad("schedule.expression", 7, SCHEDULE_EXAMPLE, "expression-number"),
+    # schedule.timeZone
+    bad("schedule.timeZone", "Mars/Olympus", '"Europe/Berlin"', "zone-unknown"),
+    bad("schedule.timeZone", "utc", '"Europe/Berlin"', "zone-wrong-case"),
+    bad("schedule.timeZone", "", '"Europe/Berlin"', "zone-empty"),
+    bad("schedule.timeZone", "../etc/passwd", '"Europe/Berlin"', "zone-path"),
+    bad("schedule.timeZone", 1, '"Europe/Berlin"', "zone-number"),
+    bad("schedule.timeZone", "localtime", '"Europe/Berlin"', "zone-tz-database-file"),
+    bad("schedule.timeZone", "posix/Europe/Berlin", '"Europe/Berlin"', "zone-posix-copy"),
+    # schedule.enabled
+    bad("schedule.enabled", "true", "true", "enabled-string"),
+    bad("schedule.enabled", 1, "true", "enabled-number"),
+    bad("schedule.enabled", None, "true", "enabled-null"),
+    # data.format
+    bad("data.format", "ml-1m", '"ml-100k"', "format-unknown"),
+    bad("data.format", "ML-100K", '"ml-100k"', "format-wrong-case"),
+    bad("data.format", "", '"ml-100k"', "format-empty"),
+    bad("data.format", None, '"ml-100k"', "format-null"),
+    # data.rawKey
+    bad("data.rawKey", "training/u.data", '"raw/ml-100k/u.data"', "raw-key-under-training"),
+    bad("data.rawKey", "training/", '"raw/ml-100k/u.data"', "raw-key-training-prefix-itself"),
+    bad("data.rawKey", "", '"raw/ml-100k/u.data"', "raw-key-empty"),
+    bad("data.rawKey", "raw/ml-100k/", '"raw/ml-100k/u.data"', "raw-key-folder"),
+    bad("data.rawKey", "/raw/u.data", '"raw/ml-100k/u.data"', "raw-key-leading-slash"),
+    bad("data.rawKey", 5, '"raw/ml-100k/u.data"', "raw-key-number"),
+    # data.minRating
+    bad("data.minRating", -0.5, "4.0", "min-rating-below-zero"),
+    bad("data.minRating", 5.5, "4.0", "min-rating-above-five"),
+    bad("data.minRating", True, "4.0", "min-rating-boolean"),
+    bad("data.minRating", "4", "4.0", "min-rating-string"),
+    # Nested blocks of the wrong type
+    bad("schedule", "rate(7 days)", '{"expression": "rate(7 days)"}', "schedule-not-object"),
+    bad("data", ["raw/u.data"], '{"rawKey": "raw/ml-100k/u.data", "format": "ml-100k"}', "data-not-object"),
+]
+
+
+@pytest.mark.parametrize("case", BAD_VALUES)
+def test_bad_value_stops_with_one_error_naming_key_value_and_example(case: BadValue) -> None:
+    error = config_error_of(case.block())
+    message = str(error)
+
+    assert (error.key, error.value) == (case.key, case.value)
+    assert message.startswith(f'Invalid cdk.json context "personalize.{case.key}": got {json.dumps(case.value)}; ')
+    assert message.endswith(f", for example {case.example}.")
+
+
+def test_config_error_is_a_value_error() -> None:
+    """Callers that guard with ``except ValueError`` still catch it."""
+    assert isinstance(config_error_of({"pipelineName": ""}), ValueError)
+
+
+# --- good values at the edges ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["a", "a" * 32, "Films_2-eu", "7movies"])
+def test_pipeline_name_within_personalize_rule_is_accepted(name: str) -> None:
+    assert load_config({"pipelineName": name}).pipeline_name == name
+
+
+@pytest.mark.parametrize(
+    "recipe",
+    [
+        "aws-user-personalization-v2",
+        "aws-user-personalization",
+        "aws-popularity-count",
+        "aws-hrnn",
+        "aws-hrnn-metadata",
+        "aws-hrnn-coldstart",
+    ],
+)
+def test_user_recipe_arn_is_accepted(recipe: str) -> None:
+    config = load_config({"recipeArn": f"arn:aws:personalize:::recipe/{recipe}"})
+
+    assert config.recipe_name == recipe
+
+
+@pytest.mark.parametrize("tps", [1, 3, 100])
+def test_positive_integer_min_tps_is_accepted(tps: int) -> None:
+    assert load_config({"campaignMinProvisionedTps": tps}).campaign_min_provisioned_tps == tps
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "rate(1 minute)",
+        "rate(30 minutes)",
+        "rate(1 hour)",
+        "rate(12 hours)",
+        "rate(1 day)",
+        "rate(7 days)",
+        "cron(0 3 ? * MON *)",
+        "cron(15 6 1 * ? *)",
+        "cron(0/30 8-17 ? * MON-FRI *)",
+    ],
+)
+def test_scheduler_expression_is_accepted(expression: str) -> None:
+    assert load_config({"schedule": {"expression": expression}}).schedule.expression == expression
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"])
+def test_iana_time_zone_is_accepted(zone: str) -> None:
+    assert load_config({"schedule": {"timeZone": zone}}).schedule.time_zone == zone
+
+
+@pytest.mark.parametrize("rating", [0, 0.5, 5])
+def test_min_rating_from_zero_to_five_inclusive_is_accepted(rating: float) -> None:
+    assert load_config({"data": {"minRating": rating}}).data.min_rating == rating
+
+
+@pytest.mark.parametrize("raw_key", ["raw/ml-latest/ratings.csv", "u.data", "trainingdata/u.data"])
+def test_raw_key_outside_training_prefix_is_accepted(raw_key: str) -> None:
+    assert load_config({"data": {"rawKey": raw_key}}).data.raw_key == raw_key
+
+
+# --- known bugs -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "block",
+    [{"pipelineName": "movielens\n"}, {"schedule": {"expression": "rate(7 days)\n"}}],
+    ids=["pipeline-name", "schedule-expression"],
+)
+def test_value_with_trailing_newline_is_rejected(block: dict[str, Any]) -> None:
+    config_error_of(block)
+
+
+@pytest.fixture
+def host_without_time_zone_database() -> Iterator[None]:
+    """A host with no system tz database (Windows, slim containers): only the tzdata package helps."""
+    zoneinfo.reset_tzpath(to=[])
+    zoneinfo.ZoneInfo.clear_cache()
+    try:
+        yield
+    finally:
+        zoneinfo.reset_tzpath()
+        zoneinfo.ZoneInfo.clear_cache()
+
+
+@pytest.mark.usefixtures("host_without_time_zone_database")
+def test_default_time_zone_validates_without_a_system_time_zone_database() -> None:
+    assert load_config({}).schedule.time_zone == "UTC"
