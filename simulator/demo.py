@@ -109,6 +109,9 @@ def print_outcome(result: ExecutionResult, out: TextIO) -> None:
         out.write(f"  Error: {result.error}\n  Cause: {result.cause}\n")
         return
     output = result.output
+    if output.get("outcome") == "skipped":
+        out.write(f"  Skipped: {output['reason']}\n")
+        return
     out.write(f"  Campaign {output['campaignArn']} ({output['campaignAction']})\n")
     out.write(f"  serves {output['solutionVersionArn']}\n")
     recommendations = output["recommendations"]

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, TextIO
 
 import boto3
+import botocore.session
+from botocore.validate import ParamValidator
 from moto import mock_aws
 
 from simulator import aws as simulated_aws
@@ -30,6 +32,8 @@ from simulator.interpreter import ExecutionEvent, ExecutionResult, TaskFailure, 
 from simulator.personalize import PersonalizeSimulator, SimulatedClock, StageDurations
 
 SDK_INTEGRATION_PREFIX = "arn:aws:states:::aws-sdk:"
+LIST_EXECUTIONS = SDK_INTEGRATION_PREFIX + "sfn:listExecutions"
+_STEP_FUNCTIONS_MODEL = botocore.session.get_session().get_service_model("stepfunctions")
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 OFFLINE_CREDENTIALS = {
@@ -91,6 +95,7 @@ class OfflinePipeline:
     bucket_name: str = "personalizepipeline-databucket-offline"
     invocations: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     function_logs: io.StringIO = field(default_factory=io.StringIO)
+    executions: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.account.s3().create_bucket(Bucket=self.bucket_name)
@@ -123,17 +128,31 @@ class OfflinePipeline:
     ) -> ExecutionResult:
         """Run one execution to its end on the simulated clock, starting ``gap`` after the last."""
         start = self.account.clock.advance(gap.total_seconds())
+        execution = self.mark_running(name or str(uuid.uuid4()), start_date=start)
         result = run_execution(
             self.definition,
             {"trigger": "offline"} if execution_input is None else execution_input,
-            execution_name=name or str(uuid.uuid4()),
+            execution_name=execution["name"],
             state_machine_arn=self.state_machine_arn,
             start_time=start,
             task_handler=self._run_task,
             on_event=on_event,
         )
+        execution.update(status=result.status, stopDate=result.stop_time)
         self.account.clock.set(max(result.stop_time, self.account.clock.now()))
         return result
+
+    def mark_running(self, name: str, *, start_date: datetime | None = None) -> dict[str, Any]:
+        """Record an execution of the state machine as RUNNING (tests use it for overlaps)."""
+        execution = {
+            "executionArn": f"{self.state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}",
+            "stateMachineArn": self.state_machine_arn,
+            "name": name,
+            "status": "RUNNING",
+            "startDate": start_date or self.account.clock.now(),
+        }
+        self.executions.append(execution)
+        return execution
 
     # -- wiring ------------------------------------------------------------------------------
 
@@ -158,6 +177,8 @@ class OfflinePipeline:
 
     def _run_task(self, request: TaskRequest) -> Any:
         self.account.clock.set(request.now)
+        if request.resource == LIST_EXECUTIONS:
+            return self._list_executions(request.input)
         if request.resource.startswith(SDK_INTEGRATION_PREFIX):
             service, _, action = request.resource.removeprefix(SDK_INTEGRATION_PREFIX).partition(":")
             try:
@@ -169,6 +190,21 @@ class OfflinePipeline:
             raise TaskFailure("States.Runtime", f"no offline implementation of resource {request.resource}")
         self.invocations.append((function.logical_id, request.input))
         return invoke_lambda(function, request.input, arn=request.resource, log=self.function_logs)
+
+
+    def _list_executions(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        """Step Functions' ListExecutions for this state machine, validated like any SDK call."""
+        operation = _STEP_FUNCTIONS_MODEL.operation_model("ListExecutions")
+        params = simulated_aws.to_api_params(operation.input_shape, parameters, "ListExecutions")
+        report = ParamValidator().validate(params, operation.input_shape)
+        if report.has_errors():
+            raise TaskFailure("Sfn.InvalidInputException", report.generate_report())
+        if params["stateMachineArn"] != self.state_machine_arn:
+            raise TaskFailure("Sfn.StateMachineDoesNotExistException", f"State Machine Does Not Exist: '{params['stateMachineArn']}'")
+        matching = [
+            dict(e) for e in reversed(self.executions) if params.get("statusFilter") in (None, e["status"])
+        ][: params.get("maxResults") or 100]
+        return simulated_aws.to_sfn_output(operation.output_shape, {"executions": matching})
 
 
 class _LambdaContext:

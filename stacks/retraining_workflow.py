@@ -65,6 +65,16 @@ class RetrainingWorkflow(Construct):
                 ],
             )
         )
+        # A separate policy: on the role's default policy, the state machine's own ARN would
+        # make the role depend on the state machine that depends on the role.
+        iam.Policy(
+            self,
+            "ListOwnExecutions",
+            roles=[self.state_machine.role],
+            statements=[
+                iam.PolicyStatement(actions=["states:ListExecutions"], resources=[self.state_machine.state_machine_arn])
+            ],
+        )
         self.schedule = scheduler.Schedule(
             self,
             "Schedule",

@@ -257,6 +257,26 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
         "executionName.$": "$$.Execution.Name",
         "executionStartTime.$": "$$.Execution.StartTime",
     }
+    guard = Task(
+        "Check for another run",
+        resource="arn:aws:states:::aws-sdk:sfn:listExecutions",
+        comment="The current execution is one of the RUNNING ones; a second means another run is under way.",
+        parameters={"StateMachineArn.$": "$$.StateMachine.Id", "StatusFilter": "RUNNING", "MaxResults": 2},
+        result_path="$.running",
+    )
+    guard.add_retry(Retry(error_equals=["Sfn.ThrottlingException"], interval_seconds=2, max_attempts=5, backoff_rate=2.0))
+    catch_failures(guard)
+    another_run = Choice("Another run in progress?")
+    skip_overlap = Pass(
+        "Skip: another run in progress",
+        comment="Two runs would import and train over each other; the running one finishes the job.",
+        parameters={
+            "outcome": "skipped",
+            "reason": "another execution of this state machine is running",
+            "runningExecutionArns.$": "$.running.Executions[*].ExecutionArn",
+        },
+    )
+    skipped = Succeed("Run skipped")
     initialize = Pass(
         "Initialize run",
         comment="Per-stage check counters bound every wait.",
@@ -350,6 +370,10 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
     succeeded = Succeed("Run succeeded")
     campaign_created_or_updated = Choice("Campaign created or updated?")
 
+    Chain([guard, another_run])
+    another_run.add_choice(ChoiceRule.IsPresent(variable="$.running.Executions[1]", value=True), skip_overlap)
+    another_run.default_choice(initialize)
+    skip_overlap.next(skipped)
     Chain([initialize, prepare, ensure_dataset_group])
     ensure_dataset_group.next(wait_until_active(DATASET_GROUP_READY, ensure_dataset))
     ensure_dataset.next(wait_until_active(DATASET_READY, start_import))
@@ -364,7 +388,7 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
     campaign_created_or_updated.default_choice(wait_until_active(CAMPAIGN_CREATED, smoke_test))
     Chain([smoke_test, summarize, succeeded])
 
-    definition = json.loads(Graph(initialize, comment=_comment(config)).to_json())
+    definition = json.loads(Graph(guard, comment=_comment(config)).to_json())
     return definition
 
 

@@ -229,3 +229,24 @@ def test_pending_resources_never_show_as_failed_or_retried_tasks(pipeline: Offli
     failures = [e for e in result.events if e.type in ("StateFailed", "StateRetried", "StateCaught", "ExecutionFailed")]
     assert failures == []
     assert result.states_entered().count("Check solution version") > 1
+
+
+def test_a_run_started_while_another_is_running_is_skipped_and_touches_nothing(pipeline: OfflinePipeline) -> None:
+    other = pipeline.mark_running("started-by-hand")
+
+    result = pipeline.start_execution(name="scheduled")
+
+    assert result.status == "SUCCEEDED"
+    assert result.output["outcome"] == "skipped"
+    assert result.output["reason"] == "another execution of this state machine is running"
+    assert other["executionArn"] in result.output["runningExecutionArns"]
+    assert pipeline.account.personalize.calls == []
+    assert pipeline.invocations == []
+
+
+def test_finished_runs_do_not_block_the_next_one(pipeline: OfflinePipeline) -> None:
+    pipeline.start_execution(name="week-1")
+
+    second = pipeline.start_execution(name="week-2", gap=timedelta(days=7))
+
+    assert second.output["outcome"] == "succeeded"

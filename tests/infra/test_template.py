@@ -601,11 +601,23 @@ def test_state_machine_role_invokes_exactly_the_workflow_functions(pipeline: Syn
     }
 
 
-def test_state_machine_role_holds_only_invoke_describe_logging_and_tracing(pipeline: SynthesizedPipeline) -> None:
-    expected = {"lambda:InvokeFunction"} | STATE_MACHINE_PERSONALIZE_ACTIONS | LOG_DELIVERY_ACTIONS
-    expected |= STATE_MACHINE_XRAY_ACTIONS
+def test_state_machine_role_holds_only_invoke_describe_list_own_executions_logging_and_tracing(
+    pipeline: SynthesizedPipeline,
+) -> None:
+    expected = {"lambda:InvokeFunction", "states:ListExecutions"} | STATE_MACHINE_PERSONALIZE_ACTIONS
+    expected |= LOG_DELIVERY_ACTIONS | STATE_MACHINE_XRAY_ACTIONS
 
     assert role_actions(pipeline, state_machine_role_id(pipeline)) == expected
+
+
+def test_state_machine_may_list_only_its_own_executions(pipeline: SynthesizedPipeline) -> None:
+    statements = role_statements(pipeline, state_machine_role_id(pipeline))
+    listing = [s for s in statements if "states:ListExecutions" in s.actions]
+
+    assert len(listing) == 1
+    assert listing[0].actions == {"states:ListExecutions"}
+    (machine_id,) = resources_of_type(pipeline, "AWS::StepFunctions::StateMachine")
+    assert listing[0].resources == {f"${{{machine_id}}}"}
 
 
 def test_state_machine_role_covers_every_service_call_in_the_definition(pipeline: SynthesizedPipeline) -> None:

@@ -35,7 +35,8 @@ def test_definition_is_deterministic() -> None:
 
 def test_the_stages_run_in_the_documented_order(definition: dict[str, Any]) -> None:
     tasks = [name for name, state in definition["States"].items() if state["Type"] == "Task" and "aws-sdk" not in state["Resource"]]
-    assert definition["StartAt"] == "Initialize run"
+    assert definition["StartAt"] == "Check for another run"
+    assert definition["States"]["Another run in progress?"]["Default"] == "Initialize run"
     assert tasks == [
         "Prepare data",
         "Ensure dataset group",
