@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -72,6 +72,8 @@ def _status_from_poll(output: Any, stage: str) -> str:
 
 def _data_summary(output: dict[str, Any]) -> str:
     data = output["data"]
+    if data.get("unchanged"):
+        return f"{data['raw']} unchanged since the last successful run"
     return (
         f"{data['rowsRead']:,} ratings read, {data['rowsWritten']:,} interactions kept, "
         f"{data['rowsMalformed']:,} malformed -> {data['interactionsUri']}"
@@ -122,6 +124,12 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], prog="python -m simulator.demo")
     parser.add_argument("--cdk-out", default="cdk.out", type=Path, help="synthesized cloud assembly (default: cdk.out)")
     parser.add_argument("--cycles", default=1, type=int, help="retraining cycles to run (default: 1)")
+    parser.add_argument(
+        "--same-data",
+        action="store_true",
+        help="keep the ratings unchanged between cycles (later cycles are then skipped); "
+        "by default a week of new ratings arrives before each later cycle",
+    )
     args = parser.parse_args(argv)
     try:
         synthesized = load_synthesized_pipeline(args.cdk_out)
@@ -139,9 +147,13 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
             f"{len(ratings):,} generated ratings to s3://{pipeline.bucket_name}/{pipeline.raw_data_key}\n"
         )
         for cycle in range(1, args.cycles + 1):
+            if cycle > 1 and not args.same_data:
+                ratings += generate_ratings(users=40, seed=cycle, first_user=201 + 40 * (cycle - 2))
+                pipeline.upload_raw_data(to_u_data(ratings))
+                out.write(f"\nNew ratings arrived: the raw file now holds {len(ratings):,} ratings\n")
             out.write(f"\nRetraining cycle {cycle} (times are simulated, from the start of the run)\n")
             timeline = Timeline(out=out)
-            result = pipeline.start_execution(name=f"offline-cycle-{cycle}", on_event=timeline)
+            result = pipeline.start_execution(name=f"offline-cycle-{cycle}", on_event=timeline, gap=timedelta(days=7))
             print_outcome(result, out)
             failures += result.status != "SUCCEEDED"
     return 1 if failures else 0

@@ -23,12 +23,12 @@ class Rating:
 
 def generate_ratings(
     *, users: int = 200, items: int = 400, ratings_per_user: tuple[int, int] = (20, 60), seed: int = 7,
-    half_stars: bool = False,
+    half_stars: bool = False, first_user: int = 1,
 ) -> list[Rating]:
     rng = random.Random(seed)
     weights = [1.0 / (rank + 5) for rank in range(items)]  # a few blockbusters, a long tail
     ratings = []
-    for user in range(1, users + 1):
+    for user in range(first_user, first_user + users):
         count = rng.randint(*ratings_per_user)
         seen: set[int] = set()
         while len(seen) < count:

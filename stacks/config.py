@@ -42,6 +42,8 @@ RATE_PATTERN = re.compile(r"^rate\((?P<value>[1-9][0-9]*) (?P<unit>minutes?|hour
 CRON_PATTERN = re.compile(r"^cron\((?P<fields>[^()]+)\)$")
 
 TRAINING_PREFIX = "training/"
+# The pipeline-state record (what the last successful run trained on), in the data bucket.
+STATE_KEY = "state/pipeline-state.json"
 
 
 class ConfigError(ValueError):
@@ -259,6 +261,7 @@ def _data(value: Any) -> DataConfig:
         or raw_key.startswith("/")
         or raw_key.endswith("/")
         or raw_key.startswith(TRAINING_PREFIX)
+        or raw_key == STATE_KEY
         or len(raw_key.encode()) > 1024
     ):
         raise ConfigError(

@@ -25,7 +25,7 @@ with warnings.catch_warnings():
     from stepfunctions.steps.choice_rule import ChoiceRule
     from stepfunctions.steps.states import Catch, Chain, Choice, Fail, Graph, Pass, Retry, State, Succeed, Task, Wait
 
-from stacks.config import TRAINING_PREFIX, PipelineConfig
+from stacks.config import STATE_KEY, TRAINING_PREFIX, PipelineConfig
 from stacks.naming import PersonalizeNames
 
 # Placeholders substituted at deploy time (CloudFormation DefinitionSubstitutions).
@@ -86,6 +86,12 @@ DEPLOY_CAMPAIGN = WorkflowFunction(
     "personalize_steps.deploy_campaign",
     "Creates the campaign or updates it in place to the new solution version",
 )
+RECORD_RUN = WorkflowFunction(
+    "RecordRun",
+    "prepare_data",
+    "prepare_data.record_run",
+    "Records what the deployed model was trained on, for change detection",
+)
 SMOKE_TEST = WorkflowFunction(
     "SmokeTest",
     "personalize_steps",
@@ -101,6 +107,7 @@ WORKFLOW_FUNCTIONS = (
     START_TRAINING,
     DEPLOY_CAMPAIGN,
     SMOKE_TEST,
+    RECORD_RUN,
 )
 
 # Personalize's interactions schema: the three columns the data preparation writes.
@@ -258,7 +265,7 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
         "executionStartTime.$": "$$.Execution.StartTime",
     }
     guard = Task(
-        "Check for another run",
+        "Look for another run",
         resource="arn:aws:states:::aws-sdk:sfn:listExecutions",
         comment="The current execution is one of the RUNNING ones; a second means another run is under way.",
         parameters={"StateMachineArn.$": "$$.StateMachine.Id", "StatusFilter": "RUNNING", "MaxResults": 2},
@@ -292,8 +299,19 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
             "format": config.data.format,
             "minRating": config.data.min_rating,
             "outputKey.$": f"States.Format('{TRAINING_PREFIX}{{}}/interactions.csv', $$.Execution.Name)",
+            "stateKey": STATE_KEY,
         },
         "$.data",
+    )
+    new_data = Choice("New data?")
+    skip_unchanged = Pass(
+        "Skip: no new data",
+        comment="The deployed model was trained on exactly this data: no import, no training, no campaign change.",
+        parameters={
+            "outcome": "skipped",
+            "reason": "no new data since the last successful run",
+            "dataFingerprint.$": "$.data.dataFingerprint",
+        },
     )
     ensure_dataset_group = invoke(
         "Ensure dataset group", ENSURE_DATASET_GROUP, {"name": names.dataset_group}, "$.datasetGroup"
@@ -355,6 +373,20 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
         {"campaignArn.$": "$.campaign.arn", "userId": config.smoke_test_user_id, "numResults": 10},
         "$.smokeTest",
     )
+    record_run = invoke(
+        "Record successful run",
+        RECORD_RUN,
+        {
+            "bucket": "${" + DATA_BUCKET_PLACEHOLDER + "}",
+            "stateKey": STATE_KEY,
+            "dataFingerprint.$": "$.data.dataFingerprint",
+            "executionName.$": "$$.Execution.Name",
+            "datasetImportJobArn.$": "$.importJob.arn",
+            "solutionVersionArn.$": "$.solutionVersion.arn",
+            "campaignArn.$": "$.campaign.arn",
+        },
+        "$.recorded",
+    )
     summarize = Pass(
         "Summarize run",
         parameters={
@@ -374,7 +406,10 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
     another_run.add_choice(ChoiceRule.IsPresent(variable="$.running.Executions[1]", value=True), skip_overlap)
     another_run.default_choice(initialize)
     skip_overlap.next(skipped)
-    Chain([initialize, prepare, ensure_dataset_group])
+    Chain([initialize, prepare, new_data])
+    new_data.add_choice(ChoiceRule.BooleanEquals(variable="$.data.unchanged", value=True), skip_unchanged)
+    new_data.default_choice(ensure_dataset_group)
+    skip_unchanged.next(skipped)
     ensure_dataset_group.next(wait_until_active(DATASET_GROUP_READY, ensure_dataset))
     ensure_dataset.next(wait_until_active(DATASET_READY, start_import))
     start_import.next(wait_until_active(IMPORT_READY, ensure_solution))
@@ -386,7 +421,7 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
         wait_until_active(CAMPAIGN_UPDATED, smoke_test),
     )
     campaign_created_or_updated.default_choice(wait_until_active(CAMPAIGN_CREATED, smoke_test))
-    Chain([smoke_test, summarize, succeeded])
+    Chain([smoke_test, record_run, summarize, succeeded])
 
     definition = json.loads(Graph(guard, comment=_comment(config)).to_json())
     return definition

@@ -11,7 +11,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.config import TRAINING_PREFIX
+from stacks.config import STATE_KEY, TRAINING_PREFIX
 from stacks.personalize_access import PersonalizeArns
 from stacks.workflow import (
     DEPLOY_CAMPAIGN,
@@ -19,6 +19,7 @@ from stacks.workflow import (
     ENSURE_DATASET_GROUP,
     ENSURE_SOLUTION,
     PREPARE_DATA,
+    RECORD_RUN,
     SMOKE_TEST,
     START_IMPORT,
     START_TRAINING,
@@ -54,7 +55,7 @@ class WorkflowFunctions(Construct):
         # Authorization Reference), so they are the only statements on "*".
         statements: dict[str, list[iam.PolicyStatement]] = {
             PREPARE_DATA.key: [
-                _allow(["s3:GetObject"], [bucket.arn_for_objects(raw_key)]),
+                _allow(["s3:GetObject"], [bucket.arn_for_objects(raw_key), bucket.arn_for_objects(STATE_KEY)]),
                 # Without ListBucket, S3 answers a missing raw file with AccessDenied instead of
                 # NoSuchKey, and the run could not say "upload your data here". No s3:prefix
                 # condition: a GetObject request carries no prefix, so it would never match.
@@ -104,6 +105,7 @@ class WorkflowFunctions(Construct):
                 ),
             ],
             SMOKE_TEST.key: [_allow(["personalize:GetRecommendations"], [arns.campaign])],
+            RECORD_RUN.key: [_allow(["s3:PutObject"], [bucket.arn_for_objects(STATE_KEY)])],
         }
         self.functions: dict[str, lambda_.Function] = {}
         for function in WORKFLOW_FUNCTIONS:

@@ -23,6 +23,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from movielens import FORMATS, ConversionStats, NoUsableRowsError, convert
+from pipeline_state import data_fingerprint, last_fingerprint, read_state, write_state
 
 __all__ = [
     "InvalidEventError",
@@ -78,6 +79,7 @@ class PrepareRequest:
     fmt: str
     min_rating: float
     output_key: str
+    state_key: str | None = None
 
     @property
     def raw_uri(self) -> str:
@@ -107,7 +109,10 @@ def parse_event(event: Any) -> PrepareRequest:
             f"field 'outputKey' must differ from 'rawKey' ({raw_key!r}): the raw data would be "
             "overwritten"
         )
-    return PrepareRequest(bucket, raw_key, fmt, min_rating, output_key)
+    state_key = event.get("stateKey")
+    if state_key is not None and (not isinstance(state_key, str) or not state_key.strip()):
+        raise InvalidEventError(f"field 'stateKey' must be a non-empty string when given; got {state_key!r}")
+    return PrepareRequest(bucket, raw_key, fmt, min_rating, output_key, state_key)
 
 
 def _required_str(event: Mapping[str, Any], name: str, expected: str) -> str:
@@ -197,8 +202,12 @@ def prepare(request: PrepareRequest, s3: Any) -> dict[str, Any]:
     upload), so no partial output object is left behind and a previous output is kept.
     """
     raw = open_raw(s3, request)
-    stats = ConversionStats()
     body = raw["Body"]
+    fingerprint = data_fingerprint(str(raw.get("ETag", "")), request.fmt, request.min_rating)
+    if request.state_key and last_fingerprint(read_state(s3, request.bucket, request.state_key)) == fingerprint:
+        body.close()
+        return {"unchanged": True, "dataFingerprint": fingerprint, "raw": request.raw_uri}
+    stats = ConversionStats()
     try:
         lines = convert(
             body.iter_chunks(READ_CHUNK_BYTES),
@@ -216,7 +225,7 @@ def prepare(request: PrepareRequest, s3: Any) -> dict[str, Any]:
         )
     finally:
         body.close()
-    return _result(request, raw, stats)
+    return {"unchanged": False, "dataFingerprint": fingerprint, **_result(request, raw, stats)}
 
 
 def _result(request: PrepareRequest, raw: Mapping[str, Any], stats: ConversionStats) -> dict:
@@ -262,3 +271,16 @@ def handler(event: Any, context: Any = None, *, s3: Any = None) -> dict[str, Any
     _log(request, {"status": "ok", **{k: v for k, v in result.items() if k != "interactionsUri"}},
          started)
     return result
+
+
+def record_run(event: Any, context: Any = None, *, s3: Any = None) -> dict[str, Any]:
+    """Last step of a successful run: remember what the deployed model was trained on."""
+    if not isinstance(event, Mapping):
+        raise InvalidEventError(f"event must be a JSON object; got {type(event).__name__}")
+    fields = ("bucket", "stateKey", "dataFingerprint", "executionName", "datasetImportJobArn",
+              "solutionVersionArn", "campaignArn")
+    values = {name: _required_str(event, name, "a non-empty string") for name in fields}
+    bucket, key = values.pop("bucket"), values.pop("stateKey")
+    state = write_state(s3 if s3 is not None else get_s3_client(), bucket, key, values)
+    print(json.dumps({"function": "record_run", "status": "ok", "state": f"s3://{bucket}/{key}", **state}))
+    return state["lastSuccessfulRun"]

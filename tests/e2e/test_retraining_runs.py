@@ -20,6 +20,12 @@ def calls(pipeline: OfflinePipeline, operation: str, since: int = 0) -> list[dic
     return [params for name, params in pipeline.account.personalize.calls[since:] if name == operation]
 
 
+def new_ratings_arrive(pipeline: OfflinePipeline, week: int) -> None:
+    """A week of ratings from new users is appended to the raw file."""
+    ratings = generate_ratings() + generate_ratings(users=30, seed=week, first_user=1000 + 30 * week)
+    pipeline.upload_raw_data(to_u_data(ratings))
+
+
 def campaign(pipeline: OfflinePipeline) -> dict[str, Any]:
     (only,) = pipeline.account.personalize.resources_of("campaign")
     return only
@@ -95,6 +101,7 @@ def test_first_run_writes_the_interactions_file_personalize_imports(pipeline: Of
 
 def test_second_run_reuses_every_resource_and_updates_the_campaign_in_place(pipeline: OfflinePipeline) -> None:
     first = pipeline.start_execution(name="week-1")
+    new_ratings_arrive(pipeline, 2)
     second = pipeline.start_execution(name="week-2", gap=timedelta(days=7))
 
     assert first.status == second.status == "SUCCEEDED", second.cause
@@ -120,7 +127,10 @@ def test_second_run_reuses_every_resource_and_updates_the_campaign_in_place(pipe
 
 
 def test_third_run_keeps_working(pipeline: OfflinePipeline) -> None:
-    results = [pipeline.start_execution(name=f"week-{n}", gap=timedelta(days=7)) for n in (1, 2, 3)]
+    results = []
+    for week in (1, 2, 3):
+        new_ratings_arrive(pipeline, week)
+        results.append(pipeline.start_execution(name=f"week-{week}", gap=timedelta(days=7)))
 
     assert [r.status for r in results] == ["SUCCEEDED"] * 3
     assert len(calls(pipeline, "UpdateCampaign")) == 2
@@ -133,6 +143,7 @@ def test_failed_import_fails_the_run_with_personalize_reason_and_keeps_the_campa
     first = pipeline.start_execution(name="week-1")
     reason = "Input CSV is missing required column: TIMESTAMP"
     pipeline.account.personalize.fail_next("import_job", reason)
+    new_ratings_arrive(pipeline, 2)
     calls_before = len(pipeline.account.personalize.calls)
 
     second = pipeline.start_execution(name="week-2", gap=timedelta(days=7))
@@ -150,6 +161,7 @@ def test_failed_training_fails_the_run_with_the_reason_and_keeps_the_campaign(pi
     first = pipeline.start_execution(name="week-1")
     reason = "Insufficient data: at least 1000 interactions are required"
     pipeline.account.personalize.fail_next("solution_version", reason)
+    new_ratings_arrive(pipeline, 2)
 
     second = pipeline.start_execution(name="week-2", gap=timedelta(days=7))
 
@@ -246,7 +258,52 @@ def test_a_run_started_while_another_is_running_is_skipped_and_touches_nothing(p
 
 def test_finished_runs_do_not_block_the_next_one(pipeline: OfflinePipeline) -> None:
     pipeline.start_execution(name="week-1")
+    new_ratings_arrive(pipeline, 2)
 
     second = pipeline.start_execution(name="week-2", gap=timedelta(days=7))
 
     assert second.output["outcome"] == "succeeded"
+
+
+def test_a_run_on_unchanged_data_is_skipped_without_import_training_or_campaign_change(
+    pipeline: OfflinePipeline,
+) -> None:
+    first = pipeline.start_execution(name="week-1")
+    calls_before = len(pipeline.account.personalize.calls)
+    pipeline.upload_raw_data(to_u_data(generate_ratings()))  # the same file uploaded again
+
+    second = pipeline.start_execution(name="week-2", gap=timedelta(days=7))
+
+    assert second.status == "SUCCEEDED"
+    assert second.output["outcome"] == "skipped"
+    assert second.output["reason"] == "no new data since the last successful run"
+    assert pipeline.account.personalize.calls[calls_before:] == []
+    assert campaign(pipeline)["solutionVersionArn"] == first.output["solutionVersionArn"]
+    listing = pipeline.account.s3().list_objects_v2(Bucket=pipeline.bucket_name, Prefix="training/week-2/")
+    assert listing["KeyCount"] == 0
+
+
+def test_the_state_record_names_what_the_deployed_model_was_trained_on(pipeline: OfflinePipeline) -> None:
+    result = pipeline.start_execution(name="week-1")
+
+    body = pipeline.account.s3().get_object(Bucket=pipeline.bucket_name, Key="state/pipeline-state.json")["Body"]
+    record = json.loads(body.read())["lastSuccessfulRun"]
+    assert record["executionName"] == "week-1"
+    assert record["solutionVersionArn"] == result.output["solutionVersionArn"]
+    assert record["datasetImportJobArn"] == result.output["datasetImportJobArn"]
+    assert record["campaignArn"] == result.output["campaignArn"]
+    assert record["dataFingerprint"] == result.output["data"]["dataFingerprint"]
+
+
+def test_after_a_failed_run_the_same_data_is_trained_again(pipeline: OfflinePipeline) -> None:
+    pipeline.start_execution(name="week-1")
+    new_ratings_arrive(pipeline, 2)
+    pipeline.account.personalize.fail_next("solution_version", "Internal training error")
+    failed = pipeline.start_execution(name="week-2", gap=timedelta(days=7))
+
+    retried = pipeline.start_execution(name="week-2-retry", gap=timedelta(hours=1))
+
+    assert failed.status == "FAILED"
+    assert retried.status == "SUCCEEDED"
+    assert retried.output["outcome"] == "succeeded"
+    assert campaign(pipeline)["solutionVersionArn"] == retried.output["solutionVersionArn"]

@@ -60,6 +60,7 @@ HANDLERS = {
     "StartTraining": "personalize_steps.start_training",
     "DeployCampaign": "personalize_steps.deploy_campaign",
     "SmokeTest": "personalize_steps.smoke_test",
+    "RecordRun": "prepare_data.record_run",
 }
 
 # The AWS calls each handler makes (read from lambdas/), as IAM actions.
@@ -90,6 +91,7 @@ HANDLER_ACTIONS = {
         "personalize:DescribeCampaign",
     },
     "SmokeTest": {"personalize:GetRecommendations"},
+    "RecordRun": {"s3:PutObject"},
 }
 
 STATE_MACHINE_PERSONALIZE_ACTIONS = {
@@ -389,7 +391,7 @@ def test_personalize_role_reads_only_training_prefix(pipeline: SynthesizedPipeli
 # --- Lambda functions -----------------------------------------------------------------------
 
 
-def test_state_machine_invokes_eight_distinct_functions(pipeline: SynthesizedPipeline) -> None:
+def test_state_machine_invokes_each_function_once(pipeline: SynthesizedPipeline) -> None:
     ids = function_ids(pipeline)
 
     assert len(set(ids.values())) == len(HANDLERS)
@@ -459,12 +461,23 @@ def test_function_role_uses_any_resource_only_for_list_and_xray(pipeline: Synthe
                 assert action.startswith("personalize:List") or action in FUNCTION_XRAY_ACTIONS, action
 
 
-def test_prepare_step_reads_only_the_configured_raw_key(pipeline: SynthesizedPipeline) -> None:
+def test_prepare_step_reads_only_the_configured_raw_key_and_the_state_record(pipeline: SynthesizedPipeline) -> None:
     bucket = bucket_id(pipeline)
     statements = role_statements(pipeline, function_role_id(pipeline, "PrepareData"))
     readable = {resource for s in statements if "s3:GetObject" in s.actions for resource in s.resources}
 
-    assert readable == {f"${{{bucket}.Arn}}/{pipeline.config.data.raw_key}"}
+    assert readable == {
+        f"${{{bucket}.Arn}}/{pipeline.config.data.raw_key}",
+        f"${{{bucket}.Arn}}/state/pipeline-state.json",
+    }
+
+
+def test_record_step_writes_only_the_state_record(pipeline: SynthesizedPipeline) -> None:
+    bucket = bucket_id(pipeline)
+    statements = role_statements(pipeline, function_role_id(pipeline, "RecordRun"))
+    writable = {resource for s in statements if "s3:PutObject" in s.actions for resource in s.resources}
+
+    assert writable == {f"${{{bucket}.Arn}}/state/pipeline-state.json"}
 
 
 def test_prepare_step_may_list_the_bucket_to_tell_a_missing_raw_file(pipeline: SynthesizedPipeline) -> None:

@@ -230,6 +230,8 @@ def test_handler_writes_interactions_and_reports(s3: Any, capsys: pytest.Capture
     assert written["ContentType"] == "text/csv"
     head = s3.head_object(Bucket=BUCKET, Key=RAW_KEY)
     assert result == {
+        "unchanged": False,
+        "dataFingerprint": result["dataFingerprint"],
         "interactionsUri": f"s3://{BUCKET}/{OUT_KEY}",
         "rowsRead": 3, "rowsWritten": 2, "rowsBelowThreshold": 1, "rowsMalformed": 0,
         "malformedLineNumbers": [], "users": 2, "usersWithTwoOrMoreInteractions": 0,
@@ -340,3 +342,13 @@ def test_default_client_is_created_once(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(prepare_data.boto3, "client", lambda name: created.append(name) or name)
     assert prepare_data.get_s3_client() == "s3" and prepare_data.get_s3_client() == "s3"
     assert created == ["s3"]
+
+
+def test_fingerprint_follows_content_format_and_threshold() -> None:
+    from pipeline_state import data_fingerprint
+
+    base = data_fingerprint('"53db7c79f9fdfd02185b31ec3cd34ff8"', "ml-100k", 4.0)
+    assert base == data_fingerprint("53db7c79f9fdfd02185b31ec3cd34ff8", "ml-100k", 4)
+    assert base != data_fingerprint("63db7c79f9fdfd02185b31ec3cd34ff8", "ml-100k", 4.0)
+    assert base != data_fingerprint("53db7c79f9fdfd02185b31ec3cd34ff8", "ratings-csv", 4.0)
+    assert base != data_fingerprint("53db7c79f9fdfd02185b31ec3cd34ff8", "ml-100k", 3.5)

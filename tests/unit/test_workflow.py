@@ -35,7 +35,7 @@ def test_definition_is_deterministic() -> None:
 
 def test_the_stages_run_in_the_documented_order(definition: dict[str, Any]) -> None:
     tasks = [name for name, state in definition["States"].items() if state["Type"] == "Task" and "aws-sdk" not in state["Resource"]]
-    assert definition["StartAt"] == "Check for another run"
+    assert definition["StartAt"] == "Look for another run"
     assert definition["States"]["Another run in progress?"]["Default"] == "Initialize run"
     assert tasks == [
         "Prepare data",
@@ -46,6 +46,7 @@ def test_the_stages_run_in_the_documented_order(definition: dict[str, Any]) -> N
         "Start training",
         "Deploy campaign",
         "Smoke test recommendations",
+        "Record successful run",
     ]
 
 
@@ -148,6 +149,7 @@ def test_config_values_reach_the_steps() -> None:
         "format": "ratings-csv",
         "minRating": 3.5,
         "outputKey.$": "States.Format('training/{}/interactions.csv', $$.Execution.Name)",
+        "stateKey": "state/pipeline-state.json",
     }
     assert states["Ensure dataset group"]["Parameters"] == {"name": "films"}
     assert states["Ensure solution"]["Parameters"]["recipeArn"] == "arn:aws:personalize:::recipe/aws-user-personalization"
