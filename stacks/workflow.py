@@ -26,6 +26,7 @@ with warnings.catch_warnings():
     from stepfunctions.steps.states import Catch, Chain, Choice, Fail, Graph, Pass, Retry, State, Succeed, Task, Wait
 
 from stacks.config import STATE_KEY, TRAINING_PREFIX, PipelineConfig
+from stacks.interactions_schema import INTERACTIONS_SCHEMA_JSON
 from stacks.naming import PersonalizeNames
 
 # Placeholders substituted at deploy time (CloudFormation DefinitionSubstitutions).
@@ -110,19 +111,6 @@ WORKFLOW_FUNCTIONS = (
     RECORD_RUN,
 )
 
-# Personalize's interactions schema: the three columns the data preparation writes.
-INTERACTIONS_SCHEMA = {
-    "type": "record",
-    "name": "Interactions",
-    "namespace": "com.amazonaws.personalize.schema",
-    "fields": [
-        {"name": "USER_ID", "type": "string"},
-        {"name": "ITEM_ID", "type": "string"},
-        {"name": "TIMESTAMP", "type": "long"},
-    ],
-    "version": "1.0",
-}
-
 # Errors of the Lambda service itself (not of our code): always worth a retry.
 LAMBDA_TRANSIENT_ERRORS = [
     "Lambda.ServiceException",
@@ -158,12 +146,9 @@ class ReadinessCheck:
     max_checks: int
 
     @property
-    def counter(self) -> str:
+    def key(self) -> str:
+        """``DatasetImportJob``: names the stage's check counter and its error names."""
         return self.stage.title().replace(" ", "")
-
-    @property
-    def error_prefix(self) -> str:
-        return self.counter
 
 
 DATASET_GROUP_READY = ReadinessCheck(
@@ -287,7 +272,7 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
     initialize = Pass(
         "Initialize run",
         comment="Per-stage check counters bound every wait.",
-        parameters={check.counter: {"count": 0} for check in READINESS_CHECKS},
+        parameters={check.key: {"count": 0} for check in READINESS_CHECKS},
         result_path="$.checks",
     )
     prepare = invoke(
@@ -322,7 +307,7 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
         {
             "datasetGroupArn.$": "$.datasetGroup.arn",
             "schemaName": names.interactions_schema,
-            "schema": json.dumps(INTERACTIONS_SCHEMA, separators=(",", ":")),
+            "schema": INTERACTIONS_SCHEMA_JSON,
             "datasetName": names.interactions_dataset,
         },
         "$.dataset",
@@ -467,7 +452,7 @@ def build_wait_until_active(
     failed = Pass(
         f"{label} failed",
         parameters={
-            "Error": f"{check.error_prefix}Failed",
+            "Error": f"{check.key}Failed",
             "Cause.$": f"States.Format('{label} {{}} is {{}}: {{}}', {check.arn_path}, {status_path}, {reason_path})",
         },
         result_path="$.failure",
@@ -476,7 +461,7 @@ def build_wait_until_active(
     timed_out = Pass(
         f"{label} timed out",
         parameters={
-            "Error": f"{check.error_prefix}TimedOut",
+            "Error": f"{check.key}TimedOut",
             "Cause.$": f"States.Format('{label} {{}} is still {{}} after {check.max_checks} checks "
             f"{check.interval_seconds} s apart', {check.arn_path}, {status_path})",
         },
@@ -485,8 +470,8 @@ def build_wait_until_active(
     timed_out.next(on_failure)
     count = Pass(
         f"Count {check.stage} check",
-        parameters={"count.$": f"States.MathAdd($.checks.{check.counter}.count, 1)"},
-        result_path=f"$.checks.{check.counter}",
+        parameters={"count.$": f"States.MathAdd($.checks.{check.key}.count, 1)"},
+        result_path=f"$.checks.{check.key}",
     )
     wait = Wait(f"Wait for {check.stage}", seconds=check.interval_seconds)
 
@@ -495,7 +480,7 @@ def build_wait_until_active(
     decide.add_choice(ChoiceRule.And([is_failed, ChoiceRule.IsPresent(variable=reason_path, value=True)]), failed)
     decide.add_choice(is_failed, on_failure_without_reason)
     decide.add_choice(
-        ChoiceRule.NumericGreaterThanEquals(variable=f"$.checks.{check.counter}.count", value=check.max_checks),
+        ChoiceRule.NumericGreaterThanEquals(variable=f"$.checks.{check.key}.count", value=check.max_checks),
         timed_out,
     )
     decide.default_choice(count)

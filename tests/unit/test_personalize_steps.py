@@ -11,22 +11,11 @@ import pytest
 import personalize_steps as steps
 from simulator import aws as simulated_aws
 from simulator.personalize import PersonalizeSimulator, SimulatedClock
+from stacks.interactions_schema import INTERACTIONS_SCHEMA_JSON
 
 ARN = "arn:aws:personalize:us-east-1:123456789012"
 RECIPE = "arn:aws:personalize:::recipe/aws-user-personalization-v2"
-SCHEMA = json.dumps(
-    {
-        "type": "record",
-        "name": "Interactions",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "USER_ID", "type": "string"},
-            {"name": "ITEM_ID", "type": "string"},
-            {"name": "TIMESTAMP", "type": "long"},
-        ],
-        "version": "1.0",
-    }
-)
+SCHEMA = INTERACTIONS_SCHEMA_JSON
 
 
 @pytest.fixture

@@ -96,7 +96,7 @@ def test_wait_until_active_fragment_is_check_decide_count_wait(definition: dict[
 
 def test_every_wait_is_bounded_and_every_counter_starts_at_zero(definition: dict[str, Any]) -> None:
     counters = definition["States"]["Initialize run"]["Parameters"]
-    assert counters == {check.counter: {"count": 0} for check in READINESS_CHECKS}
+    assert counters == {check.key: {"count": 0} for check in READINESS_CHECKS}
     for check in READINESS_CHECKS:
         bound = check.interval_seconds * check.max_checks
         assert 0 < bound <= 24 * 3600, check.stage
