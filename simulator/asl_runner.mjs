@@ -242,6 +242,19 @@ function failureOf(rejection, ExecutionTimeoutError) {
   return { status: 'FAILED', error: inner?.name ?? 'Error', cause: inner?.message ?? String(rejection) };
 }
 
+/**
+ * `$$.State`, which the library leaves out. A state's paths and intrinsics are evaluated when
+ * it is entered, before any time passes on the virtual clock, so the clock's reading at
+ * evaluation is the state's EnteredTime.
+ */
+function stateContext() {
+  return {
+    get EnteredTime() {
+      return new RealDate(clock.now).toISOString();
+    },
+  };
+}
+
 async function runExecution(init) {
   const { StateMachine, ExecutionTimeoutError } = await import('aws-local-stepfunctions');
   clock.now = init.startTimeMs;
@@ -260,7 +273,7 @@ async function runExecution(init) {
   for (const [name, resource] of collectTaskStates(init.definition)) handlers[name] = makeTaskHandler(name, resource);
   const execution = machine.run(init.input, {
     overrides: { taskResourceLocalHandlers: handlers },
-    context: init.context,
+    context: { ...init.context, State: stateContext() },
   });
   const eventsDone = streamEvents(execution.eventLogs);
   let outcome;

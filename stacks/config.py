@@ -41,6 +41,23 @@ DATA_FORMATS = ("ml-100k", "ratings-csv")
 RATE_PATTERN = re.compile(r"^rate\((?P<value>[1-9][0-9]*) (?P<unit>minutes?|hours?|days?)\)$")
 CRON_PATTERN = re.compile(r"^cron\((?P<fields>[^()]+)\)$")
 
+# Training modes (CreateSolutionVersion trainingMode). UPDATE trains only on what changed and
+# exists for two recipes only; the service documents that it does not replace FULL retraining.
+TRAINING_MODES = ("FULL", "UPDATE")
+UPDATE_CAPABLE_RECIPES = ("aws-user-personalization", "aws-hrnn-coldstart")
+
+# Offline metrics GetSolutionMetrics reports for the user recipes above; higher is better for all.
+QUALITY_METRICS = (
+    "normalized_discounted_cumulative_gain_at_5",
+    "normalized_discounted_cumulative_gain_at_10",
+    "normalized_discounted_cumulative_gain_at_25",
+    "precision_at_5",
+    "precision_at_10",
+    "precision_at_25",
+    "mean_reciprocal_rank_at_25",
+    "coverage",
+)
+
 TRAINING_PREFIX = "training/"
 # The pipeline-state record (what the last successful run trained on), in the data bucket.
 STATE_KEY = "state/pipeline-state.json"
@@ -83,6 +100,27 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
+class TrainingConfig:
+    """How each run trains. ``full_retrain_every_days`` is the FULL floor when mode is UPDATE."""
+
+    mode: str = "FULL"
+    full_retrain_every_days: int = 7
+
+
+@dataclass(frozen=True)
+class QualityGateConfig:
+    """When a new version may replace the one the campaign serves.
+
+    The new version's ``metric`` may be at most ``max_relative_regression`` (a fraction) below
+    the served version's, and at least ``minimum`` when that is set.
+    """
+
+    metric: str = "normalized_discounted_cumulative_gain_at_10"
+    max_relative_regression: float = 0.05
+    minimum: float | None = None
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """Everything a deployment of the pipeline can be told, validated."""
 
@@ -92,6 +130,8 @@ class PipelineConfig:
     smoke_test_user_id: str = "1"
     schedule: ScheduleConfig = ScheduleConfig()
     data: DataConfig = DataConfig()
+    training: TrainingConfig = TrainingConfig()
+    quality_gate: QualityGateConfig = QualityGateConfig()
 
     @property
     def recipe_name(self) -> str:
@@ -110,21 +150,25 @@ def load_config(context_value: Any) -> PipelineConfig:
                 "", context_value, "a JSON object", '-c personalize=\'{"pipelineName": "movies"}\''
             ) from None
     block = _require_object("", context_value, '{"pipelineName": "movielens"}')
+    defaults = PipelineConfig()
     _reject_unknown_keys(
         "",
         block,
-        {"pipelineName", "recipeArn", "campaignMinProvisionedTps", "smokeTestUserId", "schedule", "data"},
+        {"pipelineName", "recipeArn", "campaignMinProvisionedTps", "smokeTestUserId", "schedule", "data",
+         "training", "qualityGate"},
     )
-    defaults = PipelineConfig()
+    recipe_arn = _recipe_arn(block.get("recipeArn", defaults.recipe_arn))
     return PipelineConfig(
         pipeline_name=_pipeline_name(block.get("pipelineName", defaults.pipeline_name)),
-        recipe_arn=_recipe_arn(block.get("recipeArn", defaults.recipe_arn)),
+        recipe_arn=recipe_arn,
         campaign_min_provisioned_tps=_min_tps(
             block.get("campaignMinProvisionedTps", defaults.campaign_min_provisioned_tps)
         ),
         smoke_test_user_id=_smoke_test_user(block.get("smokeTestUserId", defaults.smoke_test_user_id)),
         schedule=_schedule(block.get("schedule", {})),
         data=_data(block.get("data", {})),
+        training=_training(block.get("training", {}), recipe_arn),
+        quality_gate=_quality_gate(block.get("qualityGate", {})),
     )
 
 
@@ -289,3 +333,70 @@ def _data(value: Any) -> DataConfig:
             "4.0",
         )
     return DataConfig(raw_key=raw_key, format=data_format, min_rating=float(min_rating))
+
+
+def _training(value: Any, recipe_arn: str) -> TrainingConfig:
+    block = _require_object("training", value, '{"mode": "FULL"}')
+    _reject_unknown_keys("training.", block, {"mode", "fullRetrainEveryDays"})
+    defaults = TrainingConfig()
+    mode = block.get("mode", defaults.mode)
+    if mode not in TRAINING_MODES:
+        raise ConfigError("training.mode", mode, "FULL or UPDATE", '"FULL"')
+    recipe = recipe_arn.removeprefix(RECIPE_ARN_PREFIX)
+    if mode == "UPDATE" and recipe not in UPDATE_CAPABLE_RECIPES:
+        raise ConfigError(
+            "training.mode",
+            mode,
+            f"FULL for recipe {recipe}: Personalize accepts trainingMode UPDATE only for "
+            + " and ".join(UPDATE_CAPABLE_RECIPES),
+            f'"FULL", or "UPDATE" with recipeArn "{RECIPE_ARN_PREFIX}aws-user-personalization"',
+        )
+    days = block.get("fullRetrainEveryDays", defaults.full_retrain_every_days)
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 365:
+        raise ConfigError(
+            "training.fullRetrainEveryDays",
+            days,
+            "whole days from 1 to 365 between FULL retrains when mode is UPDATE",
+            "7",
+        )
+    return TrainingConfig(mode=mode, full_retrain_every_days=days)
+
+
+def _quality_gate(value: Any) -> QualityGateConfig:
+    block = _require_object("qualityGate", value, '{"metric": "normalized_discounted_cumulative_gain_at_10"}')
+    _reject_unknown_keys("qualityGate.", block, {"metric", "maxRelativeRegression", "minimum"})
+    defaults = QualityGateConfig()
+    metric = block.get("metric", defaults.metric)
+    if metric not in QUALITY_METRICS:
+        raise ConfigError(
+            "qualityGate.metric",
+            metric,
+            "one of the metrics GetSolutionMetrics reports: " + ", ".join(QUALITY_METRICS),
+            f'"{defaults.metric}"',
+        )
+    regression = block.get("maxRelativeRegression", defaults.max_relative_regression)
+    if not _is_number(regression) or not 0 <= regression < 1:
+        raise ConfigError(
+            "qualityGate.maxRelativeRegression",
+            regression,
+            "the fraction (0 to below 1) by which a new version's metric may fall short of the "
+            "served version's",
+            "0.05",
+        )
+    minimum = block.get("minimum", defaults.minimum)
+    if minimum is not None and (not _is_number(minimum) or not 0 <= minimum <= 1):
+        raise ConfigError(
+            "qualityGate.minimum",
+            minimum,
+            "null (no floor) or the metric value, 0 to 1, below which no version is deployed",
+            "0.1",
+        )
+    return QualityGateConfig(
+        metric=metric,
+        max_relative_regression=float(regression),
+        minimum=None if minimum is None else float(minimum),
+    )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

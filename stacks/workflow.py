@@ -93,6 +93,12 @@ RECORD_RUN = WorkflowFunction(
     "prepare_data.record_run",
     "Records what the deployed model was trained on, for change detection",
 )
+EVALUATE_VERSION = WorkflowFunction(
+    "EvaluateVersion",
+    "personalize_steps",
+    "personalize_steps.evaluate_version",
+    "Quality gate: compares the new version's metrics with the served version's",
+)
 SMOKE_TEST = WorkflowFunction(
     "SmokeTest",
     "personalize_steps",
@@ -106,6 +112,7 @@ WORKFLOW_FUNCTIONS = (
     START_IMPORT,
     ENSURE_SOLUTION,
     START_TRAINING,
+    EVALUATE_VERSION,
     DEPLOY_CAMPAIGN,
     SMOKE_TEST,
     RECORD_RUN,
@@ -147,8 +154,14 @@ class ReadinessCheck:
 
     @property
     def key(self) -> str:
-        """``DatasetImportJob``: names the stage's check counter and its error names."""
+        """``DatasetImportJob``: names the stage's check counter, its last answer and its errors."""
         return self.stage.title().replace(" ", "")
+
+    @property
+    def resource_path(self) -> str:
+        """Where in the answer the resource's Status and times are: ``Campaign.LatestCampaignUpdate``."""
+        parent, _, _ = self.status_field.rpartition(".")
+        return f"{self.resource_field}.{parent}" if parent else self.resource_field
 
 
 DATASET_GROUP_READY = ReadinessCheck(
@@ -269,12 +282,6 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
         },
     )
     skipped = Succeed("Run skipped")
-    initialize = Pass(
-        "Initialize run",
-        comment="Per-stage check counters bound every wait.",
-        parameters={check.key: {"count": 0} for check in READINESS_CHECKS},
-        result_path="$.checks",
-    )
     prepare = invoke(
         "Prepare data",
         PREPARE_DATA,
@@ -285,17 +292,42 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
             "minRating": config.data.min_rating,
             "outputKey.$": f"States.Format('{TRAINING_PREFIX}{{}}/interactions.csv', $$.Execution.Name)",
             "stateKey": STATE_KEY,
+            "plan": {
+                "trainingMode": config.training.mode,
+                "fullRetrainEveryDays": config.training.full_retrain_every_days,
+                "runStartedAt.$": "$$.Execution.StartTime",
+                "polling": {
+                    check.key: {"intervalSeconds": check.interval_seconds, "maxChecks": check.max_checks}
+                    for check in READINESS_CHECKS
+                },
+            },
         },
         "$.data",
     )
     new_data = Choice("New data?")
     skip_unchanged = Pass(
         "Skip: no new data",
-        comment="The deployed model was trained on exactly this data: no import, no training, no campaign change.",
+        comment="The last trained version was trained on exactly this data: no import, no training, no campaign change.",
         parameters={
             "outcome": "skipped",
-            "reason": "no new data since the last successful run",
+            "reason": "no new data since the last training",
             "dataFingerprint.$": "$.data.dataFingerprint",
+        },
+    )
+    plan_waits = Pass(
+        "Plan waits",
+        comment="Per-stage check counters and waits (learned from earlier runs) bound every wait.",
+        parameters={
+            "data.$": "$.data",
+            "checks": {
+                check.key: {
+                    "count": 0,
+                    "waitSeconds.$": f"$.data.plan.waits.{check.key}.firstSeconds",
+                    "intervalSeconds.$": f"$.data.plan.waits.{check.key}.intervalSeconds",
+                }
+                for check in READINESS_CHECKS
+            },
+            "poll": {},
         },
     )
     ensure_dataset_group = invoke(
@@ -335,12 +367,26 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
         START_TRAINING,
         {
             "solutionArn.$": "$.solution.arn",
-            "trainingMode": "FULL",
+            "trainingMode.$": "$.data.plan.trainingMode",
             "namePrefix": names.solution_version_prefix,
             **run_context,
         },
         "$.solutionVersion",
     )
+    evaluate = invoke(
+        "Evaluate new version",
+        EVALUATE_VERSION,
+        {
+            "solutionVersionArn.$": "$.solutionVersion.arn",
+            "solutionArn.$": "$.solution.arn",
+            "campaignName": names.campaign,
+            "metric": config.quality_gate.metric,
+            "maxRelativeRegression": config.quality_gate.max_relative_regression,
+            "minimum": config.quality_gate.minimum,
+        },
+        "$.evaluation",
+    )
+    gate = Choice("Quality gate passed?")
     deploy_campaign = invoke(
         "Deploy campaign",
         DEPLOY_CAMPAIGN,
@@ -358,20 +404,31 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
         {"campaignArn.$": "$.campaign.arn", "userId": config.smoke_test_user_id, "numResults": 10},
         "$.smokeTest",
     )
-    record_run = invoke(
-        "Record successful run",
-        RECORD_RUN,
-        {
-            "bucket": "${" + DATA_BUCKET_PLACEHOLDER + "}",
-            "stateKey": STATE_KEY,
-            "dataFingerprint.$": "$.data.dataFingerprint",
-            "executionName.$": "$$.Execution.Name",
-            "datasetImportJobArn.$": "$.importJob.arn",
-            "solutionVersionArn.$": "$.solutionVersion.arn",
-            "campaignArn.$": "$.campaign.arn",
-        },
-        "$.recorded",
-    )
+
+    def record(state_name: str, outcome: str) -> Task:
+        return invoke(
+            state_name,
+            RECORD_RUN,
+            {
+                "bucket": "${" + DATA_BUCKET_PLACEHOLDER + "}",
+                "stateKey": STATE_KEY,
+                "outcome": outcome,
+                "dataFingerprint.$": "$.data.dataFingerprint",
+                "executionName.$": "$$.Execution.Name",
+                "runStartedAt.$": "$$.Execution.StartTime",
+                "trainingMode.$": "$.data.plan.trainingMode",
+                "datasetImportJobArn.$": "$.importJob.arn",
+                "solutionVersionArn.$": "$.solutionVersion.arn",
+                **({"campaignArn.$": "$.campaign.arn"} if outcome == "succeeded" else {}),
+                "evaluation.$": "$.evaluation",
+                "polls.$": "$.poll",
+                "resourcePaths": {check.key: check.resource_path for check in READINESS_CHECKS},
+            },
+            "$.recorded",
+        )
+
+    record_run = record("Record successful run", "succeeded")
+    record_rejection = record("Record rejected version", "rejected")
     summarize = Pass(
         "Summarize run",
         parameters={
@@ -379,27 +436,51 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
             "campaignArn.$": "$.campaign.arn",
             "campaignAction.$": "$.campaign.action",
             "solutionVersionArn.$": "$.solutionVersion.arn",
+            "trainingMode.$": "$.data.plan.trainingMode",
+            "trainingModeReason.$": "$.data.plan.trainingModeReason",
             "datasetImportJobArn.$": "$.importJob.arn",
+            "evaluation.$": "$.evaluation",
             "data.$": "$.data",
             "recommendations.$": "$.smokeTest",
         },
     )
+    summarize_rejection = Pass(
+        "Summarize rejection",
+        comment="The campaign keeps serving the previous version.",
+        parameters={
+            "outcome": "rejected",
+            "reason.$": "$.evaluation.reason",
+            "metric.$": "$.evaluation.metric",
+            "candidate.$": "$.evaluation.candidate",
+            "current.$": "$.evaluation.current",
+            "minimum.$": "$.evaluation.minimum",
+            "trainingMode.$": "$.data.plan.trainingMode",
+            "datasetImportJobArn.$": "$.importJob.arn",
+            "data.$": "$.data",
+        },
+    )
     succeeded = Succeed("Run succeeded")
+    rejected = Succeed("Run rejected")
     campaign_created_or_updated = Choice("Campaign created or updated?")
 
     Chain([guard, another_run])
     another_run.add_choice(ChoiceRule.IsPresent(variable="$.running.Executions[1]", value=True), skip_overlap)
-    another_run.default_choice(initialize)
+    another_run.default_choice(prepare)
     skip_overlap.next(skipped)
-    Chain([initialize, prepare, new_data])
+    Chain([prepare, new_data])
     new_data.add_choice(ChoiceRule.BooleanEquals(variable="$.data.unchanged", value=True), skip_unchanged)
-    new_data.default_choice(ensure_dataset_group)
+    new_data.default_choice(plan_waits)
     skip_unchanged.next(skipped)
+    Chain([plan_waits, ensure_dataset_group])
     ensure_dataset_group.next(wait_until_active(DATASET_GROUP_READY, ensure_dataset))
     ensure_dataset.next(wait_until_active(DATASET_READY, start_import))
     start_import.next(wait_until_active(IMPORT_READY, ensure_solution))
     ensure_solution.next(wait_until_active(SOLUTION_READY, start_training))
-    start_training.next(wait_until_active(TRAINING_READY, deploy_campaign))
+    start_training.next(wait_until_active(TRAINING_READY, evaluate))
+    evaluate.next(gate)
+    gate.add_choice(ChoiceRule.BooleanEquals(variable="$.evaluation.passed", value=True), deploy_campaign)
+    gate.default_choice(record_rejection)
+    Chain([record_rejection, summarize_rejection, rejected])
     deploy_campaign.next(campaign_created_or_updated)
     campaign_created_or_updated.add_choice(
         ChoiceRule.StringEquals(variable="$.campaign.action", value="updated"),
@@ -427,23 +508,27 @@ def build_wait_until_active(
     on_failure_without_reason: State,
     catch_failures: Any,
 ) -> State:
-    """The one "wait until ready" fragment: check, decide, count, wait, check again.
+    """The one "wait until ready" fragment: check, decide, wait, count, check again.
 
     A pending resource is a normal Choice outcome, never a task failure, so the execution
-    history shows no failure events while Personalize works. The loop is bounded by
-    ``max_checks`` (``interval_seconds * max_checks`` in total). Returns the fragment's entry
-    state (the first check: a reused resource that is already ACTIVE costs two transitions).
+    history shows no failure events while Personalize works. The waits come from the run's
+    plan (``$.checks.<key>``): the first one is sized from how long the stage took last time,
+    later ones are short, so a stage is seen soon after it is ACTIVE in a handful of checks.
+    The loop is bounded by ``max_checks``. Returns the fragment's entry state (the first
+    check: a reused resource that is already ACTIVE costs two transitions).
     """
-    resource_path = f"$.poll.{check.resource_field}"
+    poll_path = f"$.poll.{check.key}"
+    resource_path = f"{poll_path}.{check.resource_field}"
     status_path = f"{resource_path}.{check.status_field}"
     reason_path = f"{resource_path}.{_sibling(check.status_field, 'FailureReason')}"
+    counter_path = f"$.checks.{check.key}"
     label = check.stage[0].upper() + check.stage[1:]
 
     check_status = Task(
         f"Check {check.stage}",
         resource=f"arn:aws:states:::aws-sdk:personalize:{check.describe_action}",
         parameters={f"{check.arn_parameter}.$": check.arn_path},
-        result_path="$.poll",
+        result_path=poll_path,
     )
     check_status.add_retry(Retry(error_equals=THROTTLING_ERRORS, interval_seconds=5, max_attempts=5, backoff_rate=2.0))
     catch_failures(check_status)
@@ -462,30 +547,35 @@ def build_wait_until_active(
         f"{label} timed out",
         parameters={
             "Error": f"{check.key}TimedOut",
-            "Cause.$": f"States.Format('{label} {{}} is still {{}} after {check.max_checks} checks "
-            f"{check.interval_seconds} s apart', {check.arn_path}, {status_path})",
+            "Cause.$": f"States.Format('{label} {{}} is still {{}} after {{}} checks (run started {{}}, gave up "
+            f"{{}})', {check.arn_path}, {status_path}, {counter_path}.count, $$.Execution.StartTime, "
+            "$$.State.EnteredTime)",
         },
         result_path="$.failure",
     )
     timed_out.next(on_failure)
+    wait = Wait(f"Wait for {check.stage}", seconds_path=f"{counter_path}.waitSeconds")
     count = Pass(
         f"Count {check.stage} check",
-        parameters={"count.$": f"States.MathAdd($.checks.{check.key}.count, 1)"},
-        result_path=f"$.checks.{check.key}",
+        parameters={
+            "count.$": f"States.MathAdd({counter_path}.count, 1)",
+            "waitSeconds.$": f"{counter_path}.intervalSeconds",
+            "intervalSeconds.$": f"{counter_path}.intervalSeconds",
+        },
+        result_path=counter_path,
     )
-    wait = Wait(f"Wait for {check.stage}", seconds=check.interval_seconds)
 
     is_failed = ChoiceRule.Or([ChoiceRule.StringEquals(variable=status_path, value=s) for s in FAILED_STATUSES])
     decide.add_choice(ChoiceRule.StringEquals(variable=status_path, value="ACTIVE"), next_step)
     decide.add_choice(ChoiceRule.And([is_failed, ChoiceRule.IsPresent(variable=reason_path, value=True)]), failed)
     decide.add_choice(is_failed, on_failure_without_reason)
     decide.add_choice(
-        ChoiceRule.NumericGreaterThanEquals(variable=f"$.checks.{check.key}.count", value=check.max_checks),
+        ChoiceRule.NumericGreaterThanEquals(variable=f"{counter_path}.count", value=check.max_checks),
         timed_out,
     )
-    decide.default_choice(count)
+    decide.default_choice(wait)
     Chain([check_status, decide])
-    Chain([count, wait, check_status])
+    Chain([wait, count, check_status])
     return check_status
 
 

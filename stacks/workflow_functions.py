@@ -18,6 +18,7 @@ from stacks.workflow import (
     ENSURE_DATASET,
     ENSURE_DATASET_GROUP,
     ENSURE_SOLUTION,
+    EVALUATE_VERSION,
     PREPARE_DATA,
     RECORD_RUN,
     SMOKE_TEST,
@@ -97,6 +98,11 @@ class WorkflowFunctions(Construct):
                     [arns.solution, arns.solution_versions],
                 ),
             ],
+            EVALUATE_VERSION.key: [
+                _allow(["personalize:ListCampaigns"], ["*"]),
+                _allow(["personalize:DescribeCampaign"], [arns.campaign]),
+                _allow(["personalize:GetSolutionMetrics"], [arns.solution_versions]),
+            ],
             DEPLOY_CAMPAIGN.key: [
                 _allow(["personalize:ListCampaigns"], ["*"]),
                 _allow(
@@ -105,7 +111,12 @@ class WorkflowFunctions(Construct):
                 ),
             ],
             SMOKE_TEST.key: [_allow(["personalize:GetRecommendations"], [arns.campaign])],
-            RECORD_RUN.key: [_allow(["s3:PutObject"], [bucket.arn_for_objects(STATE_KEY)])],
+            # Read-modify-write of the state record; ListBucket so that the first run's missing
+            # record is NoSuchKey rather than AccessDenied.
+            RECORD_RUN.key: [
+                _allow(["s3:GetObject", "s3:PutObject"], [bucket.arn_for_objects(STATE_KEY)]),
+                _allow(["s3:ListBucket"], [bucket.bucket_arn]),
+            ],
         }
         self.functions: dict[str, lambda_.Function] = {}
         for function in WORKFLOW_FUNCTIONS:

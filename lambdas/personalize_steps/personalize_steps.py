@@ -46,6 +46,10 @@ class SmokeTestFailedError(RuntimeError):
     """The deployed campaign did not return recommendations."""
 
 
+class MetricUnavailableError(RuntimeError):
+    """The new solution version does not report the metric the quality gate is told to use."""
+
+
 def client(service: str) -> Any:
     """A cached client, created on first use so a cold start pays only for what it calls."""
     if service not in _clients:
@@ -312,6 +316,99 @@ def _solution_version_named(solution_arn: str, name: str) -> str | None:
     return None
 
 
+# --- quality gate --------------------------------------------------------------------------------
+
+
+def evaluate_version(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Decide whether the new version may replace the one the campaign serves.
+
+    The new version's metric must reach ``minimum`` (when set) and may fall at most
+    ``maxRelativeRegression`` short of the served version's. Before the first deployment there
+    is nothing served, so only the floor applies. Personalize computes these offline metrics on
+    a held-out split of the data each version was trained on; the service advises caution when
+    comparing versions trained on different data, hence a tolerance rather than "must improve".
+    """
+    candidate_arn = _require(event, "solutionVersionArn")
+    solution_arn = _require(event, "solutionArn")
+    campaign_name = _require(event, "campaignName")
+    metric = _require(event, "metric")
+    tolerance = _number(event, "maxRelativeRegression")
+    minimum = None if event.get("minimum") is None else _number(event, "minimum")
+
+    candidate_metrics = _metrics(candidate_arn)
+    if metric not in candidate_metrics:
+        raise MetricUnavailableError(
+            f"solution version {candidate_arn} reports no {metric}; it reports "
+            f"{', '.join(sorted(candidate_metrics)) or 'no metrics'}: choose one of those as qualityGate.metric"
+        )
+    value = float(candidate_metrics[metric])
+    served_arn = _served_version(solution_arn, campaign_name)
+    current = None
+    if served_arn is not None and served_arn != candidate_arn:
+        served_value = _metrics(served_arn).get(metric)
+        if served_value is not None:
+            current = {"solutionVersionArn": served_arn, "value": float(served_value)}
+
+    reasons = []
+    if minimum is not None and value < minimum:
+        reasons.append(f"{metric} {value:g} is below the minimum {minimum:g}")
+    threshold = None
+    if current is not None:
+        threshold = round(current["value"] * (1 - tolerance), 6)
+        if value < threshold:
+            reasons.append(
+                f"{metric} {value:g} is more than {tolerance:.0%} below the served version's "
+                f"{current['value']:g} (at least {threshold:g} needed)"
+            )
+    passed = not reasons
+    if passed:
+        compared = f"the served version's {current['value']:g}" if current else "no served version"
+        floor = f", minimum {minimum:g}" if minimum is not None else ""
+        reason = f"{metric} {value:g} against {compared} (tolerance {tolerance:.0%}{floor})"
+    else:
+        reason = "; ".join(reasons)
+    result = {
+        "passed": passed,
+        "reason": reason,
+        "metric": metric,
+        "candidate": {"solutionVersionArn": candidate_arn, "value": value},
+        "current": current,
+        "threshold": threshold,
+        "minimum": minimum,
+        "maxRelativeRegression": tolerance,
+        "metrics": candidate_metrics,
+    }
+    _log("evaluate_version", **{k: v for k, v in result.items() if k != "metrics"})
+    return result
+
+
+def _number(event: dict[str, Any], field: str) -> float:
+    value = event.get(field)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidEventError(f"event field '{field}' must be a number; got {value!r}")
+    return float(value)
+
+
+def _metrics(solution_version_arn: str) -> dict[str, float]:
+    response = client("personalize").get_solution_metrics(solutionVersionArn=solution_version_arn)
+    return dict(response.get("metrics", {}))
+
+
+def _served_version(solution_arn: str, campaign_name: str) -> str | None:
+    """The version the pipeline's campaign serves now, or None before it serves any."""
+    summary = _campaign_named(solution_arn, campaign_name)
+    if summary is None:
+        return None
+    campaign = client("personalize").describe_campaign(campaignArn=summary["campaignArn"])["campaign"]
+    if campaign.get("status") != USABLE_STATUS:
+        return None
+    return campaign.get("solutionVersionArn")
+
+
+def _campaign_named(solution_arn: str, name: str) -> dict[str, Any] | None:
+    return next((c for c in _paginate("list_campaigns", "campaigns", solutionArn=solution_arn) if c["name"] == name), None)
+
+
 # --- campaign ------------------------------------------------------------------------------------
 
 
@@ -328,9 +425,7 @@ def deploy_campaign(event: dict[str, Any], context: Any = None) -> dict[str, Any
     personalize = client("personalize")
     campaign_config = {"syncWithLatestSolutionVersion": False}
 
-    existing = next(
-        (c for c in _paginate("list_campaigns", "campaigns", solutionArn=solution_arn) if c["name"] == name), None
-    )
+    existing = _campaign_named(solution_arn, name)
     if existing is None:
         try:
             arn = personalize.create_campaign(

@@ -1,20 +1,42 @@
-"""The pipeline-state record: what the last successful run trained on and deployed.
+"""The pipeline-state record: what the pipeline trained, deployed and learned in earlier runs.
 
-One small JSON object in the data bucket. The data preparation reads it to skip a run whose
-raw data has not changed since the model now serving was trained; the workflow's last step
-writes it. Kept in S3 beside the data, so it lives and dies with the data it describes.
+One small JSON object in the data bucket, kept beside the data it describes. The data
+preparation reads it to plan a run (skip unchanged data, choose the training mode, size the
+waits); the workflow's last step writes it. Everything here is pure except read/write.
+
+The record (``version`` 2; a version-1 record, which had only ``lastSuccessfulRun``, is read
+as if it were the same record without the newer parts):
+
+- ``lastSuccessfulRun``: the run whose model the campaign serves (data fingerprint, ARNs,
+  training mode).
+- ``lastTraining``: the last run that trained a version, deployed or rejected by the quality
+  gate; its fingerprint is what change detection compares with.
+- ``lastFullTraining``: when the deployed model was last trained with FULL (the UPDATE floor).
+- ``stageSeconds``: how long each stage took from creation to ACTIVE, as Personalize reports
+  it; the next run waits that long before checking again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from botocore.exceptions import ClientError
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+# The readiness check whose duration depends on the training mode (stacks/workflow.py
+# TRAINING_READY.key); its durations are kept per mode.
+TRAINING_STAGE = "SolutionVersion"
+# A learned wait never polls more often than this, whatever the stage.
+MIN_INTERVAL_SECONDS = 15
+# The first wait is this share of the learned duration: a stage that runs up to 10% faster
+# than last time is still seen at once, and one that runs longer is polled at 1/20 of it.
+FIRST_WAIT_SHARE = 0.9
+INTERVAL_SHARE = 0.05
+TRAINING_MODES = ("FULL", "UPDATE")
 
 
 def data_fingerprint(raw_etag: str, fmt: str, min_rating: float) -> str:
@@ -39,16 +61,140 @@ def read_state(s3: Any, bucket: str, key: str) -> dict[str, Any]:
     return json.loads(body)
 
 
-def last_fingerprint(state: Mapping[str, Any]) -> str | None:
-    return state.get("lastSuccessfulRun", {}).get("dataFingerprint")
-
-
-def write_state(s3: Any, bucket: str, key: str, last_successful_run: Mapping[str, Any]) -> dict[str, Any]:
-    state = {
-        "version": STATE_VERSION,
-        "lastSuccessfulRun": {**last_successful_run, "recordedAt": datetime.now(timezone.utc).isoformat()},
-    }
+def write_state(s3: Any, bucket: str, key: str, state: Mapping[str, Any]) -> None:
     s3.put_object(
         Bucket=bucket, Key=key, Body=json.dumps(state, indent=2).encode(), ContentType="application/json"
     )
-    return state
+
+
+def last_fingerprint(state: Mapping[str, Any]) -> str | None:
+    """The data the last training used, deployed or rejected: the same data would train the same model."""
+    for part in ("lastTraining", "lastSuccessfulRun"):
+        fingerprint = state.get(part, {}).get("dataFingerprint")
+        if fingerprint:
+            return fingerprint
+    return None
+
+
+def parse_time(value: Any) -> datetime:
+    """An ISO-8601 timestamp as Step Functions writes them (``...Z``), or epoch seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, timezone.utc)
+    if isinstance(value, str):
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    raise ValueError(f"not a timestamp: {value!r}")
+
+
+# --- planning a run ------------------------------------------------------------------------
+
+
+def plan_training_mode(
+    state: Mapping[str, Any], configured: str, full_every_days: int, now: datetime
+) -> tuple[str, str]:
+    """(mode, reason). UPDATE only builds on a FULL-trained model, and never past the floor."""
+    if configured == "FULL":
+        return "FULL", "trainingMode is FULL"
+    last_full = state.get("lastFullTraining", {}).get("at")
+    if not last_full:
+        return "FULL", "no FULL-trained model is deployed yet; UPDATE needs one to build on"
+    age_days = (now - parse_time(last_full)).total_seconds() / 86400
+    if age_days >= full_every_days:
+        return "FULL", (
+            f"the last FULL training was {age_days:.1f} days ago; a FULL retrain is due every "
+            f"{full_every_days} days (fullRetrainEveryDays)"
+        )
+    return "UPDATE", f"the last FULL training was {age_days:.1f} days ago (floor: {full_every_days} days)"
+
+
+def learned_key(stage: str, training_mode: str) -> str:
+    """Training durations differ by mode by an order of magnitude: keep one per mode."""
+    return f"{stage}.{training_mode}" if stage == TRAINING_STAGE else stage
+
+
+def plan_waits(
+    state: Mapping[str, Any], polling: Mapping[str, Mapping[str, int]], training_mode: str
+) -> dict[str, dict[str, int]]:
+    """Per readiness check: seconds to wait after the first check, and between later checks.
+
+    ``polling`` holds each check's configured ``intervalSeconds`` and ``maxChecks``. Without a
+    learned duration both waits are the configured interval. With one (D seconds), the first
+    wait is 0.9 D and later checks come every D/20 (at least 15 s, at most the configured
+    interval), so the stage is seen within 5% of its duration while costing a handful of
+    transitions. The first wait never exceeds the configured total (interval x max checks):
+    every wait stays bounded in attempts and time even with a corrupt record.
+    """
+    learned = state.get("stageSeconds", {})
+    plan: dict[str, dict[str, int]] = {}
+    for stage, settings in polling.items():
+        interval = int(settings["intervalSeconds"])
+        seconds = learned.get(learned_key(stage, training_mode))
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0:
+            plan[stage] = {"firstSeconds": interval, "intervalSeconds": interval}
+            continue
+        cap = interval * int(settings["maxChecks"])
+        plan[stage] = {
+            "firstSeconds": max(MIN_INTERVAL_SECONDS, min(cap, int(seconds * FIRST_WAIT_SHARE))),
+            "intervalSeconds": max(MIN_INTERVAL_SECONDS, min(interval, math.ceil(seconds * INTERVAL_SHARE))),
+        }
+    return plan
+
+
+# --- recording a run -----------------------------------------------------------------------
+
+
+def measured_stage_seconds(
+    polls: Mapping[str, Any], resource_paths: Mapping[str, str], training_mode: str
+) -> dict[str, int]:
+    """Creation-to-ACTIVE seconds of every stage this run checked, from the last Describe* answer.
+
+    ``polls`` maps a check to its DescribeX response as Step Functions returns it;
+    ``resource_paths`` maps it to the object that carries Status, CreationDateTime and
+    LastUpdatedDateTime (``Campaign.LatestCampaignUpdate`` for an update). Personalize sets
+    LastUpdatedDateTime when the status changes, so on an ACTIVE resource it is the moment it
+    became ACTIVE, measured by the service rather than by our polling.
+    """
+    measured: dict[str, int] = {}
+    for stage, path in resource_paths.items():
+        resource: Any = polls.get(stage)
+        for part in path.split("."):
+            resource = resource.get(part) if isinstance(resource, Mapping) else None
+        if not isinstance(resource, Mapping) or resource.get("Status") != "ACTIVE":
+            continue
+        try:
+            seconds = (parse_time(resource["LastUpdatedDateTime"]) - parse_time(resource["CreationDateTime"])).total_seconds()
+        except (KeyError, ValueError):
+            continue
+        if seconds > 0:
+            measured[learned_key(stage, training_mode)] = round(seconds)
+    return measured
+
+
+def record_training(
+    state: Mapping[str, Any],
+    *,
+    outcome: str,
+    run: Mapping[str, Any],
+    training_mode: str,
+    run_started_at: str,
+    stage_seconds: Mapping[str, int],
+    recorded_at: datetime,
+) -> dict[str, Any]:
+    """The new record after a run that trained a version (``outcome`` succeeded or rejected).
+
+    A rejected version changes what was last trained (the same data is not trained again) and
+    what was learned about durations, but not what is deployed nor the FULL-training floor.
+    """
+    training = {**run, "outcome": outcome, "trainingMode": training_mode, "recordedAt": recorded_at.isoformat()}
+    new_state: dict[str, Any] = {
+        "version": STATE_VERSION,
+        "lastSuccessfulRun": state.get("lastSuccessfulRun"),
+        "lastTraining": training,
+        "lastFullTraining": state.get("lastFullTraining"),
+        "stageSeconds": {**state.get("stageSeconds", {}), **stage_seconds},
+    }
+    if outcome == "succeeded":
+        new_state["lastSuccessfulRun"] = training
+        if training_mode == "FULL":
+            new_state["lastFullTraining"] = {"at": run_started_at, "solutionVersionArn": run.get("solutionVersionArn")}
+    return {key: value for key, value in new_state.items() if value is not None}

@@ -16,6 +16,7 @@ import math
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Final
 
 import boto3
@@ -23,7 +24,18 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from movielens import FORMATS, ConversionStats, NoUsableRowsError, convert
-from pipeline_state import data_fingerprint, last_fingerprint, read_state, write_state
+from pipeline_state import (
+    TRAINING_MODES,
+    data_fingerprint,
+    last_fingerprint,
+    measured_stage_seconds,
+    parse_time,
+    plan_training_mode,
+    plan_waits,
+    read_state,
+    record_training,
+    write_state,
+)
 
 __all__ = [
     "InvalidEventError",
@@ -71,6 +83,16 @@ class RawDataNotFoundError(Exception):
 
 
 @dataclass(frozen=True)
+class RunPlanning:
+    """What the workflow needs decided from the pipeline-state record before it starts work."""
+
+    training_mode: str
+    full_retrain_every_days: int
+    run_started_at: datetime
+    polling: Mapping[str, Mapping[str, int]]
+
+
+@dataclass(frozen=True)
 class PrepareRequest:
     """The validated event."""
 
@@ -80,6 +102,7 @@ class PrepareRequest:
     min_rating: float
     output_key: str
     state_key: str | None = None
+    planning: RunPlanning | None = None
 
     @property
     def raw_uri(self) -> str:
@@ -112,7 +135,40 @@ def parse_event(event: Any) -> PrepareRequest:
     state_key = event.get("stateKey")
     if state_key is not None and (not isinstance(state_key, str) or not state_key.strip()):
         raise InvalidEventError(f"field 'stateKey' must be a non-empty string when given; got {state_key!r}")
-    return PrepareRequest(bucket, raw_key, fmt, min_rating, output_key, state_key)
+    planning = _planning(event["plan"]) if "plan" in event else None
+    if planning is not None and state_key is None:
+        raise InvalidEventError("field 'plan' needs 'stateKey': plans are made from the pipeline-state record")
+    return PrepareRequest(bucket, raw_key, fmt, min_rating, output_key, state_key, planning)
+
+
+def _planning(value: Any) -> RunPlanning:
+    expected = ("an object with trainingMode, fullRetrainEveryDays, runStartedAt and polling "
+                "({check: {intervalSeconds, maxChecks}})")
+    if not isinstance(value, Mapping):
+        raise InvalidEventError(f"field 'plan' must be {expected}; got {value!r}")
+    mode = value.get("trainingMode")
+    if mode not in TRAINING_MODES:
+        raise InvalidEventError(f"field 'plan.trainingMode' must be one of {', '.join(TRAINING_MODES)}; got {mode!r}")
+    days = value.get("fullRetrainEveryDays")
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise InvalidEventError(f"field 'plan.fullRetrainEveryDays' must be an integer >= 1; got {days!r}")
+    try:
+        started = parse_time(value.get("runStartedAt"))
+    except ValueError:
+        raise InvalidEventError(
+            f"field 'plan.runStartedAt' must be an ISO-8601 time; got {value.get('runStartedAt')!r}"
+        ) from None
+    polling = value.get("polling")
+    valid_polling = isinstance(polling, Mapping) and all(
+        isinstance(settings, Mapping)
+        and all(isinstance(settings.get(k), int) and not isinstance(settings.get(k), bool) and settings[k] >= 1
+                for k in ("intervalSeconds", "maxChecks"))
+        for settings in polling.values()
+    )
+    if not valid_polling:
+        raise InvalidEventError(f"field 'plan.polling' must map each check to positive integers "
+                                f"intervalSeconds and maxChecks; got {polling!r}")
+    return RunPlanning(mode, days, started, polling)
 
 
 def _required_str(event: Mapping[str, Any], name: str, expected: str) -> str:
@@ -204,7 +260,8 @@ def prepare(request: PrepareRequest, s3: Any) -> dict[str, Any]:
     raw = open_raw(s3, request)
     body = raw["Body"]
     fingerprint = data_fingerprint(str(raw.get("ETag", "")), request.fmt, request.min_rating)
-    if request.state_key and last_fingerprint(read_state(s3, request.bucket, request.state_key)) == fingerprint:
+    state = read_state(s3, request.bucket, request.state_key) if request.state_key else {}
+    if request.state_key and last_fingerprint(state) == fingerprint:
         body.close()
         return {"unchanged": True, "dataFingerprint": fingerprint, "raw": request.raw_uri}
     stats = ConversionStats()
@@ -225,7 +282,17 @@ def prepare(request: PrepareRequest, s3: Any) -> dict[str, Any]:
         )
     finally:
         body.close()
-    return {"unchanged": False, "dataFingerprint": fingerprint, **_result(request, raw, stats)}
+    result = {"unchanged": False, "dataFingerprint": fingerprint, **_result(request, raw, stats)}
+    if request.planning is not None:
+        result["plan"] = _plan(state, request.planning)
+    return result
+
+
+def _plan(state: Mapping[str, Any], planning: RunPlanning) -> dict[str, Any]:
+    mode, reason = plan_training_mode(
+        state, planning.training_mode, planning.full_retrain_every_days, planning.run_started_at
+    )
+    return {"trainingMode": mode, "trainingModeReason": reason, "waits": plan_waits(state, planning.polling, mode)}
 
 
 def _result(request: PrepareRequest, raw: Mapping[str, Any], stats: ConversionStats) -> dict:
@@ -273,14 +340,46 @@ def handler(event: Any, context: Any = None, *, s3: Any = None) -> dict[str, Any
     return result
 
 
+RECORD_OUTCOMES: Final = ("succeeded", "rejected")
+
+
 def record_run(event: Any, context: Any = None, *, s3: Any = None) -> dict[str, Any]:
-    """Last step of a successful run: remember what the deployed model was trained on."""
+    """Last step of a run that trained a version: remember what was trained, deployed and learned.
+
+    ``outcome`` is ``succeeded`` (the campaign now serves the version) or ``rejected`` (the
+    quality gate kept the previous one). ``polls`` are the run's last Describe* answers per
+    readiness check and ``resourcePaths`` where in each the resource's times are.
+    """
     if not isinstance(event, Mapping):
         raise InvalidEventError(f"event must be a JSON object; got {type(event).__name__}")
-    fields = ("bucket", "stateKey", "dataFingerprint", "executionName", "datasetImportJobArn",
-              "solutionVersionArn", "campaignArn")
-    values = {name: _required_str(event, name, "a non-empty string") for name in fields}
-    bucket, key = values.pop("bucket"), values.pop("stateKey")
-    state = write_state(s3 if s3 is not None else get_s3_client(), bucket, key, values)
-    print(json.dumps({"function": "record_run", "status": "ok", "state": f"s3://{bucket}/{key}", **state}))
-    return state["lastSuccessfulRun"]
+    outcome = _required_str(event, "outcome", " or ".join(RECORD_OUTCOMES))
+    if outcome not in RECORD_OUTCOMES:
+        raise InvalidEventError(f"field 'outcome' must be one of {', '.join(RECORD_OUTCOMES)}; got {outcome!r}")
+    required = ["dataFingerprint", "executionName", "datasetImportJobArn", "solutionVersionArn"]
+    if outcome == "succeeded":
+        required.append("campaignArn")
+    run = {name: _required_str(event, name, "a non-empty string") for name in required}
+    bucket = _required_str(event, "bucket", "an S3 bucket name")
+    key = _required_str(event, "stateKey", "an S3 key")
+    training_mode = _required_str(event, "trainingMode", " or ".join(TRAINING_MODES))
+    run_started_at = _required_str(event, "runStartedAt", "an ISO-8601 time")
+    polls, paths = event.get("polls", {}), event.get("resourcePaths", {})
+    if not isinstance(polls, Mapping) or not isinstance(paths, Mapping):
+        raise InvalidEventError("fields 'polls' and 'resourcePaths' must be JSON objects when given")
+    if isinstance(event.get("evaluation"), Mapping):
+        run["evaluation"] = event["evaluation"]
+    client = s3 if s3 is not None else get_s3_client()
+    measured = measured_stage_seconds(polls, paths, training_mode)
+    state = record_training(
+        read_state(client, bucket, key),
+        outcome=outcome,
+        run=run,
+        training_mode=training_mode,
+        run_started_at=run_started_at,
+        stage_seconds=measured,
+        recorded_at=datetime.now(timezone.utc),
+    )
+    write_state(client, bucket, key, state)
+    print(json.dumps({"function": "record_run", "status": "ok", "state": f"s3://{bucket}/{key}",
+                      "outcome": outcome, "stageSeconds": measured}))
+    return {"outcome": outcome, "trainingMode": training_mode, "stageSeconds": measured}

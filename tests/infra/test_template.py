@@ -58,6 +58,7 @@ HANDLERS = {
     "StartImport": "personalize_steps.start_import",
     "EnsureSolution": "personalize_steps.ensure_solution",
     "StartTraining": "personalize_steps.start_training",
+    "EvaluateVersion": "personalize_steps.evaluate_version",
     "DeployCampaign": "personalize_steps.deploy_campaign",
     "SmokeTest": "personalize_steps.smoke_test",
     "RecordRun": "prepare_data.record_run",
@@ -84,6 +85,11 @@ HANDLER_ACTIONS = {
         "personalize:CreateSolutionVersion",
         "personalize:DescribeSolutionVersion",
     },
+    "EvaluateVersion": {
+        "personalize:ListCampaigns",
+        "personalize:DescribeCampaign",
+        "personalize:GetSolutionMetrics",
+    },
     "DeployCampaign": {
         "personalize:ListCampaigns",
         "personalize:CreateCampaign",
@@ -91,7 +97,8 @@ HANDLER_ACTIONS = {
         "personalize:DescribeCampaign",
     },
     "SmokeTest": {"personalize:GetRecommendations"},
-    "RecordRun": {"s3:PutObject"},
+    # Read-modify-write of the state record; ListBucket as for PrepareData (first run: no record).
+    "RecordRun": {"s3:GetObject", "s3:PutObject", "s3:ListBucket"},
 }
 
 STATE_MACHINE_PERSONALIZE_ACTIONS = {
@@ -472,12 +479,24 @@ def test_prepare_step_reads_only_the_configured_raw_key_and_the_state_record(pip
     }
 
 
-def test_record_step_writes_only_the_state_record(pipeline: SynthesizedPipeline) -> None:
+def test_record_step_reads_and_writes_only_the_state_record(pipeline: SynthesizedPipeline) -> None:
     bucket = bucket_id(pipeline)
     statements = role_statements(pipeline, function_role_id(pipeline, "RecordRun"))
     writable = {resource for s in statements if "s3:PutObject" in s.actions for resource in s.resources}
+    readable = {resource for s in statements if "s3:GetObject" in s.actions for resource in s.resources}
 
-    assert writable == {f"${{{bucket}.Arn}}/state/pipeline-state.json"}
+    assert writable == readable == {f"${{{bucket}.Arn}}/state/pipeline-state.json"}
+
+
+def test_quality_gate_reads_metrics_of_this_solutions_versions_only(pipeline: SynthesizedPipeline) -> None:
+    statements = role_statements(pipeline, function_role_id(pipeline, "EvaluateVersion"))
+    metrics = {resource for s in statements if "personalize:GetSolutionMetrics" in s.actions for resource in s.resources}
+    described = {resource for s in statements if "personalize:DescribeCampaign" in s.actions for resource in s.resources}
+    prefix = "arn:${AWS::Partition}:personalize:${AWS::Region}:${AWS::AccountId}"
+    name = pipeline.config.pipeline_name
+
+    assert metrics == {f"{prefix}:solution/{name}-solution/*"}
+    assert described == {f"{prefix}:campaign/{name}-campaign"}
 
 
 def test_prepare_step_may_list_the_bucket_to_tell_a_missing_raw_file(pipeline: SynthesizedPipeline) -> None:

@@ -17,7 +17,15 @@ from typing import Any
 
 import pytest
 
-from stacks.config import ConfigError, DataConfig, PipelineConfig, ScheduleConfig, load_config
+from stacks.config import (
+    ConfigError,
+    DataConfig,
+    PipelineConfig,
+    QualityGateConfig,
+    ScheduleConfig,
+    TrainingConfig,
+    load_config,
+)
 
 CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
 
@@ -58,6 +66,10 @@ def test_defaults_are_the_documented_values() -> None:
         smoke_test_user_id="1",
         schedule=ScheduleConfig(expression="rate(7 days)", time_zone="UTC", enabled=True),
         data=DataConfig(raw_key="raw/ml-100k/u.data", format="ml-100k", min_rating=4.0),
+        training=TrainingConfig(mode="FULL", full_retrain_every_days=7),
+        quality_gate=QualityGateConfig(
+            metric="normalized_discounted_cumulative_gain_at_10", max_relative_regression=0.05, minimum=None
+        ),
     )
 
 
@@ -69,6 +81,8 @@ def test_every_key_reaches_its_typed_field() -> None:
         "smokeTestUserId": "42",
         "schedule": {"expression": "cron(0 3 ? * MON *)", "timeZone": "Europe/Berlin", "enabled": False},
         "data": {"rawKey": "raw/ml-latest/ratings.csv", "format": "ratings-csv", "minRating": 3},
+        "training": {"mode": "UPDATE", "fullRetrainEveryDays": 14},
+        "qualityGate": {"metric": "precision_at_10", "maxRelativeRegression": 0, "minimum": 0.02},
     }
 
     assert load_config(block) == PipelineConfig(
@@ -78,6 +92,8 @@ def test_every_key_reaches_its_typed_field() -> None:
         smoke_test_user_id="42",
         schedule=ScheduleConfig(expression="cron(0 3 ? * MON *)", time_zone="Europe/Berlin", enabled=False),
         data=DataConfig(raw_key="raw/ml-latest/ratings.csv", format="ratings-csv", min_rating=3.0),
+        training=TrainingConfig(mode="UPDATE", full_retrain_every_days=14),
+        quality_gate=QualityGateConfig(metric="precision_at_10", max_relative_regression=0.0, minimum=0.02),
     )
 
 
@@ -144,7 +160,8 @@ def test_errors_about_the_whole_block_name_it_personalize(block: Any) -> None:
         pytest.param(
             {"pipelinename": "films"},
             'Invalid cdk.json context "personalize.pipelinename": got "films"; expected no such key '
-            "(known keys: campaignMinProvisionedTps, data, pipelineName, recipeArn, schedule, smokeTestUserId), "
+            "(known keys: campaignMinProvisionedTps, data, pipelineName, qualityGate, recipeArn, schedule, "
+            "smokeTestUserId, training), "
             "for example removing it or fixing its spelling.",
             id="unknown-top-level-key",
         ),
@@ -174,6 +191,23 @@ def test_errors_about_the_whole_block_name_it_personalize(block: Any) -> None:
             'Invalid cdk.json context "personalize.schedule.timeZone": got "Mars/Olympus"; expected an IANA time '
             'zone name, for example "Europe/Berlin".',
             id="unknown-time-zone",
+        ),
+        pytest.param(
+            {"training": {"mode": "UPDATE"}},
+            'Invalid cdk.json context "personalize.training.mode": got "UPDATE"; expected FULL for recipe '
+            "aws-user-personalization-v2: Personalize accepts trainingMode UPDATE only for "
+            'aws-user-personalization and aws-hrnn-coldstart, for example "FULL", or "UPDATE" with recipeArn '
+            '"arn:aws:personalize:::recipe/aws-user-personalization".',
+            id="update-with-v2-recipe",
+        ),
+        pytest.param(
+            {"qualityGate": {"metric": "auc"}},
+            'Invalid cdk.json context "personalize.qualityGate.metric": got "auc"; expected one of the metrics '
+            "GetSolutionMetrics reports: normalized_discounted_cumulative_gain_at_5, "
+            "normalized_discounted_cumulative_gain_at_10, normalized_discounted_cumulative_gain_at_25, "
+            "precision_at_5, precision_at_10, precision_at_25, mean_reciprocal_rank_at_25, coverage, for example "
+            '"normalized_discounted_cumulative_gain_at_10".',
+            id="unknown-quality-metric",
         ),
         pytest.param(
             {"data": {"rawKey": "training/u.data"}},
@@ -291,7 +325,27 @@ BAD_VALUES = [
     bad("data.minRating", 5.5, "4.0", "min-rating-above-five"),
     bad("data.minRating", True, "4.0", "min-rating-boolean"),
     bad("data.minRating", "4", "4.0", "min-rating-string"),
+    # training
+    bad("training.mode", "INCREMENTAL", '"FULL"', "training-mode-unknown"),
+    bad("training.mode", "full", '"FULL"', "training-mode-wrong-case"),
+    bad("training.mode", "AUTOTRAIN", '"FULL"', "training-mode-autotrain"),
+    bad("training.fullRetrainEveryDays", 0, "7", "full-floor-zero"),
+    bad("training.fullRetrainEveryDays", 1.5, "7", "full-floor-fraction"),
+    bad("training.fullRetrainEveryDays", 366, "7", "full-floor-over-a-year"),
+    bad("training.fullRetrainEveryDays", True, "7", "full-floor-boolean"),
+    bad("training.fullretraineverydays", 7, UNKNOWN_KEY_EXAMPLE, "unknown-key-in-training"),
+    # qualityGate
+    bad("qualityGate.metric", "auc", '"normalized_discounted_cumulative_gain_at_10"', "metric-unknown"),
+    bad("qualityGate.metric", "precision_at_20", '"normalized_discounted_cumulative_gain_at_10"', "metric-no-such-k"),
+    bad("qualityGate.maxRelativeRegression", 1, "0.05", "regression-whole"),
+    bad("qualityGate.maxRelativeRegression", -0.1, "0.05", "regression-negative"),
+    bad("qualityGate.maxRelativeRegression", "5%", "0.05", "regression-percent-text"),
+    bad("qualityGate.minimum", 1.5, "0.1", "minimum-above-one"),
+    bad("qualityGate.minimum", False, "0.1", "minimum-boolean"),
+    bad("qualityGate.min", 0.1, UNKNOWN_KEY_EXAMPLE, "unknown-key-in-quality-gate"),
     # Nested blocks of the wrong type
+    bad("training", "UPDATE", '{"mode": "FULL"}', "training-not-object"),
+    bad("qualityGate", 0.05, '{"metric": "normalized_discounted_cumulative_gain_at_10"}', "quality-gate-not-object"),
     bad("schedule", "rate(7 days)", '{"expression": "rate(7 days)"}', "schedule-not-object"),
     bad("data", ["raw/u.data"], '{"rawKey": "raw/ml-100k/u.data", "format": "ml-100k"}', "data-not-object"),
 ]
@@ -402,3 +456,23 @@ def host_without_time_zone_database() -> Iterator[None]:
 @pytest.mark.usefixtures("host_without_time_zone_database")
 def test_default_time_zone_validates_without_a_system_time_zone_database() -> None:
     assert load_config({}).schedule.time_zone == "UTC"
+
+
+@pytest.mark.parametrize("recipe", ["aws-user-personalization", "aws-hrnn-coldstart"])
+def test_update_training_is_accepted_for_the_recipes_that_support_it(recipe: str) -> None:
+    config = load_config({"recipeArn": f"arn:aws:personalize:::recipe/{recipe}", "training": {"mode": "UPDATE"}})
+
+    assert config.training == TrainingConfig(mode="UPDATE", full_retrain_every_days=7)
+
+
+@pytest.mark.parametrize("recipe", ["aws-user-personalization-v2", "aws-hrnn", "aws-hrnn-metadata", "aws-popularity-count"])
+def test_update_training_is_rejected_for_every_other_user_recipe(recipe: str) -> None:
+    error = config_error_of({"recipeArn": f"arn:aws:personalize:::recipe/{recipe}", "training": {"mode": "UPDATE"}})
+
+    assert (error.key, error.value) == ("training.mode", "UPDATE")
+    assert f"FULL for recipe {recipe}" in str(error)
+
+
+def test_quality_gate_without_a_minimum_checks_only_the_regression() -> None:
+    assert load_config({"qualityGate": {"minimum": None}}).quality_gate.minimum is None
+    assert load_config({"qualityGate": {"minimum": 0}}).quality_gate.minimum == 0.0

@@ -36,7 +36,8 @@ def test_definition_is_deterministic() -> None:
 def test_the_stages_run_in_the_documented_order(definition: dict[str, Any]) -> None:
     tasks = [name for name, state in definition["States"].items() if state["Type"] == "Task" and "aws-sdk" not in state["Resource"]]
     assert definition["StartAt"] == "Look for another run"
-    assert definition["States"]["Another run in progress?"]["Default"] == "Initialize run"
+    assert definition["States"]["Another run in progress?"]["Default"] == "Prepare data"
+    assert definition["States"]["New data?"]["Default"] == "Plan waits"
     assert tasks == [
         "Prepare data",
         "Ensure dataset group",
@@ -44,32 +45,45 @@ def test_the_stages_run_in_the_documented_order(definition: dict[str, Any]) -> N
         "Start dataset import",
         "Ensure solution",
         "Start training",
+        "Evaluate new version",
+        "Record rejected version",
         "Deploy campaign",
         "Smoke test recommendations",
         "Record successful run",
     ]
+    assert definition["States"]["Quality gate passed?"] == {
+        "Type": "Choice",
+        "Choices": [{"Variable": "$.evaluation.passed", "BooleanEquals": True, "Next": "Deploy campaign"}],
+        "Default": "Record rejected version",
+    }
+    assert definition["States"]["Record rejected version"]["Next"] == "Summarize rejection"
+    assert definition["States"]["Summarize rejection"]["Next"] == "Run rejected"
 
 
-def test_wait_until_active_fragment_is_check_decide_count_wait(definition: dict[str, Any]) -> None:
+def test_wait_until_active_fragment_is_check_decide_wait_count(definition: dict[str, Any]) -> None:
     states = definition["States"]
     throttling = ["ThrottlingException", "LimitExceededException", "Personalize.ThrottlingException", "Personalize.LimitExceededException"]
     assert states["Check dataset import job"] == {
         "Resource": "arn:aws:states:::aws-sdk:personalize:describeDatasetImportJob",
         "Parameters": {"DatasetImportJobArn.$": "$.importJob.arn"},
-        "ResultPath": "$.poll",
+        "ResultPath": "$.poll.DatasetImportJob",
         "Type": "Task",
         "Next": "Dataset import job ready?",
         "Retry": [{"ErrorEquals": throttling, "IntervalSeconds": 5, "MaxAttempts": 5, "BackoffRate": 2.0}],
         "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Run failed", "ResultPath": "$.failure"}],
     }
     failed = ["CREATE FAILED", "CREATE STOPPED", "DELETE PENDING", "DELETE IN_PROGRESS"]
-    is_failed = {"Or": [{"Variable": "$.poll.DatasetImportJob.Status", "StringEquals": s} for s in failed]}
+    status = "$.poll.DatasetImportJob.DatasetImportJob.Status"
+    is_failed = {"Or": [{"Variable": status, "StringEquals": s} for s in failed]}
     assert states["Dataset import job ready?"] == {
         "Type": "Choice",
         "Choices": [
-            {"Variable": "$.poll.DatasetImportJob.Status", "StringEquals": "ACTIVE", "Next": "Ensure solution"},
+            {"Variable": status, "StringEquals": "ACTIVE", "Next": "Ensure solution"},
             {
-                "And": [is_failed, {"Variable": "$.poll.DatasetImportJob.FailureReason", "IsPresent": True}],
+                "And": [
+                    is_failed,
+                    {"Variable": "$.poll.DatasetImportJob.DatasetImportJob.FailureReason", "IsPresent": True},
+                ],
                 "Next": "Dataset import job failed",
             },
             {**is_failed, "Next": "Personalize gave no reason"},
@@ -79,24 +93,42 @@ def test_wait_until_active_fragment_is_check_decide_count_wait(definition: dict[
                 "Next": "Dataset import job timed out",
             },
         ],
-        "Default": "Count dataset import job check",
-    }
-    assert states["Count dataset import job check"] == {
-        "Parameters": {"count.$": "States.MathAdd($.checks.DatasetImportJob.count, 1)"},
-        "ResultPath": "$.checks.DatasetImportJob",
-        "Type": "Pass",
-        "Next": "Wait for dataset import job",
+        "Default": "Wait for dataset import job",
     }
     assert states["Wait for dataset import job"] == {
-        "Seconds": IMPORT_READY.interval_seconds,
+        "SecondsPath": "$.checks.DatasetImportJob.waitSeconds",
         "Type": "Wait",
+        "Next": "Count dataset import job check",
+    }
+    # After the first (planned) wait, every later wait is the planned interval.
+    assert states["Count dataset import job check"] == {
+        "Parameters": {
+            "count.$": "States.MathAdd($.checks.DatasetImportJob.count, 1)",
+            "waitSeconds.$": "$.checks.DatasetImportJob.intervalSeconds",
+            "intervalSeconds.$": "$.checks.DatasetImportJob.intervalSeconds",
+        },
+        "ResultPath": "$.checks.DatasetImportJob",
+        "Type": "Pass",
         "Next": "Check dataset import job",
     }
 
 
 def test_every_wait_is_bounded_and_every_counter_starts_at_zero(definition: dict[str, Any]) -> None:
-    counters = definition["States"]["Initialize run"]["Parameters"]
-    assert counters == {check.key: {"count": 0} for check in READINESS_CHECKS}
+    plan = definition["States"]["Plan waits"]["Parameters"]
+    assert plan["checks"] == {
+        check.key: {
+            "count": 0,
+            "waitSeconds.$": f"$.data.plan.waits.{check.key}.firstSeconds",
+            "intervalSeconds.$": f"$.data.plan.waits.{check.key}.intervalSeconds",
+        }
+        for check in READINESS_CHECKS
+    }
+    # The planner gets each check's configured interval and bound.
+    polling = definition["States"]["Prepare data"]["Parameters"]["plan"]["polling"]
+    assert polling == {
+        check.key: {"intervalSeconds": check.interval_seconds, "maxChecks": check.max_checks}
+        for check in READINESS_CHECKS
+    }
     for check in READINESS_CHECKS:
         bound = check.interval_seconds * check.max_checks
         assert 0 < bound <= 24 * 3600, check.stage
@@ -105,7 +137,7 @@ def test_every_wait_is_bounded_and_every_counter_starts_at_zero(definition: dict
 def test_campaign_update_waits_on_latest_campaign_update_not_status(definition: dict[str, Any]) -> None:
     choices = definition["States"]["Campaign update ready?"]["Choices"]
     assert choices[0] == {
-        "Variable": "$.poll.Campaign.LatestCampaignUpdate.Status",
+        "Variable": "$.poll.CampaignUpdate.Campaign.LatestCampaignUpdate.Status",
         "StringEquals": "ACTIVE",
         "Next": "Smoke test recommendations",
     }
@@ -140,6 +172,8 @@ def test_config_values_reach_the_steps() -> None:
             "smokeTestUserId": "42",
             "recipeArn": "arn:aws:personalize:::recipe/aws-user-personalization",
             "data": {"rawKey": "raw/ratings.csv", "format": "ratings-csv", "minRating": 3.5},
+            "training": {"mode": "UPDATE", "fullRetrainEveryDays": 10},
+            "qualityGate": {"metric": "precision_at_25", "maxRelativeRegression": 0.1, "minimum": 0.05},
         }
     )
     states = build_workflow_definition(config)["States"]
@@ -150,6 +184,24 @@ def test_config_values_reach_the_steps() -> None:
         "minRating": 3.5,
         "outputKey.$": "States.Format('training/{}/interactions.csv', $$.Execution.Name)",
         "stateKey": "state/pipeline-state.json",
+        "plan": {
+            "trainingMode": "UPDATE",
+            "fullRetrainEveryDays": 10,
+            "runStartedAt.$": "$$.Execution.StartTime",
+            "polling": {
+                check.key: {"intervalSeconds": check.interval_seconds, "maxChecks": check.max_checks}
+                for check in READINESS_CHECKS
+            },
+        },
+    }
+    assert states["Start training"]["Parameters"]["trainingMode.$"] == "$.data.plan.trainingMode"
+    assert states["Evaluate new version"]["Parameters"] == {
+        "solutionVersionArn.$": "$.solutionVersion.arn",
+        "solutionArn.$": "$.solution.arn",
+        "campaignName": "films-campaign",
+        "metric": "precision_at_25",
+        "maxRelativeRegression": 0.1,
+        "minimum": 0.05,
     }
     assert states["Ensure dataset group"]["Parameters"] == {"name": "films"}
     assert states["Ensure solution"]["Parameters"]["recipeArn"] == "arn:aws:personalize:::recipe/aws-user-personalization"
