@@ -3,6 +3,7 @@ synthesized template), e2e (the emitted definition run offline against the simul
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -21,17 +22,20 @@ for folder in sorted(LAMBDAS.iterdir()):
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
-@pytest.fixture(scope="session")
-def cloud_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """cdk.out of the default config, synthesized once by the real entry point (python app.py)."""
-    outdir = tmp_path_factory.mktemp("cdk.out")
+def synthesize(outdir: Path, personalize: dict | None = None) -> Path:
+    """Run the real entry point (python app.py) into ``outdir``, with a ``personalize`` block
+    passed as the CDK CLI passes context (CDK_CONTEXT_JSON); None means the defaults."""
+    env = {**os.environ, "CDK_OUTDIR": str(outdir)}
+    if personalize is not None:
+        env["CDK_CONTEXT_JSON"] = json.dumps({"personalize": personalize})
     completed = subprocess.run(
-        [sys.executable, "app.py"],
-        cwd=REPO,
-        env={**os.environ, "CDK_OUTDIR": str(outdir)},
-        capture_output=True,
-        text=True,
-        timeout=300,
+        [sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
     )
     assert completed.returncode == 0, completed.stderr
     return outdir
+
+
+@pytest.fixture(scope="session")
+def cloud_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """cdk.out of the default config, synthesized once by the real entry point."""
+    return synthesize(tmp_path_factory.mktemp("cdk.out"))

@@ -32,10 +32,11 @@ STATE_VERSION = 2
 TRAINING_STAGE = "SolutionVersion"
 # A learned wait never polls more often than this, whatever the stage.
 MIN_INTERVAL_SECONDS = 15
-# The first wait is this share of the learned duration: a stage that runs up to 10% faster
-# than last time is still seen at once, and one that runs longer is polled at 1/20 of it.
-FIRST_WAIT_SHARE = 0.9
-INTERVAL_SHARE = 0.05
+# The first wait is this share of the learned duration, later checks come at INTERVAL_SHARE of
+# it: a stage that takes as long as last time is seen within 2.5% of its duration, one that
+# runs up to 5% faster within 5%, one that runs longer within 2.5% (the target is 10%).
+FIRST_WAIT_SHARE = 0.95
+INTERVAL_SHARE = 0.025
 TRAINING_MODES = ("FULL", "UPDATE")
 
 
@@ -119,8 +120,8 @@ def plan_waits(
 
     ``polling`` holds each check's configured ``intervalSeconds`` and ``maxChecks``. Without a
     learned duration both waits are the configured interval. With one (D seconds), the first
-    wait is 0.9 D and later checks come every D/20 (at least 15 s, at most the configured
-    interval), so the stage is seen within 5% of its duration while costing a handful of
+    wait is 0.95 D and later checks come every D/40 (at least 15 s, at most the configured
+    interval), so the stage is seen within a few percent of its duration for a handful of
     transitions. The first wait never exceeds the configured total (interval x max checks):
     every wait stays bounded in attempts and time even with a corrupt record.
     """

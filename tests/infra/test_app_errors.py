@@ -63,6 +63,14 @@ def run_app(personalize: Any, outdir: Path) -> subprocess.CompletedProcess[str]:
             "for example 1.",
             id="bad-value-in-json-from-command-line",
         ),
+        pytest.param(
+            {"training": {"mode": "UPDATE"}},
+            'Configuration error: Invalid cdk.json context "personalize.training.mode": got "UPDATE"; expected '
+            "FULL for recipe aws-user-personalization-v2: Personalize accepts trainingMode UPDATE only for "
+            'aws-user-personalization and aws-hrnn-coldstart, for example "FULL", or "UPDATE" with recipeArn '
+            '"arn:aws:personalize:::recipe/aws-user-personalization".',
+            id="update-training-with-the-default-v2-recipe",
+        ),
     ],
 )
 def test_bad_config_prints_one_error_line_and_exits_1(
