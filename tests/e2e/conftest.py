@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -15,10 +16,17 @@ def synthesized(cloud_assembly: Path) -> SynthesizedPipeline:
     return load_synthesized_pipeline(cloud_assembly)
 
 
-@pytest.fixture
-def pipeline(synthesized: SynthesizedPipeline) -> Iterator[OfflinePipeline]:
-    """The default stack in a fresh offline account, with generated ml-100k ratings uploaded."""
+@contextmanager
+def deployed_with_ratings(synthesized: SynthesizedPipeline) -> Iterator[OfflinePipeline]:
+    """A synthesized stack in a fresh offline account, with generated ml-100k ratings uploaded."""
     with offline_account() as account:
         deployed = OfflinePipeline(synthesized, account)
         deployed.upload_raw_data(to_u_data(generate_ratings()))
+        yield deployed
+
+
+@pytest.fixture
+def pipeline(synthesized: SynthesizedPipeline) -> Iterator[OfflinePipeline]:
+    """The default stack, deployed offline with ratings uploaded."""
+    with deployed_with_ratings(synthesized) as deployed:
         yield deployed

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 from simulator.cloud_assembly import SynthesizedPipeline, load_synthesized_pipeline
 from simulator.interpreter import ExecutionResult
-from simulator.offline import ACCOUNT_ID, REGION, OfflinePipeline, offline_account
+from simulator.offline import ACCOUNT_ID, REGION, OfflinePipeline
 from simulator.sample_data import generate_ratings, to_u_data
 from tests.conftest import synthesize
+from tests.e2e.conftest import deployed_with_ratings
 
 ARN = f"arn:aws:personalize:{REGION}:{ACCOUNT_ID}"
 METRIC = "normalized_discounted_cumulative_gain_at_10"
@@ -35,9 +35,7 @@ def update_mode(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPipeline
 
 @pytest.fixture
 def incremental(update_mode: SynthesizedPipeline) -> Iterator[OfflinePipeline]:
-    with offline_account() as account:
-        deployed = OfflinePipeline(update_mode, account)
-        deployed.upload_raw_data(to_u_data(generate_ratings()))
+    with deployed_with_ratings(update_mode) as deployed:
         yield deployed
 
 

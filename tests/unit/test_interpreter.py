@@ -245,18 +245,26 @@ def test_intrinsics_and_context_object() -> None:
                     "started.$": "$$.Execution.StartTime",
                     "machine.$": "$$.StateMachine.Name",
                 },
+                "Next": "Later",
+            },
+            "Later": {"Type": "Wait", "Seconds": 90, "Next": "Stamp"},
+            "Stamp": {
+                "Type": "Pass",
+                "Parameters": {"entered.$": "$$.State.EnteredTime", "built.$": "$"},
                 "End": True,
             }
         },
     }
     result = run(definition, Recorder(), {"round": 41}, execution_name="nightly-2026-03-01")
-    assert result.output == {
+    assert result.output["built"] == {
         "name": "retrain-nightly-2026-03-01-41",
         "next": 42,
         "execution": "arn:aws:states:eu-west-1:123456789012:execution:personalize-retraining:nightly-2026-03-01",
         "started": "2026-03-01T12:00:00.000Z",
         "machine": "personalize-retraining",
     }
+    # $$.State.EnteredTime (which the library leaves out) is the state's entry on the virtual clock.
+    assert result.output["entered"] == "2026-03-01T12:01:30.000Z"
 
 
 def test_parallel_branch_tasks_are_answered_by_python() -> None:

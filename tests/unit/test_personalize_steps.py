@@ -191,3 +191,120 @@ def test_bad_events_are_rejected_with_the_field_named(event: dict[str, Any], mes
 def test_training_mode_must_be_full_or_update() -> None:
     with pytest.raises(steps.InvalidEventError, match="must be FULL or UPDATE; got 'AUTOTRAIN'"):
         steps.start_training({"solutionArn": f"{ARN}:solution/s", "trainingMode": "AUTOTRAIN"})
+
+
+# --- quality gate --------------------------------------------------------------------------------
+
+SOLUTION = f"{ARN}:solution/movielens-solution"
+NEW, SERVED = f"{SOLUTION}/new00001", f"{SOLUTION}/old00001"
+NDCG = "normalized_discounted_cumulative_gain_at_10"
+
+
+class GatePersonalize:
+    """Records the gate's calls; answers with the given metrics and campaign."""
+
+    def __init__(self, metrics: dict[str, dict[str, float]], campaign: dict[str, Any] | None) -> None:
+        self.metrics, self.campaign, self.calls = metrics, campaign, []
+
+    def get_paginator(self, operation: str) -> Any:
+        gate = self
+
+        class Paginator:
+            def paginate(self, **params: Any) -> list[dict[str, Any]]:
+                gate.calls.append((operation, params))
+                summaries = [{"name": "movielens-campaign", "campaignArn": f"{ARN}:campaign/movielens-campaign"}]
+                return [{"campaigns": summaries if gate.campaign else []}]
+
+        return Paginator()
+
+    def get_solution_metrics(self, **params: Any) -> dict[str, Any]:
+        self.calls.append(("get_solution_metrics", params))
+        return {"solutionVersionArn": params["solutionVersionArn"], "metrics": self.metrics[params["solutionVersionArn"]]}
+
+    def describe_campaign(self, **params: Any) -> dict[str, Any]:
+        self.calls.append(("describe_campaign", params))
+        return {"campaign": self.campaign}
+
+
+def evaluate(fake: GatePersonalize, **overrides: Any) -> dict[str, Any]:
+    event = {"solutionVersionArn": NEW, "solutionArn": SOLUTION, "campaignName": "movielens-campaign",
+             "metric": NDCG, "maxRelativeRegression": 0.05, "minimum": None, **overrides}
+    steps._clients["personalize"] = fake
+    try:
+        return steps.evaluate_version(event)
+    finally:
+        steps._clients.pop("personalize")
+
+
+def test_gate_compares_the_new_version_with_the_served_one() -> None:
+    fake = GatePersonalize({NEW: {NDCG: 0.21}, SERVED: {NDCG: 0.2}}, {"status": "ACTIVE", "solutionVersionArn": SERVED})
+
+    result = evaluate(fake)
+
+    assert fake.calls == [
+        ("get_solution_metrics", {"solutionVersionArn": NEW}),
+        ("list_campaigns", {"solutionArn": SOLUTION}),
+        ("describe_campaign", {"campaignArn": f"{ARN}:campaign/movielens-campaign"}),
+        ("get_solution_metrics", {"solutionVersionArn": SERVED}),
+    ]
+    assert {k: result[k] for k in ("passed", "candidate", "current", "threshold")} == {
+        "passed": True,
+        "candidate": {"solutionVersionArn": NEW, "value": 0.21},
+        "current": {"solutionVersionArn": SERVED, "value": 0.2},
+        "threshold": 0.19,
+    }
+    assert result["reason"] == f"{NDCG} 0.21 against the served version's 0.2 (tolerance 5%)"
+
+
+@pytest.mark.parametrize(
+    ("new", "served", "minimum", "passed", "reason"),
+    [
+        (0.18, 0.2, None, False, f"{NDCG} 0.18 is more than 5% below the served version's 0.2 (at least 0.19 needed)"),
+        (0.19, 0.2, None, True, f"{NDCG} 0.19 against the served version's 0.2 (tolerance 5%)"),
+        (0.25, 0.2, 0.3, False, f"{NDCG} 0.25 is below the minimum 0.3"),
+        (
+            0.1, 0.2, 0.15, False,
+            f"{NDCG} 0.1 is below the minimum 0.15; {NDCG} 0.1 is more than 5% below the served version's 0.2 "
+            "(at least 0.19 needed)",
+        ),
+    ],
+)
+def test_gate_decision(new: float, served: float, minimum: float | None, passed: bool, reason: str) -> None:
+    fake = GatePersonalize({NEW: {NDCG: new}, SERVED: {NDCG: served}}, {"status": "ACTIVE", "solutionVersionArn": SERVED})
+
+    result = evaluate(fake, minimum=minimum)
+
+    assert (result["passed"], result["reason"]) == (passed, reason)
+
+
+def test_before_the_first_deployment_only_the_floor_counts() -> None:
+    fake = GatePersonalize({NEW: {NDCG: 0.01}}, None)
+
+    result = evaluate(fake)
+
+    assert result["passed"] is True and result["current"] is None and result["threshold"] is None
+    assert [name for name, _ in fake.calls] == ["get_solution_metrics", "list_campaigns"]
+
+
+def test_a_campaign_that_never_became_active_serves_nothing_to_compare_with() -> None:
+    fake = GatePersonalize({NEW: {NDCG: 0.2}}, {"status": "CREATE FAILED", "failureReason": "x"})
+
+    assert evaluate(fake, minimum=0.1)["current"] is None
+
+
+def test_gate_needs_the_metric_on_the_new_version() -> None:
+    fake = GatePersonalize({NEW: {"coverage": 0.3, "precision_at_5": 0.1}}, None)
+
+    with pytest.raises(steps.MetricUnavailableError) as raised:
+        evaluate(fake)
+
+    assert str(raised.value) == (
+        f"solution version {NEW} reports no {NDCG}; it reports coverage, precision_at_5: choose one of those "
+        "as qualityGate.metric"
+    )
+
+
+@pytest.mark.parametrize(("field", "value"), [("maxRelativeRegression", "5%"), ("minimum", True)])
+def test_gate_rejects_a_malformed_event(field: str, value: Any) -> None:
+    with pytest.raises(steps.InvalidEventError, match=f"event field '{field}' must be a number"):
+        evaluate(GatePersonalize({}, None), **{field: value})

@@ -6,6 +6,7 @@ All data is generated here (MovieLens itself may not be redistributed).
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -352,3 +353,100 @@ def test_fingerprint_follows_content_format_and_threshold() -> None:
     assert base != data_fingerprint("63db7c79f9fdfd02185b31ec3cd34ff8", "ml-100k", 4.0)
     assert base != data_fingerprint("53db7c79f9fdfd02185b31ec3cd34ff8", "ratings-csv", 4.0)
     assert base != data_fingerprint("53db7c79f9fdfd02185b31ec3cd34ff8", "ml-100k", 3.5)
+
+
+# --- planning and recording a run -----------------------------------------------------------
+
+STATE_KEY = "state/pipeline-state.json"
+PLAN = {
+    "trainingMode": "UPDATE",
+    "fullRetrainEveryDays": 7,
+    "runStartedAt": "2026-03-10T06:00:00Z",
+    "polling": {"SolutionVersion": {"intervalSeconds": 300, "maxChecks": 288}},
+}
+
+
+@pytest.mark.parametrize(
+    ("plan", "expected"),
+    [
+        ({**PLAN, "trainingMode": "AUTOTRAIN"}, "field 'plan.trainingMode' must be one of FULL, UPDATE; got 'AUTOTRAIN'"),
+        ({**PLAN, "fullRetrainEveryDays": 0}, "field 'plan.fullRetrainEveryDays' must be an integer >= 1; got 0"),
+        ({**PLAN, "runStartedAt": "last tuesday"}, "field 'plan.runStartedAt' must be an ISO-8601 time"),
+        ({**PLAN, "polling": {"SolutionVersion": {"intervalSeconds": 0, "maxChecks": 1}}}, "field 'plan.polling'"),
+        ("UPDATE", "field 'plan' must be an object"),
+    ],
+)
+def test_invalid_plan_names_field(plan: Any, expected: str) -> None:
+    with pytest.raises(InvalidEventError) as caught:
+        prepare_data.handler(event(stateKey=STATE_KEY, plan=plan), s3=object())
+    assert expected in str(caught.value)
+
+
+def test_a_plan_needs_the_state_record() -> None:
+    with pytest.raises(InvalidEventError, match="field 'plan' needs 'stateKey'"):
+        prepare_data.handler(event(plan=PLAN), s3=object())
+
+
+def test_first_run_plans_full_training_and_configured_waits(s3: Any) -> None:
+    s3.put_object(Bucket=BUCKET, Key=RAW_KEY, Body=u_data([(1, 10, 5, 100)]))
+
+    result = prepare_data.handler(event(stateKey=STATE_KEY, plan=PLAN), s3=s3)
+
+    assert result["plan"] == {
+        "trainingMode": "FULL",
+        "trainingModeReason": "no FULL-trained model is deployed yet; UPDATE needs one to build on",
+        "waits": {"SolutionVersion": {"firstSeconds": 300, "intervalSeconds": 300}},
+    }
+
+
+def record_event(**overrides: Any) -> dict[str, Any]:
+    base = {
+        "bucket": BUCKET, "stateKey": STATE_KEY, "outcome": "succeeded", "dataFingerprint": "f1",
+        "executionName": "week-1", "runStartedAt": "2026-03-03T06:00:00Z", "trainingMode": "FULL",
+        "datasetImportJobArn": "arn:import", "solutionVersionArn": "arn:version", "campaignArn": "arn:campaign",
+        "evaluation": {"passed": True, "metric": "coverage"},
+        "polls": {"SolutionVersion": {"SolutionVersion": {
+            "Status": "ACTIVE", "CreationDateTime": "2026-03-03T06:20:00Z",
+            "LastUpdatedDateTime": "2026-03-03T08:20:00Z"}}},
+        "resourcePaths": {"SolutionVersion": "SolutionVersion"},
+    }
+    base.update(overrides)
+    return {k: v for k, v in base.items() if v is not _DROP}
+
+
+def test_record_run_then_plan_uses_what_was_learned(s3: Any) -> None:
+    s3.put_object(Bucket=BUCKET, Key=RAW_KEY, Body=u_data([(1, 10, 5, 100)]) + b"\n")
+    recorded = prepare_data.record_run(record_event(runStartedAt="2026-03-05T06:00:00Z"), s3=s3)
+    s3.put_object(Bucket=BUCKET, Key=RAW_KEY, Body=u_data([(1, 10, 5, 100), (2, 10, 5, 101)]))
+
+    planned = prepare_data.handler(event(stateKey=STATE_KEY, plan=PLAN), s3=s3)["plan"]
+
+    assert recorded == {"outcome": "succeeded", "trainingMode": "FULL", "stageSeconds": {"SolutionVersion.FULL": 7200}}
+    assert planned["trainingMode"] == "UPDATE"
+    # Only a FULL training was measured: an UPDATE run polls at the configured interval.
+    assert planned["waits"] == {"SolutionVersion": {"firstSeconds": 300, "intervalSeconds": 300}}
+    full_plan = prepare_data.handler(event(stateKey=STATE_KEY, plan={**PLAN, "trainingMode": "FULL"}), s3=s3)["plan"]
+    assert full_plan["waits"] == {"SolutionVersion": {"firstSeconds": 6840, "intervalSeconds": 180}}
+    state = json.loads(s3.get_object(Bucket=BUCKET, Key=STATE_KEY)["Body"].read())
+    assert state["lastSuccessfulRun"]["evaluation"] == {"passed": True, "metric": "coverage"}
+    assert state["lastFullTraining"] == {"at": "2026-03-05T06:00:00Z", "solutionVersionArn": "arn:version"}
+
+
+def test_a_rejected_run_needs_no_campaign(s3: Any) -> None:
+    result = prepare_data.record_run(record_event(outcome="rejected", campaignArn=_DROP), s3=s3)
+
+    assert result["outcome"] == "rejected"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"outcome": "skipped"}, "field 'outcome' must be one of succeeded, rejected; got 'skipped'"),
+        ({"campaignArn": _DROP}, "field 'campaignArn' is missing"),
+        ({"polls": []}, "fields 'polls' and 'resourcePaths' must be JSON objects"),
+    ],
+)
+def test_record_run_rejects_a_malformed_event(overrides: dict[str, Any], expected: str) -> None:
+    with pytest.raises(InvalidEventError) as caught:
+        prepare_data.record_run(record_event(**overrides), s3=object())
+    assert expected in str(caught.value)
