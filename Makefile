@@ -11,7 +11,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 CDK := npx --no-install cdk --no-notices --no-version-reporting
 
-.PHONY: install demo test synth deploy destroy clean
+.PHONY: install demo test bench synth deploy destroy clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -35,6 +35,10 @@ demo: synth
 ## test: the whole test suite (unit, infrastructure, offline end-to-end)
 test: install
 	$(PYTHON) -m pytest
+
+## bench: the emitted workflow against the notebook's polling, and a month of daily runs (simulated time)
+bench: synth
+	$(PYTHON) -m simulator.bench --cdk-out cdk.out
 
 ## deploy / destroy: real AWS (needs credentials and a bootstrapped account)
 deploy: install

@@ -8,6 +8,7 @@ with the handler the template names. Nothing about the stack is restated here.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,3 +109,12 @@ def _lambda_functions(directory: Path, resources: dict[str, Any]) -> dict[str, L
             environment={k: v for k, v in variables.items() if isinstance(v, str)},
         )
     return functions
+
+
+def load_for_command(directory: Path | str) -> SynthesizedPipeline:
+    """For command-line entry points: a stale or missing cdk.out is one line and exit status 2."""
+    try:
+        return load_synthesized_pipeline(directory)
+    except CloudAssemblyError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from simulator.cloud_assembly import CloudAssemblyError, load_synthesized_pipeline
+from simulator.cloud_assembly import load_for_command
 from simulator.interpreter import ExecutionEvent, ExecutionResult
 from simulator.offline import OfflinePipeline, offline_account
 from simulator.sample_data import generate_ratings, to_u_data
@@ -60,8 +60,9 @@ class Timeline:
 
 
 def _status_from_poll(output: Any, stage: str) -> str:
-    """The status the check read: the resource's, or the update's for a campaign update."""
-    poll = output.get("poll", {}) if isinstance(output, dict) else {}
+    """The status the check read (kept under ``poll.<Check>``): the resource's, or the update's."""
+    key = stage.title().replace(" ", "")  # ReadinessCheck.key
+    poll = output.get("poll", {}).get(key, {}) if isinstance(output, dict) else {}
     for resource in poll.values():
         if isinstance(resource, dict):
             if stage.endswith("update"):
@@ -73,11 +74,20 @@ def _status_from_poll(output: Any, stage: str) -> str:
 def _data_summary(output: dict[str, Any]) -> str:
     data = output["data"]
     if data.get("unchanged"):
-        return f"{data['raw']} unchanged since the last successful run"
-    return (
+        return f"{data['raw']} unchanged since the last training"
+    summary = (
         f"{data['rowsRead']:,} ratings read, {data['rowsWritten']:,} interactions kept, "
         f"{data['rowsMalformed']:,} malformed -> {data['interactionsUri']}"
     )
+    plan = data.get("plan")
+    if plan:
+        summary += f"; training {plan['trainingMode']}: {plan['trainingModeReason']}"
+    return summary
+
+
+def _evaluation_summary(output: dict[str, Any]) -> str:
+    evaluation = output["evaluation"]
+    return f"{'passed' if evaluation['passed'] else 'REJECTED'}: {evaluation['reason']}"
 
 
 def _created_or_found(key: str) -> Any:
@@ -96,6 +106,7 @@ STAGE_SUMMARIES = {
     "Start dataset import": lambda o: f"started {o['importJob']['arn']}",
     "Ensure solution": _created_or_found("solution"),
     "Start training": lambda o: f"started {o['solutionVersion']['arn']} ({o['solutionVersion']['trainingMode']})",
+    "Evaluate new version": _evaluation_summary,
     "Deploy campaign": lambda o: f"{o['campaign']['action']} {o['campaign']['arn']}",
     "Smoke test recommendations": lambda o: f"user {o['smokeTest']['userId']} gets {len(o['smokeTest']['itemIds'])} items",
 }
@@ -114,6 +125,9 @@ def print_outcome(result: ExecutionResult, out: TextIO) -> None:
     if output.get("outcome") == "skipped":
         out.write(f"  Skipped: {output['reason']}\n")
         return
+    if output.get("outcome") == "rejected":
+        out.write(f"  Rejected by the quality gate: {output['reason']}; the campaign keeps its version\n")
+        return
     out.write(f"  Campaign {output['campaignArn']} ({output['campaignAction']})\n")
     out.write(f"  serves {output['solutionVersionArn']}\n")
     recommendations = output["recommendations"]
@@ -131,11 +145,7 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
         "by default a week of new ratings arrives before each later cycle",
     )
     args = parser.parse_args(argv)
-    try:
-        synthesized = load_synthesized_pipeline(args.cdk_out)
-    except CloudAssemblyError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    synthesized = load_for_command(args.cdk_out)
 
     failures = 0
     with offline_account() as account:

@@ -125,12 +125,17 @@ class OfflinePipeline:
         execution_input: Any = None,
         on_event: Callable[[ExecutionEvent], None] | None = None,
         gap: timedelta = timedelta(minutes=1),
+        definition: dict[str, Any] | None = None,
     ) -> ExecutionResult:
-        """Run one execution to its end on the simulated clock, starting ``gap`` after the last."""
+        """Run one execution to its end on the simulated clock, starting ``gap`` after the last.
+
+        ``definition`` runs another definition with this stack's substitutions (a benchmark's
+        baseline); by default the one synth emitted.
+        """
         start = self.account.clock.advance(gap.total_seconds())
         execution = self.mark_running(name or str(uuid.uuid4()), start_date=start)
         result = run_execution(
-            self.definition,
+            self.definition if definition is None else self.resolve(definition),
             {"trigger": "offline"} if execution_input is None else execution_input,
             execution_name=execution["name"],
             state_machine_arn=self.state_machine_arn,
@@ -153,6 +158,13 @@ class OfflinePipeline:
         }
         self.executions.append(execution)
         return execution
+
+    def resolve(self, definition: dict[str, Any]) -> dict[str, Any]:
+        """``definition`` with this stack's ``${Placeholder}`` values filled in."""
+        text = json.dumps(definition)
+        for key, value in self._substitution_values().items():
+            text = text.replace("${" + key + "}", value)
+        return json.loads(text)
 
     # -- wiring ------------------------------------------------------------------------------
 

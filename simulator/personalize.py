@@ -390,6 +390,9 @@ class PersonalizeSimulator:
         self._imports: dict[str, _Interactions] = {}
         self._models: dict[str, _Model] = {}
         self._metrics: dict[str, dict[str, float]] = {}
+        self._autotrain_due: dict[str, datetime] = {}
+        # Scheduled automatic trainings that did not start (solution busy, no data), for reports.
+        self.autotraining_skipped: list[tuple[str, datetime]] = []
         self._next_metrics: list[dict[str, float]] = []
         self._failures: dict[str, list[str]] = {}
         self._throttles: dict[str, list[str]] = {}
@@ -424,6 +427,7 @@ class PersonalizeSimulator:
         """Live resources of a kind (as Describe reports them), oldest first."""
         with self._lock:
             self._purge()
+            self._autotrain()
             return [self._describe(res) for res in self._live(kind)]
 
     def status_of(self, arn: str) -> str:
@@ -926,22 +930,29 @@ class PersonalizeSimulator:
         return {"solutionVersionArn": res.arn, "metrics": self._metrics.get(res.arn) or _default_metrics(res.arn)}
 
     def _autotrain(self) -> None:
-        """Emulate performAutoTraining: a version within an hour of the solution, then on schedule."""
+        """Emulate performAutoTraining: a version within an hour of the solution, then on schedule.
+
+        Each slot of the schedule (solution ACTIVE + 1 h, then every schedulingExpression) is
+        handled once: a version starts at the slot unless the solution is busy training then,
+        in which case that slot is skipped, as the service skips a training it cannot start.
+        """
         now = self._now()
         for solution in self._live("solution"):
             if not solution.attrs["performAutoTraining"] or self._status(solution) != "ACTIVE":
                 continue
-            due = solution.life.finished_at() + timedelta(hours=1)
             interval = timedelta(days=_autotraining_days(solution.attrs.get("solutionConfig", {})))
-            autos = [v for v in self._children(solution.arn, "solution_version") if v.attrs["trainingMode"] == "AUTOTRAIN"]
-            if autos:
-                due = max(v.life.created for v in autos) + interval
-            busy = any(v.life.status(due) in IN_FLIGHT for v in self._children(solution.arn, "solution_version"))
-            if due <= now and not busy and self._has_active_import(solution.parent or ""):
-                try:
-                    self._start_training(solution, "AUTOTRAIN", None, at=due)
-                except SimulatedServiceError:
-                    continue  # the service skips a scheduled training it cannot start
+            due = self._autotrain_due.setdefault(solution.arn, solution.life.finished_at() + timedelta(hours=1))
+            while due <= now:
+                busy = any(v.life.status(due) in IN_FLIGHT for v in self._children(solution.arn, "solution_version"))
+                if not busy and self._has_active_import(solution.parent or ""):
+                    try:
+                        self._start_training(solution, "AUTOTRAIN", None, at=due)
+                    except SimulatedServiceError:
+                        self.autotraining_skipped.append((solution.arn, due))
+                else:
+                    self.autotraining_skipped.append((solution.arn, due))
+                due += interval
+                self._autotrain_due[solution.arn] = due
 
     # ----------------------------------------------------------------- campaigns
 

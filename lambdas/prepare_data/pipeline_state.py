@@ -38,6 +38,10 @@ MIN_INTERVAL_SECONDS = 15
 FIRST_WAIT_SHARE = 0.95
 INTERVAL_SHARE = 0.025
 TRAINING_MODES = ("FULL", "UPDATE")
+# A stage never measured yet borrows a sibling's duration: an update deploys the new version
+# on the same provisioned capacity that creating the campaign did (Personalize does not
+# document different times), so the second run's update is sized from the first's creation.
+BORROWED_DURATIONS = {"CampaignUpdate": "Campaign"}
 
 
 def data_fingerprint(raw_etag: str, fmt: str, min_rating: float) -> str:
@@ -129,7 +133,7 @@ def plan_waits(
     plan: dict[str, dict[str, int]] = {}
     for stage, settings in polling.items():
         interval = int(settings["intervalSeconds"])
-        seconds = learned.get(learned_key(stage, training_mode))
+        seconds = learned.get(learned_key(stage, training_mode), learned.get(BORROWED_DURATIONS.get(stage, "")))
         if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0:
             plan[stage] = {"firstSeconds": interval, "intervalSeconds": interval}
             continue

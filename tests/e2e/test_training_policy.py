@@ -255,7 +255,7 @@ def test_a_second_run_waits_as_long_as_the_stages_took_and_then_checks_often(pip
 
     assert second.output["data"]["plan"]["waits"]["SolutionVersion"] == {"firstSeconds": 6840, "intervalSeconds": 180}
     assert second.output["data"]["plan"]["waits"]["DatasetImportJob"] == {"firstSeconds": 855, "intervalSeconds": 23}
-    assert second.output["data"]["plan"]["waits"]["CampaignUpdate"] == {"firstSeconds": 60, "intervalSeconds": 60}
+    assert second.output["data"]["plan"]["waits"]["CampaignUpdate"] == {"firstSeconds": 570, "intervalSeconds": 15}
     entered = second.states_entered()
     assert entered.count("Check solution version") <= 4
     assert entered.count("Check dataset import job") <= 4

@@ -580,3 +580,18 @@ def test_lists_paginate_newest_first(pz: BaseClient, clock: SimulatedClock, sim:
     assert [g["name"] for g in first["datasetGroups"]] == ["group-2", "group-1"]
     rest = pz.list_dataset_groups(maxResults=2, nextToken=first["nextToken"])
     assert [g["name"] for g in rest["datasetGroups"]] == ["group-0"] and "nextToken" not in rest
+
+
+def test_auto_training_skips_a_slot_while_busy_and_keeps_its_schedule(
+    pz: BaseClient, clock: SimulatedClock, sim: PersonalizeSimulator, trained: dict[str, str]
+) -> None:
+    auto = pz.create_solution(name="auto", datasetGroupArn=trained["group"], recipeArn=RECIPE)["solutionArn"]
+    clock.advance(D.solution + 1800)
+    manual = pz.create_solution_version(solutionArn=auto, trainingMode="FULL")["solutionVersionArn"]
+    clock.advance(7 * 86400 + D.solution_version)  # the first slot (busy) and the second (free)
+
+    versions = {v["solutionVersionArn"]: v for v in pz.list_solution_versions(solutionArn=auto)["solutionVersions"]}
+    modes = sorted(pz.describe_solution_version(solutionVersionArn=arn)["solutionVersion"]["trainingMode"] for arn in versions)
+    assert manual in versions
+    assert modes == ["AUTOTRAIN", "FULL"]
+    assert [arn for arn, _ in sim.autotraining_skipped] == [auto]

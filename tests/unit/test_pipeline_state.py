@@ -75,6 +75,16 @@ def test_training_waits_follow_the_mode_of_this_run() -> None:
     assert ps.plan_waits(state, POLLING, "FULL")["SolutionVersion"]["firstSeconds"] == 6840
 
 
+def test_a_campaign_update_never_measured_borrows_the_creation_time() -> None:
+    polling = {"CampaignUpdate": {"intervalSeconds": 60, "maxChecks": 180}}
+
+    assert ps.plan_waits({"stageSeconds": {"Campaign": 600}}, polling, "FULL") == {
+        "CampaignUpdate": {"firstSeconds": 570, "intervalSeconds": 15}
+    }
+    learned = {"stageSeconds": {"Campaign": 600, "CampaignUpdate": 1200}}
+    assert ps.plan_waits(learned, polling, "FULL")["CampaignUpdate"]["firstSeconds"] == 1140
+
+
 @pytest.mark.parametrize("learned", [10**9, -5, 0, "7200", True, None])
 def test_a_corrupt_or_huge_duration_keeps_every_wait_bounded(learned: Any) -> None:
     plan = ps.plan_waits({"stageSeconds": {"DatasetImportJob": learned}}, POLLING, "FULL")["DatasetImportJob"]
