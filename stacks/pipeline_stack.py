@@ -27,7 +27,9 @@ class PersonalizePipelineStack(Stack):
         names = PersonalizeNames(config.pipeline_name)
         arns = PersonalizeArns(self, names, config.recipe_arn)
 
-        data = DataBucket(self, "Data", training_file_retention=Duration.days(90))
+        data = DataBucket(
+            self, "Data", training_file_retention=Duration.days(90), destroy_on_delete=config.data.destroy_on_delete
+        )
         personalize_role = PersonalizeServiceRole(self, "PersonalizeAccess", bucket=data.bucket)
         steps = WorkflowFunctions(
             self,
