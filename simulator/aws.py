@@ -14,12 +14,13 @@ throttling injection reaches the caller on its first attempt: stricter than real
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import boto3
 import botocore.handlers
@@ -32,6 +33,8 @@ from botocore.parsers import create_parser
 from simulator.personalize import PersonalizeSimulator, SimulatedServiceError
 
 SIMULATED_SERVICES = ("personalize", "personalize-runtime")
+# Services answered by a routed handler while one is registered (see ``route``); else by moto.
+ROUTABLE_SERVICES = ("stepfunctions",)
 # Step Functions aws-sdk service names (as in arn:aws:states:::aws-sdk:<name>:<action>) → boto3 names.
 SFN_SERVICE_NAMES = {
     "personalize": "personalize",
@@ -43,6 +46,8 @@ SFN_ERROR_PREFIX = {"personalize": "Personalize", "personalize-runtime": "Person
 REGION = "us-east-1"
 
 _active: PersonalizeSimulator | None = None
+ServiceHandler = Callable[[str, dict[str, Any]], dict[str, Any]]
+_routes: dict[str, ServiceHandler] = {}
 _clients: dict[str, BaseClient] = {}
 _clients_lock = threading.Lock()
 _request_ids = itertools.count(1)
@@ -101,18 +106,41 @@ def active_simulator() -> PersonalizeSimulator | None:
     return _active
 
 
+@contextlib.contextmanager
+def route(service: str, handler: ServiceHandler) -> Iterator[None]:
+    """Answer boto3 calls of ``service`` with ``handler(operation_name, params)`` while the context lasts.
+
+    The handler receives the request as the service would (botocore has validated and
+    serialized it) and returns the response members or raises SimulatedServiceError.
+    """
+    if service not in ROUTABLE_SERVICES:
+        raise ValueError(f"{service!r} is not routable; add it to ROUTABLE_SERVICES")
+    if service in _routes:
+        raise RuntimeError(f"{service} is already routed")
+    _routes[service] = handler
+    try:
+        yield
+    finally:
+        del _routes[service]
+
+
 # --------------------------------------------------------------------------- botocore hook
 
 
 def _before_call(model: OperationModel, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
     """botocore's before-call hook: answer from the simulator instead of sending HTTP."""
-    simulator = _active
-    if simulator is None:
-        return None
     service = model.service_model.service_name
+    routed = _routes.get(service)
+    simulator = _active
+    if routed is None and (simulator is None or service not in SIMULATED_SERVICES):
+        return None
     request = _request_params(params)
     try:
-        result = simulator.handle(model.name, request, service=service)
+        if routed is not None:
+            result = routed(model.name, request)
+        else:
+            assert simulator is not None
+            result = simulator.handle(model.name, request, service=service)
     except SimulatedServiceError as err:
         return _http_response(model, err.http_status, {"__type": err.code, "message": err.message}, err.code)
     return _http_response(model, 200, result, None)
@@ -168,7 +196,7 @@ def _next_request_id() -> str:
 
 def _register() -> None:
     """Append the hook to botocore's built-ins once, and to boto3's default session if it exists."""
-    for service in SIMULATED_SERVICES:
+    for service in SIMULATED_SERVICES + ROUTABLE_SERVICES:
         event = f"before-call.{service}"
         if (event, _before_call) not in botocore.handlers.BUILTIN_HANDLERS:
             botocore.handlers.BUILTIN_HANDLERS.append((event, _before_call))

@@ -68,9 +68,15 @@ def load_synthesized_pipeline(directory: Path | str) -> SynthesizedPipeline:
     template = json.loads(template_path.read_text())
     definition_text = definition_path.read_text()
     resources = template["Resources"]
-    machines = [key for key, res in resources.items() if res["Type"] == "AWS::StepFunctions::StateMachine"]
+    # The workflow's definition is a literal string; the teardown provider's waiter is built
+    # from a Fn::Join of ARNs.
+    machines = [
+        key
+        for key, res in resources.items()
+        if res["Type"] == "AWS::StepFunctions::StateMachine" and isinstance(res["Properties"]["DefinitionString"], str)
+    ]
     if len(machines) != 1:
-        raise CloudAssemblyError(f"expected one state machine in {template_path}, found {len(machines)}")
+        raise CloudAssemblyError(f"expected one workflow state machine in {template_path}, found {len(machines)}")
     deployed_text = resources[machines[0]]["Properties"]["DefinitionString"]
     if deployed_text != definition_text:
         raise CloudAssemblyError(

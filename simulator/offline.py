@@ -29,13 +29,18 @@ from moto import mock_aws
 from simulator import aws as simulated_aws
 from simulator.cloud_assembly import LambdaFunction, SynthesizedPipeline
 from simulator.interpreter import ExecutionEvent, ExecutionResult, TaskFailure, TaskRequest, run_execution
-from simulator.personalize import PersonalizeSimulator, SimulatedClock, StageDurations
+from simulator.provider_framework import CustomResourceOutcome, OfflineCustomResource
+from simulator.personalize import PersonalizeSimulator, SimulatedClock, SimulatedServiceError, StageDurations
+from simulator.step_functions import StepFunctionsExecutions
 
 SDK_INTEGRATION_PREFIX = "arn:aws:states:::aws-sdk:"
 LIST_EXECUTIONS = SDK_INTEGRATION_PREFIX + "sfn:listExecutions"
 _STEP_FUNCTIONS_MODEL = botocore.session.get_session().get_service_model("stepfunctions")
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
+STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:PersonalizePipeline"
+SCHEDULE_NAME = "PersonalizePipeline-RetrainingSchedule-offline"
+TEARDOWN_RESOURCE_TYPE = "Custom::PersonalizeTeardown"
 OFFLINE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "offline",
     "AWS_SECRET_ACCESS_KEY": "offline",
@@ -51,6 +56,7 @@ class OfflineAccount:
 
     clock: SimulatedClock
     personalize: PersonalizeSimulator
+    step_functions: StepFunctionsExecutions
 
     def s3(self) -> Any:
         return boto3.client("s3", region_name=REGION)
@@ -68,8 +74,9 @@ def offline_account(*, durations: StageDurations | None = None, start: datetime 
         personalize = PersonalizeSimulator(
             clock, region=REGION, account_id=ACCOUNT_ID, durations=durations or StageDurations(), s3_reader=read_s3
         )
-        with simulated_aws.activate(personalize):
-            yield OfflineAccount(clock=clock, personalize=personalize)
+        step_functions = StepFunctionsExecutions(clock, STATE_MACHINE_ARN)
+        with simulated_aws.activate(personalize), simulated_aws.route("stepfunctions", step_functions.handle):
+            yield OfflineAccount(clock=clock, personalize=personalize, step_functions=step_functions)
 
 
 @contextlib.contextmanager
@@ -95,7 +102,6 @@ class OfflinePipeline:
     bucket_name: str = "personalizepipeline-databucket-offline"
     invocations: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     function_logs: io.StringIO = field(default_factory=io.StringIO)
-    executions: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.account.s3().create_bucket(Bucket=self.bucket_name)
@@ -107,9 +113,66 @@ class OfflinePipeline:
             for logical_id in self.synthesized.functions
         }
         self._functions_by_arn = {arn: self.synthesized.functions[lid] for lid, arn in self._function_arns.items()}
-        self.state_machine_arn = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:PersonalizePipeline"
+        self.state_machine_arn = STATE_MACHINE_ARN
         self.personalize_role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/PersonalizePipeline-PersonalizeRole"
         self.definition = self.synthesized.resolve_definition(self._substitution_values())
+        self.schedule_name = SCHEDULE_NAME
+        self._deploy_schedule()
+        self.teardown = self._deploy_teardown()
+
+    def scheduler(self) -> Any:
+        return boto3.client("scheduler", region_name=REGION)
+
+    def destroy(self) -> CustomResourceOutcome:
+        """What `cdk destroy` does first: CloudFormation deletes the teardown custom resource."""
+        return self.teardown.delete()
+
+    def _deploy_schedule(self) -> None:
+        """Create the template's schedule (moto's Scheduler), as CloudFormation would."""
+        (schedule,) = [
+            r["Properties"] for r in self.synthesized.template["Resources"].values() if r["Type"] == "AWS::Scheduler::Schedule"
+        ]
+        self.scheduler().create_schedule(Name=self.schedule_name, **self._offline_value(schedule))
+
+    def _deploy_teardown(self) -> OfflineCustomResource:
+        resources = self.synthesized.template["Resources"]
+        (logical_id,) = [rid for rid, r in resources.items() if r["Type"] == TEARDOWN_RESOURCE_TYPE]
+        teardown = OfflineCustomResource(
+            self.synthesized,
+            logical_id,
+            clock=self.account.clock,
+            properties=self._offline_value(resources[logical_id]["Properties"]),
+            invoke=lambda function, event: invoke_lambda(
+                function,
+                event,
+                arn=self._function_arns[function.logical_id],
+                log=self.function_logs,
+                clock=self.account.clock.now,
+            ),
+        )
+        teardown.create()
+        return teardown
+
+    def _offline_value(self, value: Any) -> Any:
+        """A template value with Ref and GetAtt replaced by the offline account's names."""
+        resources = self.synthesized.template["Resources"]
+        if isinstance(value, list):
+            return [self._offline_value(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if set(value) == {"Ref"}:
+            kind = resources[value["Ref"]]["Type"]
+            refs = {"AWS::StepFunctions::StateMachine": self.state_machine_arn, "AWS::Scheduler::Schedule": self.schedule_name}
+            return refs[kind]
+        if set(value) == {"Fn::GetAtt"}:
+            logical_id, attribute = value["Fn::GetAtt"]
+            kind = resources[logical_id]["Type"]
+            if kind == "AWS::Lambda::Function" and attribute == "Arn":
+                return self._function_arns[logical_id]
+            if kind == "AWS::IAM::Role" and attribute == "Arn":
+                return f"arn:aws:iam::{ACCOUNT_ID}:role/{logical_id}"
+            raise ValueError(f"no offline value for {value}")
+        return {key: self._offline_value(item) for key, item in value.items()}
 
     @property
     def raw_data_key(self) -> str:
@@ -147,17 +210,13 @@ class OfflinePipeline:
         self.account.clock.set(max(result.stop_time, self.account.clock.now()))
         return result
 
+    @property
+    def executions(self) -> list[dict[str, Any]]:
+        return self.account.step_functions.executions
+
     def mark_running(self, name: str, *, start_date: datetime | None = None) -> dict[str, Any]:
         """Record an execution of the state machine as RUNNING (tests use it for overlaps)."""
-        execution = {
-            "executionArn": f"{self.state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}",
-            "stateMachineArn": self.state_machine_arn,
-            "name": name,
-            "status": "RUNNING",
-            "startDate": start_date or self.account.clock.now(),
-        }
-        self.executions.append(execution)
-        return execution
+        return self.account.step_functions.mark_running(name, start_date=start_date)
 
     def resolve(self, definition: dict[str, Any]) -> dict[str, Any]:
         """``definition`` with this stack's ``${Placeholder}`` values filled in."""
@@ -203,20 +262,19 @@ class OfflinePipeline:
         self.invocations.append((function.logical_id, request.input))
         return invoke_lambda(function, request.input, arn=request.resource, log=self.function_logs)
 
-
     def _list_executions(self, parameters: dict[str, Any]) -> dict[str, Any]:
-        """Step Functions' ListExecutions for this state machine, validated like any SDK call."""
+        """Step Functions' ListExecutions for the workflow's own aws-sdk:sfn task."""
         operation = _STEP_FUNCTIONS_MODEL.operation_model("ListExecutions")
         params = simulated_aws.to_api_params(operation.input_shape, parameters, "ListExecutions")
         report = ParamValidator().validate(params, operation.input_shape)
         if report.has_errors():
             raise TaskFailure("Sfn.InvalidInputException", report.generate_report())
-        if params["stateMachineArn"] != self.state_machine_arn:
-            raise TaskFailure("Sfn.StateMachineDoesNotExistException", f"State Machine Does Not Exist: '{params['stateMachineArn']}'")
-        matching = [
-            dict(e) for e in reversed(self.executions) if params.get("statusFilter") in (None, e["status"])
-        ][: params.get("maxResults") or 100]
-        return simulated_aws.to_sfn_output(operation.output_shape, {"executions": matching})
+        try:
+            result = self.account.step_functions.handle("ListExecutions", params)
+        except SimulatedServiceError as error:
+            # aws-sdk task errors carry the Java SDK's exception class name.
+            raise TaskFailure(f"Sfn.{error.code.removesuffix('Exception')}Exception", error.message) from None
+        return simulated_aws.to_sfn_output(operation.output_shape, result)
 
 
 class _LambdaContext:
@@ -233,14 +291,27 @@ class _LambdaContext:
         return self._timeout_ms
 
 
-def invoke_lambda(function: LambdaFunction, event: Any, *, arn: str, log: TextIO | None = None) -> Any:
+def invoke_lambda(
+    function: LambdaFunction,
+    event: Any,
+    *,
+    arn: str,
+    log: TextIO | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Any:
     """Call the handler as the Lambda Python runtime does, errors included.
 
     An unhandled exception becomes the task error Step Functions reports for a Lambda:
     Error is the exception's class name, Cause the runtime's JSON error document. What the
     handler prints goes to ``log`` (its CloudWatch log stream, in AWS), not to our stdout.
+    A handler module that measures time exposes a ``clock`` attribute; ``clock`` replaces it.
     """
     handler = _load_handler(function)
+    if clock is not None:
+        module = sys.modules[handler.__module__]
+        if not hasattr(module, "clock"):
+            raise AttributeError(f"{module.__name__} has no 'clock' to put the simulated clock in")
+        module.clock = clock
     context = _LambdaContext(function, arn)
     with _environment(function.environment), contextlib.redirect_stdout(log or io.StringIO()):
         try:

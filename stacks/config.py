@@ -35,6 +35,8 @@ USER_RECIPES = (
 RECIPE_ARN_PREFIX = "arn:aws:personalize:::recipe/"
 
 DATA_FORMATS = ("ml-100k", "ratings-csv")
+# What `cdk destroy` does with the data bucket: keep it (and the users' data) or empty and delete it.
+ON_DESTROY_CHOICES = ("retain", "destroy")
 
 # EventBridge Scheduler expressions. rate() takes a positive integer and a unit; cron() takes
 # six fields (minutes hours day-of-month month day-of-week year).
@@ -97,6 +99,12 @@ class DataConfig:
     raw_key: str = "raw/ml-100k/u.data"
     format: str = "ml-100k"
     min_rating: float = 4.0
+    on_destroy: str = "retain"
+
+    @property
+    def destroy_on_delete(self) -> bool:
+        """True when `cdk destroy` empties and deletes the data bucket."""
+        return self.on_destroy == "destroy"
 
 
 @dataclass(frozen=True)
@@ -296,7 +304,7 @@ def _is_known_time_zone(name: str) -> bool:
 
 def _data(value: Any) -> DataConfig:
     block = _require_object("data", value, '{"rawKey": "raw/ml-100k/u.data", "format": "ml-100k"}')
-    _reject_unknown_keys("data.", block, {"rawKey", "format", "minRating"})
+    _reject_unknown_keys("data.", block, {"rawKey", "format", "minRating", "onDestroy"})
     defaults = DataConfig()
     raw_key = block.get("rawKey", defaults.raw_key)
     if (
@@ -332,7 +340,16 @@ def _data(value: Any) -> DataConfig:
             "a number from 0 to 5; ratings at or above it count as interactions",
             "4.0",
         )
-    return DataConfig(raw_key=raw_key, format=data_format, min_rating=float(min_rating))
+    on_destroy = block.get("onDestroy", defaults.on_destroy)
+    if on_destroy not in ON_DESTROY_CHOICES:
+        raise ConfigError(
+            "data.onDestroy",
+            on_destroy,
+            "'retain' (cdk destroy keeps the data bucket and its data) or 'destroy' (cdk destroy empties "
+            "and deletes it)",
+            '"retain"',
+        )
+    return DataConfig(raw_key=raw_key, format=data_format, min_rating=float(min_rating), on_destroy=on_destroy)
 
 
 def _training(value: Any, recipe_arn: str) -> TrainingConfig:

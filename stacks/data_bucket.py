@@ -19,7 +19,10 @@ class DataBucket(Construct):
     service principal in; both are limited to the training prefix and to this account.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, training_file_retention: Duration) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, training_file_retention: Duration, destroy_on_delete: bool = False
+    ) -> None:
+        """``destroy_on_delete``: `cdk destroy` empties and deletes the bucket; by default it is kept."""
         super().__init__(scope, construct_id)
         account = Stack.of(self).account
         self.bucket = s3.Bucket(
@@ -30,7 +33,9 @@ class DataBucket(Construct):
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             versioned=True,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.DESTROY if destroy_on_delete else RemovalPolicy.RETAIN,
+            # Deleting a bucket needs it empty: every object version goes first.
+            auto_delete_objects=destroy_on_delete,
             lifecycle_rules=[
                 # Each run writes its own training file; after the import it is only history.
                 s3.LifecycleRule(

@@ -43,3 +43,12 @@ class PersonalizeNames:
     @property
     def solution_version_prefix(self) -> str:
         return f"{self.pipeline}-train"
+
+    @property
+    def owned_prefix(self) -> str:
+        """Event trackers and filters in the dataset group count as this pipeline's only with this prefix.
+
+        The workflow creates neither; the teardown deletes those named ``<pipeline>-…`` and stops
+        at any other, since a name is the only mark of ownership Personalize keeps.
+        """
+        return f"{self.pipeline}-"

@@ -30,6 +30,9 @@ class PersonalizeArns:
         self.solution = arn("solution", names.solution)
         self.solution_versions = arn("solution", f"{names.solution}/*")
         self.campaign = arn("campaign", names.campaign)
+        self.filters = arn("filter", f"{names.owned_prefix}*")
+        # Event tracker ARNs carry an id, not the name: no narrower pattern exists.
+        self.event_trackers = arn("event-tracker", "*")
         self.recipe = recipe_arn
 
 

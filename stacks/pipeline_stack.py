@@ -11,6 +11,7 @@ from stacks.data_bucket import DataBucket
 from stacks.naming import PersonalizeNames
 from stacks.personalize_access import PersonalizeArns, PersonalizeServiceRole
 from stacks.retraining_workflow import RetrainingWorkflow
+from stacks.teardown import PersonalizeTeardown
 from stacks.workflow import DATA_BUCKET_PLACEHOLDER, PERSONALIZE_ROLE_PLACEHOLDER, WORKFLOW_FUNCTIONS
 from stacks.workflow_functions import WorkflowFunctions
 
@@ -27,7 +28,9 @@ class PersonalizePipelineStack(Stack):
         names = PersonalizeNames(config.pipeline_name)
         arns = PersonalizeArns(self, names, config.recipe_arn)
 
-        data = DataBucket(self, "Data", training_file_retention=Duration.days(90))
+        data = DataBucket(
+            self, "Data", training_file_retention=Duration.days(90), destroy_on_delete=config.data.destroy_on_delete
+        )
         personalize_role = PersonalizeServiceRole(self, "PersonalizeAccess", bucket=data.bucket)
         steps = WorkflowFunctions(
             self,
@@ -51,6 +54,15 @@ class PersonalizePipelineStack(Stack):
             functions=list(steps.functions.values()),
             personalize_arns=arns,
             schedule=config.schedule,
+            log_retention=LOG_RETENTION,
+        )
+        PersonalizeTeardown(
+            self,
+            "Teardown",
+            pipeline_name=config.pipeline_name,
+            personalize_arns=arns,
+            state_machine=workflow.state_machine,
+            schedule=workflow.schedule,
             log_retention=LOG_RETENTION,
         )
 

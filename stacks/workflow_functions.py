@@ -120,39 +120,58 @@ class WorkflowFunctions(Construct):
         }
         self.functions: dict[str, lambda_.Function] = {}
         for function in WORKFLOW_FUNCTIONS:
-            self.functions[function.key] = self._function(function, statements[function.key], log_retention)
-
-    def _function(
-        self, function: WorkflowFunction, statements: list[iam.PolicyStatement], log_retention: logs.RetentionDays
-    ) -> lambda_.Function:
-        log_group = logs.LogGroup(
-            self, f"{function.key}Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
-        )
-        role = iam.Role(
-            self,
-            f"{function.key}Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Runs the {function.key} step of the Personalize retraining workflow",
-        )
-        for statement in statements:
-            role.add_to_policy(statement)
-        # Instead of the AWSLambdaBasicExecutionRole managed policy (logs:* on every group).
-        role.add_to_policy(_allow(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group.log_group_arn]))
-        is_data_step = function is PREPARE_DATA
-        return lambda_.Function(
-            self,
-            function.key,
-            description=function.description,
-            runtime=RUNTIME,
-            architecture=lambda_.Architecture.ARM_64,
-            code=lambda_.Code.from_asset(str(LAMBDAS_DIR / function.code_folder), exclude=["__pycache__", "*.pyc"]),
-            handler=function.handler,
-            role=role,
-            log_group=log_group,
-            logging_format=lambda_.LoggingFormat.JSON,
-            tracing=lambda_.Tracing.ACTIVE,
             # Streaming the ratings needs a little memory for multipart buffers and time for
             # large files; Personalize calls are quick.
-            memory_size=512 if is_data_step else 256,
-            timeout=Duration.minutes(15) if is_data_step else Duration.minutes(1),
-        )
+            is_data_step = function is PREPARE_DATA
+            self.functions[function.key] = least_privilege_function(
+                self,
+                function,
+                statements[function.key],
+                log_retention=log_retention,
+                memory_size=512 if is_data_step else 256,
+                timeout=Duration.minutes(15) if is_data_step else Duration.minutes(1),
+            )
+
+
+def least_privilege_function(
+    scope: Construct,
+    function: WorkflowFunction,
+    statements: list[iam.PolicyStatement],
+    *,
+    log_retention: logs.RetentionDays,
+    memory_size: int,
+    timeout: Duration,
+) -> lambda_.Function:
+    """A Python function deployed from its lambdas/ folder as it is, with a role of its own.
+
+    The role holds ``statements`` and the right to write to the function's own log group,
+    nothing else.
+    """
+    log_group = logs.LogGroup(
+        scope, f"{function.key}Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+    )
+    role = iam.Role(
+        scope,
+        f"{function.key}Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=f"Runs the {function.key} step of the Personalize retraining workflow",
+    )
+    for statement in statements:
+        role.add_to_policy(statement)
+    # Instead of the AWSLambdaBasicExecutionRole managed policy (logs:* on every group).
+    role.add_to_policy(_allow(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group.log_group_arn]))
+    return lambda_.Function(
+        scope,
+        function.key,
+        description=function.description,
+        runtime=RUNTIME,
+        architecture=lambda_.Architecture.ARM_64,
+        code=lambda_.Code.from_asset(str(LAMBDAS_DIR / function.code_folder), exclude=["__pycache__", "*.pyc"]),
+        handler=function.handler,
+        role=role,
+        log_group=log_group,
+        logging_format=lambda_.LoggingFormat.JSON,
+        tracing=lambda_.Tracing.ACTIVE,
+        memory_size=memory_size,
+        timeout=timeout,
+    )

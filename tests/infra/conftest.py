@@ -79,3 +79,9 @@ def pipeline(request: pytest.FixtureRequest) -> SynthesizedPipeline:
     """Each of the two synthesized stacks in turn, for properties that must hold for any config."""
     synthesized: SynthesizedPipeline = request.getfixturevalue(request.param)
     return synthesized
+
+
+@pytest.fixture(scope="session")
+def destroy_data_pipeline(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPipeline:
+    """The default stack with the data retention switch set to destroy."""
+    return synthesize(load_config({"data": {"onDestroy": "destroy"}}), tmp_path_factory.mktemp("cdk-out-destroy"))

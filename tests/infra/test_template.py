@@ -28,6 +28,7 @@ PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
 SOURCE_ACCOUNT = {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
 TRAINING_PREFIX_CONDITION = {"StringLike": {"s3:prefix": ["training/*"]}}
 PASSED_TO_PERSONALIZE = {"StringEquals": {"iam:PassedToService": PERSONALIZE_PRINCIPAL}}
+PASSED_TO_SCHEDULER = {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
 LOG_RETENTION_DAYS = 90
 LAMBDA_RUNTIME = "python3.13"
 
@@ -203,6 +204,35 @@ def personalize_service_role_id(pipeline: SynthesizedPipeline) -> str:
     return roles[0]
 
 
+def workflow_state_machine(pipeline: SynthesizedPipeline) -> tuple[str, Json]:
+    """The retraining state machine (its definition is a literal; the teardown provider's waiter is not)."""
+    found = {
+        rid: r["Properties"]
+        for rid, r in resources_of_type(pipeline, "AWS::StepFunctions::StateMachine").items()
+        if isinstance(r["Properties"]["DefinitionString"], str)
+    }
+    assert len(found) == 1, sorted(found)
+    ((logical_id, properties),) = found.items()
+    return logical_id, properties
+
+
+def provider_framework_function_ids(pipeline: SynthesizedPipeline) -> set[str]:
+    """CDK's own Node.js functions of the custom-resource provider framework."""
+    return {
+        rid
+        for rid, function in resources_of_type(pipeline, "AWS::Lambda::Function").items()
+        if function["Properties"].get("Description", "").startswith("AWS CDK resource provider framework")
+    }
+
+
+def teardown_function_ids(pipeline: SynthesizedPipeline) -> set[str]:
+    return {
+        rid
+        for rid, function in resources_of_type(pipeline, "AWS::Lambda::Function").items()
+        if function["Properties"]["Handler"].startswith("teardown.")
+    }
+
+
 def substitution_target(substitutions: Json, placeholder: str) -> str:
     """The logical id that a ``{"Fn::GetAtt": [id, "Arn"]}`` substitution points at."""
     value = substitutions[placeholder]
@@ -213,7 +243,7 @@ def substitution_target(substitutions: Json, placeholder: str) -> str:
 
 def function_ids(pipeline: SynthesizedPipeline) -> dict[str, str]:
     """Workflow step -> logical id of the function the state machine invokes for it."""
-    _, state_machine = only_resource(pipeline, "AWS::StepFunctions::StateMachine")
+    _, state_machine = workflow_state_machine(pipeline)
     substitutions = state_machine["DefinitionSubstitutions"]
     return {step: substitution_target(substitutions, f"{step}FunctionArn") for step in HANDLERS}
 
@@ -226,7 +256,7 @@ def function_role_id(pipeline: SynthesizedPipeline, step: str) -> str:
 
 
 def state_machine_role_id(pipeline: SynthesizedPipeline) -> str:
-    _, state_machine = only_resource(pipeline, "AWS::StepFunctions::StateMachine")
+    _, state_machine = workflow_state_machine(pipeline)
     role_id: str = state_machine["RoleArn"]["Fn::GetAtt"][0]
     return role_id
 
@@ -259,6 +289,10 @@ def allowed_personalize_resources(pipeline: SynthesizedPipeline) -> set[str]:
         personalize_arn(f"solution/{name}-solution"),
         personalize_arn(f"solution/{name}-solution/*"),
         personalize_arn(f"campaign/{name}-campaign"),
+        # The teardown deletes event trackers and filters named <pipeline>-… in the dataset group;
+        # a tracker's ARN carries an id, not its name, so no narrower pattern exists for it.
+        personalize_arn(f"filter/{name}-*"),
+        personalize_arn("event-tracker/*"),
         pipeline.config.recipe_arn,
     }
 
@@ -401,8 +435,10 @@ def test_personalize_role_reads_only_training_prefix(pipeline: SynthesizedPipeli
 def test_state_machine_invokes_each_function_once(pipeline: SynthesizedPipeline) -> None:
     ids = function_ids(pipeline)
 
+    others = provider_framework_function_ids(pipeline) | teardown_function_ids(pipeline)
+
     assert len(set(ids.values())) == len(HANDLERS)
-    assert set(ids.values()) == set(resources_of_type(pipeline, "AWS::Lambda::Function"))
+    assert set(ids.values()) == set(resources_of_type(pipeline, "AWS::Lambda::Function")) - others
 
 
 @pytest.mark.parametrize("step", HANDLERS)
@@ -425,7 +461,13 @@ def test_function_handler_exists_in_the_code_it_deploys(default_pipeline: Synthe
 
 
 def test_function_runtime_is_python_3_12_or_newer(pipeline: SynthesizedPipeline) -> None:
-    runtimes = {f["Properties"]["Runtime"] for f in resources_of_type(pipeline, "AWS::Lambda::Function").values()}
+    # The provider framework's functions are CDK's own Node.js code; ours are all Python.
+    framework = provider_framework_function_ids(pipeline)
+    runtimes = {
+        f["Properties"]["Runtime"]
+        for rid, f in resources_of_type(pipeline, "AWS::Lambda::Function").items()
+        if rid not in framework
+    }
 
     for runtime in runtimes:
         major, minor = (int(part) for part in runtime.removeprefix("python").split("."))
@@ -516,7 +558,11 @@ def test_prepare_step_writes_only_under_training_prefix(pipeline: SynthesizedPip
 
 
 def test_pass_role_is_granted_once_for_the_personalize_role_to_personalize(pipeline: SynthesizedPipeline) -> None:
-    pass_role_grants = [(rid, s) for rid, s in all_policy_statements(pipeline) if "iam:PassRole" in s.actions]
+    pass_role_grants = [
+        (rid, s)
+        for rid, s in all_policy_statements(pipeline)
+        if "iam:PassRole" in s.actions and s.conditions == PASSED_TO_PERSONALIZE
+    ]
 
     assert pass_role_grants == [
         (
@@ -529,6 +575,15 @@ def test_pass_role_is_granted_once_for_the_personalize_role_to_personalize(pipel
                 None,
             ),
         )
+    ]
+
+
+def test_pass_role_goes_only_to_personalize_and_to_the_scheduler(pipeline: SynthesizedPipeline) -> None:
+    conditions = [s.conditions for _, s in all_policy_statements(pipeline) if "iam:PassRole" in s.actions]
+
+    assert conditions == [PASSED_TO_PERSONALIZE, PASSED_TO_SCHEDULER] or conditions == [
+        PASSED_TO_SCHEDULER,
+        PASSED_TO_PERSONALIZE,
     ]
 
 
@@ -587,13 +642,13 @@ def test_function_role_carries_no_managed_policy(pipeline: SynthesizedPipeline, 
 
 
 def test_state_machine_deploys_exactly_the_emitted_definition(pipeline: SynthesizedPipeline) -> None:
-    _, state_machine = only_resource(pipeline, "AWS::StepFunctions::StateMachine")
+    _, state_machine = workflow_state_machine(pipeline)
 
     assert state_machine["DefinitionString"] == pipeline.definition_text
 
 
 def test_every_definition_placeholder_has_a_substitution(pipeline: SynthesizedPipeline) -> None:
-    _, state_machine = only_resource(pipeline, "AWS::StepFunctions::StateMachine")
+    _, state_machine = workflow_state_machine(pipeline)
     placeholders = set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", pipeline.definition_text))
 
     assert set(state_machine["DefinitionSubstitutions"]) == placeholders
@@ -601,7 +656,7 @@ def test_every_definition_placeholder_has_a_substitution(pipeline: SynthesizedPi
 
 
 def test_substitutions_point_at_the_bucket_and_the_personalize_role(pipeline: SynthesizedPipeline) -> None:
-    _, state_machine = only_resource(pipeline, "AWS::StepFunctions::StateMachine")
+    _, state_machine = workflow_state_machine(pipeline)
     substitutions = state_machine["DefinitionSubstitutions"]
 
     assert substitutions["DataBucketName"] == {"Ref": bucket_id(pipeline)}
@@ -615,7 +670,7 @@ def test_state_machine_is_traced(pipeline: SynthesizedPipeline) -> None:
 
 
 def test_state_machine_logs_all_events_to_its_log_group(pipeline: SynthesizedPipeline) -> None:
-    _, state_machine = only_resource(pipeline, "AWS::StepFunctions::StateMachine")
+    _, state_machine = workflow_state_machine(pipeline)
     logging = state_machine["LoggingConfiguration"]
     (destination,) = logging["Destinations"]
     log_group_id = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
@@ -648,7 +703,7 @@ def test_state_machine_may_list_only_its_own_executions(pipeline: SynthesizedPip
 
     assert len(listing) == 1
     assert listing[0].actions == {"states:ListExecutions"}
-    (machine_id,) = resources_of_type(pipeline, "AWS::StepFunctions::StateMachine")
+    machine_id, _ = workflow_state_machine(pipeline)
     assert listing[0].resources == {f"${{{machine_id}}}"}
 
 
@@ -674,7 +729,7 @@ def test_every_lambda_task_invokes_a_function_of_the_stack(pipeline: Synthesized
 
 
 def test_deployed_definition_carries_configured_names_and_capacity(custom_pipeline: SynthesizedPipeline) -> None:
-    _, state_machine = only_resource(custom_pipeline, "AWS::StepFunctions::StateMachine")
+    _, state_machine = workflow_state_machine(custom_pipeline)
     states = json.loads(state_machine["DefinitionString"])["States"]
 
     assert states["Deploy campaign"]["Parameters"]["name"] == "films-campaign"
@@ -708,7 +763,7 @@ def test_schedule_follows_the_config(
 
 
 def test_schedule_starts_the_state_machine(pipeline: SynthesizedPipeline) -> None:
-    state_machine_id, _ = only_resource(pipeline, "AWS::StepFunctions::StateMachine")
+    state_machine_id, _ = workflow_state_machine(pipeline)
     _, schedule = only_resource(pipeline, "AWS::Scheduler::Schedule")
     target = schedule["Target"]
 
@@ -718,7 +773,7 @@ def test_schedule_starts_the_state_machine(pipeline: SynthesizedPipeline) -> Non
 
 
 def test_schedule_role_may_only_start_this_state_machine(pipeline: SynthesizedPipeline) -> None:
-    state_machine_id, _ = only_resource(pipeline, "AWS::StepFunctions::StateMachine")
+    state_machine_id, _ = workflow_state_machine(pipeline)
     _, schedule = only_resource(pipeline, "AWS::Scheduler::Schedule")
     role_id = schedule["Target"]["RoleArn"]["Fn::GetAtt"][0]
 
@@ -734,7 +789,9 @@ def test_schedule_role_may_only_start_this_state_machine(pipeline: SynthesizedPi
 def test_every_log_group_has_a_retention(pipeline: SynthesizedPipeline) -> None:
     log_groups = resources_of_type(pipeline, "AWS::Logs::LogGroup")
 
-    assert len(log_groups) == len(HANDLERS) + 1  # one per function, one for the state machine
+    # One per workflow function, one for the state machine, one per teardown function, one for
+    # the teardown provider's framework functions.
+    assert len(log_groups) == len(HANDLERS) + 1 + 2 + 1
     assert {rid: lg["Properties"].get("RetentionInDays") for rid, lg in log_groups.items()} == {
         rid: LOG_RETENTION_DAYS for rid in log_groups
     }
@@ -742,7 +799,7 @@ def test_every_log_group_has_a_retention(pipeline: SynthesizedPipeline) -> None:
 
 def test_outputs_tell_where_to_upload_and_what_to_start(pipeline: SynthesizedPipeline) -> None:
     bucket = bucket_id(pipeline)
-    state_machine_id, _ = only_resource(pipeline, "AWS::StepFunctions::StateMachine")
+    state_machine_id, _ = workflow_state_machine(pipeline)
     raw_key = pipeline.config.data.raw_key
     outputs = pipeline.template_json["Outputs"]
 

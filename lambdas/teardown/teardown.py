@@ -1,0 +1,384 @@
+"""Teardown on stack deletion: the Personalize resources the workflow created at run time.
+
+Those resources are not CloudFormation resources, so ``cdk destroy`` would leave them behind
+(the campaign is billed every hour). A custom resource of CDK's provider framework calls
+``on_event`` once and then ``is_complete`` every query interval until it returns true:
+
+- ``on_event`` (Delete only) pauses the pipeline: it disables the schedule and stops the
+  state machine's RUNNING executions, so no run creates resources while they are deleted.
+- ``is_complete`` makes one pass over the pipeline's resources, in dependency order:
+  campaigns, in-progress solution versions (stopped), solutions, event trackers and filters,
+  datasets, the schema, the dataset group. Each pass starts the deletions of the first stage
+  that still has resources and reports the teardown complete when every stage is empty.
+
+Every pass reads the account afresh, so the teardown keeps no state between calls, resumes
+where it stopped after a failure, and is a no-op once everything is gone. It deletes only
+resources named by this pipeline's naming scheme (stacks/naming.py): the dataset group whose
+name *equals* the pipeline name, and within it only names the pipeline gives. Anything else
+that blocks the deletion stops the teardown with a message naming it.
+
+boto3 and the standard library only: the folder is deployed as it is, without bundling.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterator
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+logger = logging.getLogger()
+logger.setLevel(logging.INFO)
+
+# One id for the life of the stack: an Update never replaces the resource, so the only Delete
+# CloudFormation ever sends is the one of stack deletion (or of removing the construct).
+PHYSICAL_RESOURCE_ID = "personalize-teardown"
+DEADLINE_KEY = "TeardownDeadline"
+
+IN_FLIGHT = ("CREATE PENDING", "CREATE IN_PROGRESS")
+STOPPING = "CREATE STOPPING"
+DELETING = ("DELETE PENDING", "DELETE IN_PROGRESS")
+
+_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+_clients: dict[str, Any] = {}
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# The clock the deadline is measured on. Offline runs put the simulated clock here.
+clock: Callable[[], datetime] = _utc_now
+
+
+class InvalidEventError(ValueError):
+    """CloudFormation sent an event this handler cannot act on."""
+
+
+class ForeignResourceError(RuntimeError):
+    """A resource this pipeline did not create keeps its resources from being deleted."""
+
+
+class TeardownTimeoutError(RuntimeError):
+    """The deletions did not finish within the time the provider framework allows."""
+
+
+def client(service: str) -> Any:
+    """A cached client, created on first use."""
+    if service not in _clients:
+        _clients[service] = boto3.client(service, config=_BOTO_CONFIG)
+    return _clients[service]
+
+
+def _log(action: str, **fields: Any) -> None:
+    logger.info(json.dumps({"action": action, **fields}, default=str))
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+# --- what the custom resource tells us ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """The custom resource's properties: whose resources to delete, and how long to try."""
+
+    name: str
+    state_machine_arn: str
+    schedule_name: str
+    schedule_group: str
+    give_up_after: timedelta
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> Pipeline:
+        properties = event.get("ResourceProperties")
+        if not isinstance(properties, dict):
+            raise InvalidEventError("the event has no ResourceProperties object")
+
+        def text(key: str) -> str:
+            value = properties.get(key)
+            if not isinstance(value, str) or not value:
+                raise InvalidEventError(f"ResourceProperties.{key} must be a non-empty string; got {value!r}")
+            return value
+
+        seconds = text("GiveUpAfterSeconds")
+        if not seconds.isdigit():
+            raise InvalidEventError(f"ResourceProperties.GiveUpAfterSeconds must be whole seconds; got {seconds!r}")
+        return cls(
+            name=text("PipelineName"),
+            state_machine_arn=text("StateMachineArn"),
+            schedule_name=text("ScheduleName"),
+            schedule_group=text("ScheduleGroupName"),
+            give_up_after=timedelta(seconds=int(seconds)),
+        )
+
+    # The naming scheme of stacks/naming.py, restated: this folder is deployed on its own.
+    @property
+    def dataset_group(self) -> str:
+        return self.name
+
+    @property
+    def interactions_schema(self) -> str:
+        return f"{self.name}-interactions"
+
+    @property
+    def interactions_dataset(self) -> str:
+        return f"{self.name}-interactions"
+
+    @property
+    def solution(self) -> str:
+        return f"{self.name}-solution"
+
+    @property
+    def campaign(self) -> str:
+        return f"{self.name}-campaign"
+
+    @property
+    def owned_prefix(self) -> str:
+        """Event trackers and filters of the dataset group are ours only when named ``<pipeline>-…``."""
+        return f"{self.name}-"
+
+
+def _request_type(event: dict[str, Any]) -> str:
+    request_type = event.get("RequestType")
+    if request_type not in ("Create", "Update", "Delete"):
+        raise InvalidEventError(f"RequestType must be Create, Update or Delete; got {request_type!r}")
+    return str(request_type)
+
+
+# --- entry points ---------------------------------------------------------------------------
+
+
+def on_event(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Create/Update: nothing to do. Delete: pause the pipeline and set the deadline."""
+    if _request_type(event) != "Delete":
+        return {"PhysicalResourceId": PHYSICAL_RESOURCE_ID}
+    pipeline = Pipeline.from_event(event)
+    disable_schedule(pipeline)
+    stop_running_executions(pipeline)
+    deadline = clock() + pipeline.give_up_after
+    _log("teardown_started", pipeline=pipeline.name, deadline=deadline.isoformat())
+    return {"PhysicalResourceId": event["PhysicalResourceId"], DEADLINE_KEY: deadline.isoformat()}
+
+
+def is_complete(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """One pass of deletions; complete when nothing of the pipeline is left."""
+    if _request_type(event) != "Delete":
+        return {"IsComplete": True}
+    pipeline = Pipeline.from_event(event)
+    deadline_text = event.get(DEADLINE_KEY)
+    if not isinstance(deadline_text, str):
+        raise InvalidEventError(f"{DEADLINE_KEY} (set by on_event) is missing from the event")
+    waiting = advance_teardown(pipeline)
+    if not waiting:
+        _log("teardown_complete", pipeline=pipeline.name)
+        return {"IsComplete": True}
+    if clock() >= datetime.fromisoformat(deadline_text):
+        minutes = int(pipeline.give_up_after.total_seconds() // 60)
+        raise TeardownTimeoutError(
+            f"Teardown of Personalize pipeline '{pipeline.name}' did not finish within {minutes} minutes: "
+            + "; ".join(str(resource) for resource in waiting)
+            + ". Look at it in the Personalize console, then run cdk destroy again: the teardown resumes "
+            "where it stopped."
+        )
+    _log("teardown_waiting", pipeline=pipeline.name, waiting=[str(resource) for resource in waiting])
+    return {"IsComplete": False}
+
+
+# --- pausing the pipeline -------------------------------------------------------------------
+
+# UpdateSchedule replaces the whole schedule: every setting GetSchedule returns is sent back.
+_SCHEDULE_SETTINGS = (
+    "GroupName",
+    "Description",
+    "ScheduleExpression",
+    "ScheduleExpressionTimezone",
+    "StartDate",
+    "EndDate",
+    "FlexibleTimeWindow",
+    "Target",
+    "KmsKeyArn",
+    "ActionAfterCompletion",
+)
+
+
+def disable_schedule(pipeline: Pipeline) -> None:
+    """Keep the schedule from starting a run while resources are being deleted."""
+    scheduler = client("scheduler")
+    try:
+        schedule = scheduler.get_schedule(Name=pipeline.schedule_name, GroupName=pipeline.schedule_group)
+    except ClientError as error:
+        if _error_code(error) != "ResourceNotFoundException":
+            raise
+        _log("schedule_already_gone", name=pipeline.schedule_name)
+        return
+    if schedule.get("State") == "DISABLED":
+        return
+    settings = {key: schedule[key] for key in _SCHEDULE_SETTINGS if schedule.get(key) is not None}
+    scheduler.update_schedule(Name=pipeline.schedule_name, State="DISABLED", **settings)
+    _log("schedule_disabled", name=pipeline.schedule_name)
+
+
+def stop_running_executions(pipeline: Pipeline) -> list[str]:
+    """Stop every RUNNING execution, so no step creates a resource behind the teardown."""
+    states = client("stepfunctions")
+    try:
+        running = [
+            execution["executionArn"]
+            for page in states.get_paginator("list_executions").paginate(
+                stateMachineArn=pipeline.state_machine_arn, statusFilter="RUNNING"
+            )
+            for execution in page["executions"]
+        ]
+    except ClientError as error:
+        if _error_code(error) != "StateMachineDoesNotExist":
+            raise
+        return []
+    for execution_arn in running:
+        try:
+            states.stop_execution(
+                executionArn=execution_arn,
+                error="StackDeleted",
+                cause="The CloudFormation stack of the pipeline is being deleted",
+            )
+        except ClientError as error:
+            if _error_code(error) != "ExecutionDoesNotExist":
+                raise
+        _log("execution_stopped", executionArn=execution_arn)
+    return running
+
+
+# --- deleting Personalize resources ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Remaining:
+    """A resource that is still there, and why the teardown is waiting for it."""
+
+    kind: str
+    name: str
+    arn: str
+    status: str
+    refusal: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.kind} '{self.name}' ({self.arn}) is still {self.status}"
+        return f"{text} ({self.refusal})" if self.refusal else text
+
+
+@dataclass(frozen=True)
+class _Found:
+    kind: str
+    name: str
+    arn: str
+    status: str
+    owned: bool
+
+
+# How each kind is deleted (or, for solution versions in training, stopped).
+_DELETE_CALLS: dict[str, tuple[str, str]] = {
+    "campaign": ("delete_campaign", "campaignArn"),
+    "solution version": ("stop_solution_version_creation", "solutionVersionArn"),
+    "solution": ("delete_solution", "solutionArn"),
+    "event tracker": ("delete_event_tracker", "eventTrackerArn"),
+    "filter": ("delete_filter", "filterArn"),
+    "dataset": ("delete_dataset", "datasetArn"),
+    "schema": ("delete_schema", "schemaArn"),
+    "dataset group": ("delete_dataset_group", "datasetGroupArn"),
+}
+SCHEMA_STATUS = "present"  # schemas have no status
+
+
+def _listed(operation: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
+    for page in client("personalize").get_paginator(operation).paginate(**params):
+        yield from page.get(key, [])
+
+
+def advance_teardown(pipeline: Pipeline) -> list[Remaining]:
+    """Act on the first stage that still has resources; return what is left (empty: done)."""
+    for stage in _stages(pipeline):
+        if not stage:
+            continue
+        ours = [Remaining(f.kind, f.name, f.arn, f.status, _start_deletion(f)) for f in stage if f.owned]
+        foreign = [f for f in stage if not f.owned]
+        if foreign and not ours:
+            raise ForeignResourceError(
+                f"Teardown of Personalize pipeline '{pipeline.name}' stopped: "
+                + "; ".join(f"{f.kind} '{f.name}' ({f.arn})" for f in foreign)
+                + " was not created by this pipeline (its name is not one the pipeline gives), so it is not "
+                f"deleted, and it keeps dataset group '{pipeline.dataset_group}' from being deleted. Delete it "
+                "yourself, then run cdk destroy again."
+            )
+        return ours + [Remaining(f.kind, f.name, f.arn, f.status, "not this pipeline's") for f in foreign]
+    return []
+
+
+def _start_deletion(found: _Found) -> str:
+    """Start deleting (or stopping) unless already under way; "not yet" is a reason to wait, not to fail."""
+    if found.status in DELETING or found.status == STOPPING:
+        return ""
+    operation, arn_parameter = _DELETE_CALLS[found.kind]
+    try:
+        getattr(client("personalize"), operation)(**{arn_parameter: found.arn})
+    except ClientError as error:
+        code = _error_code(error)
+        if code == "ResourceNotFoundException":
+            return ""
+        if code == "ResourceInUseException":
+            return f"{code}: {error.response.get('Error', {}).get('Message', '')}"
+        raise
+    _log("deletion_started", kind=found.kind, name=found.name, arn=found.arn, previousStatus=found.status)
+    return ""
+
+
+def _stages(pipeline: Pipeline) -> Iterator[list[_Found]]:
+    """The stages in dependency order, each listed only when every earlier one is empty."""
+    group = next(
+        (g for g in _listed("list_dataset_groups", "datasetGroups") if g["name"] == pipeline.dataset_group), None
+    )
+    if group is not None:
+        group_arn = group["datasetGroupArn"]
+        solutions = [
+            _Found("solution", s["name"], s["solutionArn"], s["status"], s["name"] == pipeline.solution)
+            for s in _listed("list_solutions", "solutions", datasetGroupArn=group_arn)
+        ]
+        our_solutions = [s for s in solutions if s.owned]
+        yield [
+            _Found("campaign", c["name"], c["campaignArn"], c["status"], c["name"] == pipeline.campaign)
+            for s in our_solutions
+            for c in _listed("list_campaigns", "campaigns", solutionArn=s.arn)
+        ]
+        # Versions in training are stopped; the others are deleted with their solution.
+        yield [
+            _Found("solution version", s.name, v["solutionVersionArn"], v["status"], True)
+            for s in our_solutions
+            for v in _listed("list_solution_versions", "solutionVersions", solutionArn=s.arn)
+            if v["status"] in IN_FLIGHT or v["status"] == STOPPING
+        ]
+        yield solutions
+        yield [
+            _Found("event tracker", t["name"], t["eventTrackerArn"], t["status"], t["name"].startswith(pipeline.owned_prefix))
+            for t in _listed("list_event_trackers", "eventTrackers", datasetGroupArn=group_arn)
+        ] + [
+            _Found("filter", f["name"], f["filterArn"], f["status"], f["name"].startswith(pipeline.owned_prefix))
+            for f in _listed("list_filters", "Filters", datasetGroupArn=group_arn)
+        ]
+        yield [
+            _Found("dataset", d["name"], d["datasetArn"], d["status"], d["name"] == pipeline.interactions_dataset)
+            for d in _listed("list_datasets", "datasets", datasetGroupArn=group_arn)
+        ]
+    # Schemas belong to no dataset group: ours is found by its name even when the group is gone.
+    yield [
+        _Found("schema", s["name"], s["schemaArn"], SCHEMA_STATUS, True)
+        for s in _listed("list_schemas", "schemas")
+        if s["name"] == pipeline.interactions_schema
+    ]
+    if group is not None:
+        yield [_Found("dataset group", group["name"], group["datasetGroupArn"], group["status"], True)]

@@ -1,0 +1,171 @@
+"""Teardown on ``cdk destroy``: a custom resource that deletes what the workflow created at run time.
+
+The Personalize resources the workflow creates are not CloudFormation resources; without
+this, ``cdk destroy`` would leave the campaign billing every hour. Deleting them takes many
+minutes (each deletion is asynchronous, and each must finish before the next one may start),
+so the custom resource uses CDK's provider framework with an is-complete handler that is
+called every :data:`QUERY_INTERVAL` until everything is gone.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from stacks.personalize_access import PersonalizeArns
+from stacks.workflow import WorkflowFunction
+from stacks.workflow_functions import least_privilege_function
+
+# The provider framework's maximum; CloudFormation itself waits an hour for a custom resource.
+# Real deletions take minutes each (a campaign alone often ten), in seven dependent stages.
+TOTAL_TIMEOUT = Duration.hours(1)
+# Deletions move in minutes: checking more often only costs invocations and state transitions.
+QUERY_INTERVAL = Duration.minutes(1)
+# The handler gives up with its own message (naming the stuck resource) before the framework's
+# generic "Operation timed out" and before CloudFormation's hour, with room for on_event.
+GIVE_UP_AFTER = Duration.minutes(55)
+
+RESOURCE_TYPE = "Custom::PersonalizeTeardown"
+SCHEDULE_GROUP = "default"
+SCHEDULER_PRINCIPAL = "scheduler.amazonaws.com"
+
+PAUSE_PIPELINE = WorkflowFunction(
+    "PausePipeline",
+    "teardown",
+    "teardown.on_event",
+    "On stack deletion: disables the schedule and stops running executions",
+)
+DELETE_PERSONALIZE_RESOURCES = WorkflowFunction(
+    "DeleteResources",
+    "teardown",
+    "teardown.is_complete",
+    "On stack deletion: deletes the pipeline's Personalize resources in dependency order",
+)
+TEARDOWN_FUNCTIONS = (PAUSE_PIPELINE, DELETE_PERSONALIZE_RESOURCES)
+
+
+class PersonalizeTeardown(Construct):
+    """Deletes the pipeline's run-time Personalize resources when the stack is deleted.
+
+    It depends on the state machine, the schedule and its own functions and roles, so
+    CloudFormation deletes it first, while everything it needs still exists.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        pipeline_name: str,
+        personalize_arns: PersonalizeArns,
+        state_machine: sfn.StateMachine,
+        schedule: scheduler.Schedule,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        arns = personalize_arns
+        stack = Stack.of(self)
+        executions = stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{state_machine.state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        schedule_role_arn = _schedule_role_arn(schedule)
+        pause_statements = [
+            _allow(["scheduler:GetSchedule", "scheduler:UpdateSchedule"], [schedule.schedule_arn]),
+            # UpdateSchedule sends the schedule's target role again.
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[schedule_role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": SCHEDULER_PRINCIPAL}},
+            ),
+            _allow(["states:ListExecutions"], [state_machine.state_machine_arn]),
+            _allow(["states:StopExecution"], [executions]),
+        ]
+        delete_statements = [
+            # List* calls support no resource-level permissions.
+            _allow(
+                [
+                    "personalize:ListDatasetGroups",
+                    "personalize:ListCampaigns",
+                    "personalize:ListSolutions",
+                    "personalize:ListSolutionVersions",
+                    "personalize:ListEventTrackers",
+                    "personalize:ListFilters",
+                    "personalize:ListDatasets",
+                    "personalize:ListSchemas",
+                ],
+                ["*"],
+            ),
+            _allow(["personalize:DeleteCampaign"], [arns.campaign]),
+            _allow(["personalize:StopSolutionVersionCreation"], [arns.solution_versions]),
+            _allow(["personalize:DeleteSolution"], [arns.solution]),
+            _allow(["personalize:DeleteEventTracker"], [arns.event_trackers]),
+            _allow(["personalize:DeleteFilter"], [arns.filters]),
+            _allow(["personalize:DeleteDataset"], [arns.datasets]),
+            _allow(["personalize:DeleteSchema"], [arns.schema]),
+            _allow(["personalize:DeleteDatasetGroup"], [arns.dataset_group]),
+        ]
+        self.pause_function = least_privilege_function(
+            self,
+            PAUSE_PIPELINE,
+            pause_statements,
+            log_retention=log_retention,
+            memory_size=256,
+            timeout=Duration.minutes(1),
+        )
+        self.delete_function = least_privilege_function(
+            self,
+            DELETE_PERSONALIZE_RESOURCES,
+            delete_statements,
+            log_retention=log_retention,
+            memory_size=256,
+            timeout=Duration.minutes(1),
+        )
+        self.provider = cr.Provider(
+            self,
+            "Provider",
+            on_event_handler=self.pause_function,
+            is_complete_handler=self.delete_function,
+            query_interval=QUERY_INTERVAL,
+            total_timeout=TOTAL_TIMEOUT,
+            log_group=logs.LogGroup(
+                self, "ProviderLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+            ),
+            disable_waiter_state_machine_logging=True,
+        )
+        self.resource = CustomResource(
+            self,
+            "Resource",
+            service_token=self.provider.service_token,
+            resource_type=RESOURCE_TYPE,
+            properties={
+                "PipelineName": pipeline_name,
+                "StateMachineArn": state_machine.state_machine_arn,
+                "ScheduleName": schedule.schedule_name,
+                "ScheduleGroupName": SCHEDULE_GROUP,
+                "GiveUpAfterSeconds": str(int(GIVE_UP_AFTER.to_seconds())),
+            },
+        )
+        # Deleted before all it needs: the references above already order it after the state
+        # machine and schedule; the functions' roles and policies are made explicit here.
+        for function in (self.pause_function, self.delete_function):
+            self.resource.node.add_dependency(function, function.role)  # type: ignore[arg-type]
+        self.resource.node.add_dependency(state_machine, schedule)
+
+
+def _allow(actions: list[str], resources: list[str]) -> iam.PolicyStatement:
+    return iam.PolicyStatement(actions=actions, resources=resources)
+
+
+def _schedule_role_arn(schedule: scheduler.Schedule) -> str:
+    """The role the schedule's target runs with (the L2 construct creates it and keeps no handle)."""
+    target = schedule.node.default_child.target  # type: ignore[union-attr]
+    role_arn: str = target.role_arn
+    return role_arn
