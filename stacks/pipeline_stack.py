@@ -28,7 +28,11 @@ class PersonalizePipelineStack(Stack):
         arns = PersonalizeArns(self, names, config.recipe_arn)
 
         data = DataBucket(self, "Data", training_file_retention=Duration.days(90))
-        personalize_role = PersonalizeServiceRole(self, "PersonalizeAccess", bucket=data.bucket)
+        # Each wildcard ARN a policy may name, with the reason it cannot be narrower.
+        wildcard_reasons = {**data.wildcard_reasons, **arns.wildcard_reasons}
+        personalize_role = PersonalizeServiceRole(
+            self, "PersonalizeAccess", bucket=data.bucket, wildcard_reasons=wildcard_reasons
+        )
         steps = WorkflowFunctions(
             self,
             "Steps",
@@ -37,6 +41,7 @@ class PersonalizePipelineStack(Stack):
             personalize_arns=arns,
             personalize_role=personalize_role.role,
             log_retention=LOG_RETENTION,
+            wildcard_reasons=wildcard_reasons,
         )
         substitutions = {
             DATA_BUCKET_PLACEHOLDER: data.bucket.bucket_name,
@@ -52,6 +57,7 @@ class PersonalizePipelineStack(Stack):
             personalize_arns=arns,
             schedule=config.schedule,
             log_retention=LOG_RETENTION,
+            wildcard_reasons=wildcard_reasons,
         )
 
         CfnOutput(self, "DataBucketName", value=data.bucket.bucket_name, description="Bucket of raw and training data")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
@@ -12,6 +13,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.config import STATE_KEY, TRAINING_PREFIX
+from stacks.nag_acknowledgements import acknowledge_reviewed_wildcards
 from stacks.personalize_access import PersonalizeArns
 from stacks.workflow import (
     DEPLOY_CAMPAIGN,
@@ -28,7 +30,12 @@ from stacks.workflow import (
 )
 
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
-RUNTIME = lambda_.Runtime.PYTHON_3_13
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+# Why a function role holds statements on "*" (cdk-nag AwsSolutions-IAM5 acknowledgement).
+TRACING_REASON = (
+    "X-Ray PutTraceSegments and PutTelemetryRecords (active tracing) support no resource-level permissions."
+)
+LIST_REASON = "Personalize List operations support no resource-level permissions; the step finds its resources by name."
 
 
 def _allow(actions: list[str], resources: list[str]) -> iam.PolicyStatement:
@@ -48,9 +55,11 @@ class WorkflowFunctions(Construct):
         personalize_arns: PersonalizeArns,
         personalize_role: iam.IRole,
         log_retention: logs.RetentionDays,
+        wildcard_reasons: Mapping[str, str],
     ) -> None:
         super().__init__(scope, construct_id)
         arns = personalize_arns
+        self._wildcard_reasons = wildcard_reasons
         # List* calls of Personalize support no resource-level permissions (Service
         # Authorization Reference), so they are the only statements on "*".
         statements: dict[str, list[iam.PolicyStatement]] = {
@@ -128,7 +137,7 @@ class WorkflowFunctions(Construct):
         # Instead of the AWSLambdaBasicExecutionRole managed policy (logs:* on every group).
         role.add_to_policy(_allow(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group.log_group_arn]))
         is_data_step = function is PREPARE_DATA
-        return lambda_.Function(
+        created = lambda_.Function(
             self,
             function.key,
             description=function.description,
@@ -139,9 +148,14 @@ class WorkflowFunctions(Construct):
             role=role,
             log_group=log_group,
             logging_format=lambda_.LoggingFormat.JSON,
+            # Adds xray:PutTraceSegments/PutTelemetryRecords on "*": X-Ray has no resource-level permissions.
             tracing=lambda_.Tracing.ACTIVE,
             # Streaming the ratings needs a little memory for multipart buffers and time for
             # large files; Personalize calls are quick.
             memory_size=512 if is_data_step else 256,
             timeout=Duration.minutes(15) if is_data_step else Duration.minutes(1),
         )
+        lists_by_name = any("*" in statement.resources for statement in statements)
+        any_resource_reason = f"{TRACING_REASON} {LIST_REASON}" if lists_by_name else TRACING_REASON
+        acknowledge_reviewed_wildcards(role, {**self._wildcard_reasons, "*": any_resource_reason})
+        return created

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,9 +22,21 @@ for folder in sorted(LAMBDAS.iterdir()):
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
+@dataclass(frozen=True)
+class AppSynth:
+    """One run of the real entry point (python app.py): its result and the cdk.out it wrote."""
+
+    completed: subprocess.CompletedProcess[str]
+    outdir: Path
+
+
 @pytest.fixture(scope="session")
-def cloud_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """cdk.out of the default config, synthesized once by the real entry point (python app.py)."""
+def app_synth(tmp_path_factory: pytest.TempPathFactory) -> AppSynth:
+    """The default config synthesized once by ``python app.py``, cdk-nag included, pass or fail.
+
+    The security gates read the validation report even when synth failed; every other test
+    takes :func:`cloud_assembly`.
+    """
     outdir = tmp_path_factory.mktemp("cdk.out")
     completed = subprocess.run(
         [sys.executable, "app.py"],
@@ -33,5 +46,11 @@ def cloud_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
         text=True,
         timeout=300,
     )
-    assert completed.returncode == 0, completed.stderr
-    return outdir
+    return AppSynth(completed, outdir)
+
+
+@pytest.fixture(scope="session")
+def cloud_assembly(app_synth: AppSynth) -> Path:
+    """cdk.out of the default config, synthesized once by the real entry point (python app.py)."""
+    assert app_synth.completed.returncode == 0, app_synth.completed.stderr
+    return app_synth.outdir

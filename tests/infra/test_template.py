@@ -29,7 +29,7 @@ SOURCE_ACCOUNT = {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"
 TRAINING_PREFIX_CONDITION = {"StringLike": {"s3:prefix": ["training/*"]}}
 PASSED_TO_PERSONALIZE = {"StringEquals": {"iam:PassedToService": PERSONALIZE_PRINCIPAL}}
 LOG_RETENTION_DAYS = 90
-LAMBDA_RUNTIME = "python3.13"
+LAMBDA_RUNTIME = "python3.14"
 
 # Actions every function role holds besides its own: write to its log group, send traces.
 FUNCTION_LOG_ACTIONS = frozenset({"logs:CreateLogStream", "logs:PutLogEvents"})
@@ -399,7 +399,7 @@ def test_state_machine_invokes_each_function_once(pipeline: SynthesizedPipeline)
 
 
 @pytest.mark.parametrize("step", HANDLERS)
-def test_function_runs_its_handler_on_python_3_13(pipeline: SynthesizedPipeline, step: str) -> None:
+def test_function_runs_its_handler_on_python_3_14(pipeline: SynthesizedPipeline, step: str) -> None:
     function = pipeline.resources[function_ids(pipeline)[step]]["Properties"]
 
     assert (function["Handler"], function["Runtime"]) == (HANDLERS[step], LAMBDA_RUNTIME)
