@@ -46,10 +46,11 @@ def main() -> int:
     except RuntimeError:
         if not report.exists():
             raise
-        # CDK has printed each finding and its acknowledgement id above.
+        # CDK prints each finding with its construct and acknowledgement id (Node writes it, so it
+        # may land before or after this line).
         print(
-            f"Security gate: cdk-nag findings above are not acknowledged (report: {report}). Fix them, or "
-            "acknowledge each with its reason as docs/security-gates.md describes.",
+            f"Security gate: cdk-nag reported findings nobody acknowledged (ERROR lines; report: {report}). "
+            "Fix them, or acknowledge each with its reason as docs/security-gates.md describes.",
             file=sys.stderr,
         )
         return 1
