@@ -4,6 +4,8 @@
 
 VENV := .venv
 PYTHON := $(VENV)/bin/python
+# checkov pins an older boto3 than ours, so it lives in a venv of its own (requirements-tools.txt).
+TOOLS_VENV := .venv-tools
 # The CDK CLI runs `python3 app.py` (cdk.json): the venv's python3 must come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Node 20 still runs jsii; this only silences its end-of-life banner on every synth.
@@ -13,11 +15,16 @@ CDK := npx --no-install cdk --no-notices --no-version-reporting
 
 .PHONY: install demo test bench synth deploy destroy clean
 
-install: $(VENV)/.installed node_modules/.installed
+install: $(VENV)/.installed $(TOOLS_VENV)/.installed node_modules/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(TOOLS_VENV)/.installed: requirements-tools.txt
+	python3 -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-tools.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -32,7 +39,7 @@ synth: install
 demo: synth
 	$(PYTHON) -m simulator.demo --cdk-out cdk.out
 
-## test: the whole test suite (unit, infrastructure, offline end-to-end)
+## test: the whole test suite (unit, infrastructure with the security gates, offline end-to-end)
 test: install
 	$(PYTHON) -m pytest
 

@@ -8,6 +8,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.config import TRAINING_PREFIX
+from stacks.nag_acknowledgements import acknowledge_finding
 
 PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
 
@@ -47,7 +48,19 @@ class DataBucket(Construct):
                 s3.LifecycleRule(id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=Duration.days(1)),
             ],
         )
+        acknowledge_finding(
+            self.bucket.node.default_child,
+            "AwsSolutions-S1",
+            "No server access logs: they would need a second bucket, retained like this one. Every "
+            "principal that may read or write here is this stack's own (its Lambda steps and Personalize, "
+            "limited to training/); enable CloudTrail S3 data events where object-level audit is required.",
+        )
         self.training_objects_arn = self.bucket.arn_for_objects(f"{TRAINING_PREFIX}*")
+        # Policies that name training/* say why (cdk-nag AwsSolutions-IAM5 acknowledgement).
+        self.wildcard_reasons = {
+            self.training_objects_arn: "Each run writes its training file under training/{execution name}/, "
+            "a key known only at run time; the wildcard stays inside the training/ prefix of this bucket."
+        }
         source_account = {"StringEquals": {"aws:SourceAccount": account}}
         self.bucket.add_to_resource_policy(
             iam.PolicyStatement(

@@ -6,6 +6,8 @@ pipeline cannot touch another pipeline's dataset group, solution or campaign.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
@@ -13,6 +15,7 @@ from constructs import Construct
 
 from stacks.config import TRAINING_PREFIX
 from stacks.data_bucket import PERSONALIZE_PRINCIPAL
+from stacks.nag_acknowledgements import acknowledge_reviewed_wildcards
 from stacks.naming import PersonalizeNames
 
 
@@ -34,12 +37,23 @@ class PersonalizeArns:
         # Event tracker ARNs carry an id, not the name: no narrower pattern exists.
         self.event_trackers = arn("event-tracker", "*")
         self.recipe = recipe_arn
+        # Why each wildcard ARN cannot be narrower (cdk-nag AwsSolutions-IAM5 acknowledgements).
+        self.wildcard_reasons = {
+            self.datasets: "Dataset ARNs are {dataset group}/{dataset type}; the wildcard covers only the "
+            "datasets of this pipeline's own dataset group.",
+            self.import_jobs: "Each run creates its own import job named {pipeline}-import-{time}-{hash}, known "
+            "only at run time; the wildcard covers only this pipeline's import-job name prefix.",
+            self.solution_versions: "Solution version ARNs end in an id Personalize generates at training time; "
+            "the wildcard covers only the versions of this pipeline's solution.",
+        }
 
 
 class PersonalizeServiceRole(Construct):
     """The role Personalize assumes to read this run's training file."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, bucket: s3.IBucket) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, bucket: s3.IBucket, wildcard_reasons: Mapping[str, str]
+    ) -> None:
         super().__init__(scope, construct_id)
         account = Stack.of(self).account
         self.role = iam.Role(
@@ -60,3 +74,4 @@ class PersonalizeServiceRole(Construct):
                 conditions={"StringLike": {"s3:prefix": [f"{TRAINING_PREFIX}*"]}},
             )
         )
+        acknowledge_reviewed_wildcards(self.role, wildcard_reasons)

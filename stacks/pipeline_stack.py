@@ -31,7 +31,11 @@ class PersonalizePipelineStack(Stack):
         data = DataBucket(
             self, "Data", training_file_retention=Duration.days(90), destroy_on_delete=config.data.destroy_on_delete
         )
-        personalize_role = PersonalizeServiceRole(self, "PersonalizeAccess", bucket=data.bucket)
+        # Each wildcard ARN a policy may name, with the reason it cannot be narrower.
+        wildcard_reasons = {**data.wildcard_reasons, **arns.wildcard_reasons}
+        personalize_role = PersonalizeServiceRole(
+            self, "PersonalizeAccess", bucket=data.bucket, wildcard_reasons=wildcard_reasons
+        )
         steps = WorkflowFunctions(
             self,
             "Steps",
@@ -40,6 +44,7 @@ class PersonalizePipelineStack(Stack):
             personalize_arns=arns,
             personalize_role=personalize_role.role,
             log_retention=LOG_RETENTION,
+            wildcard_reasons=wildcard_reasons,
         )
         substitutions = {
             DATA_BUCKET_PLACEHOLDER: data.bucket.bucket_name,
@@ -55,6 +60,7 @@ class PersonalizePipelineStack(Stack):
             personalize_arns=arns,
             schedule=config.schedule,
             log_retention=LOG_RETENTION,
+            wildcard_reasons=wildcard_reasons,
         )
         PersonalizeTeardown(
             self,
@@ -64,6 +70,7 @@ class PersonalizePipelineStack(Stack):
             state_machine=workflow.state_machine,
             schedule=workflow.schedule,
             log_retention=LOG_RETENTION,
+            wildcard_reasons=wildcard_reasons,
         )
 
         CfnOutput(self, "DataBucketName", value=data.bucket.bucket_name, description="Bucket of raw and training data")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aws_cdk import Duration, RemovalPolicy, TimeZone
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -12,8 +14,20 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks.config import ScheduleConfig
+from stacks.nag_acknowledgements import acknowledge_reviewed_wildcards
 from stacks.personalize_access import PersonalizeArns
 from stacks.workflow import READINESS_CHECKS
+
+# Why the state machine role holds statements on "*" (cdk-nag AwsSolutions-IAM5 acknowledgement).
+ANY_RESOURCE_REASON = (
+    "Added by CDK for execution logs and tracing, on APIs without resource-level permissions: "
+    "CloudWatch Logs vended log delivery (CreateLogDelivery and its siblings, resource policies, DescribeLogGroups) "
+    "and X-Ray (PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets)."
+)
+INVOKE_QUALIFIERS_REASON = (
+    "grant_invoke also allows the versions and aliases of this one workflow function (its ARN and a "
+    "qualifier); the definition invokes the unqualified ARN."
+)
 
 # Longer than the sum of every wait's bound, so the per-stage bounds fire first with a clear cause.
 EXECUTION_TIMEOUT = Duration.hours(48)
@@ -33,6 +47,7 @@ class RetrainingWorkflow(Construct):
         personalize_arns: PersonalizeArns,
         schedule: ScheduleConfig,
         log_retention: logs.RetentionDays,
+        wildcard_reasons: Mapping[str, str],
     ) -> None:
         super().__init__(scope, construct_id)
         arns = personalize_arns
@@ -45,6 +60,8 @@ class RetrainingWorkflow(Construct):
             definition_substitutions=substitutions,
             state_machine_type=sfn.StateMachineType.STANDARD,
             timeout=EXECUTION_TIMEOUT,
+            # Tracing and logging add X-Ray and log-delivery actions on "*": those APIs have no
+            # resource-level permissions.
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
         )
@@ -64,6 +81,14 @@ class RetrainingWorkflow(Construct):
                     arns.campaign,
                 ],
             )
+        )
+        acknowledge_reviewed_wildcards(
+            self.state_machine.role,
+            {
+                **wildcard_reasons,
+                "*": ANY_RESOURCE_REASON,
+                **{f"{function.function_arn}:*": INVOKE_QUALIFIERS_REASON for function in functions},
+            },
         )
         # A separate policy: on the role's default policy, the state machine's own ARN would
         # make the role depend on the state machine that depends on the role.

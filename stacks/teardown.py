@@ -9,14 +9,18 @@ called every :data:`QUERY_INTERVAL` until everything is gone.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aws_cdk import ArnFormat, CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from stacks.nag_acknowledgements import acknowledge_finding, acknowledge_reviewed_wildcards
 from stacks.personalize_access import PersonalizeArns
 from stacks.workflow import WorkflowFunction
 from stacks.workflow_functions import least_privilege_function
@@ -66,6 +70,7 @@ class PersonalizeTeardown(Construct):
         state_machine: sfn.StateMachine,
         schedule: scheduler.Schedule,
         log_retention: logs.RetentionDays,
+        wildcard_reasons: Mapping[str, str],
     ) -> None:
         super().__init__(scope, construct_id)
         arns = personalize_arns
@@ -112,6 +117,15 @@ class PersonalizeTeardown(Construct):
             _allow(["personalize:DeleteSchema"], [arns.schema]),
             _allow(["personalize:DeleteDatasetGroup"], [arns.dataset_group]),
         ]
+        reasons = {
+            **wildcard_reasons,
+            executions: "StopExecution is granted on the executions of this state machine only; their names "
+            "are made per run, so the ARN ends in a wildcard.",
+            arns.event_trackers: "Event tracker ARNs carry a generated id, not a name; the handler deletes only "
+            "trackers whose name belongs to this pipeline.",
+            arns.filters: "Filter ARNs are named per filter; the grant is limited to names that start with the "
+            "pipeline name, and the handler checks each name.",
+        }
         self.pause_function = least_privilege_function(
             self,
             PAUSE_PIPELINE,
@@ -119,6 +133,7 @@ class PersonalizeTeardown(Construct):
             log_retention=log_retention,
             memory_size=256,
             timeout=Duration.minutes(1),
+            wildcard_reasons=reasons,
         )
         self.delete_function = least_privilege_function(
             self,
@@ -127,7 +142,12 @@ class PersonalizeTeardown(Construct):
             log_retention=log_retention,
             memory_size=256,
             timeout=Duration.minutes(1),
+            wildcard_reasons=reasons,
         )
+        provider_logs = logs.LogGroup(self, "ProviderLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
+        # The framework's own functions get roles like ours (write to their log group, nothing
+        # else) instead of the AWSLambdaBasicExecutionRole managed policy (logs:* everywhere).
+        framework_roles = [self._framework_role(name, provider_logs) for name in ("OnEventRole", "CompleteRole")]
         self.provider = cr.Provider(
             self,
             "Provider",
@@ -135,11 +155,13 @@ class PersonalizeTeardown(Construct):
             is_complete_handler=self.delete_function,
             query_interval=QUERY_INTERVAL,
             total_timeout=TOTAL_TIMEOUT,
-            log_group=logs.LogGroup(
-                self, "ProviderLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
-            ),
+            log_group=provider_logs,
+            framework_on_event_role=framework_roles[0],
+            framework_complete_and_timeout_role=framework_roles[1],
+            # Logging the waiter would cost CDK's logs:PutLogEvents grant on "*"; see SF1 below.
             disable_waiter_state_machine_logging=True,
         )
+        self._acknowledge_framework_findings(framework_roles)
         self.resource = CustomResource(
             self,
             "Resource",
@@ -159,9 +181,51 @@ class PersonalizeTeardown(Construct):
             self.resource.node.add_dependency(function, function.role)  # type: ignore[arg-type]
         self.resource.node.add_dependency(state_machine, schedule)
 
+    def _framework_role(self, construct_id: str, log_group: logs.ILogGroup) -> iam.Role:
+        role = iam.Role(
+            self,
+            construct_id,
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Runs CDK's custom resource provider framework for the Personalize teardown",
+        )
+        role.add_to_policy(_allow(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group.log_group_arn]))
+        return role
+
+    def _acknowledge_framework_findings(self, roles: list[iam.Role]) -> None:
+        """What the provider framework adds and does not let us change, each with its reason."""
+        framework_functions = [
+            child for child in self.provider.node.children if isinstance(child, lambda_.Function)
+        ]
+        invoked = {
+            f"{function.function_arn}:*": INVOKE_VERSIONS_REASON
+            for function in (self.pause_function, self.delete_function, *framework_functions)
+        }
+        for role in roles:
+            acknowledge_reviewed_wildcards(role, invoked)
+        waiter = self.provider.node.find_child("waiter-state-machine")
+        acknowledge_reviewed_wildcards(waiter.node.find_child("Role"), invoked)  # type: ignore[arg-type]
+        acknowledge_finding(
+            waiter.node.find_child("Resource"),
+            "AwsSolutions-SF1",
+            "The provider framework's waiter state machine only calls isComplete until it reports done; "
+            "that function logs every step, and logging the waiter would need CDK's logs:PutLogEvents grant on '*'.",
+        )
+        acknowledge_finding(
+            waiter.node.find_child("Resource"),
+            "AwsSolutions-SF2",
+            "The provider framework's waiter state machine offers no tracing setting; it only waits and "
+            "calls isComplete, whose own function is traced.",
+        )
+
 
 def _allow(actions: list[str], resources: list[str]) -> iam.PolicyStatement:
     return iam.PolicyStatement(actions=actions, resources=resources)
+
+
+INVOKE_VERSIONS_REASON = (
+    "The provider framework grants lambda:InvokeFunction on the function and its versions and aliases "
+    "(<arn>:*); it invokes the unqualified ARN of this construct's own functions only."
+)
 
 
 def _schedule_role_arn(schedule: scheduler.Schedule) -> str:

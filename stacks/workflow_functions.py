@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
@@ -12,6 +13,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.config import STATE_KEY, TRAINING_PREFIX
+from stacks.nag_acknowledgements import acknowledge_reviewed_wildcards
 from stacks.personalize_access import PersonalizeArns
 from stacks.workflow import (
     DEPLOY_CAMPAIGN,
@@ -29,7 +31,12 @@ from stacks.workflow import (
 )
 
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
-RUNTIME = lambda_.Runtime.PYTHON_3_13
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+# Why a function role holds statements on "*" (cdk-nag AwsSolutions-IAM5 acknowledgement).
+TRACING_REASON = (
+    "X-Ray PutTraceSegments and PutTelemetryRecords (active tracing) support no resource-level permissions."
+)
+LIST_REASON = "Personalize List operations support no resource-level permissions; the step finds its resources by name."
 
 
 def _allow(actions: list[str], resources: list[str]) -> iam.PolicyStatement:
@@ -49,9 +56,11 @@ class WorkflowFunctions(Construct):
         personalize_arns: PersonalizeArns,
         personalize_role: iam.IRole,
         log_retention: logs.RetentionDays,
+        wildcard_reasons: Mapping[str, str],
     ) -> None:
         super().__init__(scope, construct_id)
         arns = personalize_arns
+        self._wildcard_reasons = wildcard_reasons
         # List* calls of Personalize support no resource-level permissions (Service
         # Authorization Reference), so they are the only statements on "*".
         statements: dict[str, list[iam.PolicyStatement]] = {
@@ -130,6 +139,7 @@ class WorkflowFunctions(Construct):
                 log_retention=log_retention,
                 memory_size=512 if is_data_step else 256,
                 timeout=Duration.minutes(15) if is_data_step else Duration.minutes(1),
+                wildcard_reasons=self._wildcard_reasons,
             )
 
 
@@ -141,11 +151,13 @@ def least_privilege_function(
     log_retention: logs.RetentionDays,
     memory_size: int,
     timeout: Duration,
+    wildcard_reasons: Mapping[str, str],
 ) -> lambda_.Function:
     """A Python function deployed from its lambdas/ folder as it is, with a role of its own.
 
     The role holds ``statements`` and the right to write to the function's own log group,
-    nothing else.
+    nothing else. Its wildcard resources are acknowledged to cdk-nag with the reasons in
+    ``wildcard_reasons`` (ARN -> why); "*" is explained here (X-Ray, and List calls if any).
     """
     log_group = logs.LogGroup(
         scope, f"{function.key}Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
@@ -160,7 +172,7 @@ def least_privilege_function(
         role.add_to_policy(statement)
     # Instead of the AWSLambdaBasicExecutionRole managed policy (logs:* on every group).
     role.add_to_policy(_allow(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group.log_group_arn]))
-    return lambda_.Function(
+    created = lambda_.Function(
         scope,
         function.key,
         description=function.description,
@@ -171,7 +183,12 @@ def least_privilege_function(
         role=role,
         log_group=log_group,
         logging_format=lambda_.LoggingFormat.JSON,
+        # Adds xray:PutTraceSegments/PutTelemetryRecords on "*": X-Ray has no resource-level permissions.
         tracing=lambda_.Tracing.ACTIVE,
         memory_size=memory_size,
         timeout=timeout,
     )
+    lists_by_name = any("*" in statement.resources for statement in statements)
+    any_resource_reason = f"{TRACING_REASON} {LIST_REASON}" if lists_by_name else TRACING_REASON
+    acknowledge_reviewed_wildcards(role, {**wildcard_reasons, "*": any_resource_reason})
+    return created

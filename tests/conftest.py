@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,20 +23,43 @@ for folder in sorted(LAMBDAS.iterdir()):
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
-def synthesize(outdir: Path, personalize: dict | None = None) -> Path:
+def run_app(outdir: Path, personalize: dict | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real entry point (python app.py) into ``outdir``, with a ``personalize`` block
     passed as the CDK CLI passes context (CDK_CONTEXT_JSON); None means the defaults."""
     env = {**os.environ, "CDK_OUTDIR": str(outdir)}
     if personalize is not None:
         env["CDK_CONTEXT_JSON"] = json.dumps({"personalize": personalize})
-    completed = subprocess.run(
-        [sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
-    )
+    return subprocess.run([sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+def synthesize(outdir: Path, personalize: dict | None = None) -> Path:
+    """cdk.out of ``personalize`` (None: the defaults); synth must succeed, cdk-nag included."""
+    completed = run_app(outdir, personalize)
     assert completed.returncode == 0, completed.stderr
     return outdir
 
 
+@dataclass(frozen=True)
+class AppSynth:
+    """One run of the real entry point (python app.py): its result and the cdk.out it wrote."""
+
+    completed: subprocess.CompletedProcess[str]
+    outdir: Path
+
+
 @pytest.fixture(scope="session")
-def cloud_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """cdk.out of the default config, synthesized once by the real entry point."""
-    return synthesize(tmp_path_factory.mktemp("cdk.out"))
+def app_synth(tmp_path_factory: pytest.TempPathFactory) -> AppSynth:
+    """The default config synthesized once by ``python app.py``, cdk-nag included, pass or fail.
+
+    The security gates read the validation report even when synth failed; every other test
+    takes :func:`cloud_assembly`.
+    """
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    return AppSynth(run_app(outdir), outdir)
+
+
+@pytest.fixture(scope="session")
+def cloud_assembly(app_synth: AppSynth) -> Path:
+    """cdk.out of the default config, synthesized once by the real entry point (python app.py)."""
+    assert app_synth.completed.returncode == 0, app_synth.completed.stderr
+    return app_synth.outdir
