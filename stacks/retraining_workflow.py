@@ -29,9 +29,6 @@ INVOKE_QUALIFIERS_REASON = (
     "qualifier); the definition invokes the unqualified ARN."
 )
 
-# Longer than the sum of every wait's bound, so the per-stage bounds fire first with a clear cause.
-EXECUTION_TIMEOUT = Duration.hours(48)
-
 
 class RetrainingWorkflow(Construct):
     """Deploys exactly the definition synth emitted, with deploy-time ARNs substituted."""
@@ -59,7 +56,6 @@ class RetrainingWorkflow(Construct):
             definition_body=sfn.DefinitionBody.from_string(definition_text),
             definition_substitutions=substitutions,
             state_machine_type=sfn.StateMachineType.STANDARD,
-            timeout=EXECUTION_TIMEOUT,
             # Tracing and logging add X-Ray and log-delivery actions on "*": those APIs have no
             # resource-level permissions.
             tracing_enabled=True,

@@ -489,8 +489,23 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
     campaign_created_or_updated.default_choice(wait_until_active(CAMPAIGN_CREATED, smoke_test))
     Chain([smoke_test, record_run, summarize, succeeded])
 
-    definition = json.loads(Graph(guard, comment=_comment(config)).to_json())
-    return definition
+    # TimeoutSeconds lives in the definition: the stack deploys this text as it is (a CDK
+    # StateMachine ``timeout`` is not applied to a definition given as a string).
+    graph = Graph(guard, comment=_comment(config), timeout_seconds=execution_timeout_seconds())
+    return json.loads(graph.to_json())
+
+
+def execution_timeout_seconds() -> int:
+    """Longer than the longest a run can wait, so a stage's own bound fires first with its cause.
+
+    A stage waits at most its planned first wait (capped at interval x max checks) and then max
+    checks at most the configured interval apart: twice its configured total. A run waits for
+    the campaign's creation or for its update, never both. Plus an hour for the steps
+    themselves, each bounded by its Lambda timeout.
+    """
+    bound = {check.key: 2 * check.interval_seconds * check.max_checks for check in READINESS_CHECKS}
+    campaign = max(bound.pop(CAMPAIGN_CREATED.key), bound.pop(CAMPAIGN_UPDATED.key))
+    return sum(bound.values()) + campaign + 3600
 
 
 def _comment(config: PipelineConfig) -> str:

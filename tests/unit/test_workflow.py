@@ -226,3 +226,10 @@ def test_asl_validator_accepts_the_definition(tmp_path: Path, definition: dict[s
     broken["States"]["Prepare data"]["Next"] = "No such state"
     path.write_text(render_definition(broken))
     assert _asl_validator(path).returncode != 0
+
+
+def test_the_run_times_out_only_after_every_stage_could_have_timed_out(definition: dict[str, Any]) -> None:
+    waits = {c.key: 2 * c.interval_seconds * c.max_checks for c in READINESS_CHECKS}
+    longest = sum(waits.values()) - min(waits["Campaign"], waits["CampaignUpdate"])
+
+    assert definition["TimeoutSeconds"] == longest + 3600 == 69 * 3600
