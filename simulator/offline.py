@@ -102,6 +102,7 @@ class OfflinePipeline:
     bucket_name: str = "personalizepipeline-databucket-offline"
     invocations: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     function_logs: io.StringIO = field(default_factory=io.StringIO)
+    _lambda_faults: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.account.s3().create_bucket(Bucket=self.bucket_name)
@@ -260,7 +261,27 @@ class OfflinePipeline:
         if function is None:
             raise TaskFailure("States.Runtime", f"no offline implementation of resource {request.resource}")
         self.invocations.append((function.logical_id, request.input))
+        faults = self._lambda_faults.get(request.resource)
+        if faults:
+            raise TaskFailure(*faults.pop(0))
         return invoke_lambda(function, request.input, arn=request.resource, log=self.function_logs)
+
+    def clear_faults(self) -> None:
+        """Forget every injected Lambda and Personalize fault not yet used (all recovered)."""
+        self._lambda_faults.clear()
+        self.account.personalize.clear_faults()
+
+    def fail_lambda(self, step: str, error: str, cause: str, *, times: int = 1) -> None:
+        """The next ``times`` invocations of a workflow step's function fail with ``error``.
+
+        ``step`` is the key of its ``<step>FunctionArn`` substitution (``StartTraining``); the
+        failure is what Step Functions sees from Lambda (a service error such as
+        ``Lambda.ServiceException``, or a crashed handler's error type and cause).
+        """
+        arn = self._substitution_values().get(f"{step}FunctionArn")
+        if arn is None:
+            raise ValueError(f"no workflow function {step!r}")
+        self._lambda_faults.setdefault(arn, []).extend([(error, cause)] * times)
 
     def _list_executions(self, parameters: dict[str, Any]) -> dict[str, Any]:
         """Step Functions' ListExecutions for the workflow's own aws-sdk:sfn task."""

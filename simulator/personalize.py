@@ -412,6 +412,11 @@ class PersonalizeSimulator:
         """The next ``times`` calls of the operation fail with ``code`` before doing anything."""
         self._throttles.setdefault(operation_name, []).extend([code] * times)
 
+    def clear_faults(self) -> None:
+        """Forget injected failures and throttles not yet used (the service recovered)."""
+        self._failures.clear()
+        self._throttles.clear()
+
     def stick_deleting(self, kind: str) -> None:
         """Resources of this kind deleted from now on stay DELETE IN_PROGRESS forever."""
         self._sticky.add(kind)

@@ -132,6 +132,9 @@ THROTTLING_ERRORS = [
     "Personalize.ThrottlingException",
     "Personalize.LimitExceededException",
 ]
+# A busy resource (an import or campaign update still running, e.g. from an aborted run) or a
+# failed one being replaced by its step: worth waiting for, for up to ~30 minutes.
+BUSY_ERRORS = ["ResourceInUseException", "ResourceBeingReplacedError", "Personalize.ResourceInUseException"]
 FAILED_STATUSES = ("CREATE FAILED", "CREATE STOPPED", "DELETE PENDING", "DELETE IN_PROGRESS")
 
 
@@ -250,6 +253,7 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
         )
         task.add_retry(Retry(error_equals=LAMBDA_TRANSIENT_ERRORS, interval_seconds=2, max_attempts=6, backoff_rate=2.0))
         task.add_retry(Retry(error_equals=THROTTLING_ERRORS, interval_seconds=5, max_attempts=5, backoff_rate=2.0))
+        task.add_retry(Retry(error_equals=BUSY_ERRORS, interval_seconds=30, max_attempts=6, backoff_rate=2.0))
         return catch_failures(task)
 
     def wait_until_active(check: ReadinessCheck, next_step: State) -> State:

@@ -74,7 +74,8 @@ class WorkflowFunctions(Construct):
             ],
             ENSURE_DATASET_GROUP.key: [
                 _allow(["personalize:ListDatasetGroups"], ["*"]),
-                _allow(["personalize:CreateDatasetGroup"], [arns.dataset_group]),
+                # Delete: a CREATE FAILED dataset group is replaced, not left to block every run.
+                _allow(["personalize:CreateDatasetGroup", "personalize:DeleteDatasetGroup"], [arns.dataset_group]),
             ],
             ENSURE_DATASET.key: [
                 _allow(["personalize:ListSchemas", "personalize:ListDatasets"], ["*"]),
@@ -83,6 +84,7 @@ class WorkflowFunctions(Construct):
                     ["personalize:CreateDataset", "personalize:DescribeDataset"],
                     [arns.datasets, arns.dataset_group, arns.schema],
                 ),
+                _allow(["personalize:DeleteDataset"], [arns.datasets]),
             ],
             START_IMPORT.key: [
                 _allow(["personalize:ListDatasetImportJobs"], ["*"]),
@@ -99,6 +101,7 @@ class WorkflowFunctions(Construct):
                     ["personalize:CreateSolution", "personalize:DescribeSolution"],
                     [arns.solution, arns.dataset_group, arns.recipe],
                 ),
+                _allow(["personalize:DeleteSolution"], [arns.solution]),
             ],
             START_TRAINING.key: [
                 _allow(["personalize:ListSolutionVersions"], ["*"]),
@@ -118,6 +121,7 @@ class WorkflowFunctions(Construct):
                     ["personalize:CreateCampaign", "personalize:UpdateCampaign", "personalize:DescribeCampaign"],
                     [arns.campaign, arns.solution_versions],
                 ),
+                _allow(["personalize:DeleteCampaign"], [arns.campaign]),
             ],
             SMOKE_TEST.key: [_allow(["personalize:GetRecommendations"], [arns.campaign])],
             # Read-modify-write of the state record; ListBucket so that the first run's missing

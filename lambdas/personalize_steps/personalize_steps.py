@@ -12,6 +12,7 @@ boto3 and the standard library only: the folder is deployed as it is, without bu
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -50,6 +51,56 @@ class MetricUnavailableError(RuntimeError):
     """The new solution version does not report the metric the quality gate is told to use."""
 
 
+class ThrottlingException(RuntimeError):
+    """Personalize still throttled after boto3's own retries.
+
+    botocore has no class for this unmodeled error code, so it would reach Step Functions as
+    ``ClientError``; under its own code's name the state machine's Retry matches it. The
+    message is botocore's, which names the call.
+    """
+
+
+class LimitExceededException(RuntimeError):
+    """A Personalize quota or rate limit, under the name the state machine retries.
+
+    Personalize models this error, Personalize Runtime (GetRecommendations) does not.
+    """
+
+
+class ResourceInUseException(RuntimeError):
+    """The resource is busy (an import or an update running); the state machine retries."""
+
+
+class ResourceBeingReplacedError(RuntimeError):
+    """A resource of this pipeline was CREATE FAILED and is being deleted; retrying recreates it."""
+
+
+# Error codes raised under their own name whatever client raised them, for the state machine's
+# Retry (an unmodeled code would reach it as ClientError).
+_RENAMED_ERRORS: dict[str, type[Exception]] = {
+    "ThrottlingException": ThrottlingException,
+    "TooManyRequestsException": ThrottlingException,
+    "LimitExceededException": LimitExceededException,
+    "ResourceInUseException": ResourceInUseException,
+}
+
+
+def step(handler: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """A Lambda entry point whose service errors reach the state machine under their own names."""
+
+    @functools.wraps(handler)
+    def entry_point(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        try:
+            return handler(event, context)
+        except ClientError as error:
+            renamed = _RENAMED_ERRORS.get(error.response.get("Error", {}).get("Code", ""))
+            if renamed is None:
+                raise
+            raise renamed(str(error)) from error
+
+    return entry_point
+
+
 def client(service: str) -> Any:
     """A cached client, created on first use so a cold start pays only for what it calls."""
     if service not in _clients:
@@ -80,12 +131,22 @@ def _is_error(error: ClientError, code: str) -> bool:
 
 
 def _find_or_create(
-    find: Callable[[], dict[str, Any] | None], create: Callable[[], str], kind: str, name: str, arn_key: str
+    find: Callable[[], dict[str, Any] | None],
+    create: Callable[[], str],
+    kind: str,
+    name: str,
+    arn_key: str,
+    delete: Callable[[str], Any] | None = None,
 ) -> tuple[str, bool]:
-    """Return (arn, created). A concurrent creator winning the race is not an error."""
+    """Return (arn, created). A concurrent creator winning the race is not an error.
+
+    With ``delete``, a resource found CREATE FAILED is deleted and the step fails with
+    :class:`ResourceBeingReplacedError`, which the state machine retries until the name is
+    free and the resource can be created again: a failed creation never blocks later runs.
+    """
     found = find()
     if found is not None:
-        return _usable_arn(found, kind, name, arn_key), False
+        return _usable_arn(found, kind, name, arn_key, delete), False
     try:
         return create(), True
     except ClientError as error:
@@ -94,20 +155,33 @@ def _find_or_create(
     found = find()
     if found is None:
         raise ResourceUnusableError(f"{kind} '{name}' was reported to exist but cannot be found")
-    return _usable_arn(found, kind, name, arn_key), False
+    return _usable_arn(found, kind, name, arn_key, delete), False
 
 
-def _usable_arn(summary: dict[str, Any], kind: str, name: str, arn_key: str) -> str:
+DELETING_STATUSES = ("DELETE PENDING", "DELETE IN_PROGRESS")
+
+
+def _usable_arn(
+    summary: dict[str, Any], kind: str, name: str, arn_key: str, delete: Callable[[str], Any] | None = None
+) -> str:
     """Schemas have no status; anything else must be ACTIVE or on its way there."""
     status = summary.get("status", USABLE_STATUS)
     arn = summary[arn_key]
-    if status != USABLE_STATUS and status not in PENDING_STATUSES:
-        reason = summary.get("failureReason", "no reason given")
-        raise ResourceUnusableError(
-            f"{kind} '{name}' ({arn}) is {status} ({reason}); delete it (or choose another pipelineName) "
-            "and run again"
+    if status == USABLE_STATUS or status in PENDING_STATUSES:
+        return arn
+    reason = summary.get("failureReason", "no reason given")
+    if delete is not None and status in ("CREATE FAILED", *DELETING_STATUSES):
+        if status == "CREATE FAILED":
+            delete(arn)
+            _log("replace_failed_resource", kind=kind, name=name, arn=arn, failureReason=reason)
+        raise ResourceBeingReplacedError(
+            f"{kind} '{name}' ({arn}) was {status} ({reason}); it is being deleted, and this step is "
+            "retried until it can be created again"
         )
-    return arn
+    raise ResourceUnusableError(
+        f"{kind} '{name}' ({arn}) is {status} ({reason}); delete it (or choose another pipelineName) "
+        "and run again"
+    )
 
 
 def run_scoped_name(prefix: str, execution_name: str, execution_start_time: str) -> str:
@@ -124,6 +198,7 @@ def run_scoped_name(prefix: str, execution_name: str, execution_start_time: str)
 # --- dataset group ---------------------------------------------------------------------------
 
 
+@step
 def ensure_dataset_group(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     name = _require(event, "name")
 
@@ -133,7 +208,10 @@ def ensure_dataset_group(event: dict[str, Any], context: Any = None) -> dict[str
     def create() -> str:
         return client("personalize").create_dataset_group(name=name)["datasetGroupArn"]
 
-    arn, created = _find_or_create(find, create, "dataset group", name, "datasetGroupArn")
+    arn, created = _find_or_create(
+        find, create, "dataset group", name, "datasetGroupArn",
+        lambda arn: client("personalize").delete_dataset_group(datasetGroupArn=arn),
+    )
     _log("ensure_dataset_group", name=name, arn=arn, created=created)
     return {"arn": arn, "created": created}
 
@@ -141,6 +219,7 @@ def ensure_dataset_group(event: dict[str, Any], context: Any = None) -> dict[str
 # --- schema and interactions dataset -----------------------------------------------------------
 
 
+@step
 def ensure_interactions_dataset(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     dataset_group_arn = _require(event, "datasetGroupArn")
     schema_name = _require(event, "schemaName")
@@ -165,7 +244,10 @@ def ensure_interactions_dataset(event: dict[str, Any], context: Any = None) -> d
             name=dataset_name, schemaArn=schema_arn, datasetGroupArn=dataset_group_arn, datasetType="Interactions"
         )["datasetArn"]
 
-    dataset_arn, created = _find_or_create(find, create, "interactions dataset", dataset_name, "datasetArn")
+    dataset_arn, created = _find_or_create(
+        find, create, "interactions dataset", dataset_name, "datasetArn",
+        lambda arn: personalize.delete_dataset(datasetArn=arn),
+    )
     if not created:
         used_schema = personalize.describe_dataset(datasetArn=dataset_arn)["dataset"]["schemaArn"]
         if used_schema != schema_arn:
@@ -200,6 +282,7 @@ def _ensure_schema(name: str, schema: str) -> str:
 # --- dataset import job ------------------------------------------------------------------------
 
 
+@step
 def start_import(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     dataset_arn = _require(event, "datasetArn")
     data_location = _require(event, "dataLocation")
@@ -237,6 +320,7 @@ def start_import(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 # --- solution ----------------------------------------------------------------------------------
 
 
+@step
 def ensure_solution(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     name = _require(event, "name")
     dataset_group_arn = _require(event, "datasetGroupArn")
@@ -262,7 +346,9 @@ def ensure_solution(event: dict[str, Any], context: Any = None) -> dict[str, Any
             performAutoTraining=False,
         )["solutionArn"]
 
-    arn, created = _find_or_create(find, create, "solution", name, "solutionArn")
+    arn, created = _find_or_create(
+        find, create, "solution", name, "solutionArn", lambda arn: personalize.delete_solution(solutionArn=arn)
+    )
     if not created:
         solution = personalize.describe_solution(solutionArn=arn)["solution"]
         if solution.get("recipeArn") != recipe_arn:
@@ -283,6 +369,7 @@ def ensure_solution(event: dict[str, Any], context: Any = None) -> dict[str, Any
 # --- solution version ----------------------------------------------------------------------------
 
 
+@step
 def start_training(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     solution_arn = _require(event, "solutionArn")
     training_mode = _require(event, "trainingMode")
@@ -319,6 +406,7 @@ def _solution_version_named(solution_arn: str, name: str) -> str | None:
 # --- quality gate --------------------------------------------------------------------------------
 
 
+@step
 def evaluate_version(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Decide whether the new version may replace the one the campaign serves.
 
@@ -412,6 +500,7 @@ def _campaign_named(solution_arn: str, name: str) -> dict[str, Any] | None:
 # --- campaign ------------------------------------------------------------------------------------
 
 
+@step
 def deploy_campaign(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Create the campaign on the first run; switch it to the new version in place afterwards.
 
@@ -446,6 +535,9 @@ def deploy_campaign(event: dict[str, Any], context: Any = None) -> dict[str, Any
 
     arn = existing["campaignArn"]
     campaign = personalize.describe_campaign(campaignArn=arn)["campaign"]
+    if campaign["status"] in ("CREATE FAILED", *DELETING_STATUSES):
+        # Never served anything: delete it, and the retried step creates it again.
+        _usable_arn(campaign, "campaign", name, "campaignArn", lambda arn: personalize.delete_campaign(campaignArn=arn))
     if campaign["status"] != USABLE_STATUS:
         raise ResourceUnusableError(
             f"campaign '{name}' ({arn}) is {campaign['status']} "
@@ -465,6 +557,7 @@ def deploy_campaign(event: dict[str, Any], context: Any = None) -> dict[str, Any
 # --- smoke test ----------------------------------------------------------------------------------
 
 
+@step
 def smoke_test(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     campaign_arn = _require(event, "campaignArn")
     user_id = _require(event, "userId")

@@ -70,7 +70,12 @@ HANDLER_ACTIONS = {
     # ListBucket lets S3 answer a missing raw file with NoSuchKey (which the handler turns into
     # "upload your data here") instead of AccessDenied.
     "PrepareData": {"s3:GetObject", "s3:ListBucket", "s3:PutObject", "s3:AbortMultipartUpload"},
-    "EnsureDatasetGroup": {"personalize:ListDatasetGroups", "personalize:CreateDatasetGroup"},
+    # Delete*: a CREATE FAILED resource of the pipeline is replaced instead of blocking every run.
+    "EnsureDatasetGroup": {
+        "personalize:ListDatasetGroups",
+        "personalize:CreateDatasetGroup",
+        "personalize:DeleteDatasetGroup",
+    },
     "EnsureDataset": {
         "personalize:ListSchemas",
         "personalize:CreateSchema",
@@ -78,9 +83,15 @@ HANDLER_ACTIONS = {
         "personalize:ListDatasets",
         "personalize:CreateDataset",
         "personalize:DescribeDataset",
+        "personalize:DeleteDataset",
     },
     "StartImport": {"personalize:ListDatasetImportJobs", "personalize:CreateDatasetImportJob", "iam:PassRole"},
-    "EnsureSolution": {"personalize:ListSolutions", "personalize:CreateSolution", "personalize:DescribeSolution"},
+    "EnsureSolution": {
+        "personalize:ListSolutions",
+        "personalize:CreateSolution",
+        "personalize:DescribeSolution",
+        "personalize:DeleteSolution",
+    },
     "StartTraining": {
         "personalize:ListSolutionVersions",
         "personalize:CreateSolutionVersion",
@@ -96,6 +107,7 @@ HANDLER_ACTIONS = {
         "personalize:CreateCampaign",
         "personalize:UpdateCampaign",
         "personalize:DescribeCampaign",
+        "personalize:DeleteCampaign",
     },
     "SmokeTest": {"personalize:GetRecommendations"},
     # Read-modify-write of the state record; ListBucket as for PrepareData (first run: no record).

@@ -53,13 +53,32 @@ def test_ensure_dataset_group_creates_once_then_reuses(personalize: PersonalizeS
     assert [params for name, params in personalize.calls if name == "CreateDatasetGroup"] == [{"name": "movielens"}]
 
 
-def test_a_failed_dataset_group_is_reported_not_reused(personalize: PersonalizeSimulator) -> None:
+def test_a_failed_dataset_group_is_deleted_and_created_again(personalize: PersonalizeSimulator) -> None:
     personalize.fail_next("dataset_group", "KMS key not accessible")
     steps.ensure_dataset_group({"name": "movielens"})
     personalize.clock.advance(3600)
 
-    with pytest.raises(steps.ResourceUnusableError, match=r"dataset group 'movielens' .* is CREATE FAILED \(KMS key not accessible\)"):
+    with pytest.raises(steps.ResourceBeingReplacedError, match=r"dataset group 'movielens' .* was CREATE FAILED \(KMS key not accessible\); it is being deleted"):
         steps.ensure_dataset_group({"name": "movielens"})
+    with pytest.raises(steps.ResourceBeingReplacedError, match="was DELETE PENDING"):
+        steps.ensure_dataset_group({"name": "movielens"})  # a retry while the deletion runs
+    personalize.clock.advance(3600)
+    replaced = steps.ensure_dataset_group({"name": "movielens"})
+
+    assert replaced["created"] is True
+    assert [name for name in operations(personalize) if name.endswith("DatasetGroup")] == [
+        "CreateDatasetGroup", "DeleteDatasetGroup", "CreateDatasetGroup",
+    ]
+
+
+def test_throttling_reaches_the_state_machine_under_its_own_name(personalize: PersonalizeSimulator) -> None:
+    personalize.throttle("ListDatasetGroups")
+
+    with pytest.raises(steps.ThrottlingException) as raised:
+        steps.ensure_dataset_group({"name": "movielens"})
+
+    assert type(raised.value).__name__ == "ThrottlingException"
+    assert "when calling the ListDatasetGroups operation" in str(raised.value)
 
 
 def test_existing_schema_with_other_fields_is_refused(personalize: PersonalizeSimulator) -> None:
@@ -143,24 +162,50 @@ def test_start_import_retried_after_success_returns_the_same_job(personalize: Pe
     }
 
 
-def test_deploy_campaign_refuses_to_update_a_campaign_that_is_not_active(personalize: PersonalizeSimulator) -> None:
-    solution = f"{ARN}:solution/movielens-solution"
-    version = f"{ARN}:solution/movielens-solution/abcdef12"
-    existing = {"campaigns": [{"name": "movielens-campaign", "campaignArn": f"{ARN}:campaign/movielens-campaign"}]}
-    described = {"campaign": {"status": "CREATE FAILED", "failureReason": "Solution version not found"}}
+class CampaignPersonalize:
+    """A pipeline campaign in a given status; records deletions."""
 
-    class FakePersonalize:
-        def get_paginator(self, operation: str) -> Any:
-            return type("P", (), {"paginate": lambda self, **kw: [existing]})()
+    def __init__(self, status: str) -> None:
+        self.arn = f"{ARN}:campaign/movielens-campaign"
+        self.status, self.deleted = status, []
 
-        def describe_campaign(self, campaignArn: str) -> dict[str, Any]:
-            return described
+    def get_paginator(self, operation: str) -> Any:
+        campaigns = [{"name": "movielens-campaign", "campaignArn": self.arn}]
+        return type("P", (), {"paginate": lambda _, **kw: [{"campaigns": campaigns}]})()
 
-    steps._clients["personalize"] = FakePersonalize()
-    with pytest.raises(steps.ResourceUnusableError, match=r"is CREATE FAILED \(Solution version not found\); it must be ACTIVE"):
-        steps.deploy_campaign(
-            {"name": "movielens-campaign", "solutionArn": solution, "solutionVersionArn": version, "minProvisionedTPS": 1}
-        )
+    def describe_campaign(self, campaignArn: str) -> dict[str, Any]:
+        return {"campaign": {"campaignArn": self.arn, "status": self.status, "failureReason": "Solution version not found"}}
+
+    def delete_campaign(self, campaignArn: str) -> dict[str, Any]:
+        self.deleted.append(campaignArn)
+        return {}
+
+
+DEPLOY_EVENT = {
+    "name": "movielens-campaign",
+    "solutionArn": f"{ARN}:solution/movielens-solution",
+    "solutionVersionArn": f"{ARN}:solution/movielens-solution/abcdef12",
+    "minProvisionedTPS": 1,
+}
+
+
+def test_deploy_campaign_replaces_a_campaign_whose_creation_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = CampaignPersonalize("CREATE FAILED")
+    monkeypatch.setattr(steps, "_clients", {"personalize": fake})
+
+    with pytest.raises(steps.ResourceBeingReplacedError, match=r"was CREATE FAILED \(Solution version not found\)"):
+        steps.deploy_campaign(DEPLOY_EVENT)
+
+    assert fake.deleted == [fake.arn]
+
+
+def test_deploy_campaign_refuses_to_update_a_campaign_still_being_created(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = CampaignPersonalize("CREATE IN_PROGRESS")
+    monkeypatch.setattr(steps, "_clients", {"personalize": fake})
+
+    with pytest.raises(steps.ResourceUnusableError, match=r"is CREATE IN_PROGRESS .*; it must be ACTIVE to be updated"):
+        steps.deploy_campaign(DEPLOY_EVENT)
+    assert fake.deleted == []
 
 
 def test_smoke_test_fails_when_the_campaign_returns_nothing(monkeypatch: pytest.MonkeyPatch) -> None:

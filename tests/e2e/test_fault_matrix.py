@@ -1,0 +1,434 @@
+"""The fault matrix: what goes wrong, what the user sees, what state the system is left in.
+
+Every scenario runs the emitted definition end to end offline with the real handlers: a good
+run first where the scenario needs a model in service, then the faulty run, then a recovery
+run with the fault gone. After each one the invariants a user relies on are asserted:
+
+- the campaign serves the last good solution version (a failed run never touches it);
+- whatever the faulty run left behind, the next run continues from it and succeeds;
+- nothing outside the pipeline is touched (another team's dataset group and its solution).
+
+docs/fault-matrix.md is rendered from SCENARIOS (``python tools/render_fault_matrix.py``);
+a test fails when it no longer matches, so the table cannot drift from what is tested.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from simulator.cloud_assembly import SynthesizedPipeline
+from simulator.interpreter import ExecutionResult
+from simulator.offline import REGION, OfflinePipeline, offline_account
+from simulator.sample_data import generate_ratings, to_u_data
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "fault-matrix.md"
+FOREIGN_GROUP = "other-team"
+
+# Personalize calls of a first run and of a later run (the model already in service). A test
+# below checks these lists against the calls the workflow really makes.
+FIRST_RUN_ONLY_CALLS = ("CreateDatasetGroup", "CreateSchema", "CreateDataset", "CreateSolution", "CreateCampaign")
+EVERY_RUN_CALLS = (
+    "ListDatasetGroups",
+    "DescribeDatasetGroup",
+    "ListSchemas",
+    "DescribeSchema",
+    "ListDatasets",
+    "DescribeDataset",
+    "ListDatasetImportJobs",
+    "CreateDatasetImportJob",
+    "DescribeDatasetImportJob",
+    "ListSolutions",
+    "DescribeSolution",
+    "ListSolutionVersions",
+    "CreateSolutionVersion",
+    "DescribeSolutionVersion",
+    "GetSolutionMetrics",
+    "ListCampaigns",
+    "DescribeCampaign",
+    "UpdateCampaign",
+    "GetRecommendations",
+)
+# Calls the state machine makes itself (aws-sdk integrations); the others are the Lambdas'.
+SDK_INTEGRATION_CALLS = frozenset(
+    {
+        "DescribeDatasetGroup",
+        "DescribeDatasetImportJob",
+        "DescribeSolutionVersion",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One row of the matrix. ``user_sees`` and ``left`` are the documented outcome, asserted."""
+
+    id: str
+    group: str
+    fault: str
+    user_sees: str
+    left: str
+    inject: Callable[[OfflinePipeline], None]
+    status: str
+    error: str | None = None
+    cause: str | None = None  # a fragment the failure's cause must contain
+    outcome: str | None = None  # the execution output's outcome when it succeeds
+    first_run: bool = False  # the fault hits the very first run (no model in service yet)
+    serves_new_version: bool | None = None  # None: new if the run succeeded, else the previous one
+
+
+def _throttle(operation: str, *codes: str) -> Callable[[OfflinePipeline], None]:
+    def inject(pipeline: OfflinePipeline) -> None:
+        for code in codes:
+            pipeline.account.personalize.throttle(operation, 1, code)
+
+    return inject
+
+
+def _fail_resource(kind: str, reason: str) -> Callable[[OfflinePipeline], None]:
+    return lambda pipeline: pipeline.account.personalize.fail_next(kind, reason)
+
+
+def _raw(body: bytes) -> Callable[[OfflinePipeline], None]:
+    return lambda pipeline: pipeline.upload_raw_data(body)
+
+
+def _no_raw(pipeline: OfflinePipeline) -> None:
+    pipeline.account.s3().delete_object(Bucket=pipeline.bucket_name, Key=pipeline.raw_data_key)
+
+
+def _lambda_fault(step: str, error: str, cause: str, times: int) -> Callable[[OfflinePipeline], None]:
+    return lambda pipeline: pipeline.fail_lambda(step, error, cause, times=times)
+
+
+def _campaign_update_in_progress(pipeline: OfflinePipeline) -> None:
+    """Someone (a rollback, an aborted run) started an update the faulty run must wait for."""
+    personalize = boto3.client("personalize", region_name=REGION)
+    (campaign,) = pipeline.account.personalize.resources_of("campaign")
+    personalize.update_campaign(campaignArn=campaign["campaignArn"], minProvisionedTPS=1)
+
+
+def _import_in_progress(pipeline: OfflinePipeline) -> None:
+    """An import job of an aborted run still runs in the dataset the faulty run imports into."""
+    personalize = boto3.client("personalize", region_name=REGION)
+    (dataset,) = pipeline.account.personalize.resources_of("dataset")
+    previous = pipeline.account.personalize.resources_of("import_job")[-1]
+    personalize.create_dataset_import_job(
+        jobName="movielens-import-aborted-run",
+        datasetArn=dataset["datasetArn"],
+        dataSource={"dataLocation": previous["dataSource"]["dataLocation"]},
+        roleArn=previous["roleArn"],
+    )
+
+
+def _call_scenarios() -> Iterator[Scenario]:
+    for operation in (*FIRST_RUN_ONLY_CALLS, *EVERY_RUN_CALLS):
+        first_run = operation in FIRST_RUN_ONLY_CALLS
+        sdk = operation in SDK_INTEGRATION_CALLS
+        error = "Personalize.ThrottlingException" if sdk else "ThrottlingException"
+        yield Scenario(
+            id=f"throttled-then-ok-{operation}",
+            group="Throttling",
+            fault=f"{operation} answers ThrottlingException, then LimitExceededException, then works",
+            user_sees="run succeeds; the execution history shows two retries of the step",
+            left="new version in service",
+            inject=_throttle(operation, "ThrottlingException", "LimitExceededException"),
+            status="SUCCEEDED",
+            outcome="succeeded",
+            first_run=first_run,
+        )
+        after_switch = operation == "GetRecommendations"  # the smoke test runs on the switched campaign
+        yield Scenario(
+            id=f"throttled-exhausted-{operation}",
+            group="Throttling",
+            fault=f"{operation} keeps answering ThrottlingException",
+            user_sees=f"run fails after 5 retries with {error}"
+            + ("" if sdk else f", cause naming the {operation} operation"),
+            left=(
+                "the new version (it passed the quality gate) stays in service untested; the next run continues"
+                if after_switch
+                else "previous version in service; the next run continues"
+            ),
+            inject=_throttle(operation, *["ThrottlingException"] * 12),
+            status="FAILED",
+            error=error,
+            cause=None if sdk else f"when calling the {operation} operation",
+            first_run=first_run,
+            serves_new_version=after_switch or None,
+        )
+
+
+CREATE_FAILED = (
+    # (resource kind, error, whether Personalize's Describe carries a failureReason)
+    ("dataset_group", "DatasetGroupFailed", True),
+    ("dataset", "PersonalizeResourceFailed", False),
+    ("import_job", "DatasetImportJobFailed", True),
+    ("solution", "PersonalizeResourceFailed", False),
+    ("solution_version", "SolutionVersionFailed", True),
+    ("campaign", "CampaignFailed", True),
+    ("campaign_update", "CampaignUpdateFailed", True),
+)
+
+
+def _create_failed_scenarios() -> Iterator[Scenario]:
+    for kind, error, has_reason in CREATE_FAILED:
+        reason = f"Simulated {kind} failure"
+        created_once = kind in ("dataset_group", "dataset", "solution", "campaign")
+        yield Scenario(
+            id=f"create-failed-{kind}",
+            group="CREATE FAILED",
+            fault=f"the {kind.replace('_', ' ')} ends in CREATE FAILED",
+            user_sees=f"run fails with {error}; the cause "
+            + ("is Personalize's failureReason" if has_reason else "names the resource and its status"),
+            left=(
+                "the failed resource is deleted and created again by the next run"
+                if created_once
+                else "previous version in service; the next run starts a new one"
+            ),
+            inject=_fail_resource(kind, reason),
+            status="FAILED",
+            error=error,
+            cause=reason if has_reason else "CREATE FAILED",
+            first_run=kind in ("dataset_group", "dataset", "solution", "campaign"),
+        )
+
+
+GOOD = to_u_data(generate_ratings())
+
+SCENARIOS: list[Scenario] = [
+    *_call_scenarios(),
+    Scenario(
+        id="busy-campaign-update",
+        group="ResourceInUse",
+        fault="a campaign update (a rollback, an aborted run) is still in progress when the run deploys",
+        user_sees="run succeeds; UpdateCampaign is retried until the other update finished",
+        left="new version in service",
+        inject=_campaign_update_in_progress,
+        status="SUCCEEDED",
+        outcome="succeeded",
+    ),
+    Scenario(
+        id="busy-import",
+        group="ResourceInUse",
+        fault="an import job of an aborted run is still running in the dataset",
+        user_sees="run succeeds; CreateDatasetImportJob is retried until the other import finished",
+        left="new version in service",
+        inject=_import_in_progress,
+        status="SUCCEEDED",
+        outcome="succeeded",
+    ),
+    *_create_failed_scenarios(),
+    Scenario(
+        id="lambda-transient",
+        group="Lambda",
+        fault="the Lambda service fails one invocation (Lambda.ServiceException)",
+        user_sees="run succeeds; the execution history shows one retry",
+        left="new version in service",
+        inject=_lambda_fault("StartTraining", "Lambda.ServiceException", "Service unavailable", 1),
+        status="SUCCEEDED",
+        outcome="succeeded",
+    ),
+    Scenario(
+        id="lambda-always-crashes",
+        group="Lambda",
+        fault="a step's code crashes on every invocation",
+        user_sees="run fails with the step's error type and message",
+        left="previous version in service; the next run continues",
+        inject=_lambda_fault(
+            "DeployCampaign",
+            "KeyError",
+            json.dumps({"errorMessage": "'campaignArn'", "errorType": "KeyError"}),
+            100,
+        ),
+        status="FAILED",
+        error="KeyError",
+        cause="'campaignArn'",
+    ),
+    Scenario(
+        id="raw-missing",
+        group="Raw data",
+        fault="no raw ratings file in the bucket",
+        user_sees="run fails with RawDataNotFoundError saying where to upload and with which command",
+        left="nothing touched",
+        inject=_no_raw,
+        status="FAILED",
+        error="RawDataNotFoundError",
+        cause="upload_movielens.py",
+    ),
+    Scenario(
+        id="raw-empty",
+        group="Raw data",
+        fault="the raw file is empty",
+        user_sees="run fails with NoUsableRowsError and the counts",
+        left="nothing touched",
+        inject=_raw(b""),
+        status="FAILED",
+        error="NoUsableRowsError",
+        cause="no usable rows",
+    ),
+    Scenario(
+        id="raw-wrong-delimiter",
+        group="Raw data",
+        fault="the raw file is comma-separated although the format is ml-100k (tab-separated)",
+        user_sees="run fails with NoUsableRowsError, counting the malformed rows",
+        left="nothing touched",
+        inject=_raw(GOOD.replace(b"\t", b",")),
+        status="FAILED",
+        error="NoUsableRowsError",
+        cause="malformed",
+    ),
+    Scenario(
+        id="raw-some-bad-rows",
+        group="Raw data",
+        fault="a few rows of the raw file are malformed",
+        user_sees="run succeeds; its output counts the malformed rows and names their lines",
+        left="new version in service",
+        inject=_raw(GOOD + b"not a rating\n1\t2\n" + to_u_data(generate_ratings(users=30, seed=5, first_user=900))),
+        status="SUCCEEDED",
+        outcome="succeeded",
+    ),
+    Scenario(
+        id="raw-only-bad-rows",
+        group="Raw data",
+        fault="every row of the raw file is malformed",
+        user_sees="run fails with NoUsableRowsError and the counts",
+        left="nothing touched",
+        inject=_raw(b"userId;movieId;rating\n1;2;5\n"),
+        status="FAILED",
+        error="NoUsableRowsError",
+        cause="malformed",
+    ),
+]
+
+
+# --- running a scenario --------------------------------------------------------------------------
+
+
+def _new_ratings(pipeline: OfflinePipeline, seed: int) -> None:
+    ratings = generate_ratings() + generate_ratings(users=30, seed=seed, first_user=1000 + 30 * seed)
+    pipeline.upload_raw_data(to_u_data(ratings))
+
+
+def _foreign_resources() -> dict[str, str]:
+    """Another team's dataset group (whose name starts like ours would not matter) and solution."""
+    personalize = boto3.client("personalize", region_name=REGION)
+    group = personalize.create_dataset_group(name=FOREIGN_GROUP)["datasetGroupArn"]
+    return {"group": group}
+
+
+def _served(pipeline: OfflinePipeline) -> str | None:
+    campaigns = pipeline.account.personalize.resources_of("campaign")
+    return campaigns[0]["solutionVersionArn"] if campaigns and campaigns[0]["status"] == "ACTIVE" else None
+
+
+def _assert_outcome(scenario: Scenario, result: ExecutionResult) -> None:
+    assert result.status == scenario.status, (result.error, result.cause)
+    if scenario.status == "SUCCEEDED":
+        assert result.output["outcome"] == scenario.outcome
+        return
+    assert result.error == scenario.error, result.cause
+    if scenario.cause is not None:
+        assert scenario.cause in (result.cause or ""), result.cause
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.id)
+def test_fault(synthesized: SynthesizedPipeline, scenario: Scenario) -> None:
+    with offline_account() as account:
+        pipeline = OfflinePipeline(synthesized, account)
+        foreign = _foreign_resources()
+        account.clock.advance(120)
+        pipeline.upload_raw_data(GOOD)
+        good_version = None
+        if not scenario.first_run:
+            good = pipeline.start_execution(name="good-run")
+            assert good.status == "SUCCEEDED", good.cause
+            good_version = good.output["solutionVersionArn"]
+            _new_ratings(pipeline, 1)
+        scenario.inject(pipeline)
+
+        faulty = pipeline.start_execution(name="faulty-run", gap=timedelta(days=1))
+
+        _assert_outcome(scenario, faulty)
+        if scenario.status == "SUCCEEDED":
+            assert _served(pipeline) == faulty.output["solutionVersionArn"]
+            if scenario.group in ("Throttling", "Lambda"):
+                assert faulty.retries >= 1
+        elif scenario.serves_new_version:
+            assert _served(pipeline) not in (None, good_version)
+        else:
+            assert _served(pipeline) == good_version  # the last good version, or none yet
+        # The service recovers, new ratings arrive: the next run continues from what is left.
+        pipeline.clear_faults()
+        _new_ratings(pipeline, 2)
+        recovery = pipeline.start_execution(name="next-run", gap=timedelta(days=1))
+        assert (recovery.status, recovery.output and recovery.output["outcome"]) == ("SUCCEEDED", "succeeded"), (
+            recovery.error,
+            recovery.cause,
+        )
+        assert _served(pipeline) == recovery.output["solutionVersionArn"]
+        # Nothing outside the pipeline was touched.
+        assert [g["status"] for g in account.personalize.resources_of("dataset_group") if g["name"] == FOREIGN_GROUP] == [
+            "ACTIVE"
+        ]
+        touched = [
+            (name, params)
+            for name, params in account.personalize.calls
+            if not name.startswith(("List", "Describe", "Get")) and foreign["group"] in json.dumps(params)
+        ]
+        assert touched == []
+
+
+def test_the_matrix_covers_every_personalize_call_the_workflow_makes(synthesized: SynthesizedPipeline) -> None:
+    with offline_account() as account:
+        pipeline = OfflinePipeline(synthesized, account)
+        pipeline.upload_raw_data(GOOD)
+        pipeline.start_execution(name="first")
+        first_calls = {name for name, _ in account.personalize.calls}
+        before = len(account.personalize.calls)
+        _new_ratings(pipeline, 1)
+        pipeline.start_execution(name="second", gap=timedelta(days=1))
+        later_calls = {name for name, _ in account.personalize.calls[before:]}
+
+    assert later_calls == set(EVERY_RUN_CALLS)
+    assert first_calls - later_calls == set(FIRST_RUN_ONLY_CALLS)
+
+
+# --- the report ------------------------------------------------------------------------------------
+
+
+def render_report() -> str:
+    """docs/fault-matrix.md, from SCENARIOS."""
+    lines = [
+        "# Fault matrix",
+        "",
+        "Generated from `tests/e2e/test_fault_matrix.py` by `python tools/render_fault_matrix.py`; a test",
+        "fails when this file no longer matches the scenarios. Every scenario runs offline end to end",
+        "with the real handlers and asserts the outcome below, then the invariants: the campaign",
+        "serves the last good solution version, the next run continues from what is left and",
+        "succeeds, and another team's dataset group is untouched.",
+        "",
+        f"{len(SCENARIOS)} scenarios. Configuration errors are covered separately: every bad value of",
+        "`cdk.json` stops synth with one line naming the key, the value and an example",
+        "(`tests/unit/test_config.py`, `tests/infra/test_app_errors.py`).",
+        "",
+    ]
+    for group in dict.fromkeys(s.group for s in SCENARIOS):
+        lines += [f"## {group}", "", "| fault | what the user sees | state left |", "|---|---|---|"]
+        for scenario in (s for s in SCENARIOS if s.group == group):
+            when = " (first run)" if scenario.first_run else ""
+            lines.append(f"| {scenario.fault}{when} | {scenario.user_sees} | {scenario.left} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def test_the_report_in_docs_matches_the_scenarios() -> None:
+    assert DOC.exists() and DOC.read_text() == render_report(), (
+        "docs/fault-matrix.md is stale: run python tools/render_fault_matrix.py"
+    )

@@ -1,0 +1,19 @@
+#!/usr/bin/env python3
+"""Write docs/fault-matrix.md from the scenarios of tests/e2e/test_fault_matrix.py.
+
+    python tools/render_fault_matrix.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.test_fault_matrix import DOC, render_report  # noqa: E402
+
+if __name__ == "__main__":
+    DOC.write_text(render_report())
+    print(f"wrote {DOC.relative_to(ROOT)}")
