@@ -35,9 +35,9 @@ node_modules/.installed: package.json package-lock.json
 synth: install
 	$(CDK) synth --quiet
 
-## demo: synth, then run one retraining cycle against the local simulator
+## demo: synth, then `python -m pipeline --offline run --wait`: one retraining run against the local simulator
 demo: synth
-	$(PYTHON) -m simulator.demo --cdk-out cdk.out
+	$(PYTHON) -m pipeline --offline --cdk-out cdk.out run --wait
 
 ## picture: regenerate docs/workflow.md, the workflow's Mermaid diagram, from the emitted definition
 picture: synth

@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 
-from pipeline.picture import render_markdown, render_mermaid
+from pipeline.picture import render_markdown, render_mermaid, with_readme_picture
 from pipeline.workflow_graph import FAIL, TASK, WAIT, build_graph
 from stacks.artifacts import DEFINITION_FILE_NAME
 from stacks.wait_states import WaitStateNames
 
 REPO = Path(__file__).resolve().parents[2]
 PICTURE = REPO / "docs" / "workflow.md"
+README = REPO / "README.md"
 # The statement forms the generator writes; anything else is a change to review (GitHub renders
 # Mermaid 11: checked by hand with its parser, which is too large a dependency for the suite).
 MERMAID_LINE = re.compile(
@@ -35,6 +36,13 @@ def definition(cloud_assembly: Path) -> dict[str, Any]:
 def test_the_committed_picture_matches_the_emitted_definition(definition: dict[str, Any]) -> None:
     assert PICTURE.read_text() == render_markdown(definition), (
         "docs/workflow.md no longer matches cdk.out/personalize-workflow.asl.json: run `make picture` and commit it"
+    )
+
+
+def test_the_readme_shows_the_same_picture(definition: dict[str, Any]) -> None:
+    readme = README.read_text()
+    assert readme == with_readme_picture(readme, definition), (
+        "README.md's workflow picture no longer matches the definition: run `make picture` and commit it"
     )
 
 
