@@ -13,7 +13,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 CDK := npx --no-install cdk --no-notices --no-version-reporting
 
-.PHONY: install demo test bench synth deploy destroy clean
+.PHONY: install demo test bench synth picture deploy destroy clean
 
 install: $(VENV)/.installed $(TOOLS_VENV)/.installed node_modules/.installed
 
@@ -35,9 +35,13 @@ node_modules/.installed: package.json package-lock.json
 synth: install
 	$(CDK) synth --quiet
 
-## demo: synth, then run one retraining cycle against the local simulator
+## demo: synth, then `python -m pipeline --offline run --wait`: one retraining run against the local simulator
 demo: synth
-	$(PYTHON) -m simulator.demo --cdk-out cdk.out
+	$(PYTHON) -m pipeline --offline --cdk-out cdk.out run --wait
+
+## picture: regenerate docs/workflow.md, the workflow's Mermaid diagram, from the emitted definition
+picture: synth
+	$(PYTHON) -m pipeline.picture --cdk-out cdk.out --output docs/workflow.md
 
 ## test: the whole test suite (unit, infrastructure with the security gates, offline end-to-end)
 test: install

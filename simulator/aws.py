@@ -34,7 +34,7 @@ from simulator.personalize import PersonalizeSimulator, SimulatedServiceError
 
 SIMULATED_SERVICES = ("personalize", "personalize-runtime")
 # Services answered by a routed handler while one is registered (see ``route``); else by moto.
-ROUTABLE_SERVICES = ("stepfunctions",)
+ROUTABLE_SERVICES = ("stepfunctions", "cloudformation")
 # Step Functions aws-sdk service names (as in arn:aws:states:::aws-sdk:<name>:<action>) → boto3 names.
 SFN_SERVICE_NAMES = {
     "personalize": "personalize",
@@ -134,6 +134,9 @@ def _before_call(model: OperationModel, params: dict[str, Any], **_: Any) -> tup
     simulator = _active
     if routed is None and (simulator is None or service not in SIMULATED_SERVICES):
         return None
+    if model.service_model.metadata["protocol"] == "query":
+        assert routed is not None
+        return _query_call(model, routed, params)
     request = _request_params(params)
     try:
         if routed is not None:
@@ -144,6 +147,27 @@ def _before_call(model: OperationModel, params: dict[str, Any], **_: Any) -> tup
     except SimulatedServiceError as err:
         return _http_response(model, err.http_status, {"__type": err.code, "message": err.message}, err.code)
     return _http_response(model, 200, result, None)
+
+
+def _query_call(
+    model: OperationModel, handler: ServiceHandler, request_dict: dict[str, Any]
+) -> tuple[AWSResponse, dict[str, Any]]:
+    """A query-protocol (XML) service, such as CloudFormation, answered with parsed members.
+
+    botocore has validated and flattened the request into form fields; only top-level scalar
+    members are read back (all DescribeStacks has). The answer skips the XML round trip:
+    botocore takes the parsed response as is and raises the modeled error for a status >= 300.
+    """
+    request = {key: value for key, value in request_dict["body"].items() if key not in ("Action", "Version")}
+    metadata = {"RequestId": _next_request_id()}
+    try:
+        status, parsed = 200, handler(model.name, request)
+    except SimulatedServiceError as err:
+        status = err.http_status
+        parsed = {"Error": {"Code": err.code, "Message": err.message, "Type": "Sender"}}
+    parsed = {**parsed, "ResponseMetadata": {**metadata, "HTTPStatusCode": status}}
+    url = f"https://{model.service_model.endpoint_prefix}.{REGION}.amazonaws.com/"
+    return AWSResponse(url, status, {"x-amzn-requestid": metadata["RequestId"]}, _RawBody(b"")), parsed
 
 
 def _request_params(request_dict: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import io
 import json
 import os
 import sys
+import threading
 import traceback
 import uuid
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from moto import mock_aws
 
 from simulator import aws as simulated_aws
 from simulator.cloud_assembly import LambdaFunction, SynthesizedPipeline
+from simulator.cloudformation import CloudFormationStacks
+from stacks.artifacts import STACK_NAME
 from simulator.interpreter import ExecutionEvent, ExecutionResult, TaskFailure, TaskRequest, run_execution
 from simulator.provider_framework import CustomResourceOutcome, OfflineCustomResource
 from simulator.personalize import PersonalizeSimulator, SimulatedClock, SimulatedServiceError, StageDurations
@@ -57,6 +60,7 @@ class OfflineAccount:
     clock: SimulatedClock
     personalize: PersonalizeSimulator
     step_functions: StepFunctionsExecutions
+    cloudformation: CloudFormationStacks
 
     def s3(self) -> Any:
         return boto3.client("s3", region_name=REGION)
@@ -75,8 +79,15 @@ def offline_account(*, durations: StageDurations | None = None, start: datetime 
             clock, region=REGION, account_id=ACCOUNT_ID, durations=durations or StageDurations(), s3_reader=read_s3
         )
         step_functions = StepFunctionsExecutions(clock, STATE_MACHINE_ARN)
-        with simulated_aws.activate(personalize), simulated_aws.route("stepfunctions", step_functions.handle):
-            yield OfflineAccount(clock=clock, personalize=personalize, step_functions=step_functions)
+        cloudformation = CloudFormationStacks(region=REGION, account_id=ACCOUNT_ID)
+        with (
+            simulated_aws.activate(personalize),
+            simulated_aws.route("stepfunctions", step_functions.handle),
+            simulated_aws.route("cloudformation", cloudformation.handle),
+        ):
+            yield OfflineAccount(
+                clock=clock, personalize=personalize, step_functions=step_functions, cloudformation=cloudformation
+            )
 
 
 @contextlib.contextmanager
@@ -120,6 +131,20 @@ class OfflinePipeline:
         self.schedule_name = SCHEDULE_NAME
         self._deploy_schedule()
         self.teardown = self._deploy_teardown()
+        self._record_stack()
+        self._state_types = {name: state["Type"] for name, state in self.definition["States"].items()}
+        self._background: list[threading.Thread] = []
+        self._background_errors: list[BaseException] = []
+        self.account.step_functions.starter = self.start_from_api
+        self.account.step_functions.state_machine = {
+            "stateMachineArn": self.state_machine_arn,
+            "name": STACK_NAME,
+            "status": "ACTIVE",
+            "definition": json.dumps(self.definition, indent=2),
+            "roleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/PersonalizePipeline-StateMachineRole",
+            "type": "STANDARD",
+            "creationDate": self.account.clock.now(),
+        }
 
     def scheduler(self) -> Any:
         return boto3.client("scheduler", region_name=REGION)
@@ -133,7 +158,19 @@ class OfflinePipeline:
         (schedule,) = [
             r["Properties"] for r in self.synthesized.template["Resources"].values() if r["Type"] == "AWS::Scheduler::Schedule"
         ]
-        self.scheduler().create_schedule(Name=self.schedule_name, **self._offline_value(schedule))
+        # Without a StartDate a schedule starts when it is created; moto would stamp the creation
+        # with the real time, so the simulated deployment time is given as its start.
+        self.scheduler().create_schedule(
+            Name=self.schedule_name, StartDate=self.account.clock.now(), **self._offline_value(schedule)
+        )
+
+    def _record_stack(self) -> None:
+        """CloudFormation's record of the deployed stack: its outputs with the offline values."""
+        outputs = {
+            key: (self._offline_value(output["Value"]), output.get("Description", ""))
+            for key, output in self.synthesized.template["Outputs"].items()
+        }
+        self.account.cloudformation.deploy(STACK_NAME, outputs, created=self.account.clock.now())
 
     def _deploy_teardown(self) -> OfflineCustomResource:
         resources = self.synthesized.template["Resources"]
@@ -163,8 +200,15 @@ class OfflinePipeline:
             return value
         if set(value) == {"Ref"}:
             kind = resources[value["Ref"]]["Type"]
-            refs = {"AWS::StepFunctions::StateMachine": self.state_machine_arn, "AWS::Scheduler::Schedule": self.schedule_name}
+            refs = {
+                "AWS::StepFunctions::StateMachine": self.state_machine_arn,
+                "AWS::Scheduler::Schedule": self.schedule_name,
+                "AWS::S3::Bucket": self.bucket_name,
+            }
             return refs[kind]
+        if set(value) == {"Fn::Join"}:
+            separator, parts = value["Fn::Join"]
+            return separator.join(self._offline_value(part) for part in parts)
         if set(value) == {"Fn::GetAtt"}:
             logical_id, attribute = value["Fn::GetAtt"]
             kind = resources[logical_id]["Type"]
@@ -196,18 +240,67 @@ class OfflinePipeline:
         ``definition`` runs another definition with this stack's substitutions (a benchmark's
         baseline); by default the one synth emitted.
         """
+        execution_input = {"trigger": "offline"} if execution_input is None else execution_input
+        execution = self._begin(name or str(uuid.uuid4()), execution_input, gap)
+        return self._run(execution, execution_input, on_event, definition)
+
+    def start_from_api(self, name: str, input_text: str) -> dict[str, Any]:
+        """StartExecution: the execution starts now and runs on a thread of its own.
+
+        The caller follows it through DescribeExecution and GetExecutionHistory, as in AWS;
+        :meth:`wait_for_background_executions` waits for every one started this way.
+        """
+        execution_input = json.loads(input_text)
+        execution = self._begin(name, execution_input, timedelta(minutes=1))
+
+        def run() -> None:
+            try:
+                self._run(execution, execution_input, None, None)
+            except BaseException as error:  # noqa: BLE001 - a harness failure; re-raised by the waiter
+                execution.update(status="FAILED", stopDate=self.account.clock.now())
+                self._background_errors.append(error)
+
+        thread = threading.Thread(target=run, name=f"execution {name}", daemon=True)
+        self._background.append(thread)
+        thread.start()
+        return execution
+
+    def wait_for_background_executions(self) -> None:
+        """Wait for executions started through StartExecution; re-raise what broke one of them."""
+        for thread in self._background:
+            thread.join()
+        if self._background_errors:
+            raise self._background_errors[0]
+
+    def _begin(self, name: str, execution_input: Any, gap: timedelta) -> dict[str, Any]:
         start = self.account.clock.advance(gap.total_seconds())
-        execution = self.mark_running(name or str(uuid.uuid4()), start_date=start)
+        return self.account.step_functions.mark_running(name, start_date=start, execution_input=execution_input)
+
+    def _run(
+        self,
+        execution: dict[str, Any],
+        execution_input: Any,
+        on_event: Callable[[ExecutionEvent], None] | None,
+        definition: dict[str, Any] | None,
+    ) -> ExecutionResult:
+        step_functions = self.account.step_functions
+        state_types = self._state_types if definition is None else {n: s["Type"] for n, s in definition["States"].items()}
+
+        def record(event: ExecutionEvent) -> None:
+            step_functions.record_event(execution["executionArn"], event, state_types)
+            if on_event is not None:
+                on_event(event)
+
         result = run_execution(
             self.definition if definition is None else self.resolve(definition),
-            {"trigger": "offline"} if execution_input is None else execution_input,
+            execution_input,
             execution_name=execution["name"],
             state_machine_arn=self.state_machine_arn,
-            start_time=start,
+            start_time=execution["startDate"],
             task_handler=self._run_task,
-            on_event=on_event,
+            on_event=record,
         )
-        execution.update(status=result.status, stopDate=result.stop_time)
+        step_functions.finish(execution, result)
         self.account.clock.set(max(result.stop_time, self.account.clock.now()))
         return result
 

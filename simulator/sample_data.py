@@ -51,3 +51,17 @@ def to_ratings_csv(ratings: list[Rating]) -> bytes:
     lines = ["userId,movieId,rating,timestamp\n"]
     lines += [f"{r.user_id},{r.item_id},{r.rating:.1f},{r.timestamp}\n" for r in ratings]
     return "".join(lines).encode()
+
+
+def to_u_item(items: int = 400, seed: int = 7) -> bytes:
+    """ml-100k's u.item for generated items: ``id|title|release date|video date|URL|19 genre flags``.
+
+    The titles are made up (``Generated film 17 (1994)``) so nobody mistakes them for MovieLens.
+    """
+    rng = random.Random(seed)
+    lines = []
+    for item in range(1, items + 1):
+        year = rng.randint(1950, 1998)
+        genres = "|".join(str(int(rng.random() < 0.15)) for _ in range(19))
+        lines.append(f"{item}|Generated film {item} ({year})|01-Jan-{year}||https://example.invalid/{item}|{genres}\n")
+    return "".join(lines).encode("latin-1")

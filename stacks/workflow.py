@@ -28,6 +28,7 @@ with warnings.catch_warnings():
 from stacks.config import STATE_KEY, TRAINING_PREFIX, PipelineConfig
 from stacks.interactions_schema import INTERACTIONS_SCHEMA_JSON
 from stacks.naming import PersonalizeNames
+from stacks.wait_states import WaitStateNames
 
 # Placeholders substituted at deploy time (CloudFormation DefinitionSubstitutions).
 DATA_BUCKET_PLACEHOLDER = "DataBucketName"
@@ -156,9 +157,13 @@ class ReadinessCheck:
     max_checks: int
 
     @property
+    def state_names(self) -> WaitStateNames:
+        return WaitStateNames(self.stage)
+
+    @property
     def key(self) -> str:
         """``DatasetImportJob``: names the stage's check counter, its last answer and its errors."""
-        return self.stage.title().replace(" ", "")
+        return self.state_names.key
 
     @property
     def resource_path(self) -> str:
@@ -541,10 +546,11 @@ def build_wait_until_active(
     status_path = f"{resource_path}.{check.status_field}"
     reason_path = f"{resource_path}.{_sibling(check.status_field, 'FailureReason')}"
     counter_path = f"$.checks.{check.key}"
-    label = check.stage[0].upper() + check.stage[1:]
+    state_names = check.state_names
+    label = state_names.label
 
     check_status = Task(
-        f"Check {check.stage}",
+        state_names.check,
         resource=f"arn:aws:states:::aws-sdk:personalize:{check.describe_action}",
         parameters={f"{check.arn_parameter}.$": check.arn_path},
         result_path=poll_path,
@@ -552,9 +558,9 @@ def build_wait_until_active(
     check_status.add_retry(Retry(error_equals=THROTTLING_ERRORS, interval_seconds=5, max_attempts=5, backoff_rate=2.0))
     catch_failures(check_status)
 
-    decide = Choice(f"{label} ready?")
+    decide = Choice(state_names.decide)
     failed = Pass(
-        f"{label} failed",
+        state_names.failed,
         parameters={
             "Error": f"{check.key}Failed",
             "Cause.$": f"States.Format('{label} {{}} is {{}}: {{}}', {check.arn_path}, {status_path}, {reason_path})",
@@ -563,7 +569,7 @@ def build_wait_until_active(
     )
     failed.next(on_failure)
     timed_out = Pass(
-        f"{label} timed out",
+        state_names.timed_out,
         parameters={
             "Error": f"{check.key}TimedOut",
             "Cause.$": f"States.Format('{label} {{}} is still {{}} after {{}} checks (run started {{}}, gave up "
@@ -573,9 +579,9 @@ def build_wait_until_active(
         result_path="$.failure",
     )
     timed_out.next(on_failure)
-    wait = Wait(f"Wait for {check.stage}", seconds_path=f"{counter_path}.waitSeconds")
+    wait = Wait(state_names.wait, seconds_path=f"{counter_path}.waitSeconds")
     count = Pass(
-        f"Count {check.stage} check",
+        state_names.count,
         parameters={
             "count.$": f"States.MathAdd({counter_path}.count, 1)",
             "waitSeconds.$": f"{counter_path}.intervalSeconds",

@@ -138,8 +138,13 @@ def status(pz: BaseClient, arn: str) -> str:
 
 def test_hook_is_a_builtin_handler_for_both_services_and_the_routable_ones() -> None:
     events = {spec[0] for spec in botocore.handlers.BUILTIN_HANDLERS if spec[1] is aws._before_call}
-    # Step Functions is answered only while a route is registered (offline runs); otherwise moto.
-    assert events == {"before-call.personalize", "before-call.personalize-runtime", "before-call.stepfunctions"}
+    # Step Functions and CloudFormation are answered only while a route is registered (offline runs).
+    assert events == {
+        "before-call.personalize",
+        "before-call.personalize-runtime",
+        "before-call.stepfunctions",
+        "before-call.cloudformation",
+    }
 
 
 def test_without_activation_the_hook_stays_out_of_the_way(pz: BaseClient) -> None:

@@ -1,0 +1,400 @@
+"""python -m pipeline: run, watch, inspect and roll back the retraining pipeline.
+
+Finds the pipeline from its CloudFormation stack's outputs (--stack-name); with --offline,
+from the same stack deployed into the local simulator (see pipeline/offline_session.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterator, TextIO
+
+import boto3
+from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError, PartialCredentialsError
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from pipeline.backend import Backend
+from pipeline.campaign import (
+    IN_PROGRESS,
+    metrics,
+    refuse_while_running,
+    rollback_target,
+    run_that_deployed,
+    served_campaign,
+    switch_version,
+    user_in_training_data,
+)
+from pipeline.catalog import read_titles
+from pipeline.errors import EXIT_CODES_HELP, ActionNeeded, ExitCode, NoCredentials, NotConfirmed, RollbackFailed, RunInProgress, UnknownUser
+from pipeline.run_view import RunView, elapsed_text
+from pipeline.runs import (
+    FAILED,
+    REJECTED,
+    deployed_runs,
+    describe_run,
+    latest_execution_arn,
+    new_history_events,
+    recent_runs,
+    short_id,
+    short_metric,
+)
+from pipeline.schedule import next_run
+from pipeline.stack import PipelineStack, find_stack
+from pipeline.workflow_graph import build_graph
+from stacks.artifacts import STACK_NAME
+
+PROG = "python -m pipeline"
+CREDENTIAL_ERRORS = ("ExpiredToken", "ExpiredTokenException", "UnrecognizedClientException", "InvalidClientTokenId")
+NO_CREDENTIALS = (
+    "no valid AWS credentials: run `aws configure` or `aws sso login`, or set AWS_PROFILE (or pass --profile); "
+    "--offline runs against the simulator without any"
+)
+Ask = Callable[[str], str]
+LOG_WIDTH = 120
+
+
+@dataclass
+class Context:
+    backend: Backend
+    stack: PipelineStack
+    console: Console
+    args: argparse.Namespace
+    ask: Ask
+
+    def client(self, service: str) -> Any:
+        return self.backend.client(service)
+
+    def time(self, moment: datetime | None) -> str:
+        return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "-"
+
+
+# --------------------------------------------------------------------------- run and watch
+
+
+def command_run(context: Context) -> int:
+    stepfunctions = context.client("stepfunctions")
+    name = context.args.name or f"cli-{context.backend.now():%Y%m%dT%H%M%SZ}"
+    started = stepfunctions.start_execution(
+        stateMachineArn=context.stack.state_machine_arn, name=name, input=json.dumps({"trigger": "cli"})
+    )
+    context.console.print(f"Started run {name} ({started['executionArn']})")
+    if not context.args.wait:
+        context.console.print(f"Follow it with: {PROG} watch {name}")
+        return ExitCode.OK
+    return follow(context, started["executionArn"])
+
+
+def command_watch(context: Context) -> int:
+    stepfunctions = context.client("stepfunctions")
+    execution = context.args.execution
+    if execution is None:
+        arn = latest_execution_arn(stepfunctions, context.stack.state_machine_arn)
+    elif execution.startswith("arn:"):
+        arn = execution
+    else:
+        arn = context.stack.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{execution}"
+    return follow(context, arn)
+
+
+def follow(context: Context, execution_arn: str) -> int:
+    """The live view until the execution ends; the exit code says how it ended."""
+    stepfunctions = context.client("stepfunctions")
+    try:
+        run = describe_run(stepfunctions, execution_arn)
+    except stepfunctions.exceptions.ExecutionDoesNotExist:
+        raise ActionNeeded(
+            f"no run {short_id(execution_arn.replace(':', '/'))} of this pipeline: `{PROG} history` lists the runs"
+        ) from None
+    definition = json.loads(stepfunctions.describe_state_machine(stateMachineArn=context.stack.state_machine_arn)["definition"])
+    view = RunView(build_graph(definition), expected_seconds=_learned_durations(context))
+    clock_note = " (times are simulated)" if context.backend.simulated else ""
+    context.console.print(f"Watching run {run.name}, started {context.time(run.start)}{clock_note}")
+    last_id = 0
+    # Live crops what is wider than the terminal: the outcome and its cause are printed after it.
+    with Live(view.live(context.backend.now()), console=context.console, refresh_per_second=4) as live:
+        while True:
+            status = stepfunctions.describe_execution(executionArn=execution_arn)["status"]
+            for event in new_history_events(stepfunctions, execution_arn, last_id):
+                view.apply(event)
+                last_id = event["id"]
+            live.update(view.live(context.backend.now()))
+            if status != "RUNNING":
+                break
+            context.backend.pause_between_polls()
+    if not context.console.is_terminal:
+        context.console.line()  # Live leaves the cursor after its last line
+    for line in view.summary_lines(context.backend.now()):
+        context.console.print(line)
+    return {FAILED: ExitCode.RUN_FAILED, REJECTED: ExitCode.REJECTED}.get(view.outcome, ExitCode.OK)
+
+
+def _learned_durations(context: Context) -> dict[str, float]:
+    """stageSeconds of the pipeline-state record: how long each stage took last time."""
+    s3 = context.client("s3")
+    try:
+        body = s3.get_object(Bucket=context.stack.bucket, Key=context.stack.state_key)["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        return {}
+    return dict(json.loads(body).get("stageSeconds", {}))
+
+
+# --------------------------------------------------------------------------- history and status
+
+
+def command_history(context: Context) -> int:
+    runs = recent_runs(context.client("stepfunctions"), context.stack.state_machine_arn, context.args.n)
+    now = context.backend.now()
+    title = f"Last {len(runs)} run{'s' if len(runs) != 1 else ''} of {context.stack.name}"
+    context.console.print(title + (" (times are simulated)" if context.backend.simulated else ""))
+    table = Table()
+    for column in ("Run", "Started (UTC)", "Duration", "Outcome", "Version", "Metric (new / served)", "Note"):
+        table.add_column(column, no_wrap=column != "Note")
+    for run in runs:
+        style = {"succeeded": "green", "failed": "red", "rejected": "yellow", "skipped": "dim"}.get(run.outcome, "cyan")
+        table.add_row(
+            run.name,
+            f"{run.start:%Y-%m-%d %H:%M}",
+            elapsed_text(run.duration(now)),
+            f"[{style}]{run.outcome}[/]",
+            short_id(run.solution_version_arn) if run.solution_version_arn else "-",
+            run.metrics_text or "-",
+            run.note,
+        )
+    context.console.print(table)
+    return ExitCode.OK
+
+
+def command_status(context: Context) -> int:
+    personalize = context.client("personalize")
+    campaign = served_campaign(personalize, context.stack)
+    version = personalize.describe_solution_version(solutionVersionArn=campaign.solution_version_arn)["solutionVersion"]
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    grid.add_row("Campaign", f"{campaign.name} ({campaign.status})")
+    grid.add_row("Serves", f"solution version {short_id(campaign.solution_version_arn)}, trained "
+                 f"{version.get('trainingMode', '?')}, {context.time(version.get('creationDateTime'))}")
+    grid.add_row("Since", context.time(campaign.since))
+    if campaign.update and campaign.update.get("status") in IN_PROGRESS:
+        grid.add_row("Updating", f"to version {short_id(campaign.update['solutionVersionArn'])}: {campaign.update['status']}")
+    context.console.print(grid)
+    context.console.print("Its offline metrics (GetSolutionMetrics):")
+    scores = Table()
+    scores.add_column("Metric")
+    scores.add_column("Value", justify="right")
+    for name, value in sorted(metrics(personalize, campaign.solution_version_arn).items()):
+        scores.add_row(short_metric(name), f"{value:.4f}")
+    context.console.print(scores)
+    schedule = context.client("scheduler").get_schedule(Name=context.stack.schedule_name)
+    anchor = schedule.get("StartDate") or schedule["CreationDate"]
+    zone = schedule.get("ScheduleExpressionTimezone", "UTC")
+    upcoming = next_run(schedule["ScheduleExpression"], zone, anchor, context.backend.now())
+    plan = Table.grid(padding=(0, 2))
+    plan.add_column(style="bold")
+    plan.add_column()
+    plan.add_row("Schedule", f"{schedule['ScheduleExpression']} ({zone}), {schedule['State']}")
+    if schedule["State"] != "ENABLED":
+        plan.add_row("Next run", "none: the schedule is disabled (schedule.enabled in cdk.json)")
+    else:
+        plan.add_row("Next run", context.time(upcoming) if upcoming else "not computed for this expression (L, W or #)")
+    context.console.print(plan)
+    return ExitCode.OK
+
+
+# --------------------------------------------------------------------------- recommend and rollback
+
+
+def command_recommend(context: Context) -> int:
+    user, count = context.args.user, context.args.n
+    campaign = served_campaign(context.client("personalize"), context.stack)
+    if not context.args.any_user:
+        _require_known_user(context, user, campaign.solution_version_arn)
+    response = context.client("personalize-runtime").get_recommendations(
+        campaignArn=campaign.arn, userId=user, numResults=count
+    )
+    titles = read_titles(context.client("s3"), context.stack.bucket, context.stack.raw_key)
+    context.console.print(
+        f"Recommendations for user {user} (campaign {campaign.name}, version {short_id(campaign.solution_version_arn)})"
+    )
+    table = Table()
+    table.add_column("#", justify="right")
+    table.add_column("Item")
+    table.add_column("Title")
+    table.add_column("Score", justify="right")
+    for rank, item in enumerate(response["itemList"], start=1):
+        score = item.get("score")
+        table.add_row(str(rank), item["itemId"], titles.get(item["itemId"], "-"), f"{score:.4f}" if score is not None else "")
+    context.console.print(table)
+    if not titles:
+        context.console.print(
+            "No titles: upload them beside the ratings (python tools/upload_movielens.py uploads u.item or movies.csv)."
+        )
+    return ExitCode.OK
+
+
+def _require_known_user(context: Context, user: str, version_arn: str) -> None:
+    """Personalize answers an unknown user with popular items, silently; say so instead."""
+    run = run_that_deployed(deployed_runs(context.client("stepfunctions"), context.stack.state_machine_arn), version_arn)
+    uri = (run.output.get("data") or {}).get("interactionsUri") if run else None
+    if not uri:
+        return  # no record of what it was trained on (older than 90 days): ask anyway
+    if user_in_training_data(context.client("s3"), uri, user) is False:
+        raise UnknownUser(
+            f"user {user} is not in the interactions version {short_id(version_arn)} was trained on ({uri}), so "
+            "Personalize would answer with popular items only: pick a user id from the ratings, or pass --any-user"
+        )
+
+
+def command_rollback(context: Context) -> int:
+    stepfunctions, personalize = context.client("stepfunctions"), context.client("personalize")
+    refuse_while_running(stepfunctions, context.stack)
+    campaign = served_campaign(personalize, context.stack)
+    if campaign.update and campaign.update.get("status") in IN_PROGRESS:
+        raise RunInProgress(f"campaign {campaign.name} is being updated ({campaign.update['status']}): try again when it is ACTIVE")
+    target = rollback_target(stepfunctions, personalize, context.stack, campaign.solution_version_arn)
+    target_arn = str(target.solution_version_arn)
+    question = (
+        f"Switch campaign {campaign.name} from version {short_id(campaign.solution_version_arn)} "
+        f"({_metric_text(personalize, campaign.solution_version_arn)}) back to version {short_id(target_arn)} "
+        f"({_metric_text(personalize, target_arn)}, deployed by run {target.name} on {context.time(target.start)})? [y/N] "
+    )
+    if not context.args.yes and context.ask(question).strip().lower() not in ("y", "yes"):
+        raise NotConfirmed("rollback cancelled: the campaign is unchanged")
+    started = context.backend.now()
+    context.console.print(f"Updating campaign {campaign.name} to version {short_id(target_arn)} …")
+    switch_version(personalize, campaign, target_arn, context.backend.wait)
+    context.console.print(
+        f"Campaign {campaign.name} serves version {short_id(target_arn)} again (update ACTIVE after "
+        f"{elapsed_text(context.backend.now() - started)}). The next run deploys a new version only if new "
+        "data arrives and passes the quality gate against this one."
+    )
+    return ExitCode.OK
+
+
+def _metric_text(personalize: Any, version_arn: str) -> str:
+    values = metrics(personalize, version_arn)
+    key = "normalized_discounted_cumulative_gain_at_10"
+    return f"{short_metric(key)} {values[key]:.4f}" if key in values else "no metrics"
+
+
+def _ask_in_terminal(question: str) -> str:
+    if not sys.stdin.isatty():
+        raise NotConfirmed("rollback needs a confirmation: run it in a terminal, or pass --yes")
+    return input(question)
+
+
+# --------------------------------------------------------------------------- entry point
+
+COMMANDS: dict[str, Callable[[Context], int]] = {
+    "run": command_run,
+    "watch": command_watch,
+    "history": command_history,
+    "status": command_status,
+    "recommend": command_recommend,
+    "rollback": command_rollback,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Run, watch, inspect and roll back the Personalize retraining pipeline, on AWS or (--offline) "
+        "against the local simulator.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--stack-name", default=STACK_NAME, help=f"the pipeline's CloudFormation stack (default: {STACK_NAME})")
+    parser.add_argument("--region", help="AWS region (default: from your AWS config)")
+    parser.add_argument("--profile", help="AWS named profile (default: from your AWS config)")
+    offline = parser.add_argument_group("offline (the local simulator; see README, 'Offline simulator')")
+    offline.add_argument("--offline", action="store_true", help="deploy cdk.out into a fresh simulated account and run the command there")
+    offline.add_argument("--cdk-out", type=Path, default=Path("cdk.out"), help="synthesized stack for --offline (default: cdk.out)")
+    offline.add_argument(
+        "--offline-runs", type=int, metavar="N",
+        help="retraining cycles the offline session runs before the command (default: 0 for run, 2 otherwise)",
+    )
+    offline.add_argument("--same-data", action="store_true", help="offline: no new ratings arrive before the command")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="start a retraining now", description="Start a retraining now.")
+    run.add_argument("--wait", action="store_true", help="follow it (as `watch` does) until it ends")
+    run.add_argument("--name", help="execution name (default: cli-<UTC time>)")
+    watch = commands.add_parser(
+        "watch", help="follow a run live: steps, status, elapsed time, outcome",
+        description="Follow a run until it ends (a finished one is shown at once).",
+    )
+    watch.add_argument("execution", nargs="?", metavar="EXECUTION", help="execution name or ARN (default: the latest run)")
+    history = commands.add_parser("history", help="the last runs with outcome, version and metrics")
+    history.add_argument("-n", type=int, default=10, metavar="N", help="how many runs (default: 10)")
+    commands.add_parser("status", help="what the campaign serves, since when, its metrics, the schedule")
+    recommend = commands.add_parser("recommend", help="recommendations for a user, with titles when uploaded")
+    recommend.add_argument("--user", required=True, metavar="ID", help="user id, as in the ratings")
+    recommend.add_argument("--n", type=int, default=10, metavar="K", help="how many items (default: 10)")
+    recommend.add_argument("--any-user", action="store_true", help="ask even for a user the model was not trained on")
+    rollback = commands.add_parser(
+        "rollback", help="point the campaign back at the previous good version",
+        description="Point the campaign back at the version deployed before the one it serves, and wait for the update.",
+    )
+    rollback.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    return parser
+
+
+@contextlib.contextmanager
+def open_backend(args: argparse.Namespace, console: Console) -> Iterator[Backend]:
+    if args.offline:
+        from pipeline.offline_session import offline_backend  # imports moto and the simulator: offline only
+
+        prior_runs = args.offline_runs if args.offline_runs is not None else (0 if args.command == "run" else 2)
+        with offline_backend(args.cdk_out, prior_runs=prior_runs, same_data=args.same_data, console=console) as backend:
+            yield backend
+        return
+    backend = Backend(session=boto3.session.Session(profile_name=args.profile, region_name=args.region))
+    backend.create_clients()
+    yield backend
+
+
+def main(
+    argv: list[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    ask: Ask | None = None,
+    backend: Backend | None = None,
+) -> int:
+    """The entry point; tests hand in ``out``, ``err``, ``ask`` and an open offline ``backend``."""
+    args = build_parser().parse_args(argv)
+    stream = out or sys.stdout
+    # Not a terminal (a log, a pipe, a test): a fixed width, so tables do not wrap at 80 columns.
+    console = Console(file=stream, highlight=False, soft_wrap=True, width=None if stream.isatty() else LOG_WIDTH)
+    errors = err or sys.stderr
+    try:
+        with contextlib.nullcontext(backend) if backend else open_backend(args, console) as opened:
+            stack = find_stack(opened.client("cloudformation"), args.stack_name, opened.region)
+            context = Context(opened, stack, console, args, ask or _ask_in_terminal)
+            return COMMANDS[args.command](context)
+    except (ActionNeeded, RollbackFailed) as error:
+        return _fail(errors, str(error), error.exit_code)
+    except (NoCredentialsError, PartialCredentialsError):
+        return _fail(errors, NO_CREDENTIALS, NoCredentials.exit_code)
+    except NoRegionError:
+        return _fail(errors, "no AWS region configured: pass --region or set AWS_REGION", ExitCode.ACTION_NEEDED)
+    except ClientError as error:
+        info = error.response.get("Error", {})
+        if info.get("Code") in CREDENTIAL_ERRORS:
+            return _fail(errors, f"{NO_CREDENTIALS} ({info.get('Code')})", NoCredentials.exit_code)
+        return _fail(errors, f"AWS refused {error.operation_name}: {info.get('Code')}: {info.get('Message')}", ExitCode.AWS_ERROR)
+    except KeyboardInterrupt:
+        return _fail(errors, f"interrupted; a run goes on without us (`{PROG} watch` follows it again)", ExitCode.INTERRUPTED)
+
+
+def _fail(stream: TextIO, message: str, code: int) -> int:
+    stream.write(f"error: {message}\n")
+    return int(code)

@@ -1,0 +1,287 @@
+"""The live view of one run: its steps with status, elapsed time and what each did.
+
+Built from the execution's history events (Step Functions' GetExecutionHistory, the same
+offline), on the readable graph of pipeline.workflow_graph: each wait fragment is one row
+that counts its checks and, for a stage whose duration the pipeline learned in earlier runs
+(state/pipeline-state.json ``stageSeconds``), shows a progress bar against that duration.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from rich.console import Group, RenderableType
+from rich.progress_bar import ProgressBar
+from rich.spinner import Spinner
+from rich.table import Table
+from rich.text import Text
+
+from pipeline.runs import REJECTED, RUNNING, SKIPPED, SUCCEEDED, outcome_of, short_id, short_metric
+from pipeline.workflow_graph import FAIL, TASK, WAIT, Step, WorkflowGraph
+from stacks.wait_states import WaitStateNames
+
+# The pipeline keeps training durations per training mode (lambdas/prepare_data/pipeline_state.py).
+TRAINING_STAGE = "SolutionVersion"
+MARKS = {"running": "…", "done": "✓", "failed": "✗"}
+STYLES = {"running": "cyan", "done": "green", "failed": "bold red"}
+
+
+def elapsed_text(delta: timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+@dataclass
+class StepRow:
+    step: Step
+    started: datetime
+    ended: datetime | None = None
+    state: str = "running"
+    detail: str = ""
+    checks: int = 0
+    status: str = ""
+
+
+def resource_name(arn: str) -> str:
+    """``movielens/INTERACTIONS`` of ``arn:aws:personalize:…:dataset/movielens/INTERACTIONS``."""
+    return arn.split(":", 5)[-1].split("/", 1)[-1]
+
+
+def _summary_prepare(result: dict[str, Any]) -> str:
+    data = result["data"]
+    if data.get("unchanged"):
+        return f"{data['raw']} unchanged since the last training"
+    text = f"{data['rowsWritten']:,} of {data['rowsRead']:,} ratings kept"
+    plan = data.get("plan")
+    return text + (f"; {plan['trainingMode']} training" if plan else "")
+
+
+def _summary_ensure(key: str) -> Callable[[dict[str, Any]], str]:
+    def summary(result: dict[str, Any]) -> str:
+        resource = result[key]
+        return f"{'created' if resource.get('created', True) else 'reused'} {resource_name(resource['arn'])}"
+
+    return summary
+
+
+def _summary_evaluation(result: dict[str, Any]) -> str:
+    evaluation = result["evaluation"]
+    text = f"{short_metric(evaluation['metric'])} {evaluation['candidate']['value']:.4f}"
+    current = evaluation.get("current")
+    text += f" vs served {current['value']:.4f}" if current else " (nothing served yet)"
+    return f"{'passed' if evaluation['passed'] else 'REJECTED'}: {text}"
+
+
+def _summary_guard(result: dict[str, Any]) -> str:
+    others = len(result.get("running", {}).get("Executions", [])) - 1
+    return "no other run" if others <= 0 else "another run is in progress"
+
+
+TASK_SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "Look for another run": _summary_guard,
+    "Prepare data": _summary_prepare,
+    "Ensure dataset group": _summary_ensure("datasetGroup"),
+    "Ensure interactions dataset": _summary_ensure("dataset"),
+    "Start dataset import": lambda r: f"started {r['importJob']['name']}",
+    "Ensure solution": _summary_ensure("solution"),
+    "Start training": lambda r: f"version {short_id(r['solutionVersion']['arn'])} ({r['solutionVersion']['trainingMode']})",
+    "Evaluate new version": _summary_evaluation,
+    "Deploy campaign": lambda r: f"{r['campaign']['action']} {resource_name(r['campaign']['arn'])}",
+    "Smoke test recommendations": lambda r: f"user {r['smokeTest']['userId']} gets {len(r['smokeTest']['itemIds'])} items",
+    "Record successful run": lambda r: "state/pipeline-state.json updated",
+    "Record rejected version": lambda r: "state/pipeline-state.json updated",
+}
+
+
+def _polled_status(output: dict[str, Any], names: WaitStateNames) -> str:
+    """The status the check read (kept under ``poll.<Key>``): the resource's, or the update's."""
+    for resource in output.get("poll", {}).get(names.key, {}).values():
+        if isinstance(resource, dict):
+            if names.stage.endswith("update"):
+                return str(resource.get("LatestCampaignUpdate", {}).get("Status", "?"))
+            return str(resource.get("Status", "?"))
+    return "?"
+
+
+@dataclass
+class RunView:
+    """Everything `watch` shows about one execution, updated event by event."""
+
+    graph: WorkflowGraph
+    expected_seconds: dict[str, float] = field(default_factory=dict)
+    started: datetime | None = None
+    rows: list[StepRow] = field(default_factory=list)
+    status: str = "RUNNING"
+    output: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    cause: str | None = None
+    stopped: datetime | None = None
+    training_mode: str | None = None
+
+    @property
+    def current(self) -> StepRow | None:
+        return self.rows[-1] if self.rows and self.rows[-1].ended is None else None
+
+    @property
+    def failed_step(self) -> StepRow | None:
+        return next((row for row in self.rows if row.state == "failed"), None)
+
+    def apply(self, event: dict[str, Any]) -> None:
+        kind, time = event["type"], event["timestamp"]
+        if kind == "ExecutionStarted":
+            self.started = time
+        elif kind.endswith("StateEntered"):
+            self._entered(event["stateEnteredEventDetails"]["name"], time)
+        elif kind.endswith("StateExited"):
+            details = event["stateExitedEventDetails"]
+            self._exited(details["name"], json.loads(details.get("output") or "null"))
+        elif kind == "ExecutionSucceeded":
+            self._close(time, "done")
+            self.status, self.stopped = "SUCCEEDED", time
+            self.output = json.loads(event["executionSucceededEventDetails"].get("output") or "{}")
+        elif kind in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"):
+            details = event.get("executionFailedEventDetails", {})
+            self._close(time, "failed")
+            self.status, self.stopped = kind.removeprefix("Execution").upper().replace("TIMEDOUT", "TIMED_OUT"), time
+            self.error, self.cause = details.get("error", self.status), details.get("cause", "")
+
+    def _entered(self, state_name: str, time: datetime) -> None:
+        self.started = self.started or time
+        step = self.graph.step_for(state_name)
+        if step is None:
+            return
+        current = self.current
+        if current is not None and current.step.id == step.id:
+            return
+        if step.kind == FAIL:
+            self._close(time, "failed")
+            return
+        self._close(time, "done")
+        if step.kind in (TASK, WAIT):
+            self.rows.append(StepRow(step, started=time))
+
+    def _exited(self, state_name: str, output: Any) -> None:
+        current = self.current
+        if current is None or not isinstance(output, dict):
+            return
+        names = WaitStateNames.from_check_state(state_name)
+        if current.step.kind == WAIT and names is not None:
+            current.checks += 1
+            current.status = _polled_status(output, names)
+        elif state_name in TASK_SUMMARIES:
+            try:
+                current.detail = TASK_SUMMARIES[state_name](output)
+            except (KeyError, TypeError):
+                current.detail = ""
+        if state_name == "Prepare data":
+            self.training_mode = (output.get("data", {}).get("plan") or {}).get("trainingMode")
+
+    def _close(self, time: datetime, state: str) -> None:
+        current = self.current
+        if current is not None:
+            current.ended, current.state = time, state
+            if current.step.kind == WAIT and state == "done":
+                current.status = "ACTIVE"
+
+    # ------------------------------------------------------------------ rendering
+
+    @property
+    def outcome(self) -> str:
+        return outcome_of(self.status, self.output)
+
+    def _expected(self, row: StepRow) -> float | None:
+        assert row.step.wait is not None
+        key = row.step.wait.key
+        if key == TRAINING_STAGE and self.training_mode:
+            key = f"{key}.{self.training_mode}"
+        seconds = self.expected_seconds.get(key)
+        if seconds is None and key == "CampaignUpdate":
+            seconds = self.expected_seconds.get("Campaign")
+        return float(seconds) if isinstance(seconds, (int, float)) and seconds > 0 else None
+
+    def table(self, now: datetime) -> Table:
+        table = Table()
+        table.add_column("", width=1)
+        table.add_column("Step", no_wrap=True)
+        table.add_column("Status", no_wrap=True)
+        table.add_column("Elapsed", justify="right", no_wrap=True)
+        table.add_column("Detail")
+        for row in self.rows:
+            end = row.ended or now
+            status = row.status or {"running": "running", "done": "done", "failed": "failed"}[row.state]
+            if row.state == "failed":
+                status = f"failed ({row.status})" if row.status else "failed"
+            detail: RenderableType = Text(row.detail)
+            if row.step.kind == WAIT:
+                detail = Text(f"{row.checks} check{'s' if row.checks != 1 else ''}")
+                if row.state == "running":
+                    detail = self._waiting(row, end)
+            table.add_row(
+                Text(MARKS[row.state], style=STYLES[row.state]),
+                row.step.name,
+                Text(status, style=STYLES[row.state]),
+                elapsed_text(end - row.started),
+                detail,
+            )
+        return table
+
+    def _waiting(self, row: StepRow, now: datetime) -> RenderableType:
+        """The progress indicator of a long wait: a bar against the learned duration, else a spinner."""
+        elapsed = (now - row.started).total_seconds()
+        expected = self._expected(row)
+        bound = f"check {row.checks} of at most {row.step.max_checks}"
+        if expected is None:
+            return Spinner("dots", text=Text(f"{bound}; first time, no duration learned yet"))
+        bar = ProgressBar(total=expected, completed=min(elapsed, expected), width=24)
+        note = Text(f" {min(elapsed / expected, 1):.0%} of ~{elapsed_text(timedelta(seconds=expected))} (last time); {bound}")
+        grid = Table.grid()
+        grid.add_row(bar, note)
+        return grid
+
+    def summary_lines(self, now: datetime) -> list[Text]:
+        """The outcome under the table; on failure, the failed step and the cause."""
+        start = self.started or now
+        duration = elapsed_text((self.stopped or now) - start)
+        outcome, output = self.outcome, self.output
+        if outcome == RUNNING:
+            return [Text(f"Still running after {duration}.", style="cyan")]
+        if outcome == SUCCEEDED:
+            lines = [Text(f"Outcome: succeeded after {duration}", style="bold green")]
+            lines.append(Text(
+                f"  campaign {short_id(output.get('campaignArn'))} ({output.get('campaignAction')}) now serves "
+                f"solution version {short_id(output.get('solutionVersionArn'))}"
+            ))
+            recommendations = output.get("recommendations") or {}
+            if recommendations.get("itemIds"):
+                lines.append(Text(
+                    f"  recommendations for user {recommendations['userId']}: {', '.join(recommendations['itemIds'])}"
+                ))
+            return lines
+        if outcome == SKIPPED:
+            return [Text(f"Outcome: skipped after {duration}: {output.get('reason')}", style="bold yellow")]
+        if outcome == REJECTED:
+            return [
+                Text(f"Outcome: rejected by the quality gate after {duration}", style="bold yellow"),
+                Text(f"  {output.get('reason')}; the campaign keeps serving its version"),
+            ]
+        failed = self.failed_step
+        where = f" at step '{failed.step.name}'" if failed else ""
+        return [
+            Text(f"Outcome: failed{where} after {duration} ({self.status})", style="bold red"),
+            Text(f"  error: {self.error}"),
+            Text(f"  cause: {self.cause}"),
+            Text("  The campaign keeps serving the previous version."),
+        ]
+
+    def live(self, now: datetime) -> RenderableType:
+        """What the live display shows: the table, and while the run lasts how long it has been running."""
+        if self.outcome != RUNNING:
+            return self.table(now)
+        return Group(self.table(now), *self.summary_lines(now))
+
+    def render(self, now: datetime) -> Group:
+        return Group(self.table(now), *self.summary_lines(now))

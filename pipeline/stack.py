@@ -1,0 +1,85 @@
+"""The deployed pipeline, found by its CloudFormation stack's outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pipeline.errors import StackNotFound, StackNotReady
+from stacks.config import STATE_KEY
+from stacks.naming import PersonalizeNames
+
+REQUIRED_OUTPUTS = ("DataBucketName", "RawDataKey", "StateMachineArn", "ScheduleName", "PipelineName")
+READY_STATUSES = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE")
+
+
+@dataclass(frozen=True)
+class PipelineStack:
+    name: str
+    bucket: str
+    raw_key: str
+    state_machine_arn: str
+    schedule_name: str
+    pipeline_name: str
+
+    @property
+    def names(self) -> PersonalizeNames:
+        return PersonalizeNames(self.pipeline_name)
+
+    @property
+    def state_key(self) -> str:
+        return STATE_KEY
+
+
+def find_stack(cloudformation: Any, stack_name: str, region: str) -> PipelineStack:
+    """The stack's outputs, or an error that says what to do about a missing or unfinished stack."""
+    try:
+        (stack,) = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ValidationError":
+            raise
+        raise _not_found(cloudformation, stack_name, region) from None
+    status = stack["StackStatus"]
+    if status.endswith("_IN_PROGRESS") and status not in ("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",):
+        raise StackNotReady(f"stack {stack_name} is {status}: wait until the deployment finishes, then try again")
+    if status not in READY_STATUSES and status != "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS":
+        raise StackNotReady(
+            f"stack {stack_name} is {status}, not deployed: see its events in the CloudFormation console, "
+            "fix the cause and deploy again (make deploy)"
+        )
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    missing = [key for key in REQUIRED_OUTPUTS if key not in outputs]
+    if missing:
+        raise StackNotFound(
+            f"stack {stack_name} has no output {', '.join(missing)}: it is not this pipeline's stack "
+            "(pass --stack-name), or an older version of it (deploy again with make deploy)"
+        )
+    return PipelineStack(
+        name=stack_name,
+        bucket=outputs["DataBucketName"],
+        raw_key=outputs["RawDataKey"],
+        state_machine_arn=outputs["StateMachineArn"],
+        schedule_name=outputs["ScheduleName"],
+        pipeline_name=outputs["PipelineName"],
+    )
+
+
+def _not_found(cloudformation: Any, stack_name: str, region: str) -> StackNotFound:
+    """A wrong name if another pipeline stack is here (say which), else not deployed here."""
+    others = [
+        stack["StackName"]
+        for page in cloudformation.get_paginator("describe_stacks").paginate()
+        for stack in page["Stacks"]
+        if {"StateMachineArn", "PipelineName"} <= {o["OutputKey"] for o in stack.get("Outputs", [])}
+    ]
+    if others:
+        return StackNotFound(
+            f"no stack {stack_name} in {region}; the pipeline stack here is {', '.join(sorted(others))}: "
+            "pass --stack-name with that name"
+        )
+    return StackNotFound(
+        f"stack {stack_name} is not deployed in {region}: deploy it (make deploy), or pass --region/--profile "
+        "for where it is, or --offline to try the tool against the simulator"
+    )

@@ -1,0 +1,64 @@
+"""Names of the states of one "wait until ready" fragment (light: no CDK or SDK imports).
+
+The workflow builder (stacks/workflow.py) names the states of each fragment from its stage;
+the workflow picture and the command-line tool read those names back out of the emitted
+definition to show each fragment as one step. Keeping the scheme here means the three agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CHECK_PREFIX = "Check "
+
+
+@dataclass(frozen=True)
+class WaitStateNames:
+    """The states waiting for one stage, e.g. ``dataset group``, to become ACTIVE."""
+
+    stage: str
+
+    @classmethod
+    def from_check_state(cls, state_name: str) -> WaitStateNames | None:
+        """The fragment whose first state is ``state_name`` (``Check dataset group``), if it is one."""
+        if not state_name.startswith(CHECK_PREFIX):
+            return None
+        return cls(state_name.removeprefix(CHECK_PREFIX))
+
+    @property
+    def label(self) -> str:
+        """``Dataset group``: the stage at the start of a state name."""
+        return self.stage[0].upper() + self.stage[1:]
+
+    @property
+    def key(self) -> str:
+        """``DatasetGroup``: names the stage's check counter, its last answer and its errors."""
+        return self.stage.title().replace(" ", "")
+
+    @property
+    def check(self) -> str:
+        return f"{CHECK_PREFIX}{self.stage}"
+
+    @property
+    def decide(self) -> str:
+        return f"{self.label} ready?"
+
+    @property
+    def wait(self) -> str:
+        return f"Wait for {self.stage}"
+
+    @property
+    def count(self) -> str:
+        return f"Count {self.stage} check"
+
+    @property
+    def failed(self) -> str:
+        return f"{self.label} failed"
+
+    @property
+    def timed_out(self) -> str:
+        return f"{self.label} timed out"
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return (self.check, self.decide, self.wait, self.count, self.failed, self.timed_out)
