@@ -27,6 +27,7 @@ from botocore.validate import ParamValidator
 from moto import mock_aws
 
 from simulator import aws as simulated_aws
+from simulator.events import EventBus, PutEventsTaskError
 from simulator.cloud_assembly import LambdaFunction, SynthesizedPipeline
 from simulator.interpreter import ExecutionEvent, ExecutionResult, TaskFailure, TaskRequest, run_execution
 from simulator.provider_framework import CustomResourceOutcome, OfflineCustomResource
@@ -35,6 +36,7 @@ from simulator.step_functions import StepFunctionsExecutions
 
 SDK_INTEGRATION_PREFIX = "arn:aws:states:::aws-sdk:"
 LIST_EXECUTIONS = SDK_INTEGRATION_PREFIX + "sfn:listExecutions"
+PUT_EVENTS = "arn:aws:states:::events:putEvents"
 _STEP_FUNCTIONS_MODEL = botocore.session.get_session().get_service_model("stepfunctions")
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -52,11 +54,12 @@ OFFLINE_CREDENTIALS = {
 
 @dataclass
 class OfflineAccount:
-    """One simulated account: a clock, Personalize, and S3 (moto), active while the context lasts."""
+    """One simulated account: a clock, Personalize, EventBridge's buses and S3 (moto), active while the context lasts."""
 
     clock: SimulatedClock
     personalize: PersonalizeSimulator
     step_functions: StepFunctionsExecutions
+    event_bus: EventBus
 
     def s3(self) -> Any:
         return boto3.client("s3", region_name=REGION)
@@ -76,7 +79,8 @@ def offline_account(*, durations: StageDurations | None = None, start: datetime 
         )
         step_functions = StepFunctionsExecutions(clock, STATE_MACHINE_ARN)
         with simulated_aws.activate(personalize), simulated_aws.route("stepfunctions", step_functions.handle):
-            yield OfflineAccount(clock=clock, personalize=personalize, step_functions=step_functions)
+            event_bus = EventBus(region=REGION, account_id=ACCOUNT_ID, clock=clock.now)
+            yield OfflineAccount(clock=clock, personalize=personalize, step_functions=step_functions, event_bus=event_bus)
 
 
 @contextlib.contextmanager
@@ -197,6 +201,7 @@ class OfflinePipeline:
         """
         start = self.account.clock.advance(gap.total_seconds())
         execution = self.mark_running(name or str(uuid.uuid4()), start_date=start)
+        self._execution_arn = execution["executionArn"]
         result = run_execution(
             self.definition if definition is None else self.resolve(definition),
             {"trigger": "offline"} if execution_input is None else execution_input,
@@ -209,6 +214,11 @@ class OfflinePipeline:
         execution.update(status=result.status, stopDate=result.stop_time)
         self.account.clock.set(max(result.stop_time, self.account.clock.now()))
         return result
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """The events the workflow put on the account's buses, as a rule's target receives them."""
+        return self.account.event_bus.events
 
     @property
     def executions(self) -> list[dict[str, Any]]:
@@ -250,6 +260,13 @@ class OfflinePipeline:
         self.account.clock.set(request.now)
         if request.resource == LIST_EXECUTIONS:
             return self._list_executions(request.input)
+        if request.resource == PUT_EVENTS:
+            try:
+                return self.account.event_bus.put_events_task(
+                    request.input, execution_arn=self._execution_arn, state_machine_arn=self.state_machine_arn
+                )
+            except PutEventsTaskError as error:
+                raise TaskFailure(error.error, error.cause) from None
         if request.resource.startswith(SDK_INTEGRATION_PREFIX):
             service, _, action = request.resource.removeprefix(SDK_INTEGRATION_PREFIX).partition(":")
             try:

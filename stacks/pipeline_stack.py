@@ -9,6 +9,7 @@ from constructs import Construct
 from stacks.config import PipelineConfig
 from stacks.data_bucket import DataBucket
 from stacks.naming import PersonalizeNames
+from stacks.notifications import RunNotifications
 from stacks.personalize_access import PersonalizeArns, PersonalizeServiceRole
 from stacks.retraining_workflow import RetrainingWorkflow
 from stacks.teardown import PersonalizeTeardown
@@ -60,7 +61,15 @@ class PersonalizePipelineStack(Stack):
             personalize_arns=arns,
             schedule=config.schedule,
             log_retention=LOG_RETENTION,
+            log_level=config.logging.state_machine_level,
             wildcard_reasons=wildcard_reasons,
+        )
+        notifications = RunNotifications(
+            self,
+            "Notifications",
+            pipeline_name=config.pipeline_name,
+            state_machine=workflow.state_machine,
+            email=config.notifications.email,
         )
         PersonalizeTeardown(
             self,
@@ -84,3 +93,9 @@ class PersonalizePipelineStack(Stack):
         CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)
         CfnOutput(self, "ScheduleName", value=workflow.schedule.schedule_name)
         CfnOutput(self, "PipelineName", value=config.pipeline_name)
+        CfnOutput(
+            self,
+            "NotificationTopicArn",
+            value=notifications.topic.topic_arn,
+            description="Run outcomes and alarms; subscribe here (or set notifications.email)",
+        )

@@ -22,7 +22,8 @@ def test_two_cycles_print_each_stage_the_gate_and_the_outcome(synthesized: Synth
     assert "training FULL: trainingMode is FULL" in text
     assert "Evaluate new version         passed: normalized_discounted_cumulative_gain_at_10" in text
     assert "campaign update              ACTIVE (check 4)" in text
-    assert "(66 state transitions)" in text
+    # 66 transitions of work, plus the outcome event.
+    assert "(67 state transitions)" in text
     assert "Recommendations for user 1: " in text
 
 

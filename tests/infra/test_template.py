@@ -639,6 +639,16 @@ def test_state_machine_is_traced(pipeline: SynthesizedPipeline) -> None:
     )
 
 
+def test_state_machine_log_level_follows_the_config(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from stacks.config import load_config
+    from tests.infra.conftest import synthesize
+
+    quiet = synthesize(load_config({"logging": {"stateMachineLevel": "ERROR"}}), tmp_path_factory.mktemp("cdk-out-log"))
+    _, state_machine = workflow_state_machine(quiet)
+
+    assert state_machine["LoggingConfiguration"]["Level"] == "ERROR"
+
+
 def test_state_machine_logs_all_events_to_its_log_group(pipeline: SynthesizedPipeline) -> None:
     _, state_machine = workflow_state_machine(pipeline)
     logging = state_machine["LoggingConfiguration"]
@@ -658,13 +668,42 @@ def test_state_machine_role_invokes_exactly_the_workflow_functions(pipeline: Syn
     }
 
 
-def test_state_machine_role_holds_only_invoke_describe_list_own_executions_logging_and_tracing(
+def test_state_machine_role_holds_only_invoke_describe_list_own_executions_events_logging_and_tracing(
     pipeline: SynthesizedPipeline,
 ) -> None:
-    expected = {"lambda:InvokeFunction", "states:ListExecutions"} | STATE_MACHINE_PERSONALIZE_ACTIONS
+    expected = {"lambda:InvokeFunction", "states:ListExecutions", "events:PutEvents"} | STATE_MACHINE_PERSONALIZE_ACTIONS
     expected |= LOG_DELIVERY_ACTIONS | STATE_MACHINE_XRAY_ACTIONS
 
     assert role_actions(pipeline, state_machine_role_id(pipeline)) == expected
+
+
+def test_state_machine_puts_only_its_own_outcome_events_on_the_default_bus(pipeline: SynthesizedPipeline) -> None:
+    statements = role_statements(pipeline, state_machine_role_id(pipeline))
+
+    assert [s for s in statements if "events:PutEvents" in s.actions] == [
+        Statement(
+            "Allow",
+            frozenset({"events:PutEvents"}),
+            frozenset({"arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"}),
+            {"StringEquals": {"events:source": "personalize-retraining", "events:detail-type": "Retraining run finished"}},
+            None,
+        )
+    ]
+
+
+def test_every_outcome_event_the_definition_puts_is_one_the_role_may_put(pipeline: SynthesizedPipeline) -> None:
+    states = json.loads(pipeline.definition_text)["States"]
+    entries = [
+        entry
+        for state in states.values()
+        if state.get("Resource") == "arn:aws:states:::events:putEvents"
+        for entry in state["Parameters"]["Entries"]
+    ]
+
+    assert len(entries) == 5
+    assert {(e["Source"], e["DetailType"], e.get("EventBusName", "default")) for e in entries} == {
+        ("personalize-retraining", "Retraining run finished", "default")
+    }
 
 
 def test_state_machine_may_list_only_its_own_executions(pipeline: SynthesizedPipeline) -> None:
@@ -782,3 +821,82 @@ def test_outputs_tell_where_to_upload_and_what_to_start(pipeline: SynthesizedPip
 def test_custom_outputs_name_the_configured_pipeline_and_raw_key(custom_pipeline: SynthesizedPipeline) -> None:
     custom_pipeline.template.has_output("PipelineName", {"Value": "films"})
     custom_pipeline.template.has_output("RawDataKey", {"Value": "raw/ml-latest-small/ratings.csv"})
+
+
+# --- notifications --------------------------------------------------------------------------
+
+
+def notification_topic_id(pipeline: SynthesizedPipeline) -> str:
+    return only_resource(pipeline, "AWS::SNS::Topic")[0]
+
+
+def test_the_topic_accepts_only_tls_publishing(pipeline: SynthesizedPipeline) -> None:
+    topic = notification_topic_id(pipeline)
+    _, policy = only_resource(pipeline, "AWS::SNS::TopicPolicy")
+    statements = [Statement.parse(s) for s in policy["PolicyDocument"]["Statement"]]
+
+    assert policy["Topics"] == [{"Ref": topic}]
+    assert Statement(
+        "Deny",
+        frozenset({"sns:Publish"}),
+        frozenset({f"${{{topic}}}"}),
+        {"Bool": {"aws:SecureTransport": "false"}},
+        "*",
+    ) in statements
+
+
+def test_eventbridge_may_publish_to_the_topic(pipeline: SynthesizedPipeline) -> None:
+    topic = notification_topic_id(pipeline)
+    _, policy = only_resource(pipeline, "AWS::SNS::TopicPolicy")
+    allowed = [Statement.parse(s) for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+
+    assert allowed == [
+        Statement("Allow", frozenset({"sns:Publish"}), frozenset({f"${{{topic}}}"}), {}, {"Service": "events.amazonaws.com"})
+    ]
+
+
+def test_one_rule_per_outcome_routes_this_pipelines_events_to_the_topic(pipeline: SynthesizedPipeline) -> None:
+    topic = notification_topic_id(pipeline)
+    state_machine_id, _ = workflow_state_machine(pipeline)
+    rules = resources_of_type(pipeline, "AWS::Events::Rule")
+    patterns = {}
+    for rule in rules.values():
+        properties = rule["Properties"]
+        assert properties["State"] == "ENABLED"
+        assert "EventBusName" not in properties  # the default bus, where the workflow puts its events
+        assert [target["Arn"] for target in properties["Targets"]] == [{"Ref": topic}]
+        pattern = properties["EventPattern"]
+        patterns[pattern["detail"]["outcome"][0]] = pattern
+
+    assert set(patterns) == {"succeeded", "failed", "skipped", "rejected"}
+    for outcome, pattern in patterns.items():
+        assert pattern == {
+            "source": ["personalize-retraining"],
+            "detail-type": ["Retraining run finished"],
+            "resources": [{"Ref": state_machine_id}],
+            "detail": {"pipelineName": [pipeline.config.pipeline_name], "outcome": [outcome]},
+        }
+
+
+def test_no_email_subscription_unless_configured(pipeline: SynthesizedPipeline) -> None:
+    pipeline.template.resource_count_is("AWS::SNS::Subscription", 0)
+
+
+def test_the_configured_email_is_subscribed_to_the_topic(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from stacks.config import load_config
+    from tests.infra.conftest import synthesize
+
+    with_email = synthesize(
+        load_config({"notifications": {"email": "ml-ops@example.com"}}), tmp_path_factory.mktemp("cdk-out-email")
+    )
+    _, subscription = only_resource(with_email, "AWS::SNS::Subscription")
+
+    assert subscription == {
+        "Protocol": "email",
+        "TopicArn": {"Ref": notification_topic_id(with_email)},
+        "Endpoint": "ml-ops@example.com",
+    }
+
+
+def test_outputs_name_the_notification_topic(pipeline: SynthesizedPipeline) -> None:
+    assert pipeline.template_json["Outputs"]["NotificationTopicArn"]["Value"] == {"Ref": notification_topic_id(pipeline)}
