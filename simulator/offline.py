@@ -12,6 +12,7 @@ import contextlib
 import importlib
 import io
 import json
+import logging
 import os
 import sys
 import traceback
@@ -330,7 +331,8 @@ def invoke_lambda(
             raise AttributeError(f"{module.__name__} has no 'clock' to put the simulated clock in")
         module.clock = clock
     context = _LambdaContext(function, arn)
-    with _environment(function.environment), contextlib.redirect_stdout(log or io.StringIO()):
+    stream = log or io.StringIO()
+    with _environment(function.environment), contextlib.redirect_stdout(stream), _json_log_format(stream, context):
         try:
             result = handler(event, context)
         except Exception as error:  # the Lambda runtime turns any exception into an error result
@@ -343,6 +345,43 @@ def invoke_lambda(
             raise TaskFailure(type(error).__name__, json.dumps(cause)) from None
     # What Step Functions receives went through JSON serialisation.
     return json.loads(json.dumps(result))
+
+
+# Attributes every LogRecord has; anything else on a record came from ``extra=``.
+_LOG_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+
+
+class _LambdaJsonFormatter(logging.Formatter):
+    """The Lambda runtime's JSON log format: fixed keys, then each ``extra`` field at the top level."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__()
+        self.request_id = request_id
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "timestamp": self.formatTime(record),
+            "level": record.levelname,
+            "message": record.getMessage(),
+            "logger": record.name,
+            "requestId": self.request_id,
+        }
+        line.update((key, value) for key, value in vars(record).items() if key not in _LOG_RECORD_ATTRIBUTES)
+        # Like the runtime, only JSON-serializable values can be logged: anything else fails here.
+        return json.dumps(line)
+
+
+@contextlib.contextmanager
+def _json_log_format(stream: TextIO, context: _LambdaContext) -> Iterator[None]:
+    """While a handler runs, the root logger writes to its log stream as a function with LoggingFormat JSON does."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(_LambdaJsonFormatter(context.aws_request_id))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
 
 
 def _load_handler(function: LambdaFunction) -> Callable[[Any, Any], Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -97,6 +98,27 @@ class ScheduleConfig:
     expression: str = "rate(7 days)"
     time_zone: str = "UTC"
     enabled: bool = True
+
+    @property
+    def longest_interval(self) -> timedelta:
+        """An upper bound of the time between two runs the schedule starts.
+
+        Exact for rate(); for cron() a bound from the fields that constrain the day: a fixed
+        month or year can mean a year, a day of the month 62 days (the 31st skips months), an
+        nth or last weekday 35 days, a day of the week 7 days, anything else a day.
+        """
+        rate = RATE_PATTERN.fullmatch(self.expression)
+        if rate:
+            unit = rate["unit"].rstrip("s")
+            return timedelta(**{f"{unit}s": int(rate["value"])})
+        minutes, hours, day_of_month, month, day_of_week, year = CRON_PATTERN.fullmatch(self.expression)["fields"].split()
+        if month != "*" or year != "*":
+            return timedelta(days=366)
+        if day_of_month not in ("*", "?"):
+            return timedelta(days=62)
+        if day_of_week not in ("*", "?"):
+            return timedelta(days=35) if "#" in day_of_week or "L" in day_of_week else timedelta(days=7)
+        return timedelta(days=1)
 
 
 @dataclass(frozen=True)

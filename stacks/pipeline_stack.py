@@ -8,6 +8,7 @@ from constructs import Construct
 
 from stacks.config import PipelineConfig
 from stacks.data_bucket import DataBucket
+from stacks.monitoring import PipelineMonitoring
 from stacks.naming import PersonalizeNames
 from stacks.notifications import RunNotifications
 from stacks.personalize_access import PersonalizeArns, PersonalizeServiceRole
@@ -71,6 +72,17 @@ class PersonalizePipelineStack(Stack):
             state_machine=workflow.state_machine,
             email=config.notifications.email,
         )
+        monitoring = PipelineMonitoring(
+            self,
+            "Monitoring",
+            config=config,
+            state_machine=workflow.state_machine,
+            topic=notifications.topic,
+            outcome_rules=notifications.rules,
+            bucket=data.bucket,
+            log_retention=LOG_RETENTION,
+            wildcard_reasons=wildcard_reasons,
+        )
         PersonalizeTeardown(
             self,
             "Teardown",
@@ -99,3 +111,4 @@ class PersonalizePipelineStack(Stack):
             value=notifications.topic.topic_arn,
             description="Run outcomes and alarms; subscribe here (or set notifications.email)",
         )
+        CfnOutput(self, "DashboardName", value=monitoring.dashboard.dashboard_name)

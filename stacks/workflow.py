@@ -87,6 +87,13 @@ DEPLOY_CAMPAIGN = WorkflowFunction(
     "personalize_steps.deploy_campaign",
     "Creates the campaign or updates it in place to the new solution version",
 )
+# Not a workflow step: an hourly heartbeat that turns the state record into the staleness metric.
+REPORT_RETRAINING_AGE = WorkflowFunction(
+    "ReportRetrainingAge",
+    "prepare_data",
+    "prepare_data.report_retraining_age",
+    "Reports the hours since the last successful retraining, for the staleness alarm",
+)
 RECORD_RUN = WorkflowFunction(
     "RecordRun",
     "prepare_data",
@@ -136,6 +143,9 @@ FAILED_STATUSES = ("CREATE FAILED", "CREATE STOPPED", "DELETE PENDING", "DELETE 
 
 # Every run ends by publishing one event to the account's default event bus (see docs/runbook.md).
 PUT_EVENTS = "arn:aws:states:::events:putEvents"
+# CloudWatch namespace of the pipeline's own metrics (stage durations, the deployed model's
+# metric, hours since the last retraining); each carries the dimension PipelineName.
+METRIC_NAMESPACE = "PersonalizePipeline"
 EVENT_SOURCE = "personalize-retraining"
 EVENT_DETAIL_TYPE = "Retraining run finished"
 OUTCOMES = ("succeeded", "failed", "skipped", "rejected")
@@ -489,6 +499,8 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
                 "evaluation.$": "$.evaluation",
                 "polls.$": "$.poll",
                 "resourcePaths": {check.key: check.resource_path for check in READINESS_CHECKS},
+                "metricNamespace": METRIC_NAMESPACE,
+                "pipelineName": config.pipeline_name,
             },
             "$.recorded",
             STAGE_RECORD,

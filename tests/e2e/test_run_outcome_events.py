@@ -240,7 +240,7 @@ def test_each_outcome_event_reaches_the_topic_through_exactly_its_own_rule(pipel
     machine_id = pipeline.synthesized.state_machine_logical_id
     rules = {}
     for rule_id, rule in resources.items():
-        if rule["Type"] == "AWS::Events::Rule":
+        if rule["Type"] == "AWS::Events::Rule" and "EventPattern" in rule["Properties"]:
             pattern = json.loads(json.dumps(rule["Properties"]["EventPattern"]).replace(
                 json.dumps({"Ref": machine_id}), json.dumps(STATE_MACHINE_ARN)
             ))

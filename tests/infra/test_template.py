@@ -99,7 +99,8 @@ HANDLER_ACTIONS = {
     },
     "SmokeTest": {"personalize:GetRecommendations"},
     # Read-modify-write of the state record; ListBucket as for PrepareData (first run: no record).
-    "RecordRun": {"s3:GetObject", "s3:PutObject", "s3:ListBucket"},
+    # Stage durations and the deployed model's metric go to CloudWatch for the dashboard.
+    "RecordRun": {"s3:GetObject", "s3:PutObject", "s3:ListBucket", "cloudwatch:PutMetricData"},
 }
 
 STATE_MACHINE_PERSONALIZE_ACTIONS = {
@@ -436,6 +437,7 @@ def test_state_machine_invokes_each_function_once(pipeline: SynthesizedPipeline)
     ids = function_ids(pipeline)
 
     others = provider_framework_function_ids(pipeline) | teardown_function_ids(pipeline)
+    others |= {heartbeat_function_id(pipeline)}
 
     assert len(set(ids.values())) == len(HANDLERS)
     assert set(ids.values()) == set(resources_of_type(pipeline, "AWS::Lambda::Function")) - others
@@ -503,10 +505,13 @@ def test_function_role_holds_exactly_the_actions_its_handler_calls(pipeline: Syn
 
 
 @pytest.mark.parametrize("step", HANDLERS)
-def test_function_role_uses_any_resource_only_for_list_and_xray(pipeline: SynthesizedPipeline, step: str) -> None:
+def test_function_role_uses_any_resource_only_for_list_xray_and_own_metrics(pipeline: SynthesizedPipeline, step: str) -> None:
     for statement in role_statements(pipeline, function_role_id(pipeline, step)):
         if "*" in statement.resources:
             for action in statement.actions:
+                if action == "cloudwatch:PutMetricData":
+                    assert statement.conditions == {"StringEquals": {"cloudwatch:namespace": "PersonalizePipeline"}}
+                    continue
                 assert action.startswith("personalize:List") or action in FUNCTION_XRAY_ACTIONS, action
 
 
@@ -799,8 +804,8 @@ def test_every_log_group_has_a_retention(pipeline: SynthesizedPipeline) -> None:
     log_groups = resources_of_type(pipeline, "AWS::Logs::LogGroup")
 
     # One per workflow function, one for the state machine, one per teardown function, one for
-    # the teardown provider's framework functions.
-    assert len(log_groups) == len(HANDLERS) + 1 + 2 + 1
+    # the teardown provider's framework functions, one for the retraining-age heartbeat.
+    assert len(log_groups) == len(HANDLERS) + 1 + 2 + 1 + 1
     assert {rid: lg["Properties"].get("RetentionInDays") for rid, lg in log_groups.items()} == {
         rid: LOG_RETENTION_DAYS for rid in log_groups
     }
@@ -858,7 +863,7 @@ def test_eventbridge_may_publish_to_the_topic(pipeline: SynthesizedPipeline) -> 
 def test_one_rule_per_outcome_routes_this_pipelines_events_to_the_topic(pipeline: SynthesizedPipeline) -> None:
     topic = notification_topic_id(pipeline)
     state_machine_id, _ = workflow_state_machine(pipeline)
-    rules = resources_of_type(pipeline, "AWS::Events::Rule")
+    rules = {rid: r for rid, r in resources_of_type(pipeline, "AWS::Events::Rule").items() if "EventPattern" in r["Properties"]}
     patterns = {}
     for rule in rules.values():
         properties = rule["Properties"]
@@ -900,3 +905,131 @@ def test_the_configured_email_is_subscribed_to_the_topic(tmp_path_factory: pytes
 
 def test_outputs_name_the_notification_topic(pipeline: SynthesizedPipeline) -> None:
     assert pipeline.template_json["Outputs"]["NotificationTopicArn"]["Value"] == {"Ref": notification_topic_id(pipeline)}
+
+
+# --- alarms and dashboard -------------------------------------------------------------------
+
+
+def alarms(pipeline: SynthesizedPipeline) -> dict[str, Json]:
+    """Alarm properties by metric name."""
+    found = {}
+    for alarm in resources_of_type(pipeline, "AWS::CloudWatch::Alarm").values():
+        found[alarm["Properties"]["MetricName"]] = alarm["Properties"]
+    assert len(found) == 3, sorted(found)
+    return found
+
+
+@pytest.mark.parametrize("metric", ["ExecutionsFailed", "ExecutionsTimedOut"])
+def test_a_failed_or_timed_out_execution_alarms_within_five_minutes(pipeline: SynthesizedPipeline, metric: str) -> None:
+    state_machine_id, _ = workflow_state_machine(pipeline)
+    alarm = alarms(pipeline)[metric]
+
+    assert {key: alarm[key] for key in alarm if key not in ("AlarmDescription", "AlarmActions")} == {
+        "Namespace": "AWS/States",
+        "MetricName": metric,
+        "Dimensions": [{"Name": "StateMachineArn", "Value": {"Ref": state_machine_id}}],
+        "Statistic": "Sum",
+        "Period": 300,
+        "EvaluationPeriods": 1,
+        "Threshold": 1,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "notBreaching",
+    }
+    assert alarm["AlarmActions"] == [{"Ref": only_resource(pipeline, "AWS::SNS::Topic")[0]}]
+    assert "docs/runbook.md" in alarm["AlarmDescription"]
+
+
+@pytest.mark.parametrize(
+    ("synthesized", "threshold_hours"),
+    # rate(7 days) and cron(0 3 ? * MON *) both allow a week between runs, plus a day.
+    [("default_pipeline", 192), ("custom_pipeline", 192)],
+    ids=["default", "custom"],
+)
+def test_no_recent_retraining_alarms_when_the_schedule_is_overdue_or_the_heartbeat_is_silent(
+    request: pytest.FixtureRequest, synthesized: str, threshold_hours: int
+) -> None:
+    pipeline: SynthesizedPipeline = request.getfixturevalue(synthesized)
+    alarm = alarms(pipeline)["HoursSinceLastRetraining"]
+    topic = {"Ref": only_resource(pipeline, "AWS::SNS::Topic")[0]}
+
+    assert {key: alarm[key] for key in alarm if key != "AlarmDescription"} == {
+        "Namespace": "PersonalizePipeline",
+        "MetricName": "HoursSinceLastRetraining",
+        "Dimensions": [{"Name": "PipelineName", "Value": pipeline.config.pipeline_name}],
+        "Statistic": "Maximum",
+        "Period": 3600,
+        "EvaluationPeriods": 3,
+        "DatapointsToAlarm": 3,
+        "Threshold": threshold_hours,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "breaching",
+        "AlarmActions": [topic],
+        "OKActions": [topic],
+    }
+
+
+def test_the_staleness_threshold_follows_the_schedule(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from stacks.config import load_config
+    from tests.infra.conftest import synthesize
+
+    daily = synthesize(load_config({"schedule": {"expression": "rate(1 day)"}}), tmp_path_factory.mktemp("cdk-out-daily"))
+
+    assert alarms(daily)["HoursSinceLastRetraining"]["Threshold"] == 48
+
+
+def heartbeat_function_id(pipeline: SynthesizedPipeline) -> str:
+    (function_id,) = [
+        rid
+        for rid, function in resources_of_type(pipeline, "AWS::Lambda::Function").items()
+        if function["Properties"]["Handler"] == "prepare_data.report_retraining_age"
+    ]
+    return function_id
+
+
+def test_an_hourly_heartbeat_reports_the_age_of_the_last_retraining(pipeline: SynthesizedPipeline) -> None:
+    function_id = heartbeat_function_id(pipeline)
+    (rule,) = [
+        r["Properties"]
+        for r in resources_of_type(pipeline, "AWS::Events::Rule").values()
+        if "ScheduleExpression" in r["Properties"]
+    ]
+    (target,) = rule["Targets"]
+
+    assert rule["ScheduleExpression"] == "rate(1 hour)"
+    assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    # The input is JSON text with the bucket's name joined in at deploy time.
+    text = render(target["Input"]).replace(f"${{{bucket_id(pipeline)}}}", "<bucket>")
+    assert json.loads(text) == {
+        "bucket": "<bucket>",
+        "stateKey": "state/pipeline-state.json",
+        "metricNamespace": "PersonalizePipeline",
+        "pipelineName": pipeline.config.pipeline_name,
+    }
+
+
+def test_the_heartbeat_reads_only_the_state_record_and_puts_only_its_metric(pipeline: SynthesizedPipeline) -> None:
+    function = pipeline.resources[heartbeat_function_id(pipeline)]["Properties"]
+    role_id = function["Role"]["Fn::GetAtt"][0]
+    bucket = bucket_id(pipeline)
+    statements = role_statements(pipeline, role_id)
+
+    assert function["LoggingConfig"]["LogFormat"] == "JSON"
+    assert role_actions(pipeline, role_id) == {
+        "s3:GetObject", "s3:ListBucket", "cloudwatch:PutMetricData"
+    } | FUNCTION_LOG_ACTIONS | FUNCTION_XRAY_ACTIONS
+    readable = {r for s in statements if "s3:GetObject" in s.actions for r in s.resources}
+    assert readable == {f"${{{bucket}.Arn}}/state/pipeline-state.json"}
+
+
+def test_the_dashboard_shows_outcomes_stage_durations_and_the_deployed_models_metric(
+    pipeline: SynthesizedPipeline,
+) -> None:
+    _, dashboard = only_resource(pipeline, "AWS::CloudWatch::Dashboard")
+    body = json.dumps(dashboard["DashboardBody"])
+
+    for expected in (
+        "MatchedEvents", "ExecutionsFailed", "ExecutionsTimedOut", "StageDuration", "SolutionVersion.FULL",
+        "DatasetImportJob", "CampaignUpdate", "DeployedModelMetric", pipeline.config.quality_gate.metric,
+        "HoursSinceLastRetraining",
+    ):
+        assert expected in body, expected

@@ -520,3 +520,25 @@ def test_every_step_functions_log_level_is_accepted(level: str) -> None:
 def test_no_email_means_the_topic_without_a_subscription() -> None:
     assert load_config({"notifications": {}}).notifications.email is None
     assert load_config({"notifications": {"email": None}}).notifications.email is None
+
+
+@pytest.mark.parametrize(
+    ("expression", "days"),
+    [
+        ("rate(7 days)", 7),
+        ("rate(1 day)", 1),
+        ("rate(12 hours)", 0.5),
+        ("rate(30 minutes)", 30 / 1440),
+        ("cron(0 3 ? * MON *)", 7),
+        ("cron(0 3 ? * MON,THU *)", 7),
+        ("cron(0 3 * * ? *)", 1),
+        ("cron(0/15 * * * ? *)", 1),
+        ("cron(0 3 1 * ? *)", 62),
+        ("cron(0 3 ? * MON#1 *)", 35),
+        ("cron(0 3 ? * 6L *)", 35),
+        ("cron(0 3 1 1 ? *)", 366),
+        ("cron(0 3 ? * MON 2027)", 366),
+    ],
+)
+def test_the_longest_interval_between_runs_bounds_the_schedule(expression: str, days: float) -> None:
+    assert ScheduleConfig(expression=expression).longest_interval.total_seconds() == pytest.approx(days * 86400)
