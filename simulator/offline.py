@@ -12,6 +12,7 @@ import contextlib
 import importlib
 import io
 import json
+import logging
 import os
 import sys
 import threading
@@ -28,6 +29,7 @@ from botocore.validate import ParamValidator
 from moto import mock_aws
 
 from simulator import aws as simulated_aws
+from simulator.events import EventBus, PutEventsTaskError
 from simulator.cloud_assembly import LambdaFunction, SynthesizedPipeline
 from simulator.cloudformation import CloudFormationStacks
 from stacks.artifacts import STACK_NAME
@@ -38,6 +40,7 @@ from simulator.step_functions import StepFunctionsExecutions
 
 SDK_INTEGRATION_PREFIX = "arn:aws:states:::aws-sdk:"
 LIST_EXECUTIONS = SDK_INTEGRATION_PREFIX + "sfn:listExecutions"
+PUT_EVENTS = "arn:aws:states:::events:putEvents"
 _STEP_FUNCTIONS_MODEL = botocore.session.get_session().get_service_model("stepfunctions")
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -55,12 +58,13 @@ OFFLINE_CREDENTIALS = {
 
 @dataclass
 class OfflineAccount:
-    """One simulated account: a clock, Personalize, and S3 (moto), active while the context lasts."""
+    """One simulated account: a clock, Personalize, EventBridge's buses and S3 (moto), active while the context lasts."""
 
     clock: SimulatedClock
     personalize: PersonalizeSimulator
     step_functions: StepFunctionsExecutions
     cloudformation: CloudFormationStacks
+    event_bus: EventBus
 
     def s3(self) -> Any:
         return boto3.client("s3", region_name=REGION)
@@ -85,8 +89,13 @@ def offline_account(*, durations: StageDurations | None = None, start: datetime 
             simulated_aws.route("stepfunctions", step_functions.handle),
             simulated_aws.route("cloudformation", cloudformation.handle),
         ):
+            event_bus = EventBus(region=REGION, account_id=ACCOUNT_ID, clock=clock.now)
             yield OfflineAccount(
-                clock=clock, personalize=personalize, step_functions=step_functions, cloudformation=cloudformation
+                clock=clock,
+                personalize=personalize,
+                step_functions=step_functions,
+                cloudformation=cloudformation,
+                event_bus=event_bus,
             )
 
 
@@ -199,12 +208,18 @@ class OfflinePipeline:
         if not isinstance(value, dict):
             return value
         if set(value) == {"Ref"}:
-            kind = resources[value["Ref"]]["Type"]
+            logical_id = value["Ref"]
+            kind = resources[logical_id]["Type"]
             refs = {
                 "AWS::StepFunctions::StateMachine": self.state_machine_arn,
                 "AWS::Scheduler::Schedule": self.schedule_name,
                 "AWS::S3::Bucket": self.bucket_name,
+                # Not simulated; their names only appear in the stack's outputs.
+                "AWS::SNS::Topic": f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{logical_id}",
+                "AWS::CloudWatch::Dashboard": logical_id,
             }
+            if kind not in refs:
+                raise ValueError(f"no offline value for a Ref to {kind} ({logical_id})")
             return refs[kind]
         if set(value) == {"Fn::Join"}:
             separator, parts = value["Fn::Join"]
@@ -284,6 +299,8 @@ class OfflinePipeline:
         definition: dict[str, Any] | None,
     ) -> ExecutionResult:
         step_functions = self.account.step_functions
+        # The execution whose tasks are being answered (an outcome event names it).
+        self._execution_arn = execution["executionArn"]
         state_types = self._state_types if definition is None else {n: s["Type"] for n, s in definition["States"].items()}
 
         def record(event: ExecutionEvent) -> None:
@@ -303,6 +320,11 @@ class OfflinePipeline:
         step_functions.finish(execution, result)
         self.account.clock.set(max(result.stop_time, self.account.clock.now()))
         return result
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """The events the workflow put on the account's buses, as a rule's target receives them."""
+        return self.account.event_bus.events
 
     @property
     def executions(self) -> list[dict[str, Any]]:
@@ -344,6 +366,13 @@ class OfflinePipeline:
         self.account.clock.set(request.now)
         if request.resource == LIST_EXECUTIONS:
             return self._list_executions(request.input)
+        if request.resource == PUT_EVENTS:
+            try:
+                return self.account.event_bus.put_events_task(
+                    request.input, execution_arn=self._execution_arn, state_machine_arn=self.state_machine_arn
+                )
+            except PutEventsTaskError as error:
+                raise TaskFailure(error.error, error.cause) from None
         if request.resource.startswith(SDK_INTEGRATION_PREFIX):
             service, _, action = request.resource.removeprefix(SDK_INTEGRATION_PREFIX).partition(":")
             try:
@@ -427,7 +456,8 @@ def invoke_lambda(
             raise AttributeError(f"{module.__name__} has no 'clock' to put the simulated clock in")
         module.clock = clock
     context = _LambdaContext(function, arn)
-    with _environment(function.environment), contextlib.redirect_stdout(log or io.StringIO()):
+    stream = log or io.StringIO()
+    with _environment(function.environment), contextlib.redirect_stdout(stream), _json_log_format(stream, context):
         try:
             result = handler(event, context)
         except Exception as error:  # the Lambda runtime turns any exception into an error result
@@ -440,6 +470,43 @@ def invoke_lambda(
             raise TaskFailure(type(error).__name__, json.dumps(cause)) from None
     # What Step Functions receives went through JSON serialisation.
     return json.loads(json.dumps(result))
+
+
+# Attributes every LogRecord has; anything else on a record came from ``extra=``.
+_LOG_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+
+
+class _LambdaJsonFormatter(logging.Formatter):
+    """The Lambda runtime's JSON log format: fixed keys, then each ``extra`` field at the top level."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__()
+        self.request_id = request_id
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "timestamp": self.formatTime(record),
+            "level": record.levelname,
+            "message": record.getMessage(),
+            "logger": record.name,
+            "requestId": self.request_id,
+        }
+        line.update((key, value) for key, value in vars(record).items() if key not in _LOG_RECORD_ATTRIBUTES)
+        # Like the runtime, only JSON-serializable values can be logged: anything else fails here.
+        return json.dumps(line)
+
+
+@contextlib.contextmanager
+def _json_log_format(stream: TextIO, context: _LambdaContext) -> Iterator[None]:
+    """While a handler runs, the root logger writes to its log stream as a function with LoggingFormat JSON does."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(_LambdaJsonFormatter(context.aws_request_id))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
 
 
 def _load_handler(function: LambdaFunction) -> Callable[[Any, Any], Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -60,6 +61,13 @@ QUALITY_METRICS = (
     "coverage",
 )
 
+# Where run outcomes go besides EventBridge: an optional e-mail subscription to the SNS topic.
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL_MAX_LENGTH = 254
+
+# Step Functions execution log levels (CloudWatch Logs): ALL logs every state, OFF nothing.
+STATE_MACHINE_LOG_LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
+
 TRAINING_PREFIX = "training/"
 # The pipeline-state record (what the last successful run trained on), in the data bucket.
 STATE_KEY = "state/pipeline-state.json"
@@ -90,6 +98,27 @@ class ScheduleConfig:
     expression: str = "rate(7 days)"
     time_zone: str = "UTC"
     enabled: bool = True
+
+    @property
+    def longest_interval(self) -> timedelta:
+        """An upper bound of the time between two runs the schedule starts.
+
+        Exact for rate(); for cron() a bound from the fields that constrain the day: a fixed
+        month or year can mean a year, a day of the month 62 days (the 31st skips months), an
+        nth or last weekday 35 days, a day of the week 7 days, anything else a day.
+        """
+        rate = RATE_PATTERN.fullmatch(self.expression)
+        if rate:
+            unit = rate["unit"].rstrip("s")
+            return timedelta(**{f"{unit}s": int(rate["value"])})
+        minutes, hours, day_of_month, month, day_of_week, year = CRON_PATTERN.fullmatch(self.expression)["fields"].split()
+        if month != "*" or year != "*":
+            return timedelta(days=366)
+        if day_of_month not in ("*", "?"):
+            return timedelta(days=62)
+        if day_of_week not in ("*", "?"):
+            return timedelta(days=35) if "#" in day_of_week or "L" in day_of_week else timedelta(days=7)
+        return timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -129,6 +158,20 @@ class QualityGateConfig:
 
 
 @dataclass(frozen=True)
+class NotificationsConfig:
+    """Who hears about run outcomes and alarms: the SNS topic always exists, e-mail is optional."""
+
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    """How much of each execution the state machine writes to its log group."""
+
+    state_machine_level: str = "ALL"
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """Everything a deployment of the pipeline can be told, validated."""
 
@@ -140,6 +183,8 @@ class PipelineConfig:
     data: DataConfig = DataConfig()
     training: TrainingConfig = TrainingConfig()
     quality_gate: QualityGateConfig = QualityGateConfig()
+    notifications: NotificationsConfig = NotificationsConfig()
+    logging: LoggingConfig = LoggingConfig()
 
     @property
     def recipe_name(self) -> str:
@@ -163,7 +208,7 @@ def load_config(context_value: Any) -> PipelineConfig:
         "",
         block,
         {"pipelineName", "recipeArn", "campaignMinProvisionedTps", "smokeTestUserId", "schedule", "data",
-         "training", "qualityGate"},
+         "training", "qualityGate", "notifications", "logging"},
     )
     recipe_arn = _recipe_arn(block.get("recipeArn", defaults.recipe_arn))
     return PipelineConfig(
@@ -177,6 +222,8 @@ def load_config(context_value: Any) -> PipelineConfig:
         data=_data(block.get("data", {})),
         training=_training(block.get("training", {}), recipe_arn),
         quality_gate=_quality_gate(block.get("qualityGate", {})),
+        notifications=_notifications(block.get("notifications", {})),
+        logging=_logging(block.get("logging", {})),
     )
 
 
@@ -413,6 +460,37 @@ def _quality_gate(value: Any) -> QualityGateConfig:
         max_relative_regression=float(regression),
         minimum=None if minimum is None else float(minimum),
     )
+
+
+def _notifications(value: Any) -> NotificationsConfig:
+    block = _require_object("notifications", value, '{"email": "ops@example.com"}')
+    _reject_unknown_keys("notifications.", block, {"email"})
+    email = block.get("email", NotificationsConfig().email)
+    if email is not None and (
+        not isinstance(email, str) or len(email) > EMAIL_MAX_LENGTH or not EMAIL_PATTERN.fullmatch(email)
+    ):
+        raise ConfigError(
+            "notifications.email",
+            email,
+            "null (no e-mail; the SNS topic and EventBridge events remain) or one e-mail address to subscribe "
+            "to run outcomes and alarms",
+            '"ops@example.com"',
+        )
+    return NotificationsConfig(email=email)
+
+
+def _logging(value: Any) -> LoggingConfig:
+    block = _require_object("logging", value, '{"stateMachineLevel": "ALL"}')
+    _reject_unknown_keys("logging.", block, {"stateMachineLevel"})
+    level = block.get("stateMachineLevel", LoggingConfig().state_machine_level)
+    if level not in STATE_MACHINE_LOG_LEVELS:
+        raise ConfigError(
+            "logging.stateMachineLevel",
+            level,
+            "the Step Functions execution log level: " + ", ".join(STATE_MACHINE_LOG_LEVELS),
+            '"ALL"',
+        )
+    return LoggingConfig(state_machine_level=level)
 
 
 def _is_number(value: Any) -> bool:

@@ -8,7 +8,9 @@ from constructs import Construct
 
 from stacks.config import PipelineConfig
 from stacks.data_bucket import DataBucket
+from stacks.monitoring import PipelineMonitoring
 from stacks.naming import PersonalizeNames
+from stacks.notifications import RunNotifications
 from stacks.personalize_access import PersonalizeArns, PersonalizeServiceRole
 from stacks.retraining_workflow import RetrainingWorkflow
 from stacks.teardown import PersonalizeTeardown
@@ -60,6 +62,25 @@ class PersonalizePipelineStack(Stack):
             personalize_arns=arns,
             schedule=config.schedule,
             log_retention=LOG_RETENTION,
+            log_level=config.logging.state_machine_level,
+            wildcard_reasons=wildcard_reasons,
+        )
+        notifications = RunNotifications(
+            self,
+            "Notifications",
+            pipeline_name=config.pipeline_name,
+            state_machine=workflow.state_machine,
+            email=config.notifications.email,
+        )
+        monitoring = PipelineMonitoring(
+            self,
+            "Monitoring",
+            config=config,
+            state_machine=workflow.state_machine,
+            topic=notifications.topic,
+            outcome_rules=notifications.rules,
+            bucket=data.bucket,
+            log_retention=LOG_RETENTION,
             wildcard_reasons=wildcard_reasons,
         )
         PersonalizeTeardown(
@@ -84,3 +105,10 @@ class PersonalizePipelineStack(Stack):
         CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)
         CfnOutput(self, "ScheduleName", value=workflow.schedule.schedule_name)
         CfnOutput(self, "PipelineName", value=config.pipeline_name)
+        CfnOutput(
+            self,
+            "NotificationTopicArn",
+            value=notifications.topic.topic_arn,
+            description="Run outcomes and alarms; subscribe here (or set notifications.email)",
+        )
+        CfnOutput(self, "DashboardName", value=monitoring.dashboard.dashboard_name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration, RemovalPolicy, TimeZone
+from aws_cdk import Duration, RemovalPolicy, Stack, TimeZone
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -16,7 +16,7 @@ from constructs import Construct
 from stacks.config import ScheduleConfig
 from stacks.nag_acknowledgements import acknowledge_reviewed_wildcards
 from stacks.personalize_access import PersonalizeArns
-from stacks.workflow import READINESS_CHECKS
+from stacks.workflow import EVENT_DETAIL_TYPE, EVENT_SOURCE, READINESS_CHECKS
 
 # Why the state machine role holds statements on "*" (cdk-nag AwsSolutions-IAM5 acknowledgement).
 ANY_RESOURCE_REASON = (
@@ -44,6 +44,7 @@ class RetrainingWorkflow(Construct):
         personalize_arns: PersonalizeArns,
         schedule: ScheduleConfig,
         log_retention: logs.RetentionDays,
+        log_level: str,
         wildcard_reasons: Mapping[str, str],
     ) -> None:
         super().__init__(scope, construct_id)
@@ -59,7 +60,7 @@ class RetrainingWorkflow(Construct):
             # Tracing and logging add X-Ray and log-delivery actions on "*": those APIs have no
             # resource-level permissions.
             tracing_enabled=True,
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel[log_level], include_execution_data=True),
         )
         # The definition is opaque to CDK, so the role's permissions are granted by hand.
         for function in functions:
@@ -76,6 +77,15 @@ class RetrainingWorkflow(Construct):
                     arns.solution_versions,
                     arns.campaign,
                 ],
+            )
+        )
+        # Each run's outcome event, on the default bus only and only with the workflow's own source
+        # and detail-type (both are IAM condition keys of PutEvents).
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["events:PutEvents"],
+                resources=[Stack.of(self).format_arn(service="events", resource="event-bus", resource_name="default")],
+                conditions={"StringEquals": {"events:source": EVENT_SOURCE, "events:detail-type": EVENT_DETAIL_TYPE}},
             )
         )
         acknowledge_reviewed_wildcards(

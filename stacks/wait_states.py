@@ -56,9 +56,15 @@ class WaitStateNames:
         return f"{self.label} failed"
 
     @property
+    def failed_without_reason(self) -> str:
+        return f"{self.label} failed without a reason"
+
+    @property
     def timed_out(self) -> str:
         return f"{self.label} timed out"
 
     @property
     def all(self) -> tuple[str, ...]:
-        return (self.check, self.decide, self.wait, self.count, self.failed, self.timed_out)
+        return (
+            self.check, self.decide, self.wait, self.count, self.failed, self.failed_without_reason, self.timed_out
+        )

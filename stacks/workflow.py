@@ -88,6 +88,13 @@ DEPLOY_CAMPAIGN = WorkflowFunction(
     "personalize_steps.deploy_campaign",
     "Creates the campaign or updates it in place to the new solution version",
 )
+# Not a workflow step: an hourly heartbeat that turns the state record into the staleness metric.
+REPORT_RETRAINING_AGE = WorkflowFunction(
+    "ReportRetrainingAge",
+    "prepare_data",
+    "prepare_data.report_retraining_age",
+    "Reports the hours since the last successful retraining, for the staleness alarm",
+)
 RECORD_RUN = WorkflowFunction(
     "RecordRun",
     "prepare_data",
@@ -137,6 +144,32 @@ THROTTLING_ERRORS = [
 # failed one being replaced by its step: worth waiting for, for up to ~30 minutes.
 BUSY_ERRORS = ["ResourceInUseException", "ResourceBeingReplacedError", "Personalize.ResourceInUseException"]
 FAILED_STATUSES = ("CREATE FAILED", "CREATE STOPPED", "DELETE PENDING", "DELETE IN_PROGRESS")
+
+# Every run ends by publishing one event to the account's default event bus (see docs/runbook.md).
+PUT_EVENTS = "arn:aws:states:::events:putEvents"
+# CloudWatch namespace of the pipeline's own metrics (stage durations, the deployed model's
+# metric, hours since the last retraining); each carries the dimension PipelineName.
+METRIC_NAMESPACE = "PersonalizePipeline"
+EVENT_SOURCE = "personalize-retraining"
+EVENT_DETAIL_TYPE = "Retraining run finished"
+OUTCOMES = ("succeeded", "failed", "skipped", "rejected")
+# The optimized EventBridge integration fails a task whose event was not accepted with
+# EventBridge.FailedEntry; other errors are the service's. An outcome is worth a few tries.
+PUBLISH_RETRY_ERRORS = ["States.TaskFailed"]
+
+# Where a failed run stopped, named in its event (``failedStage``): each Task belongs to one stage.
+STAGE_GUARD = "look for another run"
+STAGE_PREPARE = "prepare data"
+STAGE_DATASET_GROUP = "dataset group"
+STAGE_DATASET = "interactions dataset"
+STAGE_IMPORT = "dataset import"
+STAGE_SOLUTION = "solution"
+STAGE_TRAINING = "training"
+STAGE_EVALUATION = "evaluation"
+STAGE_CAMPAIGN = "campaign"
+STAGE_SMOKE_TEST = "smoke test"
+STAGE_RECORD = "record"
+STAGE_NOTIFICATION = "notification"
 
 
 @dataclass(frozen=True)
@@ -233,22 +266,55 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
         error_path="$.failure.Error",
         cause_path="$.failure.Cause",
     )
-    failed_without_reason = Pass(
-        "Personalize gave no reason",
-        parameters={
-            "Error": "PersonalizeResourceFailed",
-            "Cause.$": "States.Format('Personalize reported a failed status without a failureReason: {}', "
-            "States.JsonToString($.poll))",
-        },
-        result_path="$.failure",
-    )
-    failed_without_reason.next(run_failed)
 
-    def catch_failures(task: Task) -> Task:
-        task.add_catch(Catch(error_equals=["States.ALL"], next_step=run_failed, result_path="$.failure"))
+    def publish(state_name: str, detail: dict[str, Any], next_step: State) -> Task:
+        """Publish the run's outcome event, keep the state as it is, go on to the terminal state."""
+        task = Task(
+            state_name,
+            resource=PUT_EVENTS,
+            comment="The run's outcome for EventBridge rules (the SNS topic) and anyone else subscribed.",
+            parameters={"Entries": [{"Source": EVENT_SOURCE, "DetailType": EVENT_DETAIL_TYPE, "Detail": detail}]},
+            result_path=None,
+        )
+        task.add_retry(Retry(error_equals=PUBLISH_RETRY_ERRORS, interval_seconds=2, max_attempts=3, backoff_rate=2.0))
+        task.next(next_step)
         return task
 
-    def invoke(state_name: str, function: WorkflowFunction, parameters: dict[str, Any], result_path: str) -> Task:
+    publish_failure = publish(
+        "Publish failure",
+        outcome_detail(
+            config,
+            "failed",
+            reason=None,
+            failed_stage="$.failure.Stage",
+            error="$.failure.Error",
+            cause="$.failure.Cause",
+        ),
+        run_failed,
+    )
+    # The failure is the news; an event that cannot be published must not replace its cause. The
+    # execution still ends FAILED, which the ExecutionsFailed alarm reports.
+    publish_failure.add_catch(Catch(error_equals=["States.ALL"], next_step=run_failed, result_path="$.publishError"))
+    failed_in: dict[str, Pass] = {}
+
+    def failure_in(stage: str) -> Pass:
+        """The one state per stage that adds the stage to ``$.failure`` on the way to the failure event."""
+        if stage not in failed_in:
+            failed_in[stage] = Pass(
+                f"Failed in {stage}",
+                parameters={"Error.$": "$.failure.Error", "Cause.$": "$.failure.Cause", "Stage": stage},
+                result_path="$.failure",
+            )
+            failed_in[stage].next(publish_failure)
+        return failed_in[stage]
+
+    def catch_failures(task: Task, stage: str) -> Task:
+        task.add_catch(Catch(error_equals=["States.ALL"], next_step=failure_in(stage), result_path="$.failure"))
+        return task
+
+    def invoke(
+        state_name: str, function: WorkflowFunction, parameters: dict[str, Any], result_path: str, stage: str
+    ) -> Task:
         task = Task(
             state_name,
             resource="${" + function.placeholder + "}",
@@ -259,12 +325,14 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
         task.add_retry(Retry(error_equals=LAMBDA_TRANSIENT_ERRORS, interval_seconds=2, max_attempts=6, backoff_rate=2.0))
         task.add_retry(Retry(error_equals=THROTTLING_ERRORS, interval_seconds=5, max_attempts=5, backoff_rate=2.0))
         task.add_retry(Retry(error_equals=BUSY_ERRORS, interval_seconds=30, max_attempts=6, backoff_rate=2.0))
-        return catch_failures(task)
+        return catch_failures(task, stage)
 
-    def wait_until_active(check: ReadinessCheck, next_step: State) -> State:
+    def wait_until_active(check: ReadinessCheck, next_step: State, stage: str) -> State:
         return build_wait_until_active(
-            check, next_step=next_step, on_failure=run_failed, on_failure_without_reason=failed_without_reason,
-            catch_failures=catch_failures,
+            check,
+            next_step=next_step,
+            on_failure=failure_in(stage),
+            catch_failures=lambda task: catch_failures(task, stage),
         )
 
     run_context = {
@@ -279,7 +347,7 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
         result_path="$.running",
     )
     guard.add_retry(Retry(error_equals=["Sfn.ThrottlingException"], interval_seconds=2, max_attempts=5, backoff_rate=2.0))
-    catch_failures(guard)
+    catch_failures(guard, STAGE_GUARD)
     another_run = Choice("Another run in progress?")
     skip_overlap = Pass(
         "Skip: another run in progress",
@@ -312,6 +380,7 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
             },
         },
         "$.data",
+        STAGE_PREPARE,
     )
     new_data = Choice("New data?")
     skip_unchanged = Pass(
@@ -340,7 +409,7 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
         },
     )
     ensure_dataset_group = invoke(
-        "Ensure dataset group", ENSURE_DATASET_GROUP, {"name": names.dataset_group}, "$.datasetGroup"
+        "Ensure dataset group", ENSURE_DATASET_GROUP, {"name": names.dataset_group}, "$.datasetGroup", STAGE_DATASET_GROUP
     )
     ensure_dataset = invoke(
         "Ensure interactions dataset",
@@ -352,6 +421,7 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
             "datasetName": names.interactions_dataset,
         },
         "$.dataset",
+        STAGE_DATASET,
     )
     start_import = invoke(
         "Start dataset import",
@@ -364,12 +434,14 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
             **run_context,
         },
         "$.importJob",
+        STAGE_IMPORT,
     )
     ensure_solution = invoke(
         "Ensure solution",
         ENSURE_SOLUTION,
         {"name": names.solution, "datasetGroupArn.$": "$.datasetGroup.arn", "recipeArn": config.recipe_arn},
         "$.solution",
+        STAGE_SOLUTION,
     )
     start_training = invoke(
         "Start training",
@@ -381,6 +453,7 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
             **run_context,
         },
         "$.solutionVersion",
+        STAGE_TRAINING,
     )
     evaluate = invoke(
         "Evaluate new version",
@@ -394,6 +467,7 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
             "minimum": config.quality_gate.minimum,
         },
         "$.evaluation",
+        STAGE_EVALUATION,
     )
     gate = Choice("Quality gate passed?")
     deploy_campaign = invoke(
@@ -406,12 +480,14 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
             "minProvisionedTPS": config.campaign_min_provisioned_tps,
         },
         "$.campaign",
+        STAGE_CAMPAIGN,
     )
     smoke_test = invoke(
         "Smoke test recommendations",
         SMOKE_TEST,
         {"campaignArn.$": "$.campaign.arn", "userId": config.smoke_test_user_id, "numResults": 10},
         "$.smokeTest",
+        STAGE_SMOKE_TEST,
     )
 
     def record(state_name: str, outcome: str) -> Task:
@@ -432,8 +508,11 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
                 "evaluation.$": "$.evaluation",
                 "polls.$": "$.poll",
                 "resourcePaths": {check.key: check.resource_path for check in READINESS_CHECKS},
+                "metricNamespace": METRIC_NAMESPACE,
+                "pipelineName": config.pipeline_name,
             },
             "$.recorded",
+            STAGE_RECORD,
         )
 
     record_run = record("Record successful run", "succeeded")
@@ -475,33 +554,108 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
     Chain([guard, another_run])
     another_run.add_choice(ChoiceRule.IsPresent(variable="$.running.Executions[1]", value=True), skip_overlap)
     another_run.default_choice(prepare)
-    skip_overlap.next(skipped)
+    publish_overlap = publish("Publish skip: another run", outcome_detail(config, "skipped", reason="$.reason"), skipped)
+    skip_overlap.next(publish_overlap)
     Chain([prepare, new_data])
     new_data.add_choice(ChoiceRule.BooleanEquals(variable="$.data.unchanged", value=True), skip_unchanged)
     new_data.default_choice(plan_waits)
-    skip_unchanged.next(skipped)
+    publish_unchanged = publish("Publish skip: no new data", outcome_detail(config, "skipped", reason="$.reason"), skipped)
+    skip_unchanged.next(publish_unchanged)
     Chain([plan_waits, ensure_dataset_group])
-    ensure_dataset_group.next(wait_until_active(DATASET_GROUP_READY, ensure_dataset))
-    ensure_dataset.next(wait_until_active(DATASET_READY, start_import))
-    start_import.next(wait_until_active(IMPORT_READY, ensure_solution))
-    ensure_solution.next(wait_until_active(SOLUTION_READY, start_training))
-    start_training.next(wait_until_active(TRAINING_READY, evaluate))
+    ensure_dataset_group.next(wait_until_active(DATASET_GROUP_READY, ensure_dataset, STAGE_DATASET_GROUP))
+    ensure_dataset.next(wait_until_active(DATASET_READY, start_import, STAGE_DATASET))
+    start_import.next(wait_until_active(IMPORT_READY, ensure_solution, STAGE_IMPORT))
+    ensure_solution.next(wait_until_active(SOLUTION_READY, start_training, STAGE_SOLUTION))
+    start_training.next(wait_until_active(TRAINING_READY, evaluate, STAGE_TRAINING))
     evaluate.next(gate)
     gate.add_choice(ChoiceRule.BooleanEquals(variable="$.evaluation.passed", value=True), deploy_campaign)
     gate.default_choice(record_rejection)
-    Chain([record_rejection, summarize_rejection, rejected])
+    publish_rejection = publish(
+        "Publish rejection",
+        outcome_detail(
+            config, "rejected", reason="$.reason", metrics=REJECTION_METRICS, solution_version_arn="$.candidate.solutionVersionArn"
+        ),
+        rejected,
+    )
+    Chain([record_rejection, summarize_rejection, publish_rejection])
     deploy_campaign.next(campaign_created_or_updated)
     campaign_created_or_updated.add_choice(
         ChoiceRule.StringEquals(variable="$.campaign.action", value="updated"),
-        wait_until_active(CAMPAIGN_UPDATED, smoke_test),
+        wait_until_active(CAMPAIGN_UPDATED, smoke_test, STAGE_CAMPAIGN),
     )
-    campaign_created_or_updated.default_choice(wait_until_active(CAMPAIGN_CREATED, smoke_test))
-    Chain([smoke_test, record_run, summarize, succeeded])
+    campaign_created_or_updated.default_choice(wait_until_active(CAMPAIGN_CREATED, smoke_test, STAGE_CAMPAIGN))
+    publish_success = publish(
+        "Publish success",
+        outcome_detail(
+            config,
+            "succeeded",
+            reason="$.evaluation.reason",
+            metrics=SUCCESS_METRICS,
+            solution_version_arn="$.solutionVersionArn",
+            campaign_arn="$.campaignArn",
+        ),
+        succeeded,
+    )
+    Chain([smoke_test, record_run, summarize, publish_success])
+    # An outcome that cannot be published becomes a failed run (its event is attempted once more,
+    # and the execution's FAILED status reaches the ExecutionsFailed alarm either way).
+    for notify in (publish_success, publish_rejection, publish_overlap, publish_unchanged):
+        catch_failures(notify, STAGE_NOTIFICATION)
 
     # TimeoutSeconds lives in the definition: the stack deploys this text as it is (a CDK
     # StateMachine ``timeout`` is not applied to a definition given as a string).
     graph = Graph(guard, comment=_comment(config), timeout_seconds=execution_timeout_seconds())
     return json.loads(graph.to_json())
+
+
+# The quality gate's numbers in an outcome event: the metric, this run's version and the version
+# the campaign served when the gate compared them (null on the first deployment).
+SUCCESS_METRICS = {
+    "metric.$": "$.evaluation.metric",
+    "trained.$": "$.evaluation.candidate",
+    "served.$": "$.evaluation.current",
+    "minimum.$": "$.evaluation.minimum",
+}
+REJECTION_METRICS = {"metric.$": "$.metric", "trained.$": "$.candidate", "served.$": "$.current", "minimum.$": "$.minimum"}
+
+
+def outcome_detail(
+    config: PipelineConfig,
+    outcome: str,
+    *,
+    reason: str | None,
+    failed_stage: str | None = None,
+    error: str | None = None,
+    cause: str | None = None,
+    metrics: dict[str, str] | None = None,
+    solution_version_arn: str | None = None,
+    campaign_arn: str | None = None,
+) -> dict[str, Any]:
+    """The detail of a run's outcome event: the same keys for every outcome, null where a run has no value.
+
+    Each keyword is a JSONPath into the state at the publishing step (or None). Consumers can
+    match on ``outcome`` and read every key without checking whether it exists.
+    """
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {OUTCOMES}; got {outcome!r}")
+
+    def field(name: str, path: str | None) -> dict[str, Any]:
+        return {f"{name}.$": path} if path is not None else {name: None}
+
+    return {
+        "pipelineName": config.pipeline_name,
+        "runName.$": "$$.Execution.Name",
+        "executionArn.$": "$$.Execution.Id",
+        "runStartedAt.$": "$$.Execution.StartTime",
+        "outcome": outcome,
+        **field("reason", reason),
+        **field("failedStage", failed_stage),
+        **field("error", error),
+        **field("cause", cause),
+        "metrics": metrics,
+        **field("solutionVersionArn", solution_version_arn),
+        **field("campaignArn", campaign_arn),
+    }
 
 
 def execution_timeout_seconds() -> int:
@@ -529,7 +683,6 @@ def build_wait_until_active(
     *,
     next_step: State,
     on_failure: State,
-    on_failure_without_reason: State,
     catch_failures: Any,
 ) -> State:
     """The one "wait until ready" fragment: check, decide, wait, count, check again.
@@ -538,8 +691,9 @@ def build_wait_until_active(
     history shows no failure events while Personalize works. The waits come from the run's
     plan (``$.checks.<key>``): the first one is sized from how long the stage took last time,
     later ones are short, so a stage is seen soon after it is ACTIVE in a handful of checks.
-    The loop is bounded by ``max_checks``. Returns the fragment's entry state (the first
-    check: a reused resource that is already ACTIVE costs two transitions).
+    The loop is bounded by ``max_checks``. A failed status, with or without Personalize's
+    reason, and a timeout set ``$.failure`` and go to ``on_failure``. Returns the fragment's
+    entry state (the first check: a reused resource that is already ACTIVE costs two transitions).
     """
     poll_path = f"$.poll.{check.key}"
     resource_path = f"{poll_path}.{check.resource_field}"
@@ -579,6 +733,16 @@ def build_wait_until_active(
         result_path="$.failure",
     )
     timed_out.next(on_failure)
+    failed_without_reason = Pass(
+        state_names.failed_without_reason,
+        parameters={
+            "Error": "PersonalizeResourceFailed",
+            "Cause.$": f"States.Format('Personalize reported a failed status without a failureReason: {{}}', "
+            f"States.JsonToString({poll_path}))",
+        },
+        result_path="$.failure",
+    )
+    failed_without_reason.next(on_failure)
     wait = Wait(state_names.wait, seconds_path=f"{counter_path}.waitSeconds")
     count = Pass(
         state_names.count,
@@ -593,7 +757,7 @@ def build_wait_until_active(
     is_failed = ChoiceRule.Or([ChoiceRule.StringEquals(variable=status_path, value=s) for s in FAILED_STATUSES])
     decide.add_choice(ChoiceRule.StringEquals(variable=status_path, value="ACTIVE"), next_step)
     decide.add_choice(ChoiceRule.And([is_failed, ChoiceRule.IsPresent(variable=reason_path, value=True)]), failed)
-    decide.add_choice(is_failed, on_failure_without_reason)
+    decide.add_choice(is_failed, failed_without_reason)
     decide.add_choice(
         ChoiceRule.NumericGreaterThanEquals(variable=f"{counter_path}.count", value=check.max_checks),
         timed_out,

@@ -26,6 +26,7 @@ from stacks.workflow import (
     SMOKE_TEST,
     START_IMPORT,
     START_TRAINING,
+    METRIC_NAMESPACE,
     WORKFLOW_FUNCTIONS,
     WorkflowFunction,
 )
@@ -37,10 +38,23 @@ TRACING_REASON = (
     "X-Ray PutTraceSegments and PutTelemetryRecords (active tracing) support no resource-level permissions."
 )
 LIST_REASON = "Personalize List operations support no resource-level permissions; the step finds its resources by name."
+METRICS_REASON = (
+    "CloudWatch PutMetricData supports no resource-level permissions; the grant is limited to the pipeline's "
+    "own namespace by the cloudwatch:namespace condition."
+)
 
 
 def _allow(actions: list[str], resources: list[str]) -> iam.PolicyStatement:
     return iam.PolicyStatement(actions=actions, resources=resources)
+
+
+def put_metric_data_statement() -> iam.PolicyStatement:
+    """PutMetricData, which names no resource, for the pipeline's own namespace only."""
+    return iam.PolicyStatement(
+        actions=["cloudwatch:PutMetricData"],
+        resources=["*"],
+        conditions={"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}},
+    )
 
 
 class WorkflowFunctions(Construct):
@@ -129,6 +143,8 @@ class WorkflowFunctions(Construct):
             RECORD_RUN.key: [
                 _allow(["s3:GetObject", "s3:PutObject"], [bucket.arn_for_objects(STATE_KEY)]),
                 _allow(["s3:ListBucket"], [bucket.bucket_arn]),
+                # Stage durations and the deployed model's metric, for the dashboard.
+                put_metric_data_statement(),
             ],
         }
         self.functions: dict[str, lambda_.Function] = {}
@@ -192,7 +208,11 @@ def least_privilege_function(
         memory_size=memory_size,
         timeout=timeout,
     )
-    lists_by_name = any("*" in statement.resources for statement in statements)
-    any_resource_reason = f"{TRACING_REASON} {LIST_REASON}" if lists_by_name else TRACING_REASON
+    on_any_resource = {action for statement in statements if "*" in statement.resources for action in statement.actions}
+    any_resource_reason = TRACING_REASON
+    if any(action.startswith("personalize:List") for action in on_any_resource):
+        any_resource_reason += f" {LIST_REASON}"
+    if "cloudwatch:PutMetricData" in on_any_resource:
+        any_resource_reason += f" {METRICS_REASON}"
     acknowledge_reviewed_wildcards(role, {**wildcard_reasons, "*": any_resource_reason})
     return created

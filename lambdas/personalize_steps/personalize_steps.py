@@ -109,7 +109,9 @@ def client(service: str) -> Any:
 
 
 def _log(step: str, **fields: Any) -> None:
-    logger.info(json.dumps({"step": step, **fields}, default=str))
+    """One structured record: the functions log in Lambda's JSON format, which writes each
+    ``extra`` field as a top-level key (queryable in Logs Insights), not as text in a message."""
+    logger.info(step, extra={"step": step, **json.loads(json.dumps(fields, default=str))})
 
 
 def _require(event: dict[str, Any], field: str, kind: type = str) -> Any:
@@ -173,7 +175,7 @@ def _usable_arn(
     if delete is not None and status in ("CREATE FAILED", *DELETING_STATUSES):
         if status == "CREATE FAILED":
             delete(arn)
-            _log("replace_failed_resource", kind=kind, name=name, arn=arn, failureReason=reason)
+            _log("replace_failed_resource", kind=kind, resourceName=name, arn=arn, failureReason=reason)
         raise ResourceBeingReplacedError(
             f"{kind} '{name}' ({arn}) was {status} ({reason}); it is being deleted, and this step is "
             "retried until it can be created again"
@@ -212,7 +214,7 @@ def ensure_dataset_group(event: dict[str, Any], context: Any = None) -> dict[str
         find, create, "dataset group", name, "datasetGroupArn",
         lambda arn: client("personalize").delete_dataset_group(datasetGroupArn=arn),
     )
-    _log("ensure_dataset_group", name=name, arn=arn, created=created)
+    _log("ensure_dataset_group", resourceName=name, arn=arn, createdNow=created)
     return {"arn": arn, "created": created}
 
 
@@ -255,7 +257,7 @@ def ensure_interactions_dataset(event: dict[str, Any], context: Any = None) -> d
                 f"interactions dataset {dataset_arn} uses schema {used_schema}, not {schema_arn}; "
                 "the pipeline's data would not match it"
             )
-    _log("ensure_interactions_dataset", schemaArn=schema_arn, arn=dataset_arn, created=created)
+    _log("ensure_interactions_dataset", schemaArn=schema_arn, arn=dataset_arn, createdNow=created)
     return {"arn": dataset_arn, "schemaArn": schema_arn, "created": created}
 
 
@@ -313,7 +315,7 @@ def start_import(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     # Looked up first: a retry of this step must find the job it started, and Personalize
     # refuses a second import into the dataset while the first one runs.
     arn, created = _find_or_create(find, create, "dataset import job", job_name, "datasetImportJobArn")
-    _log("start_import", jobName=job_name, arn=arn, dataLocation=data_location, created=created)
+    _log("start_import", jobName=job_name, arn=arn, dataLocation=data_location, createdNow=created)
     return {"arn": arn, "name": job_name}
 
 
@@ -362,7 +364,7 @@ def ensure_solution(event: dict[str, Any], context: Any = None) -> dict[str, Any
                 "schedule and double the training cost; delete it so the pipeline recreates it with "
                 "performAutoTraining false"
             )
-    _log("ensure_solution", name=name, arn=arn, created=created)
+    _log("ensure_solution", resourceName=name, arn=arn, createdNow=created)
     return {"arn": arn, "created": created}
 
 
@@ -382,12 +384,12 @@ def start_training(event: dict[str, Any], context: Any = None) -> dict[str, Any]
     existing = _solution_version_named(solution_arn, name)
     if existing is not None:
         # A retry of this step: training for this execution was already started.
-        _log("start_training", name=name, arn=existing, created=False)
+        _log("start_training", resourceName=name, arn=existing, createdNow=False)
         return {"arn": existing, "name": name, "trainingMode": training_mode}
     arn = personalize.create_solution_version(solutionArn=solution_arn, trainingMode=training_mode, name=name)[
         "solutionVersionArn"
     ]
-    _log("start_training", name=name, arn=arn, trainingMode=training_mode, created=True)
+    _log("start_training", resourceName=name, arn=arn, trainingMode=training_mode, createdNow=True)
     return {"arn": arn, "name": name, "trainingMode": training_mode}
 
 

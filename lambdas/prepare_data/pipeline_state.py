@@ -9,6 +9,8 @@ as if it were the same record without the newer parts):
 
 - ``lastSuccessfulRun``: the run whose model the campaign serves (data fingerprint, ARNs,
   training mode).
+- ``previousSuccessfulRun``: the one before it, whose solution version a rollback restores
+  (docs/runbook.md).
 - ``lastTraining``: the last run that trained a version, deployed or rejected by the quality
   gate; its fingerprint is what change detection compares with.
 - ``lastFullTraining``: when the deployed model was last trained with FULL (the UPDATE floor).
@@ -194,11 +196,13 @@ def record_training(
     new_state: dict[str, Any] = {
         "version": STATE_VERSION,
         "lastSuccessfulRun": state.get("lastSuccessfulRun"),
+        "previousSuccessfulRun": state.get("previousSuccessfulRun"),
         "lastTraining": training,
         "lastFullTraining": state.get("lastFullTraining"),
         "stageSeconds": {**state.get("stageSeconds", {}), **stage_seconds},
     }
     if outcome == "succeeded":
+        new_state["previousSuccessfulRun"] = state.get("lastSuccessfulRun")
         new_state["lastSuccessfulRun"] = training
         if training_mode == "FULL":
             new_state["lastFullTraining"] = {"at": run_started_at, "solutionVersionArn": run.get("solutionVersionArn")}

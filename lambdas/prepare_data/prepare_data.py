@@ -12,6 +12,7 @@ Exception class names become Step Functions error names (``RawDataNotFoundError`
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections.abc import Iterator, Mapping
@@ -72,6 +73,9 @@ UPLOADER_HINT: Final = "python tools/upload_movielens.py --stack-name <your stac
 _NOT_FOUND_CODES: Final = frozenset({"NoSuchKey", "NoSuchBucket", "404"})
 
 _s3_client: Any = None
+_cloudwatch_client: Any = None
+logger = logging.getLogger()
+logger.setLevel(logging.INFO)
 
 
 class InvalidEventError(Exception):
@@ -228,6 +232,14 @@ class _GeneratorReader:
         return data
 
 
+def get_cloudwatch_client() -> Any:
+    """Created on first use: only the record step and the heartbeat send metrics."""
+    global _cloudwatch_client
+    if _cloudwatch_client is None:
+        _cloudwatch_client = boto3.client("cloudwatch")
+    return _cloudwatch_client
+
+
 def get_s3_client() -> Any:
     """Create the default S3 client once per execution environment (cold start only)."""
     global _s3_client
@@ -315,13 +327,19 @@ def _result(request: PrepareRequest, raw: Mapping[str, Any], stats: ConversionSt
 
 
 def _log(request: PrepareRequest | None, outcome: Mapping[str, Any], started: float) -> None:
-    """One structured JSON line per invocation (CloudWatch Logs Insights can query it)."""
-    line: dict[str, Any] = {"function": "prepare_data", **outcome}
+    """One structured record per invocation (CloudWatch Logs Insights can query its fields)."""
+    line: dict[str, Any] = dict(outcome)
     if request is not None:
         line.update(raw=request.raw_uri, output=request.output_uri, format=request.fmt,
                     minRating=request.min_rating)
     line["durationMs"] = round((time.monotonic() - started) * 1000)
-    print(json.dumps(line, default=str))
+    _log_event("prepare_data", **line)
+
+
+def _log_event(function: str, **fields: Any) -> None:
+    """One structured record: the functions log in Lambda's JSON format, which writes each
+    ``extra`` field as a top-level key (queryable in Logs Insights); print() would be plain text."""
+    logger.info(function, extra={"function": function, **json.loads(json.dumps(fields, default=str))})
 
 
 def handler(event: Any, context: Any = None, *, s3: Any = None) -> dict[str, Any]:
@@ -343,12 +361,20 @@ def handler(event: Any, context: Any = None, *, s3: Any = None) -> dict[str, Any
 RECORD_OUTCOMES: Final = ("succeeded", "rejected")
 
 
-def record_run(event: Any, context: Any = None, *, s3: Any = None) -> dict[str, Any]:
+# CloudWatch metrics (namespace and dimension names are in stacks/monitoring.py as well).
+STAGE_DURATION_METRIC: Final = "StageDuration"
+DEPLOYED_MODEL_METRIC: Final = "DeployedModelMetric"
+RETRAINING_AGE_METRIC: Final = "HoursSinceLastRetraining"
+
+
+def record_run(event: Any, context: Any = None, *, s3: Any = None, cloudwatch: Any = None) -> dict[str, Any]:
     """Last step of a run that trained a version: remember what was trained, deployed and learned.
 
     ``outcome`` is ``succeeded`` (the campaign now serves the version) or ``rejected`` (the
     quality gate kept the previous one). ``polls`` are the run's last Describe* answers per
-    readiness check and ``resourcePaths`` where in each the resource's times are.
+    readiness check and ``resourcePaths`` where in each the resource's times are. With
+    ``metricNamespace`` and ``pipelineName``, each measured stage's duration and, when the
+    version is deployed, its quality-gate metric go to CloudWatch for the dashboard.
     """
     if not isinstance(event, Mapping):
         raise InvalidEventError(f"event must be a JSON object; got {type(event).__name__}")
@@ -380,6 +406,55 @@ def record_run(event: Any, context: Any = None, *, s3: Any = None) -> dict[str, 
         recorded_at=datetime.now(timezone.utc),
     )
     write_state(client, bucket, key, state)
-    print(json.dumps({"function": "record_run", "status": "ok", "state": f"s3://{bucket}/{key}",
-                      "outcome": outcome, "stageSeconds": measured}))
+    if "metricNamespace" in event:
+        namespace = _required_str(event, "metricNamespace", "a CloudWatch namespace")
+        pipeline = _required_str(event, "pipelineName", "the pipeline's name")
+        data = [_metric(STAGE_DURATION_METRIC, seconds, "Seconds", pipeline, Stage=stage) for stage, seconds in measured.items()]
+        evaluation = event.get("evaluation")
+        if outcome == "succeeded" and isinstance(evaluation, Mapping) and isinstance(evaluation.get("candidate"), Mapping):
+            value = evaluation["candidate"].get("value")
+            if isinstance(value, (int, float)):
+                data.append(_metric(DEPLOYED_MODEL_METRIC, value, "None", pipeline, Metric=str(evaluation.get("metric"))))
+        if data:
+            (cloudwatch if cloudwatch is not None else get_cloudwatch_client()).put_metric_data(
+                Namespace=namespace, MetricData=data
+            )
+    _log_event("record_run", status="ok", state=f"s3://{bucket}/{key}", outcome=outcome, stageSeconds=measured)
     return {"outcome": outcome, "trainingMode": training_mode, "stageSeconds": measured}
+
+
+def report_retraining_age(event: Any, context: Any = None, *, s3: Any = None, cloudwatch: Any = None) -> dict[str, Any]:
+    """Hourly heartbeat: how long ago the last successful retraining was recorded, as a metric.
+
+    The staleness alarm needs a data point every hour whatever the schedule (CloudWatch alarms
+    look back at most seven days, and a weekly schedule needs more). Before the first
+    successful run there is nothing to measure and nothing is sent: the alarm treats missing
+    data as breaching, so a pipeline that never succeeds, or a heartbeat that stopped, alarms too.
+    """
+    if not isinstance(event, Mapping):
+        raise InvalidEventError(f"event must be a JSON object; got {type(event).__name__}")
+    bucket = _required_str(event, "bucket", "an S3 bucket name")
+    key = _required_str(event, "stateKey", "an S3 key")
+    namespace = _required_str(event, "metricNamespace", "a CloudWatch namespace")
+    pipeline = _required_str(event, "pipelineName", "the pipeline's name")
+    state = read_state(s3 if s3 is not None else get_s3_client(), bucket, key)
+    recorded_at = (state.get("lastSuccessfulRun") or {}).get("recordedAt")
+    if not recorded_at:
+        _log_event("report_retraining_age", status="no successful run recorded yet", state=f"s3://{bucket}/{key}")
+        return {"hoursSinceLastRetraining": None}
+    hours = round((datetime.now(timezone.utc) - parse_time(recorded_at)).total_seconds() / 3600, 2)
+    (cloudwatch if cloudwatch is not None else get_cloudwatch_client()).put_metric_data(
+        Namespace=namespace, MetricData=[_metric(RETRAINING_AGE_METRIC, hours, "None", pipeline)]
+    )
+    _log_event("report_retraining_age", status="ok", hoursSinceLastRetraining=hours, lastRetrainingAt=recorded_at)
+    return {"hoursSinceLastRetraining": hours}
+
+
+def _metric(name: str, value: float, unit: str, pipeline: str, **dimensions: str) -> dict[str, Any]:
+    return {
+        "MetricName": name,
+        "Dimensions": [{"Name": "PipelineName", "Value": pipeline}]
+        + [{"Name": key, "Value": item} for key, item in dimensions.items()],
+        "Value": float(value),
+        "Unit": unit,
+    }

@@ -41,7 +41,12 @@ PERSONALIZE_LIST_ACTIONS = frozenset(
         "personalize:ListFilters",
     }
 )
-ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS = PERSONALIZE_LIST_ACTIONS | STATE_MACHINE_XRAY_ACTIONS | LOG_DELIVERY_ACTIONS
+# PutMetricData names no resource; every grant of it must carry the namespace condition (below).
+PUT_METRIC_DATA = "cloudwatch:PutMetricData"
+ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS = (
+    PERSONALIZE_LIST_ACTIONS | STATE_MACHINE_XRAY_ACTIONS | LOG_DELIVERY_ACTIONS | {PUT_METRIC_DATA}
+)
+OWN_METRIC_NAMESPACE = {"StringEquals": {"cloudwatch:namespace": "PersonalizePipeline"}}
 FORBIDDEN_MANAGED_POLICY_MARKERS = ("FullAccess", "AdministratorAccess")
 
 
@@ -145,3 +150,12 @@ def test_pass_role_only_passes_the_personalize_role_to_personalize(pipeline: Syn
     for statement in pass_role:
         assert statement.actions == ["iam:PassRole"] and len(statement.resources) == 1, str(statement)
         assert statement.raw.get("Condition") == allowed[statement.resources[0]], str(statement)
+
+
+def test_metrics_may_be_put_only_into_the_pipelines_own_namespace(pipeline: SynthesizedPipeline) -> None:
+    grants = [s for s in allow_statements(pipeline) if PUT_METRIC_DATA in s.actions]
+
+    assert len(grants) == 2  # the record step and the heartbeat
+    for statement in grants:
+        assert statement.actions == [PUT_METRIC_DATA], str(statement)
+        assert statement.raw.get("Condition") == OWN_METRIC_NAMESPACE, str(statement)

@@ -111,7 +111,8 @@ HANDLER_ACTIONS = {
     },
     "SmokeTest": {"personalize:GetRecommendations"},
     # Read-modify-write of the state record; ListBucket as for PrepareData (first run: no record).
-    "RecordRun": {"s3:GetObject", "s3:PutObject", "s3:ListBucket"},
+    # Stage durations and the deployed model's metric go to CloudWatch for the dashboard.
+    "RecordRun": {"s3:GetObject", "s3:PutObject", "s3:ListBucket", "cloudwatch:PutMetricData"},
 }
 
 STATE_MACHINE_PERSONALIZE_ACTIONS = {
@@ -448,6 +449,7 @@ def test_state_machine_invokes_each_function_once(pipeline: SynthesizedPipeline)
     ids = function_ids(pipeline)
 
     others = provider_framework_function_ids(pipeline) | teardown_function_ids(pipeline)
+    others |= {heartbeat_function_id(pipeline)}
 
     assert len(set(ids.values())) == len(HANDLERS)
     assert set(ids.values()) == set(resources_of_type(pipeline, "AWS::Lambda::Function")) - others
@@ -515,10 +517,13 @@ def test_function_role_holds_exactly_the_actions_its_handler_calls(pipeline: Syn
 
 
 @pytest.mark.parametrize("step", HANDLERS)
-def test_function_role_uses_any_resource_only_for_list_and_xray(pipeline: SynthesizedPipeline, step: str) -> None:
+def test_function_role_uses_any_resource_only_for_list_xray_and_own_metrics(pipeline: SynthesizedPipeline, step: str) -> None:
     for statement in role_statements(pipeline, function_role_id(pipeline, step)):
         if "*" in statement.resources:
             for action in statement.actions:
+                if action == "cloudwatch:PutMetricData":
+                    assert statement.conditions == {"StringEquals": {"cloudwatch:namespace": "PersonalizePipeline"}}
+                    continue
                 assert action.startswith("personalize:List") or action in FUNCTION_XRAY_ACTIONS, action
 
 
@@ -651,6 +656,16 @@ def test_state_machine_is_traced(pipeline: SynthesizedPipeline) -> None:
     )
 
 
+def test_state_machine_log_level_follows_the_config(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from stacks.config import load_config
+    from tests.infra.conftest import synthesize
+
+    quiet = synthesize(load_config({"logging": {"stateMachineLevel": "ERROR"}}), tmp_path_factory.mktemp("cdk-out-log"))
+    _, state_machine = workflow_state_machine(quiet)
+
+    assert state_machine["LoggingConfiguration"]["Level"] == "ERROR"
+
+
 def test_state_machine_logs_all_events_to_its_log_group(pipeline: SynthesizedPipeline) -> None:
     _, state_machine = workflow_state_machine(pipeline)
     logging = state_machine["LoggingConfiguration"]
@@ -670,13 +685,42 @@ def test_state_machine_role_invokes_exactly_the_workflow_functions(pipeline: Syn
     }
 
 
-def test_state_machine_role_holds_only_invoke_describe_list_own_executions_logging_and_tracing(
+def test_state_machine_role_holds_only_invoke_describe_list_own_executions_events_logging_and_tracing(
     pipeline: SynthesizedPipeline,
 ) -> None:
-    expected = {"lambda:InvokeFunction", "states:ListExecutions"} | STATE_MACHINE_PERSONALIZE_ACTIONS
+    expected = {"lambda:InvokeFunction", "states:ListExecutions", "events:PutEvents"} | STATE_MACHINE_PERSONALIZE_ACTIONS
     expected |= LOG_DELIVERY_ACTIONS | STATE_MACHINE_XRAY_ACTIONS
 
     assert role_actions(pipeline, state_machine_role_id(pipeline)) == expected
+
+
+def test_state_machine_puts_only_its_own_outcome_events_on_the_default_bus(pipeline: SynthesizedPipeline) -> None:
+    statements = role_statements(pipeline, state_machine_role_id(pipeline))
+
+    assert [s for s in statements if "events:PutEvents" in s.actions] == [
+        Statement(
+            "Allow",
+            frozenset({"events:PutEvents"}),
+            frozenset({"arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"}),
+            {"StringEquals": {"events:source": "personalize-retraining", "events:detail-type": "Retraining run finished"}},
+            None,
+        )
+    ]
+
+
+def test_every_outcome_event_the_definition_puts_is_one_the_role_may_put(pipeline: SynthesizedPipeline) -> None:
+    states = json.loads(pipeline.definition_text)["States"]
+    entries = [
+        entry
+        for state in states.values()
+        if state.get("Resource") == "arn:aws:states:::events:putEvents"
+        for entry in state["Parameters"]["Entries"]
+    ]
+
+    assert len(entries) == 5
+    assert {(e["Source"], e["DetailType"], e.get("EventBusName", "default")) for e in entries} == {
+        ("personalize-retraining", "Retraining run finished", "default")
+    }
 
 
 def test_state_machine_may_list_only_its_own_executions(pipeline: SynthesizedPipeline) -> None:
@@ -772,8 +816,8 @@ def test_every_log_group_has_a_retention(pipeline: SynthesizedPipeline) -> None:
     log_groups = resources_of_type(pipeline, "AWS::Logs::LogGroup")
 
     # One per workflow function, one for the state machine, one per teardown function, one for
-    # the teardown provider's framework functions.
-    assert len(log_groups) == len(HANDLERS) + 1 + 2 + 1
+    # the teardown provider's framework functions, one for the retraining-age heartbeat.
+    assert len(log_groups) == len(HANDLERS) + 1 + 2 + 1 + 1
     assert {rid: lg["Properties"].get("RetentionInDays") for rid, lg in log_groups.items()} == {
         rid: LOG_RETENTION_DAYS for rid in log_groups
     }
@@ -794,3 +838,210 @@ def test_outputs_tell_where_to_upload_and_what_to_start(pipeline: SynthesizedPip
 def test_custom_outputs_name_the_configured_pipeline_and_raw_key(custom_pipeline: SynthesizedPipeline) -> None:
     custom_pipeline.template.has_output("PipelineName", {"Value": "films"})
     custom_pipeline.template.has_output("RawDataKey", {"Value": "raw/ml-latest-small/ratings.csv"})
+
+
+# --- notifications --------------------------------------------------------------------------
+
+
+def notification_topic_id(pipeline: SynthesizedPipeline) -> str:
+    return only_resource(pipeline, "AWS::SNS::Topic")[0]
+
+
+def test_the_topic_accepts_only_tls_publishing(pipeline: SynthesizedPipeline) -> None:
+    topic = notification_topic_id(pipeline)
+    _, policy = only_resource(pipeline, "AWS::SNS::TopicPolicy")
+    statements = [Statement.parse(s) for s in policy["PolicyDocument"]["Statement"]]
+
+    assert policy["Topics"] == [{"Ref": topic}]
+    assert Statement(
+        "Deny",
+        frozenset({"sns:Publish"}),
+        frozenset({f"${{{topic}}}"}),
+        {"Bool": {"aws:SecureTransport": "false"}},
+        "*",
+    ) in statements
+
+
+def test_eventbridge_may_publish_to_the_topic(pipeline: SynthesizedPipeline) -> None:
+    topic = notification_topic_id(pipeline)
+    _, policy = only_resource(pipeline, "AWS::SNS::TopicPolicy")
+    allowed = [Statement.parse(s) for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+
+    assert allowed == [
+        Statement("Allow", frozenset({"sns:Publish"}), frozenset({f"${{{topic}}}"}), {}, {"Service": "events.amazonaws.com"})
+    ]
+
+
+def test_one_rule_per_outcome_routes_this_pipelines_events_to_the_topic(pipeline: SynthesizedPipeline) -> None:
+    topic = notification_topic_id(pipeline)
+    state_machine_id, _ = workflow_state_machine(pipeline)
+    rules = {rid: r for rid, r in resources_of_type(pipeline, "AWS::Events::Rule").items() if "EventPattern" in r["Properties"]}
+    patterns = {}
+    for rule in rules.values():
+        properties = rule["Properties"]
+        assert properties["State"] == "ENABLED"
+        assert "EventBusName" not in properties  # the default bus, where the workflow puts its events
+        assert [target["Arn"] for target in properties["Targets"]] == [{"Ref": topic}]
+        pattern = properties["EventPattern"]
+        patterns[pattern["detail"]["outcome"][0]] = pattern
+
+    assert set(patterns) == {"succeeded", "failed", "skipped", "rejected"}
+    for outcome, pattern in patterns.items():
+        assert pattern == {
+            "source": ["personalize-retraining"],
+            "detail-type": ["Retraining run finished"],
+            "resources": [{"Ref": state_machine_id}],
+            "detail": {"pipelineName": [pipeline.config.pipeline_name], "outcome": [outcome]},
+        }
+
+
+def test_no_email_subscription_unless_configured(pipeline: SynthesizedPipeline) -> None:
+    pipeline.template.resource_count_is("AWS::SNS::Subscription", 0)
+
+
+def test_the_configured_email_is_subscribed_to_the_topic(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from stacks.config import load_config
+    from tests.infra.conftest import synthesize
+
+    with_email = synthesize(
+        load_config({"notifications": {"email": "ml-ops@example.com"}}), tmp_path_factory.mktemp("cdk-out-email")
+    )
+    _, subscription = only_resource(with_email, "AWS::SNS::Subscription")
+
+    assert subscription == {
+        "Protocol": "email",
+        "TopicArn": {"Ref": notification_topic_id(with_email)},
+        "Endpoint": "ml-ops@example.com",
+    }
+
+
+def test_outputs_name_the_notification_topic(pipeline: SynthesizedPipeline) -> None:
+    assert pipeline.template_json["Outputs"]["NotificationTopicArn"]["Value"] == {"Ref": notification_topic_id(pipeline)}
+
+
+# --- alarms and dashboard -------------------------------------------------------------------
+
+
+def alarms(pipeline: SynthesizedPipeline) -> dict[str, Json]:
+    """Alarm properties by metric name."""
+    found = {}
+    for alarm in resources_of_type(pipeline, "AWS::CloudWatch::Alarm").values():
+        found[alarm["Properties"]["MetricName"]] = alarm["Properties"]
+    assert len(found) == 3, sorted(found)
+    return found
+
+
+@pytest.mark.parametrize("metric", ["ExecutionsFailed", "ExecutionsTimedOut"])
+def test_a_failed_or_timed_out_execution_alarms_within_five_minutes(pipeline: SynthesizedPipeline, metric: str) -> None:
+    state_machine_id, _ = workflow_state_machine(pipeline)
+    alarm = alarms(pipeline)[metric]
+
+    assert {key: alarm[key] for key in alarm if key not in ("AlarmDescription", "AlarmActions")} == {
+        "Namespace": "AWS/States",
+        "MetricName": metric,
+        "Dimensions": [{"Name": "StateMachineArn", "Value": {"Ref": state_machine_id}}],
+        "Statistic": "Sum",
+        "Period": 300,
+        "EvaluationPeriods": 1,
+        "Threshold": 1,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "notBreaching",
+    }
+    assert alarm["AlarmActions"] == [{"Ref": only_resource(pipeline, "AWS::SNS::Topic")[0]}]
+    assert "docs/runbook.md" in alarm["AlarmDescription"]
+
+
+@pytest.mark.parametrize(
+    ("synthesized", "threshold_hours"),
+    # rate(7 days) and cron(0 3 ? * MON *) both allow a week between runs, plus a day.
+    [("default_pipeline", 192), ("custom_pipeline", 192)],
+    ids=["default", "custom"],
+)
+def test_no_recent_retraining_alarms_when_the_schedule_is_overdue_or_the_heartbeat_is_silent(
+    request: pytest.FixtureRequest, synthesized: str, threshold_hours: int
+) -> None:
+    pipeline: SynthesizedPipeline = request.getfixturevalue(synthesized)
+    alarm = alarms(pipeline)["HoursSinceLastRetraining"]
+    topic = {"Ref": only_resource(pipeline, "AWS::SNS::Topic")[0]}
+
+    assert {key: alarm[key] for key in alarm if key != "AlarmDescription"} == {
+        "Namespace": "PersonalizePipeline",
+        "MetricName": "HoursSinceLastRetraining",
+        "Dimensions": [{"Name": "PipelineName", "Value": pipeline.config.pipeline_name}],
+        "Statistic": "Maximum",
+        "Period": 3600,
+        "EvaluationPeriods": 3,
+        "DatapointsToAlarm": 3,
+        "Threshold": threshold_hours,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "breaching",
+        "AlarmActions": [topic],
+        "OKActions": [topic],
+    }
+
+
+def test_the_staleness_threshold_follows_the_schedule(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from stacks.config import load_config
+    from tests.infra.conftest import synthesize
+
+    daily = synthesize(load_config({"schedule": {"expression": "rate(1 day)"}}), tmp_path_factory.mktemp("cdk-out-daily"))
+
+    assert alarms(daily)["HoursSinceLastRetraining"]["Threshold"] == 48
+
+
+def heartbeat_function_id(pipeline: SynthesizedPipeline) -> str:
+    (function_id,) = [
+        rid
+        for rid, function in resources_of_type(pipeline, "AWS::Lambda::Function").items()
+        if function["Properties"]["Handler"] == "prepare_data.report_retraining_age"
+    ]
+    return function_id
+
+
+def test_an_hourly_heartbeat_reports_the_age_of_the_last_retraining(pipeline: SynthesizedPipeline) -> None:
+    function_id = heartbeat_function_id(pipeline)
+    (rule,) = [
+        r["Properties"]
+        for r in resources_of_type(pipeline, "AWS::Events::Rule").values()
+        if "ScheduleExpression" in r["Properties"]
+    ]
+    (target,) = rule["Targets"]
+
+    assert rule["ScheduleExpression"] == "rate(1 hour)"
+    assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    # The input is JSON text with the bucket's name joined in at deploy time.
+    text = render(target["Input"]).replace(f"${{{bucket_id(pipeline)}}}", "<bucket>")
+    assert json.loads(text) == {
+        "bucket": "<bucket>",
+        "stateKey": "state/pipeline-state.json",
+        "metricNamespace": "PersonalizePipeline",
+        "pipelineName": pipeline.config.pipeline_name,
+    }
+
+
+def test_the_heartbeat_reads_only_the_state_record_and_puts_only_its_metric(pipeline: SynthesizedPipeline) -> None:
+    function = pipeline.resources[heartbeat_function_id(pipeline)]["Properties"]
+    role_id = function["Role"]["Fn::GetAtt"][0]
+    bucket = bucket_id(pipeline)
+    statements = role_statements(pipeline, role_id)
+
+    assert function["LoggingConfig"]["LogFormat"] == "JSON"
+    assert role_actions(pipeline, role_id) == {
+        "s3:GetObject", "s3:ListBucket", "cloudwatch:PutMetricData"
+    } | FUNCTION_LOG_ACTIONS | FUNCTION_XRAY_ACTIONS
+    readable = {r for s in statements if "s3:GetObject" in s.actions for r in s.resources}
+    assert readable == {f"${{{bucket}.Arn}}/state/pipeline-state.json"}
+
+
+def test_the_dashboard_shows_outcomes_stage_durations_and_the_deployed_models_metric(
+    pipeline: SynthesizedPipeline,
+) -> None:
+    _, dashboard = only_resource(pipeline, "AWS::CloudWatch::Dashboard")
+    body = json.dumps(dashboard["DashboardBody"])
+
+    for expected in (
+        "MatchedEvents", "ExecutionsFailed", "ExecutionsTimedOut", "StageDuration", "SolutionVersion.FULL",
+        "DatasetImportJob", "CampaignUpdate", "DeployedModelMetric", pipeline.config.quality_gate.metric,
+        "HoursSinceLastRetraining",
+    ):
+        assert expected in body, expected

@@ -20,6 +20,8 @@ import pytest
 from stacks.config import (
     ConfigError,
     DataConfig,
+    LoggingConfig,
+    NotificationsConfig,
     PipelineConfig,
     QualityGateConfig,
     ScheduleConfig,
@@ -70,6 +72,8 @@ def test_defaults_are_the_documented_values() -> None:
         quality_gate=QualityGateConfig(
             metric="normalized_discounted_cumulative_gain_at_10", max_relative_regression=0.05, minimum=None
         ),
+        notifications=NotificationsConfig(email=None),
+        logging=LoggingConfig(state_machine_level="ALL"),
     )
 
 
@@ -83,6 +87,8 @@ def test_every_key_reaches_its_typed_field() -> None:
         "data": {"rawKey": "raw/ml-latest/ratings.csv", "format": "ratings-csv", "minRating": 3},
         "training": {"mode": "UPDATE", "fullRetrainEveryDays": 14},
         "qualityGate": {"metric": "precision_at_10", "maxRelativeRegression": 0, "minimum": 0.02},
+        "notifications": {"email": "ml-ops@example.com"},
+        "logging": {"stateMachineLevel": "ERROR"},
     }
 
     assert load_config(block) == PipelineConfig(
@@ -94,6 +100,8 @@ def test_every_key_reaches_its_typed_field() -> None:
         data=DataConfig(raw_key="raw/ml-latest/ratings.csv", format="ratings-csv", min_rating=3.0),
         training=TrainingConfig(mode="UPDATE", full_retrain_every_days=14),
         quality_gate=QualityGateConfig(metric="precision_at_10", max_relative_regression=0.0, minimum=0.02),
+        notifications=NotificationsConfig(email="ml-ops@example.com"),
+        logging=LoggingConfig(state_machine_level="ERROR"),
     )
 
 
@@ -160,8 +168,8 @@ def test_errors_about_the_whole_block_name_it_personalize(block: Any) -> None:
         pytest.param(
             {"pipelinename": "films"},
             'Invalid cdk.json context "personalize.pipelinename": got "films"; expected no such key '
-            "(known keys: campaignMinProvisionedTps, data, pipelineName, qualityGate, recipeArn, schedule, "
-            "smokeTestUserId, training), "
+            "(known keys: campaignMinProvisionedTps, data, logging, notifications, pipelineName, qualityGate, "
+            "recipeArn, schedule, smokeTestUserId, training), "
             "for example removing it or fixing its spelling.",
             id="unknown-top-level-key",
         ),
@@ -208,6 +216,19 @@ def test_errors_about_the_whole_block_name_it_personalize(block: Any) -> None:
             "precision_at_5, precision_at_10, precision_at_25, mean_reciprocal_rank_at_25, coverage, for example "
             '"normalized_discounted_cumulative_gain_at_10".',
             id="unknown-quality-metric",
+        ),
+        pytest.param(
+            {"notifications": {"email": "ops at example.com"}},
+            'Invalid cdk.json context "personalize.notifications.email": got "ops at example.com"; expected null '
+            "(no e-mail; the SNS topic and EventBridge events remain) or one e-mail address to subscribe to run "
+            'outcomes and alarms, for example "ops@example.com".',
+            id="email-without-at",
+        ),
+        pytest.param(
+            {"logging": {"stateMachineLevel": "DEBUG"}},
+            'Invalid cdk.json context "personalize.logging.stateMachineLevel": got "DEBUG"; expected the Step '
+            'Functions execution log level: ALL, ERROR, FATAL, OFF, for example "ALL".',
+            id="state-machine-log-level-unknown",
         ),
         pytest.param(
             {"data": {"rawKey": "training/u.data"}},
@@ -343,7 +364,20 @@ BAD_VALUES = [
     bad("qualityGate.minimum", 1.5, "0.1", "minimum-above-one"),
     bad("qualityGate.minimum", False, "0.1", "minimum-boolean"),
     bad("qualityGate.min", 0.1, UNKNOWN_KEY_EXAMPLE, "unknown-key-in-quality-gate"),
+    # notifications
+    bad("notifications.email", "", '"ops@example.com"', "email-empty"),
+    bad("notifications.email", "ops@example", '"ops@example.com"', "email-without-domain-dot"),
+    bad("notifications.email", "a@b.c\n", '"ops@example.com"', "email-trailing-newline"),
+    bad("notifications.email", ["a@example.com", "b@example.com"], '"ops@example.com"', "email-list"),
+    bad("notifications.email", "x" * 250 + "@example.com", '"ops@example.com"', "email-too-long"),
+    bad("notifications.emails", "ops@example.com", UNKNOWN_KEY_EXAMPLE, "unknown-key-in-notifications"),
+    # logging
+    bad("logging.stateMachineLevel", "all", '"ALL"', "log-level-lower-case"),
+    bad("logging.stateMachineLevel", None, '"ALL"', "log-level-null"),
+    bad("logging.level", "ALL", UNKNOWN_KEY_EXAMPLE, "unknown-key-in-logging"),
     # Nested blocks of the wrong type
+    bad("notifications", "ops@example.com", '{"email": "ops@example.com"}', "notifications-not-object"),
+    bad("logging", "ALL", '{"stateMachineLevel": "ALL"}', "logging-not-object"),
     bad("training", "UPDATE", '{"mode": "FULL"}', "training-not-object"),
     bad("qualityGate", 0.05, '{"metric": "normalized_discounted_cumulative_gain_at_10"}', "quality-gate-not-object"),
     bad("schedule", "rate(7 days)", '{"expression": "rate(7 days)"}', "schedule-not-object"),
@@ -476,3 +510,35 @@ def test_update_training_is_rejected_for_every_other_user_recipe(recipe: str) ->
 def test_quality_gate_without_a_minimum_checks_only_the_regression() -> None:
     assert load_config({"qualityGate": {"minimum": None}}).quality_gate.minimum is None
     assert load_config({"qualityGate": {"minimum": 0}}).quality_gate.minimum == 0.0
+
+
+@pytest.mark.parametrize("level", ["ALL", "ERROR", "FATAL", "OFF"])
+def test_every_step_functions_log_level_is_accepted(level: str) -> None:
+    assert load_config({"logging": {"stateMachineLevel": level}}).logging.state_machine_level == level
+
+
+def test_no_email_means_the_topic_without_a_subscription() -> None:
+    assert load_config({"notifications": {}}).notifications.email is None
+    assert load_config({"notifications": {"email": None}}).notifications.email is None
+
+
+@pytest.mark.parametrize(
+    ("expression", "days"),
+    [
+        ("rate(7 days)", 7),
+        ("rate(1 day)", 1),
+        ("rate(12 hours)", 0.5),
+        ("rate(30 minutes)", 30 / 1440),
+        ("cron(0 3 ? * MON *)", 7),
+        ("cron(0 3 ? * MON,THU *)", 7),
+        ("cron(0 3 * * ? *)", 1),
+        ("cron(0/15 * * * ? *)", 1),
+        ("cron(0 3 1 * ? *)", 62),
+        ("cron(0 3 ? * MON#1 *)", 35),
+        ("cron(0 3 ? * 6L *)", 35),
+        ("cron(0 3 1 1 ? *)", 366),
+        ("cron(0 3 ? * MON 2027)", 366),
+    ],
+)
+def test_the_longest_interval_between_runs_bounds_the_schedule(expression: str, days: float) -> None:
+    assert ScheduleConfig(expression=expression).longest_interval.total_seconds() == pytest.approx(days * 86400)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime, timedelta, timezone
+import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -221,7 +223,8 @@ def test_event_must_be_an_object() -> None:
 # --- handler against S3 --------------------------------------------------------------------
 
 
-def test_handler_writes_interactions_and_reports(s3: Any, capsys: pytest.CaptureFixture) -> None:
+def test_handler_writes_interactions_and_reports(s3: Any, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
     s3.put_object(Bucket=BUCKET, Key=RAW_KEY,
                   Body=u_data([(1, 10, 5, 100), (2, 20, 2, 200), (3, 30, 4, 300)]) + b"\n")
     result = prepare_data.handler(event(), s3=s3)
@@ -241,8 +244,9 @@ def test_handler_writes_interactions_and_reports(s3: Any, capsys: pytest.Capture
         "warnings": result["warnings"],
     }
     assert len(result["warnings"]) == 2
-    log = capsys.readouterr().out.strip().splitlines()
-    assert len(log) == 1 and '"status": "ok"' in log[0] and '"rowsWritten": 2' in log[0]
+    # One structured record: its fields are attributes of the record (top-level keys in Lambda's JSON format).
+    (record,) = caplog.records
+    assert (record.getMessage(), record.function, record.status, record.rowsWritten) == ("prepare_data", "prepare_data", "ok", 2)
 
 
 def test_handler_reports_version_id_on_versioned_bucket(s3: Any) -> None:
@@ -450,3 +454,112 @@ def test_record_run_rejects_a_malformed_event(overrides: dict[str, Any], expecte
     with pytest.raises(InvalidEventError) as caught:
         prepare_data.record_run(record_event(**overrides), s3=object())
     assert expected in str(caught.value)
+
+
+# --- metrics for the dashboard and the staleness alarm ------------------------------------------
+
+
+class RecordingCloudWatch:
+    """Stands in for the CloudWatch client: keeps what was sent (botocore validates shapes in e2e runs)."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    def put_metric_data(self, **request: Any) -> dict[str, Any]:
+        self.sent.append(request)
+        return {}
+
+
+def test_record_run_sends_stage_durations_and_the_deployed_models_metric(s3: Any) -> None:
+    cloudwatch = RecordingCloudWatch()
+    evaluation = {"passed": True, "metric": "coverage", "candidate": {"solutionVersionArn": "arn:version", "value": 0.25}}
+
+    prepare_data.record_run(
+        record_event(metricNamespace="PersonalizePipeline", pipelineName="movielens", evaluation=evaluation),
+        s3=s3,
+        cloudwatch=cloudwatch,
+    )
+
+    assert cloudwatch.sent == [
+        {
+            "Namespace": "PersonalizePipeline",
+            "MetricData": [
+                {
+                    "MetricName": "StageDuration",
+                    "Dimensions": [{"Name": "PipelineName", "Value": "movielens"}, {"Name": "Stage", "Value": "SolutionVersion.FULL"}],
+                    "Value": 7200.0,
+                    "Unit": "Seconds",
+                },
+                {
+                    "MetricName": "DeployedModelMetric",
+                    "Dimensions": [{"Name": "PipelineName", "Value": "movielens"}, {"Name": "Metric", "Value": "coverage"}],
+                    "Value": 0.25,
+                    "Unit": "None",
+                },
+            ],
+        }
+    ]
+
+
+def test_a_rejected_version_is_not_reported_as_the_deployed_model(s3: Any) -> None:
+    cloudwatch = RecordingCloudWatch()
+    evaluation = {"passed": False, "metric": "coverage", "candidate": {"solutionVersionArn": "arn:version", "value": 0.1}}
+
+    prepare_data.record_run(
+        record_event(outcome="rejected", campaignArn=_DROP, metricNamespace="PersonalizePipeline",
+                     pipelineName="movielens", evaluation=evaluation),
+        s3=s3,
+        cloudwatch=cloudwatch,
+    )
+
+    assert [m["MetricName"] for m in cloudwatch.sent[0]["MetricData"]] == ["StageDuration"]
+
+
+def test_the_record_keeps_the_previously_deployed_version_for_a_rollback(s3: Any) -> None:
+    prepare_data.record_run(record_event(solutionVersionArn="arn:version-1", executionName="week-1"), s3=s3)
+    prepare_data.record_run(record_event(solutionVersionArn="arn:version-2", executionName="week-2",
+                                         dataFingerprint="f2"), s3=s3)
+    prepare_data.record_run(record_event(outcome="rejected", campaignArn=_DROP, solutionVersionArn="arn:version-3",
+                                         executionName="week-3", dataFingerprint="f3"), s3=s3)
+
+    state = json.loads(s3.get_object(Bucket=BUCKET, Key=STATE_KEY)["Body"].read())
+    assert state["lastSuccessfulRun"]["solutionVersionArn"] == "arn:version-2"
+    assert state["previousSuccessfulRun"]["solutionVersionArn"] == "arn:version-1"
+
+
+def age_event() -> dict[str, Any]:
+    return {"bucket": BUCKET, "stateKey": STATE_KEY, "metricNamespace": "PersonalizePipeline", "pipelineName": "movielens"}
+
+
+def test_the_heartbeat_reports_hours_since_the_last_successful_retraining(s3: Any) -> None:
+    recorded_at = (datetime.now(timezone.utc) - timedelta(hours=30)).isoformat()
+    s3.put_object(Bucket=BUCKET, Key=STATE_KEY, Body=json.dumps({"lastSuccessfulRun": {"recordedAt": recorded_at}}))
+    cloudwatch = RecordingCloudWatch()
+
+    result = prepare_data.report_retraining_age(age_event(), s3=s3, cloudwatch=cloudwatch)
+
+    assert 29.99 <= result["hoursSinceLastRetraining"] <= 30.01
+    (request,) = cloudwatch.sent
+    assert request == {
+        "Namespace": "PersonalizePipeline",
+        "MetricData": [
+            {
+                "MetricName": "HoursSinceLastRetraining",
+                "Dimensions": [{"Name": "PipelineName", "Value": "movielens"}],
+                "Value": result["hoursSinceLastRetraining"],
+                "Unit": "None",
+            }
+        ],
+    }
+
+
+def test_before_the_first_successful_run_the_heartbeat_sends_nothing(s3: Any) -> None:
+    cloudwatch = RecordingCloudWatch()
+
+    assert prepare_data.report_retraining_age(age_event(), s3=s3, cloudwatch=cloudwatch) == {"hoursSinceLastRetraining": None}
+    assert cloudwatch.sent == []
+
+
+def test_the_heartbeat_rejects_an_event_without_its_namespace() -> None:
+    with pytest.raises(InvalidEventError, match="metricNamespace"):
+        prepare_data.report_retraining_age({**age_event(), "metricNamespace": ""}, s3=object(), cloudwatch=object())

@@ -12,6 +12,8 @@ import pytest
 
 from stacks.config import PipelineConfig, load_config
 from stacks.workflow import (
+    EVENT_DETAIL_TYPE,
+    EVENT_SOURCE,
     IMPORT_READY,
     READINESS_CHECKS,
     WORKFLOW_FUNCTIONS,
@@ -34,7 +36,7 @@ def test_definition_is_deterministic() -> None:
 
 
 def test_the_stages_run_in_the_documented_order(definition: dict[str, Any]) -> None:
-    tasks = [name for name, state in definition["States"].items() if state["Type"] == "Task" and "aws-sdk" not in state["Resource"]]
+    tasks = [name for name, state in definition["States"].items() if state["Type"] == "Task" and state["Resource"].startswith("${")]
     assert definition["StartAt"] == "Look for another run"
     assert definition["States"]["Another run in progress?"]["Default"] == "Prepare data"
     assert definition["States"]["New data?"]["Default"] == "Plan waits"
@@ -57,7 +59,8 @@ def test_the_stages_run_in_the_documented_order(definition: dict[str, Any]) -> N
         "Default": "Record rejected version",
     }
     assert definition["States"]["Record rejected version"]["Next"] == "Summarize rejection"
-    assert definition["States"]["Summarize rejection"]["Next"] == "Run rejected"
+    assert definition["States"]["Summarize rejection"]["Next"] == "Publish rejection"
+    assert definition["States"]["Publish rejection"]["Next"] == "Run rejected"
 
 
 def test_wait_until_active_fragment_is_check_decide_wait_count(definition: dict[str, Any]) -> None:
@@ -70,7 +73,7 @@ def test_wait_until_active_fragment_is_check_decide_wait_count(definition: dict[
         "Type": "Task",
         "Next": "Dataset import job ready?",
         "Retry": [{"ErrorEquals": throttling, "IntervalSeconds": 5, "MaxAttempts": 5, "BackoffRate": 2.0}],
-        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Run failed", "ResultPath": "$.failure"}],
+        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Failed in dataset import", "ResultPath": "$.failure"}],
     }
     failed = ["CREATE FAILED", "CREATE STOPPED", "DELETE PENDING", "DELETE IN_PROGRESS"]
     status = "$.poll.DatasetImportJob.DatasetImportJob.Status"
@@ -86,7 +89,7 @@ def test_wait_until_active_fragment_is_check_decide_wait_count(definition: dict[
                 ],
                 "Next": "Dataset import job failed",
             },
-            {**is_failed, "Next": "Personalize gave no reason"},
+            {**is_failed, "Next": "Dataset import job failed without a reason"},
             {
                 "Variable": "$.checks.DatasetImportJob.count",
                 "NumericGreaterThanEquals": IMPORT_READY.max_checks,
@@ -146,7 +149,7 @@ def test_campaign_update_waits_on_latest_campaign_update_not_status(definition: 
     ]
 
 
-def test_every_task_failure_reaches_the_fail_state_with_its_cause(definition: dict[str, Any]) -> None:
+def test_every_task_failure_names_its_stage_publishes_the_failure_and_then_fails(definition: dict[str, Any]) -> None:
     states = definition["States"]
     assert states["Run failed"] == {
         "Comment": "Every failure ends here with the real cause; the campaign keeps its previous version.",
@@ -154,9 +157,98 @@ def test_every_task_failure_reaches_the_fail_state_with_its_cause(definition: di
         "CausePath": "$.failure.Cause",
         "Type": "Fail",
     }
+    stages = {}
     for name, state in states.items():
-        if state["Type"] == "Task":
-            assert state["Catch"] == [{"ErrorEquals": ["States.ALL"], "Next": "Run failed", "ResultPath": "$.failure"}], name
+        if state["Type"] == "Task" and name != "Publish failure":
+            (catch,) = state["Catch"]
+            assert (catch["ErrorEquals"], catch["ResultPath"]) == (["States.ALL"], "$.failure"), name
+            assert catch["Next"].startswith("Failed in "), name
+            stages[name] = catch["Next"].removeprefix("Failed in ")
+    # A stage is a step and its wait: a failed import job is reported where its import started.
+    assert stages["Start dataset import"] == stages["Check dataset import job"] == "dataset import"
+    assert stages["Start training"] == stages["Check solution version"] == "training"
+    assert stages["Deploy campaign"] == stages["Check campaign"] == stages["Check campaign update"] == "campaign"
+    assert stages["Look for another run"] == "look for another run"
+    assert stages["Publish success"] == stages["Publish skip: no new data"] == "notification"
+    for stage in set(stages.values()):
+        assert states[f"Failed in {stage}"] == {
+            "Parameters": {"Error.$": "$.failure.Error", "Cause.$": "$.failure.Cause", "Stage": stage},
+            "ResultPath": "$.failure",
+            "Type": "Pass",
+            "Next": "Publish failure",
+        }
+    assert states["Publish failure"]["Next"] == "Run failed"
+    # The failure stays the cause even when its event cannot be published.
+    assert states["Publish failure"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "Next": "Run failed", "ResultPath": "$.publishError"}
+    ]
+    for check in READINESS_CHECKS:
+        label = check.stage[0].upper() + check.stage[1:]
+        for outcome in ("failed", "timed out", "failed without a reason"):
+            assert states[f"{label} {outcome}"]["Next"].startswith("Failed in "), (label, outcome)
+
+
+def test_each_terminal_state_is_reached_only_through_its_outcome_event(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+    terminal = {name for name, state in states.items() if state["Type"] in ("Succeed", "Fail")}
+    leading_to = {name: sorted(n for n, s in states.items() if s.get("Next") == name) for name in terminal}
+
+    assert leading_to == {
+        "Run succeeded": ["Publish success"],
+        "Run rejected": ["Publish rejection"],
+        "Run skipped": ["Publish skip: another run", "Publish skip: no new data"],
+        "Run failed": ["Publish failure"],
+    }
+    for publisher in sum(leading_to.values(), []):
+        state = states[publisher]
+        (entry,) = state["Parameters"]["Entries"]
+        assert state["Resource"] == "arn:aws:states:::events:putEvents"
+        assert (entry["Source"], entry["DetailType"]) == (EVENT_SOURCE, EVENT_DETAIL_TYPE)
+        assert "EventBusName" not in entry  # the account's default bus, which the rule watches
+        # The state passes through unchanged: the execution's output is the run's summary.
+        assert state["ResultPath"] is None
+        assert state["Retry"] == [{"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2.0}]
+
+
+def test_every_outcome_event_has_the_same_keys(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+
+    def detail(name: str) -> dict[str, Any]:
+        return states[name]["Parameters"]["Entries"][0]["Detail"]
+
+    keys = {name: {key.removesuffix(".$") for key in detail(name)} for name in (
+        "Publish success", "Publish rejection", "Publish skip: another run", "Publish skip: no new data", "Publish failure"
+    )}
+    assert set(map(frozenset, keys.values())) == {
+        frozenset({
+            "pipelineName", "runName", "executionArn", "runStartedAt", "outcome", "reason", "failedStage", "error",
+            "cause", "metrics", "solutionVersionArn", "campaignArn",
+        })
+    }
+    assert detail("Publish success") == {
+        "pipelineName": "movielens",
+        "runName.$": "$$.Execution.Name",
+        "executionArn.$": "$$.Execution.Id",
+        "runStartedAt.$": "$$.Execution.StartTime",
+        "outcome": "succeeded",
+        "reason.$": "$.evaluation.reason",
+        "failedStage": None,
+        "error": None,
+        "cause": None,
+        "metrics": {
+            "metric.$": "$.evaluation.metric",
+            "trained.$": "$.evaluation.candidate",
+            "served.$": "$.evaluation.current",
+            "minimum.$": "$.evaluation.minimum",
+        },
+        "solutionVersionArn.$": "$.solutionVersionArn",
+        "campaignArn.$": "$.campaignArn",
+    }
+    failure = detail("Publish failure")
+    assert (failure["outcome"], failure["failedStage.$"], failure["error.$"], failure["cause.$"]) == (
+        "failed", "$.failure.Stage", "$.failure.Error", "$.failure.Cause"
+    )
+    assert (failure["metrics"], failure["solutionVersionArn"], failure["campaignArn"]) == (None, None, None)
 
 
 def test_lambda_tasks_use_one_placeholder_per_function(definition: dict[str, Any]) -> None:

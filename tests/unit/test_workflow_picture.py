@@ -64,8 +64,9 @@ def test_every_wait_fragment_is_one_step_with_its_bound(definition: dict[str, An
     assert training.max_checks == 288
     # Every state is shown, in a step of its own or in the step that stands for it.
     assert set(graph.step_of_state) == set(definition["States"])
-    assert graph.step_of_state["Personalize gave no reason"] == "RunFailed"
-    assert len(definition["States"]) > 60 and len(graph.steps) == 32
+    assert graph.step_of_state["Failed in training"] == graph.step_of_state["Publish failure"] == "RunFailed"
+    assert graph.step_of_state["Solution version failed without a reason"] == "WaitForSolutionVersion"
+    assert len(definition["States"]) > 60 and len(graph.steps) == 36
 
 
 def test_the_diagram_draws_the_run_and_folds_failures_into_a_note(definition: dict[str, Any]) -> None:

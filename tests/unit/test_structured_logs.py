@@ -1,0 +1,44 @@
+"""Every Lambda logs structured JSON: its fields are top-level keys of Lambda's JSON log format.
+
+The functions are deployed with LoggingFormat JSON (tests/infra/test_template.py). In that
+format only records of the ``logging`` module become JSON, with ``extra`` fields as keys;
+``print`` output stays plain text, and an ``extra`` key named like a LogRecord attribute
+(``name``, ``created``, ...) raises instead of logging.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+from pathlib import Path
+
+import pytest
+
+LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
+HANDLER_MODULES = sorted(LAMBDAS.glob("*/*.py"))
+RESERVED = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+LOG_HELPERS = {"_log", "_log_event"}
+
+
+@pytest.mark.parametrize("module", HANDLER_MODULES, ids=lambda path: path.name)
+def test_no_lambda_code_prints(module: Path) -> None:
+    calls = [
+        node.lineno
+        for node in ast.walk(ast.parse(module.read_text()))
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print"
+    ]
+
+    assert calls == [], f"{module.name} prints on lines {calls}: log with logger.info(..., extra=...)"
+
+
+@pytest.mark.parametrize("module", HANDLER_MODULES, ids=lambda path: path.name)
+def test_no_log_field_overwrites_a_log_record_attribute(module: Path) -> None:
+    clashes = [
+        (node.lineno, keyword.arg)
+        for node in ast.walk(ast.parse(module.read_text()))
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) in LOG_HELPERS
+        for keyword in node.keywords
+        if keyword.arg in RESERVED
+    ]
+
+    assert clashes == []
