@@ -58,7 +58,7 @@ def render_mermaid(graph: WorkflowGraph) -> str:
     lines.append(f"    [*] --> {graph.step_of_state[graph.start]}")
     folded = _folded_failures(graph)
     for transition in graph.transitions:
-        if transition.failure and transition.target in folded:
+        if transition.failure and transition.source in {step.id for step in folded.get(transition.target, [])}:
             continue
         label = f" : {_text(transition.label)}" if transition.label else ""
         lines.append(f"    {transition.source} --> {transition.target}{label}")
@@ -75,12 +75,13 @@ def render_mermaid(graph: WorkflowGraph) -> str:
 
 
 def _folded_failures(graph: WorkflowGraph) -> dict[str, list[Step]]:
-    """Fail steps that every working step (task or wait) reaches on failure: drawn as a note, not as edges."""
+    """Fail steps that every working step (task or wait) reaches on failure: those edges are drawn as
+    a note. Other ways there (a Choice that refuses the run's input) stay edges."""
     working = [step for step in graph.steps.values() if step.can_fail]
     folded = {}
     for failure in graph.failure_steps:
         sources = {t.source for t in graph.transitions if t.failure and t.target == failure.id}
-        if sources == {step.id for step in working}:
+        if {step.id for step in working} <= sources:
             folded[failure.id] = working
     return folded
 

@@ -208,6 +208,9 @@ def describe_rule(rule: dict[str, Any]) -> str:
             continue
         if operator == "IsPresent":
             return f"{variable} present" if value else f"{variable} absent"
+        if operator.startswith("Is"):  # IsString, IsNumeric, IsBoolean, IsNull, IsTimestamp
+            kind = operator.removeprefix("Is").lower()
+            return f"{variable} is a {kind}" if value else f"{variable} is not a {kind}"
         if operator == "BooleanEquals":
             return variable if value else f"not {variable}"
         if operator.startswith("String"):

@@ -158,6 +158,7 @@ OUTCOMES = ("succeeded", "failed", "skipped", "rejected")
 PUBLISH_RETRY_ERRORS = ["States.TaskFailed"]
 
 # Where a failed run stopped, named in its event (``failedStage``): each Task belongs to one stage.
+STAGE_INPUT = "run input"
 STAGE_GUARD = "look for another run"
 STAGE_PREPARE = "prepare data"
 STAGE_DATASET_GROUP = "dataset group"
@@ -551,6 +552,27 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
     rejected = Succeed("Run rejected")
     campaign_created_or_updated = Choice("Campaign created or updated?")
 
+    # A run started by hand with another input is refused before it touches anything. Two
+    # Choices: a type test on a path that is not there is not portable, IsPresent is.
+    check_input = Choice("Run input has a trigger?")
+    trigger_is_text = Choice("Run trigger is text?")
+    invalid_input = Pass(
+        "Invalid run input",
+        comment="Replaces the whole state: the input may not even be an object.",
+        parameters={
+            "failure": {
+                "Error": "InvalidExecutionInput",
+                "Cause": 'The execution input must be a JSON object with a text field "trigger" saying who '
+                'started the run, for example {"trigger": "manual"}; the schedule sends {"trigger": "schedule"} '
+                'and the command-line tool {"trigger": "cli"}.',
+            }
+        },
+    )
+    check_input.add_choice(ChoiceRule.IsPresent(variable="$.trigger", value=True), trigger_is_text)
+    check_input.default_choice(invalid_input)
+    trigger_is_text.add_choice(ChoiceRule.IsString(variable="$.trigger", value=True), guard)
+    trigger_is_text.default_choice(invalid_input)
+    invalid_input.next(failure_in(STAGE_INPUT))
     Chain([guard, another_run])
     another_run.add_choice(ChoiceRule.IsPresent(variable="$.running.Executions[1]", value=True), skip_overlap)
     another_run.default_choice(prepare)
@@ -604,7 +626,7 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
 
     # TimeoutSeconds lives in the definition: the stack deploys this text as it is (a CDK
     # StateMachine ``timeout`` is not applied to a definition given as a string).
-    graph = Graph(guard, comment=_comment(config), timeout_seconds=execution_timeout_seconds())
+    graph = Graph(check_input, comment=_comment(config), timeout_seconds=execution_timeout_seconds())
     return json.loads(graph.to_json())
 
 

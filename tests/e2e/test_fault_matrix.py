@@ -82,6 +82,7 @@ class Scenario:
     outcome: str | None = None  # the execution output's outcome when it succeeds
     first_run: bool = False  # the fault hits the very first run (no model in service yet)
     serves_new_version: bool | None = None  # None: new if the run succeeded, else the previous one
+    execution_input: Any = None  # None: what the schedule sends
 
 
 def _throttle(operation: str, *codes: str) -> Callable[[OfflinePipeline], None]:
@@ -126,6 +127,33 @@ def _import_in_progress(pipeline: OfflinePipeline) -> None:
         dataSource={"dataLocation": previous["dataSource"]["dataLocation"]},
         roleArn=previous["roleArn"],
     )
+
+
+def _nothing(pipeline: OfflinePipeline) -> None:
+    """The fault is in how the run is started, not in the account."""
+
+
+def _input_scenarios() -> Iterator[Scenario]:
+    for case, execution_input in (
+        ("no trigger", {}),
+        ("the console's sample input", {"Comment": "Insert your JSON here"}),
+        ("a trigger that is not text", {"trigger": 7}),
+        ("not a JSON object", "retrain please"),
+        ("a list", ["manual"]),
+    ):
+        yield Scenario(
+            id=f"input-{case.replace(' ', '-').replace(chr(39), '')}",
+            group="Execution input",
+            fault=f"a run started by hand with {case}: {json.dumps(execution_input)}",
+            user_sees='run fails at its first state with InvalidExecutionInput: the input must be a JSON object '
+            'with a text field "trigger", for example {"trigger": "manual"}',
+            left="nothing touched",
+            inject=_nothing,
+            status="FAILED",
+            error="InvalidExecutionInput",
+            cause='a text field "trigger"',
+            execution_input=execution_input,
+        )
 
 
 def _call_scenarios() -> Iterator[Scenario]:
@@ -305,6 +333,7 @@ SCENARIOS: list[Scenario] = [
         error="NoUsableRowsError",
         cause="malformed",
     ),
+    *_input_scenarios(),
 ]
 
 
@@ -353,9 +382,14 @@ def test_fault(synthesized: SynthesizedPipeline, scenario: Scenario) -> None:
             _new_ratings(pipeline, 1)
         scenario.inject(pipeline)
 
-        faulty = pipeline.start_execution(name="faulty-run", gap=timedelta(days=1))
+        calls_before = len(account.personalize.calls)
+        faulty = pipeline.start_execution(
+            name="faulty-run", gap=timedelta(days=1), execution_input=scenario.execution_input
+        )
 
         _assert_outcome(scenario, faulty)
+        if scenario.group == "Execution input":
+            assert account.personalize.calls[calls_before:] == []  # refused before touching anything
         if scenario.status == "SUCCEEDED":
             assert _served(pipeline) == faulty.output["solutionVersionArn"]
             if scenario.group in ("Throttling", "Lambda"):

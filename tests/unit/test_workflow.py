@@ -37,7 +37,10 @@ def test_definition_is_deterministic() -> None:
 
 def test_the_stages_run_in_the_documented_order(definition: dict[str, Any]) -> None:
     tasks = [name for name, state in definition["States"].items() if state["Type"] == "Task" and state["Resource"].startswith("${")]
-    assert definition["StartAt"] == "Look for another run"
+    assert definition["StartAt"] == "Run input has a trigger?"
+    assert definition["States"]["Run trigger is text?"]["Choices"] == [
+        {"Variable": "$.trigger", "IsString": True, "Next": "Look for another run"}
+    ]
     assert definition["States"]["Another run in progress?"]["Default"] == "Prepare data"
     assert definition["States"]["New data?"]["Default"] == "Plan waits"
     assert tasks == [
