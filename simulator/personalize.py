@@ -391,6 +391,7 @@ class PersonalizeSimulator:
         self._models: dict[str, _Model] = {}
         self._metrics: dict[str, dict[str, float]] = {}
         self._autotrain_due: dict[str, datetime] = {}
+        self._empty_models_next = 0
         # Scheduled automatic trainings that did not start (solution busy, no data), for reports.
         self.autotraining_skipped: list[tuple[str, datetime]] = []
         self._next_metrics: list[dict[str, float]] = []
@@ -412,10 +413,15 @@ class PersonalizeSimulator:
         """The next ``times`` calls of the operation fail with ``code`` before doing anything."""
         self._throttles.setdefault(operation_name, []).extend([code] * times)
 
+    def train_empty_model_next(self) -> None:
+        """The next solution version trains to ACTIVE but recommends nothing (itemList [])."""
+        self._empty_models_next += 1
+
     def clear_faults(self) -> None:
         """Forget injected failures and throttles not yet used (the service recovered)."""
         self._failures.clear()
         self._throttles.clear()
+        self._empty_models_next = 0
 
     def stick_deleting(self, kind: str) -> None:
         """Resources of this kind deleted from now on stay DELETE IN_PROGRESS forever."""
@@ -862,6 +868,9 @@ class PersonalizeSimulator:
         if at is not None:
             life.created = at
         model, problem = self._train(solution.parent or "", life.created)
+        if self._empty_models_next and mode != "AUTOTRAIN":
+            self._empty_models_next -= 1
+            model = _Model()
         if problem and not life.failure:
             life.failure = problem
         attrs = {"trainingMode": mode, **({"versionName": name} if name else {})}

@@ -235,6 +235,12 @@ CAMPAIGN_UPDATED = ReadinessCheck(
     "campaign update", "describeCampaign", "CampaignArn", "$.campaign.arn",
     "Campaign", "LatestCampaignUpdate.Status", interval_seconds=60, max_checks=180,
 )
+# Putting the previous version back after a failed smoke test: waited for at the configured
+# campaign pace (not learned, it is rare), and not part of the planned checks.
+CAMPAIGN_ROLLBACK = ReadinessCheck(
+    "campaign rollback", "describeCampaign", "CampaignArn", "$.campaign.arn",
+    "Campaign", "LatestCampaignUpdate.Status", interval_seconds=60, max_checks=180,
+)
 READINESS_CHECKS = (
     DATASET_GROUP_READY,
     DATASET_READY,
@@ -405,6 +411,13 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
                     "intervalSeconds.$": f"$.data.plan.waits.{check.key}.intervalSeconds",
                 }
                 for check in READINESS_CHECKS
+            }
+            | {
+                CAMPAIGN_ROLLBACK.key: {
+                    "count": 0,
+                    "waitSeconds": CAMPAIGN_ROLLBACK.interval_seconds,
+                    "intervalSeconds": CAMPAIGN_ROLLBACK.interval_seconds,
+                }
             },
             "poll": {},
         },
@@ -490,6 +503,35 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
         "$.smokeTest",
         STAGE_SMOKE_TEST,
     )
+    # A version that passed the gate but answers no recommendations must not stay in service:
+    # after an update, put the previous version back (and wait for it) before the run fails.
+    rollback_possible = Choice("Roll back the campaign?")
+    roll_back = invoke(
+        "Roll back campaign",
+        DEPLOY_CAMPAIGN,
+        {
+            "name": names.campaign,
+            "solutionArn.$": "$.solution.arn",
+            "solutionVersionArn.$": "$.campaign.previousSolutionVersionArn",
+            "minProvisionedTPS": config.campaign_min_provisioned_tps,
+        },
+        "$.rollback",
+        STAGE_SMOKE_TEST,
+    )
+    smoke_test.catches.insert(
+        0, Catch(error_equals=["SmokeTestFailedError"], next_step=rollback_possible, result_path="$.failure")
+    )
+    rollback_possible.add_choice(
+        ChoiceRule.And(
+            [
+                ChoiceRule.StringEquals(variable="$.campaign.action", value="updated"),
+                ChoiceRule.IsString(variable="$.campaign.previousSolutionVersionArn", value=True),
+            ]
+        ),
+        roll_back,
+    )
+    rollback_possible.default_choice(failure_in(STAGE_SMOKE_TEST))
+    roll_back.next(wait_until_active(CAMPAIGN_ROLLBACK, failure_in(STAGE_SMOKE_TEST), STAGE_SMOKE_TEST))
 
     def record(state_name: str, outcome: str) -> Task:
         return invoke(

@@ -55,6 +55,7 @@ def test_the_stages_run_in_the_documented_order(definition: dict[str, Any]) -> N
         "Deploy campaign",
         "Smoke test recommendations",
         "Record successful run",
+        "Roll back campaign",
     ]
     assert definition["States"]["Quality gate passed?"] == {
         "Type": "Choice",
@@ -128,7 +129,7 @@ def test_every_wait_is_bounded_and_every_counter_starts_at_zero(definition: dict
             "intervalSeconds.$": f"$.data.plan.waits.{check.key}.intervalSeconds",
         }
         for check in READINESS_CHECKS
-    }
+    } | {"CampaignRollback": {"count": 0, "waitSeconds": 60, "intervalSeconds": 60}}
     # The planner gets each check's configured interval and bound.
     polling = definition["States"]["Prepare data"]["Parameters"]["plan"]["polling"]
     assert polling == {
@@ -161,9 +162,18 @@ def test_every_task_failure_names_its_stage_publishes_the_failure_and_then_fails
         "Type": "Fail",
     }
     stages = {}
+    # A smoke test that finds no items first puts the previous version back (after an update).
+    smoke_catches = states["Smoke test recommendations"]["Catch"]
+    assert smoke_catches[0] == {
+        "ErrorEquals": ["SmokeTestFailedError"], "Next": "Roll back the campaign?", "ResultPath": "$.failure"
+    }
+    assert states["Roll back the campaign?"]["Default"] == "Failed in smoke test"
+    assert states["Roll back campaign"]["Parameters"]["solutionVersionArn.$"] == "$.campaign.previousSolutionVersionArn"
+    assert states["Campaign rollback ready?"]["Choices"][0]["Next"] == "Failed in smoke test"
     for name, state in states.items():
         if state["Type"] == "Task" and name != "Publish failure":
-            (catch,) = state["Catch"]
+            catch = state["Catch"][-1]
+            assert len(state["Catch"]) == (2 if name == "Smoke test recommendations" else 1), name
             assert (catch["ErrorEquals"], catch["ResultPath"]) == (["States.ALL"], "$.failure"), name
             assert catch["Next"].startswith("Failed in "), name
             stages[name] = catch["Next"].removeprefix("Failed in ")

@@ -58,6 +58,7 @@ def test_every_wait_fragment_is_one_step_with_its_bound(definition: dict[str, An
         "Wait until solution version is ACTIVE",
         "Wait until campaign update is ACTIVE",
         "Wait until campaign is ACTIVE",
+        "Wait until campaign rollback is ACTIVE",
     ]
     training = next(step for step in waits if step.wait == WaitStateNames("solution version"))
     assert training.states == WaitStateNames("solution version").all
@@ -66,7 +67,7 @@ def test_every_wait_fragment_is_one_step_with_its_bound(definition: dict[str, An
     assert set(graph.step_of_state) == set(definition["States"])
     assert graph.step_of_state["Failed in training"] == graph.step_of_state["Publish failure"] == "RunFailed"
     assert graph.step_of_state["Solution version failed without a reason"] == "WaitForSolutionVersion"
-    assert len(definition["States"]) > 60 and len(graph.steps) == 38
+    assert len(definition["States"]) > 60 and len(graph.steps) == 41
 
 
 def test_the_diagram_draws_the_run_and_folds_failures_into_a_note(definition: dict[str, Any]) -> None:
@@ -80,6 +81,7 @@ def test_the_diagram_draws_the_run_and_folds_failures_into_a_note(definition: di
     assert [line.strip() for line in text.splitlines() if "--> RunFailed" in line] == [
         "RunInputHasATrigger --> RunFailed : otherwise",
         "RunTriggerIsText --> RunFailed : otherwise",
+        "RollBackTheCampaign --> RunFailed : otherwise",
     ]
     working = [s for s in build_graph(definition).steps.values() if s.kind in (TASK, WAIT)]
     assert f"Reached from each of the {len(working)} working steps on any error" in text
