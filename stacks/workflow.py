@@ -716,12 +716,15 @@ def execution_timeout_seconds() -> int:
 
     A stage waits at most its planned first wait (capped at interval x max checks) and then max
     checks at most the configured interval apart: twice its configured total. A run waits for
-    the campaign's creation or for its update, never both. Plus an hour for the steps
+    the campaign's creation or for its update, never both, and perhaps for a rollback after a
+    failed smoke test. Plus an hour for the steps
     themselves, each bounded by its Lambda timeout.
     """
     bound = {check.key: 2 * check.interval_seconds * check.max_checks for check in READINESS_CHECKS}
     campaign = max(bound.pop(CAMPAIGN_CREATED.key), bound.pop(CAMPAIGN_UPDATED.key))
-    return sum(bound.values()) + campaign + 3600
+    # After a failed smoke test the previous version is put back: one unplanned wait more.
+    rollback = CAMPAIGN_ROLLBACK.interval_seconds * CAMPAIGN_ROLLBACK.max_checks
+    return sum(bound.values()) + campaign + rollback + 3600
 
 
 def _comment(config: PipelineConfig) -> str:
