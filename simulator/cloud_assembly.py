@@ -53,9 +53,7 @@ class SynthesizedPipeline:
         missing = [key for key in self.definition_substitutions if key not in values]
         if missing:
             raise CloudAssemblyError(f"no offline value for substitutions {missing}")
-        for key, value in values.items():
-            text = text.replace("${" + key + "}", value)
-        return json.loads(text)
+        return substitute(text, values)
 
 
 def load_synthesized_pipeline(directory: Path | str) -> SynthesizedPipeline:
@@ -124,3 +122,10 @@ def load_for_command(directory: Path | str) -> SynthesizedPipeline:
     except CloudAssemblyError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def substitute(text: str, values: dict[str, str]) -> dict[str, Any]:
+    """A definition's text with its ``${Placeholder}`` strings replaced, parsed."""
+    for key, value in values.items():
+        text = text.replace("${" + key + "}", value)
+    return json.loads(text)

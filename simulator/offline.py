@@ -30,7 +30,7 @@ from moto import mock_aws
 
 from simulator import aws as simulated_aws
 from simulator.events import EventBus, PutEventsTaskError
-from simulator.cloud_assembly import LambdaFunction, SynthesizedPipeline
+from simulator.cloud_assembly import LambdaFunction, SynthesizedPipeline, substitute
 from simulator.cloudformation import CloudFormationStacks
 from stacks.artifacts import STACK_NAME
 from simulator.interpreter import ExecutionEvent, ExecutionResult, TaskFailure, TaskRequest, run_execution
@@ -336,10 +336,7 @@ class OfflinePipeline:
 
     def resolve(self, definition: dict[str, Any]) -> dict[str, Any]:
         """``definition`` with this stack's ``${Placeholder}`` values filled in."""
-        text = json.dumps(definition)
-        for key, value in self._substitution_values().items():
-            text = text.replace("${" + key + "}", value)
-        return json.loads(text)
+        return substitute(json.dumps(definition), self._substitution_values())
 
     # -- wiring ------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from constructs import Construct
 from stacks.nag_acknowledgements import acknowledge_finding, acknowledge_reviewed_wildcards
 from stacks.personalize_access import PersonalizeArns
 from stacks.workflow import WorkflowFunction
-from stacks.workflow_functions import least_privilege_function
+from stacks.workflow_functions import allow, least_privilege_function
 
 # The provider framework's maximum; CloudFormation itself waits an hour for a custom resource.
 # Real deletions take minutes each (a campaign alone often ten), in seven dependent stages.
@@ -83,19 +83,19 @@ class PersonalizeTeardown(Construct):
         )
         schedule_role_arn = _schedule_role_arn(schedule)
         pause_statements = [
-            _allow(["scheduler:GetSchedule", "scheduler:UpdateSchedule"], [schedule.schedule_arn]),
+            allow(["scheduler:GetSchedule", "scheduler:UpdateSchedule"], [schedule.schedule_arn]),
             # UpdateSchedule sends the schedule's target role again.
             iam.PolicyStatement(
                 actions=["iam:PassRole"],
                 resources=[schedule_role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": SCHEDULER_PRINCIPAL}},
             ),
-            _allow(["states:ListExecutions"], [state_machine.state_machine_arn]),
-            _allow(["states:StopExecution"], [executions]),
+            allow(["states:ListExecutions"], [state_machine.state_machine_arn]),
+            allow(["states:StopExecution"], [executions]),
         ]
         delete_statements = [
             # List* calls support no resource-level permissions.
-            _allow(
+            allow(
                 [
                     "personalize:ListDatasetGroups",
                     "personalize:ListCampaigns",
@@ -108,14 +108,14 @@ class PersonalizeTeardown(Construct):
                 ],
                 ["*"],
             ),
-            _allow(["personalize:DeleteCampaign"], [arns.campaign]),
-            _allow(["personalize:StopSolutionVersionCreation"], [arns.solution_versions]),
-            _allow(["personalize:DeleteSolution"], [arns.solution]),
-            _allow(["personalize:DeleteEventTracker"], [arns.event_trackers]),
-            _allow(["personalize:DeleteFilter"], [arns.filters]),
-            _allow(["personalize:DeleteDataset"], [arns.datasets]),
-            _allow(["personalize:DeleteSchema"], [arns.schema]),
-            _allow(["personalize:DeleteDatasetGroup"], [arns.dataset_group]),
+            allow(["personalize:DeleteCampaign"], [arns.campaign]),
+            allow(["personalize:StopSolutionVersionCreation"], [arns.solution_versions]),
+            allow(["personalize:DeleteSolution"], [arns.solution]),
+            allow(["personalize:DeleteEventTracker"], [arns.event_trackers]),
+            allow(["personalize:DeleteFilter"], [arns.filters]),
+            allow(["personalize:DeleteDataset"], [arns.datasets]),
+            allow(["personalize:DeleteSchema"], [arns.schema]),
+            allow(["personalize:DeleteDatasetGroup"], [arns.dataset_group]),
         ]
         reasons = {
             **wildcard_reasons,
@@ -188,7 +188,7 @@ class PersonalizeTeardown(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Runs CDK's custom resource provider framework for the Personalize teardown",
         )
-        role.add_to_policy(_allow(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group.log_group_arn]))
+        role.add_to_policy(allow(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group.log_group_arn]))
         return role
 
     def _acknowledge_framework_findings(self, roles: list[iam.Role]) -> None:
@@ -216,10 +216,6 @@ class PersonalizeTeardown(Construct):
             "The provider framework's waiter state machine offers no tracing setting; it only waits and "
             "calls isComplete, whose own function is traced.",
         )
-
-
-def _allow(actions: list[str], resources: list[str]) -> iam.PolicyStatement:
-    return iam.PolicyStatement(actions=actions, resources=resources)
 
 
 INVOKE_VERSIONS_REASON = (

@@ -485,17 +485,16 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
     )
     gate = Choice("Quality gate passed?")
 
-    def deploy(state_name: str, version_path: str, result_path: str) -> Task:
+    def deploy(state_name: str, version_path: str, result_path: str, stage: str) -> Task:
         parameters = {
             "name": names.campaign,
             "solutionArn.$": "$.solution.arn",
             "solutionVersionArn.$": version_path,
             "minProvisionedTPS": config.campaign_min_provisioned_tps,
         }
-        stage = STAGE_CAMPAIGN if result_path == "$.campaign" else STAGE_SMOKE_TEST
         return invoke(state_name, DEPLOY_CAMPAIGN, parameters, result_path, stage)
 
-    deploy_campaign = deploy("Deploy campaign", "$.solutionVersion.arn", "$.campaign")
+    deploy_campaign = deploy("Deploy campaign", "$.solutionVersion.arn", "$.campaign", STAGE_CAMPAIGN)
     smoke_test = invoke(
         "Smoke test recommendations",
         SMOKE_TEST,
@@ -506,7 +505,9 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
     # A version that passed the gate but answers no recommendations must not stay in service:
     # after an update, put the previous version back (and wait for it) before the run fails.
     rollback_possible = Choice("Roll back the campaign?")
-    roll_back = deploy("Roll back campaign", "$.campaign.previousSolutionVersionArn", "$.rollback")
+    roll_back = deploy(
+        "Roll back campaign", "$.campaign.previousSolutionVersionArn", "$.rollback", STAGE_SMOKE_TEST
+    )
     smoke_test.catches.insert(
         0, Catch(error_equals=["SmokeTestFailedError"], next_step=rollback_possible, result_path="$.failure")
     )

@@ -44,7 +44,7 @@ METRICS_REASON = (
 )
 
 
-def _allow(actions: list[str], resources: list[str]) -> iam.PolicyStatement:
+def allow(actions: list[str], resources: list[str]) -> iam.PolicyStatement:
     return iam.PolicyStatement(actions=actions, resources=resources)
 
 
@@ -79,30 +79,30 @@ class WorkflowFunctions(Construct):
         # Authorization Reference), so they are the only statements on "*".
         statements: dict[str, list[iam.PolicyStatement]] = {
             PREPARE_DATA.key: [
-                _allow(["s3:GetObject"], [bucket.arn_for_objects(raw_key), bucket.arn_for_objects(STATE_KEY)]),
+                allow(["s3:GetObject"], [bucket.arn_for_objects(raw_key), bucket.arn_for_objects(STATE_KEY)]),
                 # Without ListBucket, S3 answers a missing raw file with AccessDenied instead of
                 # NoSuchKey, and the run could not say "upload your data here". No s3:prefix
                 # condition: a GetObject request carries no prefix, so it would never match.
-                _allow(["s3:ListBucket"], [bucket.bucket_arn]),
-                _allow(["s3:PutObject", "s3:AbortMultipartUpload"], [bucket.arn_for_objects(f"{TRAINING_PREFIX}*")]),
+                allow(["s3:ListBucket"], [bucket.bucket_arn]),
+                allow(["s3:PutObject", "s3:AbortMultipartUpload"], [bucket.arn_for_objects(f"{TRAINING_PREFIX}*")]),
             ],
             ENSURE_DATASET_GROUP.key: [
-                _allow(["personalize:ListDatasetGroups"], ["*"]),
+                allow(["personalize:ListDatasetGroups"], ["*"]),
                 # Delete: a CREATE FAILED dataset group is replaced, not left to block every run.
-                _allow(["personalize:CreateDatasetGroup", "personalize:DeleteDatasetGroup"], [arns.dataset_group]),
+                allow(["personalize:CreateDatasetGroup", "personalize:DeleteDatasetGroup"], [arns.dataset_group]),
             ],
             ENSURE_DATASET.key: [
-                _allow(["personalize:ListSchemas", "personalize:ListDatasets"], ["*"]),
-                _allow(["personalize:CreateSchema", "personalize:DescribeSchema"], [arns.schema]),
-                _allow(
+                allow(["personalize:ListSchemas", "personalize:ListDatasets"], ["*"]),
+                allow(["personalize:CreateSchema", "personalize:DescribeSchema"], [arns.schema]),
+                allow(
                     ["personalize:CreateDataset", "personalize:DescribeDataset"],
                     [arns.datasets, arns.dataset_group, arns.schema],
                 ),
-                _allow(["personalize:DeleteDataset"], [arns.datasets]),
+                allow(["personalize:DeleteDataset"], [arns.datasets]),
             ],
             START_IMPORT.key: [
-                _allow(["personalize:ListDatasetImportJobs"], ["*"]),
-                _allow(["personalize:CreateDatasetImportJob"], [arns.import_jobs, arns.datasets]),
+                allow(["personalize:ListDatasetImportJobs"], ["*"]),
+                allow(["personalize:CreateDatasetImportJob"], [arns.import_jobs, arns.datasets]),
                 iam.PolicyStatement(
                     actions=["iam:PassRole"],
                     resources=[personalize_role.role_arn],
@@ -110,39 +110,39 @@ class WorkflowFunctions(Construct):
                 ),
             ],
             ENSURE_SOLUTION.key: [
-                _allow(["personalize:ListSolutions"], ["*"]),
-                _allow(
+                allow(["personalize:ListSolutions"], ["*"]),
+                allow(
                     ["personalize:CreateSolution", "personalize:DescribeSolution"],
                     [arns.solution, arns.dataset_group, arns.recipe],
                 ),
-                _allow(["personalize:DeleteSolution"], [arns.solution]),
+                allow(["personalize:DeleteSolution"], [arns.solution]),
             ],
             START_TRAINING.key: [
-                _allow(["personalize:ListSolutionVersions"], ["*"]),
-                _allow(
+                allow(["personalize:ListSolutionVersions"], ["*"]),
+                allow(
                     ["personalize:CreateSolutionVersion", "personalize:DescribeSolutionVersion"],
                     [arns.solution, arns.solution_versions],
                 ),
             ],
             EVALUATE_VERSION.key: [
-                _allow(["personalize:ListCampaigns"], ["*"]),
-                _allow(["personalize:DescribeCampaign"], [arns.campaign]),
-                _allow(["personalize:GetSolutionMetrics"], [arns.solution_versions]),
+                allow(["personalize:ListCampaigns"], ["*"]),
+                allow(["personalize:DescribeCampaign"], [arns.campaign]),
+                allow(["personalize:GetSolutionMetrics"], [arns.solution_versions]),
             ],
             DEPLOY_CAMPAIGN.key: [
-                _allow(["personalize:ListCampaigns"], ["*"]),
-                _allow(
+                allow(["personalize:ListCampaigns"], ["*"]),
+                allow(
                     ["personalize:CreateCampaign", "personalize:UpdateCampaign", "personalize:DescribeCampaign"],
                     [arns.campaign, arns.solution_versions],
                 ),
-                _allow(["personalize:DeleteCampaign"], [arns.campaign]),
+                allow(["personalize:DeleteCampaign"], [arns.campaign]),
             ],
-            SMOKE_TEST.key: [_allow(["personalize:GetRecommendations"], [arns.campaign])],
+            SMOKE_TEST.key: [allow(["personalize:GetRecommendations"], [arns.campaign])],
             # Read-modify-write of the state record; ListBucket so that the first run's missing
             # record is NoSuchKey rather than AccessDenied.
             RECORD_RUN.key: [
-                _allow(["s3:GetObject", "s3:PutObject"], [bucket.arn_for_objects(STATE_KEY)]),
-                _allow(["s3:ListBucket"], [bucket.bucket_arn]),
+                allow(["s3:GetObject", "s3:PutObject"], [bucket.arn_for_objects(STATE_KEY)]),
+                allow(["s3:ListBucket"], [bucket.bucket_arn]),
                 # Stage durations and the deployed model's metric, for the dashboard.
                 put_metric_data_statement(),
             ],
@@ -191,7 +191,7 @@ def least_privilege_function(
     for statement in statements:
         role.add_to_policy(statement)
     # Instead of the AWSLambdaBasicExecutionRole managed policy (logs:* on every group).
-    role.add_to_policy(_allow(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group.log_group_arn]))
+    role.add_to_policy(allow(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group.log_group_arn]))
     created = lambda_.Function(
         scope,
         function.key,

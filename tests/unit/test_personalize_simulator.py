@@ -21,22 +21,11 @@ from simulator.personalize import (
     SimulatedServiceError,
     StageDurations,
 )
+from stacks.interactions_schema import INTERACTIONS_SCHEMA_JSON
 
 ROLE = "arn:aws:iam::123456789012:role/PersonalizeRole"
 RECIPE = "arn:aws:personalize:::recipe/aws-user-personalization"
-SCHEMA = json.dumps(
-    {
-        "type": "record",
-        "name": "Interactions",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "USER_ID", "type": "string"},
-            {"name": "ITEM_ID", "type": "string"},
-            {"name": "TIMESTAMP", "type": "long"},
-        ],
-        "version": "1.0",
-    }
-)
+SCHEMA = INTERACTIONS_SCHEMA_JSON
 D = StageDurations()
 
 
