@@ -107,7 +107,9 @@ def switch_version(
     """UpdateCampaign to ``solution_version_arn`` and wait for latestCampaignUpdate to end.
 
     The campaign keeps the settings the pipeline deploys with (syncWithLatestSolutionVersion off,
-    its provisioned throughput), so a rollback changes the version and nothing else.
+    its provisioned throughput), so a rollback changes the version and nothing else. Right after
+    the call DescribeCampaign may still show the previous update (register
+    personalize.campaign-update.stale-read): only an update naming this version counts.
     """
     current = personalize.describe_campaign(campaignArn=campaign.arn)["campaign"]
     personalize.update_campaign(
@@ -121,6 +123,8 @@ def switch_version(
         update: dict[str, Any] = personalize.describe_campaign(campaignArn=campaign.arn)["campaign"].get(
             "latestCampaignUpdate", {}
         )
+        if update.get("solutionVersionArn") != solution_version_arn:
+            continue
         if update.get("status") == "ACTIVE":
             return update
         if update.get("status") not in IN_PROGRESS:

@@ -53,6 +53,8 @@ def resource_name(arn: str) -> str:
 
 def _summary_prepare(result: dict[str, Any]) -> str:
     data = result["data"]
+    if data.get("noData"):
+        return f"no data yet at {data['raw']}"
     if data.get("unchanged"):
         return f"{data['raw']} unchanged since the last training"
     text = f"{data['rowsWritten']:,} of {data['rowsRead']:,} ratings kept"
@@ -77,8 +79,8 @@ def _summary_evaluation(result: dict[str, Any]) -> str:
 
 
 def _summary_guard(result: dict[str, Any]) -> str:
-    others = len(result.get("running", {}).get("Executions", [])) - 1
-    return "no other run" if others <= 0 else "another run is in progress"
+    earlier = result.get("running", {}).get("earlierRunningExecutionArns", [])
+    return "another run is in progress" if earlier else "no other run"
 
 
 TASK_SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {

@@ -67,10 +67,10 @@ class WorkflowGraph:
 
 
 def wait_fragments(states: dict[str, Any]) -> Iterator[WaitStateNames]:
-    """The wait fragments of a definition: a ``Check X`` Task whose Next is ``X ready?``."""
+    """The wait fragments of a definition: a ``Check X`` Task whose Next is ``X ready?`` (or ``X visible?``)."""
     for name, state in states.items():
         names = WaitStateNames.from_check_state(name)
-        if names and state.get("Type") == TASK and state.get("Next") == names.decide:
+        if names and state.get("Type") == TASK and state.get("Next") in (names.decide, names.visible):
             yield names
 
 

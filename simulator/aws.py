@@ -27,7 +27,7 @@ import botocore.handlers
 from botocore.awsrequest import AWSResponse
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError, ParamValidationError
-from botocore.model import OperationModel, Shape
+from botocore.model import OperationModel, ServiceModel, Shape
 from botocore.parsers import create_parser
 
 from simulator.personalize import PersonalizeSimulator, SimulatedServiceError
@@ -251,12 +251,24 @@ def call(service: str, operation_name: str, params: dict[str, Any]) -> dict[str,
     try:
         result = getattr(client, _method_name(client, operation.name))(**api_params)
     except ClientError as exc:
-        raise AwsSdkTaskError(error=f"{prefix}.{exc.response['Error']['Code']}", cause=_cause(exc, prefix)) from exc
+        error = sfn_error_name(client.meta.service_model, prefix, exc.response["Error"]["Code"])
+        raise AwsSdkTaskError(error=error, cause=_cause(exc, prefix)) from exc
     except ParamValidationError as exc:
         raise AwsSdkTaskError(error=f"{prefix}.InvalidInputException", cause=str(exc)) from exc
     result.pop("ResponseMetadata", None)
     converted: dict[str, Any] = to_sfn_output(operation.output_shape, result) if operation.output_shape else {}
     return converted
+
+
+def sfn_error_name(service_model: ServiceModel, prefix: str, code: str) -> str:
+    """The Error an aws-sdk task reports for a service error ``code``.
+
+    Register ``sfn.aws-sdk.error-names``: a modeled exception arrives as ``Service.Code``; an
+    error the service model does not declare (Personalize's ThrottlingException) arrives under
+    the SDK's generic exception, ``Service.ServiceException`` (``Personalize.PersonalizeException``).
+    """
+    modeled = {shape.name for shape in service_model.error_shapes}
+    return f"{prefix}.{code}" if code in modeled else f"{prefix}.{prefix}Exception"
 
 
 def _client(service: str) -> BaseClient:

@@ -46,6 +46,8 @@ class EventBus:
     account_id: str
     clock: Callable[[], datetime]
     events: list[dict[str, Any]] = field(default_factory=list)
+    # Called with each accepted event, as EventBridge hands it to the rules (the SNS targets).
+    listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
     _rejections: list[str] = field(default_factory=list)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
@@ -102,6 +104,8 @@ class EventBus:
                 "eventBusName": entry.get("EventBusName", DEFAULT_BUS),
             }
         )
+        for listener in self.listeners:
+            listener(self.events[-1])
         return {"EventId": event_id}
 
 

@@ -24,29 +24,29 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, TextIO
 
 import boto3
-import botocore.session
-from botocore.validate import ParamValidator
 from moto import mock_aws
 
 from simulator import aws as simulated_aws
 from simulator.events import EventBus, PutEventsTaskError
 from simulator.cloud_assembly import LambdaFunction, SynthesizedPipeline, substitute
 from simulator.cloudformation import CloudFormationStacks
-from stacks.artifacts import STACK_NAME
+from stacks.artifacts import PERSONALIZE_ROLE_PLACEHOLDER, STACK_NAME
 from simulator.interpreter import ExecutionEvent, ExecutionResult, TaskFailure, TaskRequest, run_execution
 from simulator.provider_framework import CustomResourceOutcome, OfflineCustomResource
-from simulator.personalize import PersonalizeSimulator, SimulatedClock, SimulatedServiceError, StageDurations
+from simulator.personalize import PersonalizeSimulator, SimulatedClock, StageDurations
+from pipeline.schedule import next_run
+from simulator.iam import ALLOW, Request, TemplateValues, evaluate
+from simulator.sns import Topics
 from simulator.step_functions import StepFunctionsExecutions
 
 SDK_INTEGRATION_PREFIX = "arn:aws:states:::aws-sdk:"
-LIST_EXECUTIONS = SDK_INTEGRATION_PREFIX + "sfn:listExecutions"
 PUT_EVENTS = "arn:aws:states:::events:putEvents"
-_STEP_FUNCTIONS_MODEL = botocore.session.get_session().get_service_model("stepfunctions")
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:PersonalizePipeline"
 SCHEDULE_NAME = "PersonalizePipeline-RetrainingSchedule-offline"
 TEARDOWN_RESOURCE_TYPE = "Custom::PersonalizeTeardown"
+SCHEDULE_START_RESOURCE_TYPE = "Custom::ScheduleStart"
 OFFLINE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "offline",
     "AWS_SECRET_ACCESS_KEY": "offline",
@@ -136,6 +136,10 @@ class OfflinePipeline:
         self._functions_by_arn = {arn: self.synthesized.functions[lid] for lid, arn in self._function_arns.items()}
         self.state_machine_arn = STATE_MACHINE_ARN
         self.personalize_role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/PersonalizePipeline-PersonalizeRole"
+        self.values = self._template_values()
+        self.topics = Topics(self.values)
+        self.account.event_bus.listeners.append(self.topics.deliver_event)
+        self.account.personalize.s3_access_denied = self._personalize_s3_access_denied
         self.definition = self.synthesized.resolve_definition(self._substitution_values())
         self.schedule_name = SCHEDULE_NAME
         self._deploy_schedule()
@@ -155,6 +159,57 @@ class OfflinePipeline:
             "creationDate": self.account.clock.now(),
         }
 
+    def _template_values(self) -> TemplateValues:
+        """Physical names in the offline account: those the harness fixes, else the logical id."""
+        resources = self.synthesized.template["Resources"]
+        names = {logical_id: logical_id for logical_id in resources}
+        fixed = {
+            "AWS::StepFunctions::StateMachine": self.state_machine_arn,
+            "AWS::Scheduler::Schedule": SCHEDULE_NAME,
+            "AWS::S3::Bucket": self.bucket_name,
+        }
+        names.update({lid: fixed[r["Type"]] for lid, r in resources.items() if r["Type"] in fixed})
+        role = self.synthesized.definition_substitutions.get(PERSONALIZE_ROLE_PLACEHOLDER, {}).get("Fn::GetAtt", [None])[0]
+        if role is not None:
+            names[role] = self.personalize_role_arn.rpartition("/")[2]
+        return TemplateValues(self.synthesized.template, REGION, ACCOUNT_ID, STACK_NAME, names)
+
+    def _personalize_s3_access_denied(self, role_arn: str, location: str) -> str | None:
+        """Personalize's reads for an import, decided by the role's policies and the bucket policy.
+
+        Register personalize.s3-access.policy (the requests are assumed: ListBucket on the bucket
+        without a prefix, then GetObject on the file; the documented policies allow exactly those).
+        """
+        bucket, _, key = location.removeprefix("s3://").partition("/")
+        role_name = role_arn.rpartition("/")[2]
+        resources = self.synthesized.template["Resources"]
+        identity = [
+            self.values.resolve(r["Properties"]["PolicyDocument"])
+            for r in resources.values()
+            if r["Type"] == "AWS::IAM::Policy" and role_name in self.values.resolve(r["Properties"].get("Roles", []))
+        ]
+        bucket_policy = [
+            self.values.resolve(r["Properties"]["PolicyDocument"])
+            for r in resources.values()
+            if r["Type"] == "AWS::S3::BucketPolicy" and self.values.resolve(r["Properties"]["Bucket"]) == bucket
+        ]
+        for action, resource in (("s3:ListBucket", f"arn:aws:s3:::{bucket}"), ("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}")):
+            context = {"aws:SourceAccount": ACCOUNT_ID, "aws:SecureTransport": "true"}
+            as_role = Request(action, resource, principal_arn=role_arn, context=context)
+            as_service = Request(action, resource, principal_service="personalize.amazonaws.com", context=context)
+            if evaluate(identity, as_role) != ALLOW or evaluate(bucket_policy, as_service, resource_policy=True) != ALLOW:
+                return (
+                    f"Insufficient privileges for accessing data in S3 ({action} on {resource} denied). Check that the "
+                    "role passed in roleArn and the bucket policy allow Amazon Personalize to read it."
+                )
+        return None
+
+    def fire_alarm(self, alarm: str, *, state: str = "ALARM") -> list[bool]:
+        """CloudWatch moves the alarm (its logical id, or a unique part of it) to ``state``; True per action that published."""
+        resources = self.synthesized.template["Resources"]
+        (logical_id,) = [lid for lid, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm" and alarm in lid]
+        return self.topics.fire_alarm(logical_id, state=state)
+
     def scheduler(self) -> Any:
         return boto3.client("scheduler", region_name=REGION)
 
@@ -163,28 +218,44 @@ class OfflinePipeline:
         return self.teardown.delete()
 
     def _deploy_schedule(self) -> None:
-        """Create the template's schedule (moto's Scheduler), as CloudFormation would."""
-        (schedule,) = [
-            r["Properties"] for r in self.synthesized.template["Resources"].values() if r["Type"] == "AWS::Scheduler::Schedule"
-        ]
-        # Without a StartDate a schedule starts when it is created; moto would stamp the creation
-        # with the real time, so the simulated deployment time is given as its start.
+        """Create the template's schedule (moto's Scheduler), as CloudFormation would.
+
+        Its start-date custom resource (if the template has one) is created first, since the
+        schedule's StartDate reads it.
+        """
+        resources = self.synthesized.template["Resources"]
+        for logical_id, resource in resources.items():
+            if resource["Type"] == SCHEDULE_START_RESOURCE_TYPE:
+                start = self._create_custom_resource(logical_id)
+                self.values.attributes[(logical_id, "StartDate")] = start.data["StartDate"]
+        (schedule,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Scheduler::Schedule"]
+        settings = self._offline_value(schedule)
+        # Register scheduler.rate.first-invocation: without a StartDate a schedule starts when it
+        # is created; moto would stamp the creation with the real time, so the simulated
+        # deployment time is given as its start.
+        start_date = settings.pop("StartDate", None)
+        self.deployed_at = self.account.clock.now()
         self.scheduler().create_schedule(
-            Name=self.schedule_name, StartDate=self.account.clock.now(), **self._offline_value(schedule)
+            Name=self.schedule_name,
+            StartDate=datetime.fromisoformat(start_date.replace("Z", "+00:00")) if start_date else self.deployed_at,
+            **settings,
         )
 
-    def _record_stack(self) -> None:
-        """CloudFormation's record of the deployed stack: its outputs with the offline values."""
-        outputs = {
-            key: (self._offline_value(output["Value"]), output.get("Description", ""))
-            for key, output in self.synthesized.template["Outputs"].items()
-        }
-        self.account.cloudformation.deploy(STACK_NAME, outputs, created=self.account.clock.now())
+    def first_scheduled_run(self) -> datetime | None:
+        """When the deployed schedule first starts a run (register scheduler.rate.first-invocation).
 
-    def _deploy_teardown(self) -> OfflineCustomResource:
+        A rate schedule's first invocation is its StartDate (its creation when it has none); a
+        cron schedule's is its first matching time after that.
+        """
+        schedule = self.scheduler().get_schedule(Name=self.schedule_name)
+        start = schedule["StartDate"]
+        if schedule["ScheduleExpression"].startswith("rate("):
+            return start  # type: ignore[no-any-return]
+        return next_run(schedule["ScheduleExpression"], schedule.get("ScheduleExpressionTimezone", "UTC"), start, start)
+
+    def _create_custom_resource(self, logical_id: str) -> OfflineCustomResource:
         resources = self.synthesized.template["Resources"]
-        (logical_id,) = [rid for rid, r in resources.items() if r["Type"] == TEARDOWN_RESOURCE_TYPE]
-        teardown = OfflineCustomResource(
+        resource = OfflineCustomResource(
             self.synthesized,
             logical_id,
             clock=self.account.clock,
@@ -197,42 +268,27 @@ class OfflinePipeline:
                 clock=self.account.clock.now,
             ),
         )
-        teardown.create()
-        return teardown
+        outcome = resource.create()
+        if outcome.status != "SUCCESS":
+            raise RuntimeError(f"custom resource {logical_id} failed to create: {outcome.reason}")
+        return resource
+
+    def _record_stack(self) -> None:
+        """CloudFormation's record of the deployed stack: its outputs with the offline values."""
+        outputs = {
+            key: (self._offline_value(output["Value"]), output.get("Description", ""))
+            for key, output in self.synthesized.template["Outputs"].items()
+        }
+        self.account.cloudformation.deploy(STACK_NAME, outputs, created=self.account.clock.now())
+
+    def _deploy_teardown(self) -> OfflineCustomResource:
+        resources = self.synthesized.template["Resources"]
+        (logical_id,) = [rid for rid, r in resources.items() if r["Type"] == TEARDOWN_RESOURCE_TYPE]
+        return self._create_custom_resource(logical_id)
 
     def _offline_value(self, value: Any) -> Any:
-        """A template value with Ref and GetAtt replaced by the offline account's names."""
-        resources = self.synthesized.template["Resources"]
-        if isinstance(value, list):
-            return [self._offline_value(item) for item in value]
-        if not isinstance(value, dict):
-            return value
-        if set(value) == {"Ref"}:
-            logical_id = value["Ref"]
-            kind = resources[logical_id]["Type"]
-            refs = {
-                "AWS::StepFunctions::StateMachine": self.state_machine_arn,
-                "AWS::Scheduler::Schedule": self.schedule_name,
-                "AWS::S3::Bucket": self.bucket_name,
-                # Not simulated; their names only appear in the stack's outputs.
-                "AWS::SNS::Topic": f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{logical_id}",
-                "AWS::CloudWatch::Dashboard": logical_id,
-            }
-            if kind not in refs:
-                raise ValueError(f"no offline value for a Ref to {kind} ({logical_id})")
-            return refs[kind]
-        if set(value) == {"Fn::Join"}:
-            separator, parts = value["Fn::Join"]
-            return separator.join(self._offline_value(part) for part in parts)
-        if set(value) == {"Fn::GetAtt"}:
-            logical_id, attribute = value["Fn::GetAtt"]
-            kind = resources[logical_id]["Type"]
-            if kind == "AWS::Lambda::Function" and attribute == "Arn":
-                return self._function_arns[logical_id]
-            if kind == "AWS::IAM::Role" and attribute == "Arn":
-                return f"arn:aws:iam::{ACCOUNT_ID}:role/{logical_id}"
-            raise ValueError(f"no offline value for {value}")
-        return {key: self._offline_value(item) for key, item in value.items()}
+        """A template value with Ref, GetAtt, Join and Sub replaced by the offline account's names."""
+        return self.values.resolve(value)
 
     @property
     def raw_data_key(self) -> str:
@@ -341,28 +397,10 @@ class OfflinePipeline:
     # -- wiring ------------------------------------------------------------------------------
 
     def _substitution_values(self) -> dict[str, str]:
-        values = {}
-        for key, value in self.synthesized.definition_substitutions.items():
-            values[key] = self._resolve(key, value)
-        return values
-
-    def _resolve(self, key: str, value: Any) -> str:
-        resources = self.synthesized.template["Resources"]
-        if isinstance(value, dict) and "Fn::GetAtt" in value:
-            logical_id, attribute = value["Fn::GetAtt"]
-            kind = resources[logical_id]["Type"]
-            if kind == "AWS::Lambda::Function" and attribute == "Arn":
-                return self._function_arns[logical_id]
-            if kind == "AWS::IAM::Role" and attribute == "Arn":
-                return self.personalize_role_arn
-        if isinstance(value, dict) and "Ref" in value and resources[value["Ref"]]["Type"] == "AWS::S3::Bucket":
-            return self.bucket_name
-        raise ValueError(f"no offline value for definition substitution {key}: {value}")
+        return {key: str(self.values.resolve(value)) for key, value in self.synthesized.definition_substitutions.items()}
 
     def _run_task(self, request: TaskRequest) -> Any:
         self.account.clock.set(request.now)
-        if request.resource == LIST_EXECUTIONS:
-            return self._list_executions(request.input)
         if request.resource == PUT_EVENTS:
             try:
                 return self.account.event_bus.put_events_task(
@@ -402,20 +440,6 @@ class OfflinePipeline:
             raise ValueError(f"no workflow function {step!r}")
         self._lambda_faults.setdefault(arn, []).extend([(error, cause)] * times)
 
-    def _list_executions(self, parameters: dict[str, Any]) -> dict[str, Any]:
-        """Step Functions' ListExecutions for the workflow's own aws-sdk:sfn task."""
-        operation = _STEP_FUNCTIONS_MODEL.operation_model("ListExecutions")
-        params = simulated_aws.to_api_params(operation.input_shape, parameters, "ListExecutions")
-        report = ParamValidator().validate(params, operation.input_shape)
-        if report.has_errors():
-            raise TaskFailure("Sfn.InvalidInputException", report.generate_report())
-        try:
-            result = self.account.step_functions.handle("ListExecutions", params)
-        except SimulatedServiceError as error:
-            # aws-sdk task errors carry the Java SDK's exception class name.
-            raise TaskFailure(f"Sfn.{error.code.removesuffix('Exception')}Exception", error.message) from None
-        return simulated_aws.to_sfn_output(operation.output_shape, result)
-
 
 class _LambdaContext:
     """The attributes of the Lambda context object our handlers may read."""
@@ -439,7 +463,7 @@ def invoke_lambda(
     log: TextIO | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> Any:
-    """Call the handler as the Lambda Python runtime does, errors included.
+    """Call the handler as the Lambda Python runtime does, errors included (register lambda.error-type).
 
     An unhandled exception becomes the task error Step Functions reports for a Lambda:
     Error is the exception's class name, Cause the runtime's JSON error document. What the

@@ -33,6 +33,7 @@ S3Lister = Callable[[str, str], list[str]]
 
 DEFAULT_START = datetime(2026, 1, 5, 6, 0, 0, tzinfo=timezone.utc)
 REQUIRED_INTERACTION_FIELDS = ("USER_ID", "ITEM_ID", "TIMESTAMP")
+# Register personalize.update-training.recipes.
 UPDATE_CAPABLE_RECIPES = frozenset({"aws-user-personalization", "aws-hrnn-coldstart"})
 KNOWN_RECIPES = frozenset(
     {
@@ -77,7 +78,7 @@ _MODELS: dict[str, ServiceModel] = {
 
 
 class SimulatedServiceError(Exception):
-    """A modeled service error: the bridge turns it into botocore's error response."""
+    """A modeled service error: the bridge turns it into botocore's error response (register personalize.error-codes)."""
 
     def __init__(self, code: str, message: str, http_status: int = 400) -> None:
         super().__init__(f"{code}: {message}")
@@ -263,7 +264,7 @@ def check_response(shape: Shape | None, value: Any, path: str = "") -> None:
 
 @dataclass
 class _Lifecycle:
-    """Status timeline of one resource, evaluated against the clock on demand."""
+    """Status timeline of one resource, evaluated against the clock on demand (register personalize.status-sequences)."""
 
     created: datetime
     duration: float
@@ -330,6 +331,8 @@ class _CampaignUpdate:
     min_tps: int
     config: dict[str, Any]
     life: _Lifecycle
+    # Before this moment DescribeCampaign does not show the update yet (a stale read).
+    visible_at: datetime
 
 
 @dataclass
@@ -373,7 +376,8 @@ class PersonalizeSimulator:
         s3_lister: S3Lister | None = None,
         min_training_interactions: int = 1000,
         max_concurrent_trainings: int = 20,
-        max_dataset_groups: int = 500,
+        max_dataset_groups: int = 5,
+        campaign_update_read_lag_seconds: float = 5,
     ) -> None:
         self.clock = clock
         self.region = region
@@ -381,9 +385,18 @@ class PersonalizeSimulator:
         self.durations = durations
         self.s3_reader = s3_reader
         self.s3_lister = s3_lister
+        # Register personalize.quotas: training minimums, 5 active dataset groups and 20 trainings
+        # in progress per region (the defaults; both quotas are adjustable).
         self.min_training_interactions = min_training_interactions
         self.max_concurrent_trainings = max_concurrent_trainings
         self.max_dataset_groups = max_dataset_groups
+        # Register personalize.campaign-update.stale-read (assumed): for a few seconds after
+        # UpdateCampaign, DescribeCampaign still shows the campaign as it was.
+        self.campaign_update_read_lag_seconds = campaign_update_read_lag_seconds
+        # Register personalize.s3-access.policy: before reading an import's data, Personalize
+        # lists the bucket and gets the object through the role in roleArn, and the bucket policy
+        # must let it in as well. The harness answers with a failure reason, or None if allowed.
+        self.s3_access_denied: Callable[[str, str], str | None] | None = None
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._resources: dict[str, _Resource] = {}
         self._updates: dict[str, list[_CampaignUpdate]] = {}
@@ -674,8 +687,13 @@ class PersonalizeSimulator:
         return {"datasetArn": arn}
 
     def _view_dataset(self, res: _Resource) -> dict[str, Any]:
-        body = {"name": res.name, "datasetArn": res.arn, "datasetGroupArn": res.parent, **res.attrs}
-        return self._stamp(res, body)
+        body = self._stamp(res, {"name": res.name, "datasetArn": res.arn, "datasetGroupArn": res.parent, **res.attrs})
+        # Register personalize.last-updated-moves (assumed): a dataset's LastUpdatedDateTime also
+        # moves when data is imported into it, so on a reused dataset it is not its creation's end.
+        imported = [job.life.finished_at() for job in self._children(res.arn, "import_job") if self._status(job) == "ACTIVE"]
+        if body["status"] == "ACTIVE" and imported:
+            body["lastUpdatedDateTime"] = max([body["lastUpdatedDateTime"], *imported])
+        return body
 
     @_op("personalize", "DescribeDataset")
     def _describe_dataset(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -709,6 +727,8 @@ class PersonalizeSimulator:
         arn = self._arn(f"dataset-import-job/{p['jobName']}")
         life = self._life(self.durations.import_job, "import_job")
         rows, problem = self._read_interactions(location)
+        denied = self.s3_access_denied(p.get("roleArn", ""), location) if self.s3_access_denied else None
+        problem = denied or problem
         if problem and not life.failure:
             life.failure = problem
         attrs = {
@@ -900,6 +920,7 @@ class PersonalizeSimulator:
         return model, None
 
     def _view_solution_version(self, res: _Resource) -> dict[str, Any]:
+        """Billed trainingHours equal the wall time here (register personalize.solution-version.training-hours)."""
         solution = self._resources.get(res.parent or "")
         inherited = {}
         if solution is not None:
@@ -945,6 +966,8 @@ class PersonalizeSimulator:
 
     def _autotrain(self) -> None:
         """Emulate performAutoTraining: a version within an hour of the solution, then on schedule.
+
+        Register personalize.auto-training.
 
         Each slot of the schedule (solution ACTIVE + 1 h, then every schedulingExpression) is
         handled once: a version starts at the slot unless the solution is busy training then,
@@ -1000,10 +1023,11 @@ class PersonalizeSimulator:
     def _campaign_versions(self, res: _Resource) -> set[str]:
         return {res.attrs["solutionVersionArn"], *(u.solution_version_arn for u in self._updates.get(res.arn, []))}
 
-    def _view_campaign(self, res: _Resource) -> dict[str, Any]:
+    def _view_campaign(self, res: _Resource, *, consistent: bool = False) -> dict[str, Any]:
+        """DescribeCampaign's campaign; ``consistent``: the service's own view, without the read lag."""
         now = self._now()
         body = self._stamp(res, {"name": res.name, "campaignArn": res.arn, **self._served(res)})
-        updates = self._updates.get(res.arn, [])
+        updates = [u for u in self._updates.get(res.arn, []) if consistent or u.visible_at <= now]
         if not updates:
             return body
         latest = updates[-1]
@@ -1027,7 +1051,8 @@ class PersonalizeSimulator:
         return body
 
     def _campaign_status(self, res: _Resource) -> str:
-        return self._view_campaign(res)["status"]
+        """The service's own view (no read lag): what UpdateCampaign and DeleteCampaign check."""
+        return str(self._view_campaign(res, consistent=True)["status"])
 
     @_op("personalize", "DescribeCampaign")
     def _describe_campaign(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -1039,6 +1064,7 @@ class PersonalizeSimulator:
 
     @_op("personalize", "UpdateCampaign")
     def _update_campaign(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Register personalize.campaign-update.status: ACTIVE or CREATE FAILED only, the old version served meanwhile."""
         res = self._get(p["campaignArn"], "campaign", "campaign")
         status = self._campaign_status(res)
         if status not in ("ACTIVE", "CREATE FAILED"):
@@ -1055,6 +1081,7 @@ class PersonalizeSimulator:
             min_tps=p.get("minProvisionedTPS", served["minProvisionedTPS"]),
             config=p.get("campaignConfig", served["campaignConfig"]),
             life=self._life(self.durations.campaign_update, "campaign_update"),
+            visible_at=self._now() + timedelta(seconds=self.campaign_update_read_lag_seconds),
         )
         updates.append(update)
         return {"campaignArn": res.arn}
@@ -1132,6 +1159,7 @@ class PersonalizeSimulator:
 
     @_op("personalize-runtime", "GetRecommendations")
     def _get_recommendations(self, p: dict[str, Any]) -> dict[str, Any]:
+        """A user the version never saw gets popular items (register personalize.get-recommendations.unknown-user)."""
         if "campaignArn" not in p:
             raise _invalid("This simulator serves campaigns only: campaignArn is required")
         campaign = self._resources.get(p["campaignArn"])

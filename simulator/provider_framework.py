@@ -25,10 +25,10 @@ FRAMEWORK_TIMEOUT_REASON = "Operation timed out"
 
 @dataclass(frozen=True)
 class ProviderSettings:
-    """What the template says about a custom resource's provider."""
+    """What the template says about a custom resource's provider (is_complete: None for onEvent alone)."""
 
     on_event: LambdaFunction
-    is_complete: LambdaFunction
+    is_complete: LambdaFunction | None
     interval_seconds: int
     max_attempts: int
 
@@ -50,11 +50,14 @@ def provider_settings(synthesized: SynthesizedPipeline, logical_id: str) -> Prov
     resources = synthesized.template["Resources"]
     framework_id = resources[logical_id]["Properties"]["ServiceToken"]["Fn::GetAtt"][0]
     variables = resources[framework_id]["Properties"]["Environment"]["Variables"]
+    on_event = synthesized.functions[variables["USER_ON_EVENT_FUNCTION_ARN"]["Fn::GetAtt"][0]]
+    if "USER_IS_COMPLETE_FUNCTION_ARN" not in variables:
+        return ProviderSettings(on_event=on_event, is_complete=None, interval_seconds=0, max_attempts=0)
     waiter_id = variables["WAITER_STATE_MACHINE_ARN"]["Ref"]
     definition = json.loads(_join_without_tokens(resources[waiter_id]["Properties"]["DefinitionString"]))
     (retry,) = definition["States"]["framework-isComplete-task"]["Retry"]
     return ProviderSettings(
-        on_event=synthesized.functions[variables["USER_ON_EVENT_FUNCTION_ARN"]["Fn::GetAtt"][0]],
+        on_event=on_event,
         is_complete=synthesized.functions[variables["USER_IS_COMPLETE_FUNCTION_ARN"]["Fn::GetAtt"][0]],
         interval_seconds=int(retry["IntervalSeconds"]),
         max_attempts=int(retry["MaxAttempts"]),
@@ -86,6 +89,8 @@ class OfflineCustomResource:
         self.properties = properties
         self.invoke = invoke
         self.physical_resource_id: str | None = None
+        # The attributes onEvent returned (Fn::GetAtt of the resource reads them).
+        self.data: dict[str, Any] = {}
         self.history: list[CustomResourceOutcome] = []
 
     def create(self) -> CustomResourceOutcome:
@@ -117,7 +122,7 @@ class OfflineCustomResource:
             if request_type == "Delete" and physical_id != self.physical_resource_id:
                 raise _Failed(f'DELETE: cannot change the physical resource ID from "{self.physical_resource_id}"')
             waiter_input = {**event, **result, "PhysicalResourceId": physical_id}
-            while True:
+            while self.settings.is_complete is not None:
                 calls += 1
                 if self.invoke(self.settings.is_complete, waiter_input).get("IsComplete"):
                     break
@@ -129,6 +134,7 @@ class OfflineCustomResource:
         except _Failed as failure:
             return self._record("FAILED", str(failure), calls, started)
         self.physical_resource_id = physical_id
+        self.data = dict(result.get("Data") or {})
         return self._record("SUCCESS", "SUCCESS", calls, started)
 
     def _record(self, status: str, reason: str, calls: int, started: datetime) -> CustomResourceOutcome:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
 
 import botocore.session
@@ -52,7 +52,7 @@ Starter = Callable[[str, str], dict[str, Any]]
 class StepFunctionsExecutions:
     """The executions of one Standard state machine."""
 
-    def __init__(self, clock: SimulatedClock, state_machine_arn: str) -> None:
+    def __init__(self, clock: SimulatedClock, state_machine_arn: str, *, listing_lag_seconds: float = 5) -> None:
         self.clock = clock
         self.state_machine_arn = state_machine_arn
         self.executions: list[dict[str, Any]] = []
@@ -61,6 +61,8 @@ class StepFunctionsExecutions:
         # What DescribeStateMachine answers: the deployed definition (set by the offline pipeline).
         self.state_machine: dict[str, Any] | None = None
         self._details: dict[str, dict[str, Any]] = {}
+        # How long a new execution stays out of ListExecutions (assumed; see _list_executions).
+        self.listing_lag = timedelta(seconds=listing_lag_seconds)
         self._lock = threading.Lock()
 
     def mark_running(self, name: str, *, start_date: datetime | None = None, execution_input: Any = None) -> dict[str, Any]:
@@ -123,9 +125,22 @@ class StepFunctionsExecutions:
         return execution
 
     def _list_executions(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Most recent first; an execution younger than the listing lag is not listed yet.
+
+        Register sfn.list-executions.eventual-consistency: "This operation is eventually
+        consistent. The results are best effort and may not reflect very recent updates and
+        changes." (botocore stepfunctions model, ListExecutions). The lag is assumed.
+        """
         self._require_state_machine(params["stateMachineArn"])
-        matching = [dict(e) for e in reversed(self.executions) if params.get("statusFilter") in (None, e["status"])]
-        return {"executions": matching[: params.get("maxResults") or 100]}
+        now = self.clock.now()
+        visible = [e for e in self.executions if e["startDate"] + self.listing_lag <= now]
+        matching = [dict(e) for e in reversed(visible) if params.get("statusFilter") in (None, e["status"])]
+        start = int(params.get("nextToken") or 0)
+        size = params.get("maxResults") or 100
+        response: dict[str, Any] = {"executions": matching[start : start + size]}
+        if start + size < len(matching):
+            response["nextToken"] = str(start + size)
+        return response
 
     def _stop_execution(self, params: dict[str, Any]) -> dict[str, Any]:
         execution = self._execution(params["executionArn"])

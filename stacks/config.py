@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -98,6 +98,12 @@ class ScheduleConfig:
     expression: str = "rate(7 days)"
     time_zone: str = "UTC"
     enabled: bool = True
+    # The first run of a rate schedule (UTC, ISO-8601), or None: one period after the deployment.
+    start_date: str | None = None
+
+    @property
+    def is_rate(self) -> bool:
+        return RATE_PATTERN.fullmatch(self.expression) is not None
 
     @property
     def longest_interval(self) -> timedelta:
@@ -297,7 +303,7 @@ def _smoke_test_user(value: Any) -> str:
 
 def _schedule(value: Any) -> ScheduleConfig:
     block = _require_object("schedule", value, '{"expression": "rate(7 days)"}')
-    _reject_unknown_keys("schedule.", block, {"expression", "timeZone", "enabled"})
+    _reject_unknown_keys("schedule.", block, {"expression", "timeZone", "enabled", "startDate"})
     defaults = ScheduleConfig()
     expression = block.get("expression", defaults.expression)
     if not isinstance(expression, str) or not _is_valid_schedule_expression(expression):
@@ -315,7 +321,29 @@ def _schedule(value: Any) -> ScheduleConfig:
     enabled = block.get("enabled", defaults.enabled)
     if not isinstance(enabled, bool):
         raise ConfigError("schedule.enabled", enabled, "true or false", "true")
-    return ScheduleConfig(expression=expression, time_zone=time_zone, enabled=enabled)
+    start_date = block.get("startDate", defaults.start_date)
+    if start_date is not None:
+        if not RATE_PATTERN.fullmatch(expression):
+            raise ConfigError(
+                "schedule.startDate", start_date, "null with a cron() expression (cron fires only at its own times)",
+                "null",
+            )
+        if not isinstance(start_date, str) or not _is_utc_timestamp(start_date):
+            raise ConfigError(
+                "schedule.startDate", start_date, "a UTC time, ISO-8601 with a Z (the first run; later runs follow "
+                "the rate from it)", '"2027-01-04T06:00:00Z"',
+            )
+    return ScheduleConfig(expression=expression, time_zone=time_zone, enabled=enabled, start_date=start_date)
+
+
+def _is_utc_timestamp(text: str) -> bool:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?Z", text):
+        return False
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
 
 
 def _is_valid_schedule_expression(expression: str) -> bool:

@@ -71,12 +71,15 @@ class DataBucket(Construct):
                 conditions=source_account,
             )
         )
+        # No s3:prefix condition: the policies of the Personalize developer guide ("Giving Amazon
+        # Personalize access to Amazon S3 resources") have none, and what Personalize lists is not
+        # documented (register personalize.s3-access.policy). GetObject stays on training/.
         self.bucket.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="PersonalizeListsTrainingPrefix",
+                sid="PersonalizeListsBucket",
                 principals=[iam.ServicePrincipal(PERSONALIZE_PRINCIPAL)],
                 actions=["s3:ListBucket"],
                 resources=[self.bucket.bucket_arn],
-                conditions={**source_account, "StringLike": {"s3:prefix": [f"{TRAINING_PREFIX}*"]}},
+                conditions=source_account,
             )
         )

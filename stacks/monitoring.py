@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from datetime import timedelta
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_events as events
@@ -153,9 +153,24 @@ class PipelineMonitoring(Construct):
             # No report is as bad as a stale one: the heartbeat stopped, or nothing ever succeeded.
             treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
         )
-        for alarm in (self.failed_alarm, self.timed_out_alarm, self.stale_alarm):
+        alarms = (self.failed_alarm, self.timed_out_alarm, self.stale_alarm)
+        for alarm in alarms:
             alarm.add_alarm_action(notify)
         self.stale_alarm.add_ok_action(notify)
+        # The topic's policy (TLS only, EventBridge's rules) replaces SNS's default policy, so the
+        # alarms may publish only if it says so (register sns.topic-policy.alarm-publish).
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={
+                    "ArnLike": {"aws:SourceArn": [alarm.alarm_arn for alarm in alarms]},
+                    "StringEquals": {"aws:SourceAccount": Stack.of(self).account},
+                },
+            )
+        )
 
         self.dashboard = self._dashboard(config, state_machine, outcome_rules, retraining_age)
 

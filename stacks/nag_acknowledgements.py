@@ -70,3 +70,10 @@ def flatten_reference(value: Any) -> str:
 
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+# Why a custom-resource provider's roles may invoke "<function arn>:*" (cdk-nag AwsSolutions-IAM5).
+PROVIDER_INVOKE_REASON = (
+    "The provider framework grants lambda:InvokeFunction on the function and its versions and aliases "
+    "(<arn>:*); it invokes the unqualified ARN of this construct's own functions only."
+)

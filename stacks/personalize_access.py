@@ -67,11 +67,6 @@ class PersonalizeServiceRole(Construct):
         self.role.add_to_policy(
             iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{TRAINING_PREFIX}*")])
         )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{TRAINING_PREFIX}*"]}},
-            )
-        )
+        # As documented, without an s3:prefix condition (register personalize.s3-access.policy).
+        self.role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
         acknowledge_reviewed_wildcards(self.role, wildcard_reasons)

@@ -14,7 +14,7 @@ from stacks.notifications import RunNotifications
 from stacks.personalize_access import PersonalizeArns, PersonalizeServiceRole
 from stacks.retraining_workflow import RetrainingWorkflow
 from stacks.teardown import PersonalizeTeardown
-from stacks.workflow import DATA_BUCKET_PLACEHOLDER, PERSONALIZE_ROLE_PLACEHOLDER, WORKFLOW_FUNCTIONS
+from stacks.workflow import DATA_BUCKET_PLACEHOLDER, LOOK_FOR_ANOTHER_RUN, PERSONALIZE_ROLE_PLACEHOLDER, WORKFLOW_FUNCTIONS
 from stacks.workflow_functions import WorkflowFunctions
 
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
@@ -59,6 +59,7 @@ class PersonalizePipelineStack(Stack):
             definition_text=definition_text,
             substitutions=substitutions,
             functions=list(steps.functions.values()),
+            run_guard_role=steps.functions[LOOK_FOR_ANOTHER_RUN.key].role,
             personalize_arns=arns,
             schedule=config.schedule,
             log_retention=LOG_RETENTION,

@@ -16,6 +16,7 @@ from constructs import Construct
 from stacks.config import ScheduleConfig
 from stacks.nag_acknowledgements import acknowledge_reviewed_wildcards
 from stacks.personalize_access import PersonalizeArns
+from stacks.schedule_start import ScheduleStart
 from stacks.workflow import EVENT_DETAIL_TYPE, EVENT_SOURCE, READINESS_CHECKS
 
 # Why the state machine role holds statements on "*" (cdk-nag AwsSolutions-IAM5 acknowledgement).
@@ -24,6 +25,8 @@ ANY_RESOURCE_REASON = (
     "CloudWatch Logs vended log delivery (CreateLogDelivery and its siblings, resource policies, DescribeLogGroups) "
     "and X-Ray (PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets)."
 )
+# What the schedule sends: a run started by the schedule says so.
+SCHEDULE_INPUT = '{"trigger":"schedule"}'
 INVOKE_QUALIFIERS_REASON = (
     "grant_invoke also allows the versions and aliases of this one workflow function (its ARN and a "
     "qualifier); the definition invokes the unqualified ARN."
@@ -41,6 +44,7 @@ class RetrainingWorkflow(Construct):
         definition_text: str,
         substitutions: dict[str, str],
         functions: list[lambda_.IFunction],
+        run_guard_role: iam.IRole,
         personalize_arns: PersonalizeArns,
         schedule: ScheduleConfig,
         log_retention: logs.RetentionDays,
@@ -49,7 +53,17 @@ class RetrainingWorkflow(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         arns = personalize_arns
-        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
+        # Under /aws/vendedlogs/: Step Functions' best practices page ("Avoiding Amazon CloudWatch Logs
+        # resource policy size limits"): log delivery then needs no per-group entry in the account's
+        # 5,120-character Logs resource policy (register sfn.logs.vendedlogs-prefix). A stack
+        # name is unique per account and region, so is this name.
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}-retraining",
+            retention=log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
@@ -96,12 +110,13 @@ class RetrainingWorkflow(Construct):
                 **{f"{function.function_arn}:*": INVOKE_QUALIFIERS_REASON for function in functions},
             },
         )
-        # A separate policy: on the role's default policy, the state machine's own ARN would
-        # make the role depend on the state machine that depends on the role.
-        iam.Policy(
+        # "Look for another run" lists this state machine's executions. A separate policy on
+        # that function's role: on the role's default policy, the state machine's ARN would make
+        # the function depend on the state machine that depends on the function.
+        list_own_executions = iam.Policy(
             self,
             "ListOwnExecutions",
-            roles=[self.state_machine.role],
+            roles=[run_guard_role],
             statements=[
                 iam.PolicyStatement(actions=["states:ListExecutions"], resources=[self.state_machine.state_machine_arn])
             ],
@@ -113,9 +128,28 @@ class RetrainingWorkflow(Construct):
             schedule=scheduler.ScheduleExpression.expression(schedule.expression, TimeZone.of(schedule.time_zone)),
             target=targets.StepFunctionsStartExecution(
                 self.state_machine,
-                input=scheduler.ScheduleTargetInput.from_object({"trigger": "schedule"}),
+                input=scheduler.ScheduleTargetInput.from_text(SCHEDULE_INPUT),
                 retry_attempts=2,
                 max_event_age=Duration.hours(1),
             ),
             enabled=schedule.enabled,
         )
+        # The first scheduled run must find every permission in place: the schedule waits for the
+        # one policy nothing else it depends on waits for (the state machine already waits for
+        # its role's policy, and each function for its own).
+        self.schedule.node.add_dependency(list_own_executions)
+        if schedule.is_rate:
+            ScheduleStart(
+                self,
+                "FirstRun",
+                config=schedule,
+                schedule=self.schedule,
+                schedule_settings={
+                    "TimeZone": schedule.time_zone,
+                    "Enabled": str(schedule.enabled).lower(),
+                    "Target": self.state_machine.state_machine_arn,
+                    "Input": SCHEDULE_INPUT,
+                },
+                log_retention=log_retention,
+                wildcard_reasons=wildcard_reasons,
+            )

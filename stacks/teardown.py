@@ -20,10 +20,10 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from stacks.nag_acknowledgements import acknowledge_finding, acknowledge_reviewed_wildcards
+from stacks.nag_acknowledgements import PROVIDER_INVOKE_REASON, acknowledge_finding, acknowledge_reviewed_wildcards
 from stacks.personalize_access import PersonalizeArns
 from stacks.workflow import WorkflowFunction
-from stacks.workflow_functions import allow, least_privilege_function
+from stacks.workflow_functions import allow, least_privilege_function, provider_framework_role
 
 # The provider framework's maximum; CloudFormation itself waits an hour for a custom resource.
 # Real deletions take minutes each (a campaign alone often ten), in seven dependent stages.
@@ -109,7 +109,8 @@ class PersonalizeTeardown(Construct):
                 ["*"],
             ),
             allow(["personalize:DeleteCampaign"], [arns.campaign]),
-            allow(["personalize:StopSolutionVersionCreation"], [arns.solution_versions]),
+            # Authorized against the solution resource type (register iam.personalize.solution-version-actions).
+            allow(["personalize:StopSolutionVersionCreation"], [arns.solution, arns.solution_versions]),
             allow(["personalize:DeleteSolution"], [arns.solution]),
             allow(["personalize:DeleteEventTracker"], [arns.event_trackers]),
             allow(["personalize:DeleteFilter"], [arns.filters]),
@@ -147,7 +148,10 @@ class PersonalizeTeardown(Construct):
         provider_logs = logs.LogGroup(self, "ProviderLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
         # The framework's own functions get roles like ours (write to their log group, nothing
         # else) instead of the AWSLambdaBasicExecutionRole managed policy (logs:* everywhere).
-        framework_roles = [self._framework_role(name, provider_logs) for name in ("OnEventRole", "CompleteRole")]
+        framework_roles = [
+            provider_framework_role(self, name, provider_logs, purpose="the Personalize teardown")
+            for name in ("OnEventRole", "CompleteRole")
+        ]
         self.provider = cr.Provider(
             self,
             "Provider",
@@ -181,23 +185,13 @@ class PersonalizeTeardown(Construct):
             self.resource.node.add_dependency(function, function.role)  # type: ignore[arg-type]
         self.resource.node.add_dependency(state_machine, schedule)
 
-    def _framework_role(self, construct_id: str, log_group: logs.ILogGroup) -> iam.Role:
-        role = iam.Role(
-            self,
-            construct_id,
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Runs CDK's custom resource provider framework for the Personalize teardown",
-        )
-        role.add_to_policy(allow(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group.log_group_arn]))
-        return role
-
     def _acknowledge_framework_findings(self, roles: list[iam.Role]) -> None:
         """What the provider framework adds and does not let us change, each with its reason."""
         framework_functions = [
             child for child in self.provider.node.children if isinstance(child, lambda_.Function)
         ]
         invoked = {
-            f"{function.function_arn}:*": INVOKE_VERSIONS_REASON
+            f"{function.function_arn}:*": PROVIDER_INVOKE_REASON
             for function in (self.pause_function, self.delete_function, *framework_functions)
         }
         for role in roles:
@@ -218,10 +212,6 @@ class PersonalizeTeardown(Construct):
         )
 
 
-INVOKE_VERSIONS_REASON = (
-    "The provider framework grants lambda:InvokeFunction on the function and its versions and aliases "
-    "(<arn>:*); it invokes the unqualified ARN of this construct's own functions only."
-)
 
 
 def _schedule_role_arn(schedule: scheduler.Schedule) -> str:

@@ -44,6 +44,19 @@ class WaitStateNames:
         return f"{self.label} ready?"
 
     @property
+    def visible(self) -> str:
+        """Only in a fragment that waits for one version: is the answer about that version yet?"""
+        return f"{self.label} visible?"
+
+    @property
+    def not_visible(self) -> str:
+        return f"{self.label} not visible yet"
+
+    @property
+    def never_visible(self) -> str:
+        return f"{self.label} never visible"
+
+    @property
     def wait(self) -> str:
         return f"Wait for {self.stage}"
 
@@ -66,5 +79,14 @@ class WaitStateNames:
     @property
     def all(self) -> tuple[str, ...]:
         return (
-            self.check, self.decide, self.wait, self.count, self.failed, self.failed_without_reason, self.timed_out
+            self.check,
+            self.visible,
+            self.not_visible,
+            self.never_visible,
+            self.decide,
+            self.wait,
+            self.count,
+            self.failed,
+            self.failed_without_reason,
+            self.timed_out,
         )

@@ -31,8 +31,7 @@ from stacks.naming import PersonalizeNames
 from stacks.wait_states import WaitStateNames
 
 # Placeholders substituted at deploy time (CloudFormation DefinitionSubstitutions).
-DATA_BUCKET_PLACEHOLDER = "DataBucketName"
-PERSONALIZE_ROLE_PLACEHOLDER = "PersonalizeRoleArn"
+from stacks.artifacts import DATA_BUCKET_PLACEHOLDER, PERSONALIZE_ROLE_PLACEHOLDER  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -49,6 +48,12 @@ class WorkflowFunction:
         return f"{self.key}FunctionArn"
 
 
+LOOK_FOR_ANOTHER_RUN = WorkflowFunction(
+    "LookForAnotherRun",
+    "run_guard",
+    "run_guard.handler",
+    "Tells whether a run of this state machine that started earlier is still running",
+)
 PREPARE_DATA = WorkflowFunction(
     "PrepareData", "prepare_data", "prepare_data.handler", "Converts raw MovieLens ratings to Personalize's CSV"
 )
@@ -114,6 +119,7 @@ SMOKE_TEST = WorkflowFunction(
     "Asks the campaign for recommendations for a sample user",
 )
 WORKFLOW_FUNCTIONS = (
+    LOOK_FOR_ANOTHER_RUN,
     PREPARE_DATA,
     ENSURE_DATASET_GROUP,
     ENSURE_DATASET,
@@ -133,16 +139,16 @@ LAMBDA_TRANSIENT_ERRORS = [
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 ]
-# Personalize throttling reaching a Lambda (after boto3's own retries) or an aws-sdk task.
-THROTTLING_ERRORS = [
-    "ThrottlingException",
-    "LimitExceededException",
-    "Personalize.ThrottlingException",
-    "Personalize.LimitExceededException",
-]
+# Personalize throttling reaching a Lambda step after boto3's own retries: the handlers raise
+# it under the error code's name (an unmodeled code would otherwise arrive as ClientError).
+THROTTLING_ERRORS = ["ThrottlingException", "LimitExceededException"]
+# The same reaching an aws-sdk task (register sfn.aws-sdk.error-names): Personalize's model has
+# no ThrottlingException, so Step Functions reports it as the SDK's generic
+# Personalize.PersonalizeException; LimitExceededException is modeled and keeps its name.
+SDK_THROTTLING_ERRORS = ["Personalize.PersonalizeException", "Personalize.LimitExceededException"]
 # A busy resource (an import or campaign update still running, e.g. from an aborted run) or a
 # failed one being replaced by its step: worth waiting for, for up to ~30 minutes.
-BUSY_ERRORS = ["ResourceInUseException", "ResourceBeingReplacedError", "Personalize.ResourceInUseException"]
+BUSY_ERRORS = ["ResourceInUseException", "ResourceBeingReplacedError"]
 FAILED_STATUSES = ("CREATE FAILED", "CREATE STOPPED", "DELETE PENDING", "DELETE IN_PROGRESS")
 
 # Every run ends by publishing one event to the account's default event bus (see docs/runbook.md).
@@ -189,6 +195,12 @@ class ReadinessCheck:
     status_field: str
     interval_seconds: int
     max_checks: int
+    # For a wait on one version (a campaign update): where the answer names the version it is
+    # about, and where the state holds the version this run waits for. A Describe right after
+    # UpdateCampaign may still show the previous update, ACTIVE (register
+    # personalize.campaign-update.stale-read); such an answer counts as not ready yet.
+    version_field: str | None = None
+    expected_version_path: str | None = None
 
     @property
     def state_names(self) -> WaitStateNames:
@@ -234,12 +246,15 @@ CAMPAIGN_CREATED = ReadinessCheck(
 CAMPAIGN_UPDATED = ReadinessCheck(
     "campaign update", "describeCampaign", "CampaignArn", "$.campaign.arn",
     "Campaign", "LatestCampaignUpdate.Status", interval_seconds=60, max_checks=180,
+    version_field="LatestCampaignUpdate.SolutionVersionArn", expected_version_path="$.solutionVersion.arn",
 )
 # Putting the previous version back after a failed smoke test: waited for at the configured
 # campaign pace (not learned, it is rare), and not part of the planned checks.
 CAMPAIGN_ROLLBACK = ReadinessCheck(
     "campaign rollback", "describeCampaign", "CampaignArn", "$.campaign.arn",
     "Campaign", "LatestCampaignUpdate.Status", interval_seconds=60, max_checks=180,
+    version_field="LatestCampaignUpdate.SolutionVersionArn",
+    expected_version_path="$.campaign.previousSolutionVersionArn",
 )
 READINESS_CHECKS = (
     DATASET_GROUP_READY,
@@ -346,23 +361,27 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
         "executionName.$": "$$.Execution.Name",
         "executionStartTime.$": "$$.Execution.StartTime",
     }
-    guard = Task(
+    # Decided on ARNs and start times, not on a count: ListExecutions is eventually consistent
+    # (register sfn.list-executions.eventual-consistency), so this run may not be listed yet.
+    guard = invoke(
         "Look for another run",
-        resource="arn:aws:states:::aws-sdk:sfn:listExecutions",
-        comment="The current execution is one of the RUNNING ones; a second means another run is under way.",
-        parameters={"StateMachineArn.$": "$$.StateMachine.Id", "StatusFilter": "RUNNING", "MaxResults": 2},
-        result_path="$.running",
+        LOOK_FOR_ANOTHER_RUN,
+        {
+            "stateMachineArn.$": "$$.StateMachine.Id",
+            "executionArn.$": "$$.Execution.Id",
+            "executionStartTime.$": "$$.Execution.StartTime",
+        },
+        "$.running",
+        STAGE_GUARD,
     )
-    guard.add_retry(Retry(error_equals=["Sfn.ThrottlingException"], interval_seconds=2, max_attempts=5, backoff_rate=2.0))
-    catch_failures(guard, STAGE_GUARD)
     another_run = Choice("Another run in progress?")
     skip_overlap = Pass(
         "Skip: another run in progress",
-        comment="Two runs would import and train over each other; the running one finishes the job.",
+        comment="Two runs would import and train over each other; the one that started first finishes the job.",
         parameters={
             "outcome": "skipped",
             "reason": "another execution of this state machine is running",
-            "runningExecutionArns.$": "$.running.Executions[*].ExecutionArn",
+            "runningExecutionArns.$": "$.running.earlierRunningExecutionArns",
         },
     )
     skipped = Succeed("Run skipped")
@@ -390,6 +409,11 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
         STAGE_PREPARE,
     )
     new_data = Choice("New data?")
+    skip_no_data = Pass(
+        "Skip: no data yet",
+        comment="Nothing has been uploaded and nothing trained yet (the schedule may fire right after cdk deploy).",
+        parameters={"outcome": "skipped", "reason.$": "$.data.reason", "raw.$": "$.data.raw"},
+    )
     skip_unchanged = Pass(
         "Skip: no new data",
         comment="The last trained version was trained on exactly this data: no import, no training, no campaign change.",
@@ -606,15 +630,18 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
     trigger_is_text.default_choice(invalid_input)
     invalid_input.next(failure_in(STAGE_INPUT))
     Chain([guard, another_run])
-    another_run.add_choice(ChoiceRule.IsPresent(variable="$.running.Executions[1]", value=True), skip_overlap)
+    another_run.add_choice(ChoiceRule.BooleanEquals(variable="$.running.anotherRunInProgress", value=True), skip_overlap)
     another_run.default_choice(prepare)
     publish_overlap = publish("Publish skip: another run", outcome_detail(config, "skipped", reason="$.reason"), skipped)
     skip_overlap.next(publish_overlap)
     Chain([prepare, new_data])
+    new_data.add_choice(ChoiceRule.BooleanEquals(variable="$.data.noData", value=True), skip_no_data)
     new_data.add_choice(ChoiceRule.BooleanEquals(variable="$.data.unchanged", value=True), skip_unchanged)
     new_data.default_choice(plan_waits)
     publish_unchanged = publish("Publish skip: no new data", outcome_detail(config, "skipped", reason="$.reason"), skipped)
     skip_unchanged.next(publish_unchanged)
+    publish_no_data = publish("Publish skip: no data yet", outcome_detail(config, "skipped", reason="$.reason"), skipped)
+    skip_no_data.next(publish_no_data)
     Chain([plan_waits, ensure_dataset_group])
     ensure_dataset_group.next(wait_until_active(DATASET_GROUP_READY, ensure_dataset, STAGE_DATASET_GROUP))
     ensure_dataset.next(wait_until_active(DATASET_READY, start_import, STAGE_DATASET))
@@ -653,7 +680,7 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
     Chain([smoke_test, record_run, summarize, publish_success])
     # An outcome that cannot be published becomes a failed run (its event is attempted once more,
     # and the execution's FAILED status reaches the ExecutionsFailed alarm either way).
-    for notify in (publish_success, publish_rejection, publish_overlap, publish_unchanged):
+    for notify in (publish_success, publish_rejection, publish_overlap, publish_unchanged, publish_no_data):
         catch_failures(notify, STAGE_NOTIFICATION)
 
     # TimeoutSeconds lives in the definition: the stack deploys this text as it is (a CDK
@@ -766,7 +793,7 @@ def build_wait_until_active(
         parameters={f"{check.arn_parameter}.$": check.arn_path},
         result_path=poll_path,
     )
-    check_status.add_retry(Retry(error_equals=THROTTLING_ERRORS, interval_seconds=5, max_attempts=5, backoff_rate=2.0))
+    check_status.add_retry(Retry(error_equals=SDK_THROTTLING_ERRORS, interval_seconds=5, max_attempts=5, backoff_rate=2.0))
     catch_failures(check_status)
 
     decide = Choice(state_names.decide)
@@ -811,16 +838,38 @@ def build_wait_until_active(
         result_path=counter_path,
     )
 
+    give_up = ChoiceRule.NumericGreaterThanEquals(variable=f"{counter_path}.count", value=check.max_checks)
     is_failed = ChoiceRule.Or([ChoiceRule.StringEquals(variable=status_path, value=s) for s in FAILED_STATUSES])
     decide.add_choice(ChoiceRule.StringEquals(variable=status_path, value="ACTIVE"), next_step)
     decide.add_choice(ChoiceRule.And([is_failed, ChoiceRule.IsPresent(variable=reason_path, value=True)]), failed)
     decide.add_choice(is_failed, failed_without_reason)
-    decide.add_choice(
-        ChoiceRule.NumericGreaterThanEquals(variable=f"{counter_path}.count", value=check.max_checks),
-        timed_out,
-    )
+    decide.add_choice(give_up, timed_out)
     decide.default_choice(wait)
-    Chain([check_status, decide])
+    if check.version_field is None or check.expected_version_path is None:
+        Chain([check_status, decide])
+    else:
+        # Two Choices, not one: comparing a field that a stale answer lacks would be a runtime error.
+        # Not(IsPresent: true) rather than IsPresent: false (register sfn.choice.is-present-false).
+        version_path = f"{resource_path}.{check.version_field}"
+        visible = Choice(state_names.visible)
+        not_visible = Choice(state_names.not_visible)
+        visible.add_choice(ChoiceRule.Not(ChoiceRule.IsPresent(variable=version_path, value=True)), not_visible)
+        visible.add_choice(ChoiceRule.StringEqualsPath(variable=version_path, value=check.expected_version_path), decide)
+        visible.default_choice(not_visible)
+        never_visible = Pass(
+            state_names.never_visible,
+            parameters={
+                "Error": f"{check.key}TimedOut",
+                "Cause.$": f"States.Format('{label} of {{}} to {{}} did not show in DescribeCampaign after {{}} "
+                f"checks (run started {{}}, gave up {{}})', {check.arn_path}, {check.expected_version_path}, "
+                f"{counter_path}.count, $$.Execution.StartTime, $$.State.EnteredTime)",
+            },
+            result_path="$.failure",
+        )
+        never_visible.next(on_failure)
+        not_visible.add_choice(give_up, never_visible)
+        not_visible.default_choice(wait)
+        Chain([check_status, visible])
     Chain([wait, count, check_status])
     return check_status
 

@@ -21,6 +21,7 @@ from stacks.workflow import (
     ENSURE_DATASET_GROUP,
     ENSURE_SOLUTION,
     EVALUATE_VERSION,
+    LOOK_FOR_ANOTHER_RUN,
     PREPARE_DATA,
     RECORD_RUN,
     SMOKE_TEST,
@@ -78,6 +79,8 @@ class WorkflowFunctions(Construct):
         # List* calls of Personalize support no resource-level permissions (Service
         # Authorization Reference), so they are the only statements on "*".
         statements: dict[str, list[iam.PolicyStatement]] = {
+            # states:ListExecutions on the state machine: a policy of its own (RetrainingWorkflow).
+            LOOK_FOR_ANOTHER_RUN.key: [],
             PREPARE_DATA.key: [
                 allow(["s3:GetObject"], [bucket.arn_for_objects(raw_key), bucket.arn_for_objects(STATE_KEY)]),
                 # Without ListBucket, S3 answers a missing raw file with AccessDenied instead of
@@ -94,10 +97,9 @@ class WorkflowFunctions(Construct):
             ENSURE_DATASET.key: [
                 allow(["personalize:ListSchemas", "personalize:ListDatasets"], ["*"]),
                 allow(["personalize:CreateSchema", "personalize:DescribeSchema"], [arns.schema]),
-                allow(
-                    ["personalize:CreateDataset", "personalize:DescribeDataset"],
-                    [arns.datasets, arns.dataset_group, arns.schema],
-                ),
+                # The reference authorizes CreateDataset against the dataset and its dataset group,
+                # not the schema (register iam.resource-types).
+                allow(["personalize:CreateDataset", "personalize:DescribeDataset"], [arns.datasets, arns.dataset_group]),
                 allow(["personalize:DeleteDataset"], [arns.datasets]),
             ],
             START_IMPORT.key: [
@@ -127,13 +129,18 @@ class WorkflowFunctions(Construct):
             EVALUATE_VERSION.key: [
                 allow(["personalize:ListCampaigns"], ["*"]),
                 allow(["personalize:DescribeCampaign"], [arns.campaign]),
-                allow(["personalize:GetSolutionMetrics"], [arns.solution_versions]),
+                # The Service Authorization Reference authorizes it against the solution resource type,
+                # which has no version type; both forms of the ARN are granted (register
+                # iam.personalize.solution-version-actions).
+                allow(["personalize:GetSolutionMetrics"], [arns.solution, arns.solution_versions]),
             ],
             DEPLOY_CAMPAIGN.key: [
                 allow(["personalize:ListCampaigns"], ["*"]),
+                # CreateCampaign is also authorized against the solution of the version it deploys
+                # (register iam.resource-types); which ARN IAM checks for it is not documented.
                 allow(
                     ["personalize:CreateCampaign", "personalize:UpdateCampaign", "personalize:DescribeCampaign"],
-                    [arns.campaign, arns.solution_versions],
+                    [arns.campaign, arns.solution, arns.solution_versions],
                 ),
                 allow(["personalize:DeleteCampaign"], [arns.campaign]),
             ],
@@ -216,3 +223,19 @@ def least_privilege_function(
         any_resource_reason += f" {METRICS_REASON}"
     acknowledge_reviewed_wildcards(role, {**wildcard_reasons, "*": any_resource_reason})
     return created
+
+
+def provider_framework_role(scope: Construct, construct_id: str, log_group: logs.ILogGroup, *, purpose: str) -> iam.Role:
+    """A role for a function of CDK's custom-resource provider framework: it writes to its log group, nothing else.
+
+    Instead of the AWSLambdaBasicExecutionRole managed policy (logs:* everywhere) the framework
+    would otherwise attach; the framework adds its own lambda:InvokeFunction grants.
+    """
+    role = iam.Role(
+        scope,
+        construct_id,
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=f"Runs CDK's custom resource provider framework for {purpose}",
+    )
+    role.add_to_policy(allow(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group.log_group_arn]))
+    return role

@@ -49,7 +49,7 @@ BORROWED_DURATIONS = {"CampaignUpdate": "Campaign"}
 def data_fingerprint(raw_etag: str, fmt: str, min_rating: float) -> str:
     """Content fingerprint of the training data a run would produce, known before converting it.
 
-    S3's ETag is derived from the object's bytes (MD5, or MD5 of part MD5s for multipart
+    S3's ETag (register s3.etag.same-bytes) is derived from the object's bytes (MD5, or MD5 of part MD5s for multipart
     uploads), so re-uploading the same file gives the same ETag while any changed byte gives
     another; format and threshold are part of it because they change what is imported.
     """
@@ -151,15 +151,19 @@ def plan_waits(
 
 
 def measured_stage_seconds(
-    polls: Mapping[str, Any], resource_paths: Mapping[str, str], training_mode: str
+    polls: Mapping[str, Any], resource_paths: Mapping[str, str], training_mode: str, *, created_since: datetime
 ) -> dict[str, int]:
-    """Creation-to-ACTIVE seconds of every stage this run checked, from the last Describe* answer.
+    """Creation-to-ACTIVE seconds of every stage whose resource this run created, from the last Describe* answer.
 
     ``polls`` maps a check to its DescribeX response as Step Functions returns it;
     ``resource_paths`` maps it to the object that carries Status, CreationDateTime and
     LastUpdatedDateTime (``Campaign.LatestCampaignUpdate`` for an update). Personalize sets
-    LastUpdatedDateTime when the status changes, so on an ACTIVE resource it is the moment it
-    became ACTIVE, measured by the service rather than by our polling.
+    LastUpdatedDateTime when the status changes, so on an ACTIVE resource this run created it
+    is the moment it became ACTIVE, measured by the service rather than by our polling.
+
+    A resource created before ``created_since`` (the run's start) was reused: its times say
+    nothing about how long creating one takes, and its LastUpdatedDateTime also moves for
+    other reasons (a dataset's, after each import: register ``personalize.last-updated-moves``).
     """
     measured: dict[str, int] = {}
     for stage, path in resource_paths.items():
@@ -169,8 +173,11 @@ def measured_stage_seconds(
         if not isinstance(resource, Mapping) or resource.get("Status") != "ACTIVE":
             continue
         try:
-            seconds = (parse_time(resource["LastUpdatedDateTime"]) - parse_time(resource["CreationDateTime"])).total_seconds()
+            created = parse_time(resource["CreationDateTime"])
+            seconds = (parse_time(resource["LastUpdatedDateTime"]) - created).total_seconds()
         except (KeyError, ValueError):
+            continue
+        if created < created_since:
             continue
         if seconds > 0:
             measured[learned_key(stage, training_mode)] = round(seconds)

@@ -269,13 +269,21 @@ def prepare(request: PrepareRequest, s3: Any) -> dict[str, Any]:
     never completes a PutObject or CompleteMultipartUpload (and aborts a started multipart
     upload), so no partial output object is left behind and a previous output is kept.
     """
-    raw = open_raw(s3, request)
+    state = read_state(s3, request.bucket, request.state_key) if request.state_key else {}
+    try:
+        raw = open_raw(s3, request)
+    except RawDataNotFoundError as missing:
+        # Right after `cdk deploy` nobody has uploaded anything yet: nothing to do, nothing
+        # broken. Once a model has been trained, missing data is a failure someone must see.
+        if request.state_key is None or last_fingerprint(state) is not None:
+            raise
+        return {"unchanged": False, "noData": True, "reason": f"no data uploaded yet to {request.raw_uri}: "
+                f"upload the ratings there (`{UPLOADER_HINT}`)", "raw": request.raw_uri, "detail": str(missing)}
     body = raw["Body"]
     fingerprint = data_fingerprint(str(raw.get("ETag", "")), request.fmt, request.min_rating)
-    state = read_state(s3, request.bucket, request.state_key) if request.state_key else {}
     if request.state_key and last_fingerprint(state) == fingerprint:
         body.close()
-        return {"unchanged": True, "dataFingerprint": fingerprint, "raw": request.raw_uri}
+        return {"unchanged": True, "noData": False, "dataFingerprint": fingerprint, "raw": request.raw_uri}
     stats = ConversionStats()
     try:
         lines = convert(
@@ -294,7 +302,7 @@ def prepare(request: PrepareRequest, s3: Any) -> dict[str, Any]:
         )
     finally:
         body.close()
-    result = {"unchanged": False, "dataFingerprint": fingerprint, **_result(request, raw, stats)}
+    result = {"unchanged": False, "noData": False, "dataFingerprint": fingerprint, **_result(request, raw, stats)}
     if request.planning is not None:
         result["plan"] = _plan(state, request.planning)
     return result
@@ -395,7 +403,11 @@ def record_run(event: Any, context: Any = None, *, s3: Any = None, cloudwatch: A
     if isinstance(event.get("evaluation"), Mapping):
         run["evaluation"] = event["evaluation"]
     client = s3 if s3 is not None else get_s3_client()
-    measured = measured_stage_seconds(polls, paths, training_mode)
+    try:
+        started = parse_time(run_started_at)
+    except ValueError:
+        raise InvalidEventError(f"field 'runStartedAt' must be an ISO-8601 time; got {run_started_at!r}") from None
+    measured = measured_stage_seconds(polls, paths, training_mode, created_since=started)
     state = record_training(
         read_state(client, bucket, key),
         outcome=outcome,

@@ -224,6 +224,10 @@ def disable_schedule(pipeline: Pipeline) -> None:
     if schedule.get("State") == "DISABLED":
         return
     settings = {key: schedule[key] for key in _SCHEDULE_SETTINGS if schedule.get(key) is not None}
+    # Register scheduler.start-date.not-in-past: the first run's StartDate has usually passed, and
+    # UpdateSchedule may refuse a StartDate in the past; a disabled schedule needs none.
+    if "StartDate" in settings and settings["StartDate"] <= clock() + timedelta(minutes=5):
+        del settings["StartDate"]
     scheduler.update_schedule(Name=pipeline.schedule_name, State="DISABLED", **settings)
     _log("schedule_disabled", resourceName=pipeline.schedule_name)
 

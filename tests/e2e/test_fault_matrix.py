@@ -160,7 +160,7 @@ def _call_scenarios() -> Iterator[Scenario]:
     for operation in (*FIRST_RUN_ONLY_CALLS, *EVERY_RUN_CALLS):
         first_run = operation in FIRST_RUN_ONLY_CALLS
         sdk = operation in SDK_INTEGRATION_CALLS
-        error = "Personalize.ThrottlingException" if sdk else "ThrottlingException"
+        error = "Personalize.PersonalizeException" if sdk else "ThrottlingException"
         yield Scenario(
             id=f"throttled-then-ok-{operation}",
             group="Throttling",

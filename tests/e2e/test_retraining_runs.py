@@ -27,6 +27,11 @@ def new_ratings_arrive(pipeline: OfflinePipeline, week: int) -> None:
     pipeline.upload_raw_data(to_u_data(ratings))
 
 
+def guard_function(pipeline: OfflinePipeline) -> str:
+    (logical_id,) = [f.logical_id for f in pipeline.synthesized.functions.values() if f.handler == "run_guard.handler"]
+    return logical_id
+
+
 def campaign(pipeline: OfflinePipeline) -> dict[str, Any]:
     (only,) = pipeline.account.personalize.resources_of("campaign")
     return only
@@ -210,11 +215,26 @@ def test_data_without_usable_rows_fails_before_touching_personalize(pipeline: Of
     assert pipeline.account.personalize.calls == []
 
 
-def test_missing_raw_data_says_where_to_upload(synthesized: SynthesizedPipeline) -> None:
+def test_a_run_before_any_upload_is_skipped_and_says_where_to_upload(synthesized: SynthesizedPipeline) -> None:
+    """The schedule may fire right after cdk deploy: nothing to train is not a failure."""
     with offline_account() as account:
         pipeline = OfflinePipeline(synthesized, account)
 
         result = pipeline.start_execution(name="no-data")
+
+    assert result.status == "SUCCEEDED"
+    assert result.output["outcome"] == "skipped"
+    assert result.output["reason"].startswith(f"no data uploaded yet to s3://{pipeline.bucket_name}/raw/ml-100k/u.data")
+    assert "upload_movielens.py" in result.output["reason"]
+    assert pipeline.account.personalize.calls == []
+    assert [event["detail"]["outcome"] for event in pipeline.events] == ["skipped"]
+
+
+def test_missing_raw_data_after_a_training_fails_and_says_where_to_upload(pipeline: OfflinePipeline) -> None:
+    pipeline.start_execution(name="week-1")
+    pipeline.account.s3().delete_object(Bucket=pipeline.bucket_name, Key=pipeline.raw_data_key)
+
+    result = pipeline.start_execution(name="week-2", gap=timedelta(days=7))
 
     assert result.status == "FAILED"
     assert result.error == "RawDataNotFoundError"
@@ -256,7 +276,7 @@ def test_a_run_started_while_another_is_running_is_skipped_and_touches_nothing(p
     assert result.output["reason"] == "another execution of this state machine is running"
     assert other["executionArn"] in result.output["runningExecutionArns"]
     assert pipeline.account.personalize.calls == []
-    assert pipeline.invocations == []
+    assert [function for function, _ in pipeline.invocations] == [guard_function(pipeline)]
 
 
 def test_finished_runs_do_not_block_the_next_one(pipeline: OfflinePipeline) -> None:

@@ -138,7 +138,9 @@ def test_a_run_in_progress_is_stopped_and_the_schedule_disabled_before_anything_
 ) -> None:
     pipeline.start_execution(name="week-1")
     # Week 2 is running: its Start training step has started a solution version.
-    running = pipeline.mark_running("week-2")
+    # (It started a while ago: ListExecutions may not list a run started seconds before the
+    # deletion, register sfn.list-executions.eventual-consistency.)
+    running = pipeline.mark_running("week-2", start_date=pipeline.account.clock.now() - timedelta(minutes=30))
     training = personalize().create_solution_version(
         solutionArn=f"{ARN}:solution/movielens-solution", trainingMode="FULL", name="movielens-train-week-2"
     )["solutionVersionArn"]

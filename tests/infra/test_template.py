@@ -26,7 +26,6 @@ Json = dict[str, Any]
 
 PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
 SOURCE_ACCOUNT = {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
-TRAINING_PREFIX_CONDITION = {"StringLike": {"s3:prefix": ["training/*"]}}
 PASSED_TO_PERSONALIZE = {"StringEquals": {"iam:PassedToService": PERSONALIZE_PRINCIPAL}}
 PASSED_TO_SCHEDULER = {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
 LOG_RETENTION_DAYS = 90
@@ -53,6 +52,7 @@ LOG_DELIVERY_ACTIONS = frozenset(
 
 # Workflow step (the key of its ``<Step>FunctionArn`` substitution) -> its Lambda handler.
 HANDLERS = {
+    "LookForAnotherRun": "run_guard.handler",
     "PrepareData": "prepare_data.handler",
     "EnsureDatasetGroup": "personalize_steps.ensure_dataset_group",
     "EnsureDataset": "personalize_steps.ensure_interactions_dataset",
@@ -67,6 +67,8 @@ HANDLERS = {
 
 # The AWS calls each handler makes (read from lambdas/), as IAM actions.
 HANDLER_ACTIONS = {
+    # Decides on ARNs and start times (register sfn.list-executions.eventual-consistency).
+    "LookForAnotherRun": {"states:ListExecutions"},
     # ListBucket lets S3 answer a missing raw file with NoSuchKey (which the handler turns into
     # "upload your data here") instead of AccessDenied.
     "PrepareData": {"s3:GetObject", "s3:ListBucket", "s3:PutObject", "s3:AbortMultipartUpload"},
@@ -238,6 +240,15 @@ def provider_framework_function_ids(pipeline: SynthesizedPipeline) -> set[str]:
     }
 
 
+def schedule_start_function_ids(pipeline: SynthesizedPipeline) -> set[str]:
+    """The function that computes the schedule's StartDate at deploy time (rate schedules only)."""
+    return {
+        rid
+        for rid, function in resources_of_type(pipeline, "AWS::Lambda::Function").items()
+        if function["Properties"].get("Handler") == "schedule_start.on_event"
+    }
+
+
 def teardown_function_ids(pipeline: SynthesizedPipeline) -> set[str]:
     return {
         rid
@@ -402,7 +413,8 @@ def test_personalize_principal_reads_only_training_prefix_of_this_account(pipeli
             effect="Allow",
             actions=frozenset({"s3:ListBucket"}),
             resources=frozenset({f"${{{bucket}.Arn}}"}),
-            conditions={**SOURCE_ACCOUNT, **TRAINING_PREFIX_CONDITION},
+            # As the Personalize developer guide writes it: no s3:prefix (register personalize.s3-access.policy).
+            conditions=SOURCE_ACCOUNT,
             principal={"Service": PERSONALIZE_PRINCIPAL},
         ),
     ]
@@ -436,9 +448,7 @@ def test_personalize_role_reads_only_training_prefix(pipeline: SynthesizedPipeli
 
     assert sorted(statements, key=lambda s: sorted(s.actions)) == [
         Statement("Allow", frozenset({"s3:GetObject"}), frozenset({f"${{{bucket}.Arn}}/training/*"}), {}, None),
-        Statement(
-            "Allow", frozenset({"s3:ListBucket"}), frozenset({f"${{{bucket}.Arn}}"}), TRAINING_PREFIX_CONDITION, None
-        ),
+        Statement("Allow", frozenset({"s3:ListBucket"}), frozenset({f"${{{bucket}.Arn}}"}), {}, None),
     ]
 
 
@@ -449,7 +459,7 @@ def test_state_machine_invokes_each_function_once(pipeline: SynthesizedPipeline)
     ids = function_ids(pipeline)
 
     others = provider_framework_function_ids(pipeline) | teardown_function_ids(pipeline)
-    others |= {heartbeat_function_id(pipeline)}
+    others |= {heartbeat_function_id(pipeline)} | schedule_start_function_ids(pipeline)
 
     assert len(set(ids.values())) == len(HANDLERS)
     assert set(ids.values()) == set(resources_of_type(pipeline, "AWS::Lambda::Function")) - others
@@ -554,7 +564,8 @@ def test_quality_gate_reads_metrics_of_this_solutions_versions_only(pipeline: Sy
     prefix = "arn:${AWS::Partition}:personalize:${AWS::Region}:${AWS::AccountId}"
     name = pipeline.config.pipeline_name
 
-    assert metrics == {f"{prefix}:solution/{name}-solution/*"}
+    # Authorized against the solution type (register iam.personalize.solution-version-actions).
+    assert metrics == {f"{prefix}:solution/{name}-solution", f"{prefix}:solution/{name}-solution/*"}
     assert described == {f"{prefix}:campaign/{name}-campaign"}
 
 
@@ -685,10 +696,11 @@ def test_state_machine_role_invokes_exactly_the_workflow_functions(pipeline: Syn
     }
 
 
-def test_state_machine_role_holds_only_invoke_describe_list_own_executions_events_logging_and_tracing(
+def test_state_machine_role_holds_only_invoke_describe_events_logging_and_tracing(
     pipeline: SynthesizedPipeline,
 ) -> None:
-    expected = {"lambda:InvokeFunction", "states:ListExecutions", "events:PutEvents"} | STATE_MACHINE_PERSONALIZE_ACTIONS
+    # Listing executions is the guard function's (register sfn.list-executions.eventual-consistency).
+    expected = {"lambda:InvokeFunction", "events:PutEvents"} | STATE_MACHINE_PERSONALIZE_ACTIONS
     expected |= LOG_DELIVERY_ACTIONS | STATE_MACHINE_XRAY_ACTIONS
 
     assert role_actions(pipeline, state_machine_role_id(pipeline)) == expected
@@ -717,20 +729,66 @@ def test_every_outcome_event_the_definition_puts_is_one_the_role_may_put(pipelin
         for entry in state["Parameters"]["Entries"]
     ]
 
-    assert len(entries) == 5
+    assert len(entries) == 6
     assert {(e["Source"], e["DetailType"], e.get("EventBusName", "default")) for e in entries} == {
         ("personalize-retraining", "Retraining run finished", "default")
     }
 
 
-def test_state_machine_may_list_only_its_own_executions(pipeline: SynthesizedPipeline) -> None:
-    statements = role_statements(pipeline, state_machine_role_id(pipeline))
+def test_the_guard_may_list_only_this_state_machines_executions(pipeline: SynthesizedPipeline) -> None:
+    statements = role_statements(pipeline, function_role_id(pipeline, "LookForAnotherRun"))
     listing = [s for s in statements if "states:ListExecutions" in s.actions]
 
     assert len(listing) == 1
     assert listing[0].actions == {"states:ListExecutions"}
     machine_id, _ = workflow_state_machine(pipeline)
     assert listing[0].resources == {f"${{{machine_id}}}"}
+
+
+def test_the_schedule_waits_for_every_policy_a_run_needs(pipeline: SynthesizedPipeline) -> None:
+    """Its first run must not be denied at "Look for another run" (issue 10, item 2)."""
+    schedule_id, _ = only_resource(pipeline, "AWS::Scheduler::Schedule")
+    machine_id, _ = workflow_state_machine(pipeline)
+    run_roles = {state_machine_role_id(pipeline)} | {function_role_id(pipeline, step) for step in HANDLERS}
+    needed = {
+        pid
+        for pid, policy in resources_of_type(pipeline, "AWS::IAM::Policy").items()
+        if any({"Ref": role} in policy["Properties"]["Roles"] for role in run_roles)
+    }
+
+    assert needed <= dependencies(pipeline, schedule_id)
+    assert machine_id in dependencies(pipeline, schedule_id)
+
+
+def dependencies(pipeline: SynthesizedPipeline, resource_id: str) -> set[str]:
+    """Every resource CloudFormation creates before ``resource_id``: DependsOn, Ref and GetAtt, transitively."""
+
+    def direct(rid: str) -> set[str]:
+        resource = pipeline.resources[rid]
+        found = set(as_list(resource.get("DependsOn", [])))
+
+        def walk(value: Any) -> None:
+            if isinstance(value, dict):
+                if "Ref" in value and value["Ref"] in pipeline.resources:
+                    found.add(value["Ref"])
+                if "Fn::GetAtt" in value:
+                    found.add(value["Fn::GetAtt"][0])
+                for item in value.values():
+                    walk(item)
+            elif isinstance(value, list):
+                for item in value:
+                    walk(item)
+
+        walk(resource.get("Properties", {}))
+        return found
+
+    seen: set[str] = set()
+    todo = [resource_id]
+    while todo:
+        for dependency in direct(todo.pop()) - seen:
+            seen.add(dependency)
+            todo.append(dependency)
+    return seen
 
 
 def test_state_machine_role_covers_every_service_call_in_the_definition(pipeline: SynthesizedPipeline) -> None:
@@ -816,8 +874,10 @@ def test_every_log_group_has_a_retention(pipeline: SynthesizedPipeline) -> None:
     log_groups = resources_of_type(pipeline, "AWS::Logs::LogGroup")
 
     # One per workflow function, one for the state machine, one per teardown function, one for
-    # the teardown provider's framework functions, one for the retraining-age heartbeat.
-    assert len(log_groups) == len(HANDLERS) + 1 + 2 + 1 + 1
+    # the teardown provider's framework functions, one for the retraining-age heartbeat, and for
+    # a rate() schedule one for the start-date function and one for its provider.
+    start_date = 2 if pipeline.config.schedule.is_rate else 0
+    assert len(log_groups) == len(HANDLERS) + 1 + 2 + 1 + 1 + start_date
     assert {rid: lg["Properties"].get("RetentionInDays") for rid, lg in log_groups.items()} == {
         rid: LOG_RETENTION_DAYS for rid in log_groups
     }
@@ -862,14 +922,34 @@ def test_the_topic_accepts_only_tls_publishing(pipeline: SynthesizedPipeline) ->
     ) in statements
 
 
-def test_eventbridge_may_publish_to_the_topic(pipeline: SynthesizedPipeline) -> None:
+def test_eventbridge_and_this_stacks_alarms_may_publish_to_the_topic(pipeline: SynthesizedPipeline) -> None:
+    """The topic policy replaces SNS's default policy (register sns.topic-policy.alarm-publish)."""
     topic = notification_topic_id(pipeline)
     _, policy = only_resource(pipeline, "AWS::SNS::TopicPolicy")
-    allowed = [Statement.parse(s) for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    allowed = {
+        json.dumps(s["Principal"]): s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"
+    }
+    alarms = set(resources_of_type(pipeline, "AWS::CloudWatch::Alarm"))
 
-    assert allowed == [
-        Statement("Allow", frozenset({"sns:Publish"}), frozenset({f"${{{topic}}}"}), {}, {"Service": "events.amazonaws.com"})
-    ]
+    assert set(allowed) == {'{"Service": "events.amazonaws.com"}', '{"Service": "cloudwatch.amazonaws.com"}'}
+    events_statement = allowed['{"Service": "events.amazonaws.com"}']
+    assert (events_statement["Action"], events_statement["Resource"]) == ("sns:Publish", {"Ref": topic})
+    assert "Condition" not in events_statement
+    alarms_statement = allowed['{"Service": "cloudwatch.amazonaws.com"}']
+    assert (alarms_statement["Action"], alarms_statement["Resource"]) == ("sns:Publish", {"Ref": topic})
+    condition = alarms_statement["Condition"]
+    assert condition["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert {arn["Fn::GetAtt"][0] for arn in condition["ArnLike"]["aws:SourceArn"]} == alarms
+    assert {arn["Fn::GetAtt"][1] for arn in condition["ArnLike"]["aws:SourceArn"]} == {"Arn"}
+    assert len(alarms) == 3
+
+
+def test_the_state_machine_logs_under_vendedlogs(pipeline: SynthesizedPipeline) -> None:
+    """Register sfn.logs.vendedlogs-prefix: the CloudWatch Logs resource policy stays small."""
+    _, state_machine = workflow_state_machine(pipeline)
+    log_group_id = state_machine["LoggingConfiguration"]["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+
+    assert pipeline.resources[log_group_id]["Properties"]["LogGroupName"] == "/aws/vendedlogs/states/PersonalizePipeline-retraining"
 
 
 def test_one_rule_per_outcome_routes_this_pipelines_events_to_the_topic(pipeline: SynthesizedPipeline) -> None:

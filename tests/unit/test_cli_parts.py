@@ -147,3 +147,39 @@ def test_a_running_training_shows_a_progress_bar_against_the_learned_duration() 
     assert "Wait until solution version is ACTIVE │ CREATE IN_PROGRESS │ 1:00:00 │" in text
     assert "50% of ~2:00:00 (last time); check 1 of at most 288" in text
     assert "Still running after 1:00:00." in text
+
+
+def test_a_rollback_waits_for_the_update_to_its_version_not_a_stale_answer() -> None:
+    """Register personalize.campaign-update.stale-read: the previous update, ACTIVE, is not this one."""
+    from pipeline.campaign import ServedCampaign, switch_version
+
+    personalize = boto3.client("personalize", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    arn = "arn:aws:personalize:us-east-1:111122223333:campaign/movielens-campaign"
+    old, new = (f"arn:aws:personalize:us-east-1:111122223333:solution/movielens-solution/{v}" for v in ("old1", "new1"))
+
+    def described(update_version: str, status: str) -> dict[str, Any]:
+        update = {"solutionVersionArn": update_version, "status": status}
+        return {"campaign": {"campaignArn": arn, "minProvisionedTPS": 1, "latestCampaignUpdate": update}}
+
+    waits: list[float] = []
+    with Stubber(personalize) as stub:
+        stub.add_response("describe_campaign", described(old, "ACTIVE"), {"campaignArn": arn})
+        stub.add_response(
+            "update_campaign",
+            {"campaignArn": arn},
+            {
+                "campaignArn": arn,
+                "solutionVersionArn": new,
+                "minProvisionedTPS": 1,
+                "campaignConfig": {"syncWithLatestSolutionVersion": False},
+            },
+        )
+        stub.add_response("describe_campaign", described(old, "ACTIVE"), {"campaignArn": arn})  # stale
+        stub.add_response("describe_campaign", described(new, "CREATE IN_PROGRESS"), {"campaignArn": arn})
+        stub.add_response("describe_campaign", described(new, "ACTIVE"), {"campaignArn": arn})
+        campaign = ServedCampaign(arn=arn, name="movielens-campaign", status="ACTIVE", solution_version_arn=old, since=START, update=None)
+
+        update = switch_version(personalize, campaign, new, waits.append)
+
+    assert (update["solutionVersionArn"], update["status"]) == (new, "ACTIVE")
+    assert len(waits) == 3

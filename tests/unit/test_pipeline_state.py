@@ -102,6 +102,7 @@ def test_every_configured_check_gets_a_plan() -> None:
 # --- measuring and recording ------------------------------------------------------------------
 
 
+RUN_START = datetime(2026, 3, 10, 6, 0, tzinfo=timezone.utc)
 PATHS = {check.key: check.resource_path for check in READINESS_CHECKS}
 
 
@@ -135,11 +136,34 @@ def test_durations_are_measured_from_personalizes_own_timestamps() -> None:
         "Dataset": {"Dataset": {"Status": "ACTIVE", "CreationDateTime": "yesterday", "LastUpdatedDateTime": "now"}},
     }
 
-    assert ps.measured_stage_seconds(polls, PATHS, "UPDATE") == {
+    assert ps.measured_stage_seconds(polls, PATHS, "UPDATE", created_since=RUN_START) == {
         "DatasetImportJob": 930,
         "SolutionVersion.UPDATE": 7200,
         "CampaignUpdate": 600,
     }
+
+
+def test_a_resource_created_before_the_run_teaches_no_duration() -> None:
+    """Reused: its creation says nothing about this run, and its LastUpdatedDateTime moves for other reasons."""
+    polls = {
+        "Dataset": {
+            "Dataset": {
+                "Status": "ACTIVE",
+                "CreationDateTime": "2026-03-03T06:01:00Z",
+                # moved by last week's import, not by the dataset's creation
+                "LastUpdatedDateTime": "2026-03-03T06:18:00Z",
+            }
+        },
+        "DatasetImportJob": {
+            "DatasetImportJob": {
+                "Status": "ACTIVE",
+                "CreationDateTime": "2026-03-10T06:02:00Z",
+                "LastUpdatedDateTime": "2026-03-10T06:17:00Z",
+            }
+        },
+    }
+
+    assert ps.measured_stage_seconds(polls, PATHS, "FULL", created_since=RUN_START) == {"DatasetImportJob": 900}
 
 
 RUN = {"dataFingerprint": "f2", "executionName": "week-2", "datasetImportJobArn": "i2", "solutionVersionArn": "v2"}

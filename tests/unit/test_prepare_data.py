@@ -235,6 +235,7 @@ def test_handler_writes_interactions_and_reports(s3: Any, caplog: pytest.LogCapt
     head = s3.head_object(Bucket=BUCKET, Key=RAW_KEY)
     assert result == {
         "unchanged": False,
+        "noData": False,
         "dataFingerprint": result["dataFingerprint"],
         "interactionsUri": f"s3://{BUCKET}/{OUT_KEY}",
         "rowsRead": 3, "rowsWritten": 2, "rowsBelowThreshold": 1, "rowsMalformed": 0,
@@ -287,6 +288,25 @@ def test_missing_raw_object_names_uri_and_uploader(s3: Any) -> None:
 def test_missing_bucket_is_raw_data_not_found(s3: Any) -> None:
     with pytest.raises(RawDataNotFoundError, match="s3://no-such-bucket-here/"):
         prepare_data.handler(event(bucket="no-such-bucket-here"), s3=s3)
+
+
+def test_no_raw_object_before_the_first_training_is_nothing_to_do(s3: Any) -> None:
+    """Right after cdk deploy, the schedule may fire before anyone uploaded ratings."""
+    result = prepare_data.handler(event(stateKey=STATE_KEY), s3=s3)
+
+    assert result["noData"] is True and result["unchanged"] is False
+    assert result["reason"] == (
+        f"no data uploaded yet to s3://{BUCKET}/{RAW_KEY}: upload the ratings there "
+        "(`python tools/upload_movielens.py --stack-name <your stack name>`)"
+    )
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="training/")["KeyCount"] == 0
+
+
+def test_no_raw_object_after_a_training_is_a_failure(s3: Any) -> None:
+    s3.put_object(Bucket=BUCKET, Key=STATE_KEY, Body=json.dumps({"lastTraining": {"dataFingerprint": "f1"}}).encode())
+
+    with pytest.raises(RawDataNotFoundError, match=f"no raw ratings object at s3://{BUCKET}/{RAW_KEY}"):
+        prepare_data.handler(event(stateKey=STATE_KEY), s3=s3)
 
 
 class _FailingBody:
@@ -420,7 +440,10 @@ def record_event(**overrides: Any) -> dict[str, Any]:
 
 def test_record_run_then_plan_uses_what_was_learned(s3: Any) -> None:
     s3.put_object(Bucket=BUCKET, Key=RAW_KEY, Body=u_data([(1, 10, 5, 100)]) + b"\n")
-    recorded = prepare_data.record_run(record_event(runStartedAt="2026-03-05T06:00:00Z"), s3=s3)
+    version = {"Status": "ACTIVE", "CreationDateTime": "2026-03-05T06:20:00Z", "LastUpdatedDateTime": "2026-03-05T08:20:00Z"}
+    recorded = prepare_data.record_run(
+        record_event(runStartedAt="2026-03-05T06:00:00Z", polls={"SolutionVersion": {"SolutionVersion": version}}), s3=s3
+    )
     s3.put_object(Bucket=BUCKET, Key=RAW_KEY, Body=u_data([(1, 10, 5, 100), (2, 10, 5, 101)]))
 
     planned = prepare_data.handler(event(stateKey=STATE_KEY, plan=PLAN), s3=s3)["plan"]

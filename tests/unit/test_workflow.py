@@ -44,6 +44,7 @@ def test_the_stages_run_in_the_documented_order(definition: dict[str, Any]) -> N
     assert definition["States"]["Another run in progress?"]["Default"] == "Prepare data"
     assert definition["States"]["New data?"]["Default"] == "Plan waits"
     assert tasks == [
+        "Look for another run",
         "Prepare data",
         "Ensure dataset group",
         "Ensure interactions dataset",
@@ -69,7 +70,8 @@ def test_the_stages_run_in_the_documented_order(definition: dict[str, Any]) -> N
 
 def test_wait_until_active_fragment_is_check_decide_wait_count(definition: dict[str, Any]) -> None:
     states = definition["States"]
-    throttling = ["ThrottlingException", "LimitExceededException", "Personalize.ThrottlingException", "Personalize.LimitExceededException"]
+    # Register sfn.aws-sdk.error-names: an unmodeled ThrottlingException arrives as the SDK's generic exception.
+    throttling = ["Personalize.PersonalizeException", "Personalize.LimitExceededException"]
     assert states["Check dataset import job"] == {
         "Resource": "arn:aws:states:::aws-sdk:personalize:describeDatasetImportJob",
         "Parameters": {"DatasetImportJobArn.$": "$.importJob.arn"},
@@ -209,7 +211,7 @@ def test_each_terminal_state_is_reached_only_through_its_outcome_event(definitio
     assert leading_to == {
         "Run succeeded": ["Publish success"],
         "Run rejected": ["Publish rejection"],
-        "Run skipped": ["Publish skip: another run", "Publish skip: no new data"],
+        "Run skipped": ["Publish skip: another run", "Publish skip: no data yet", "Publish skip: no new data"],
         "Run failed": ["Publish failure"],
     }
     for publisher in sum(leading_to.values(), []):
@@ -339,3 +341,62 @@ def test_the_run_times_out_only_after_every_stage_could_have_timed_out(definitio
 
     rollback = 60 * 180  # putting the previous version back after a failed smoke test
     assert definition["TimeoutSeconds"] == longest + rollback + 3600 == 72 * 3600
+
+
+def test_a_campaign_update_counts_only_once_the_answer_names_this_runs_version(definition: dict[str, Any]) -> None:
+    """Register personalize.campaign-update.stale-read: a stale answer is not ready, not failed."""
+    states = definition["States"]
+    for stage, key, expected in (
+        ("campaign update", "CampaignUpdate", "$.solutionVersion.arn"),
+        ("campaign rollback", "CampaignRollback", "$.campaign.previousSolutionVersionArn"),
+    ):
+        label = stage[0].upper() + stage[1:]
+        version = f"$.poll.{key}.Campaign.LatestCampaignUpdate.SolutionVersionArn"
+        assert states[f"Check {stage}"]["Next"] == f"{label} visible?"
+        assert states[f"{label} visible?"] == {
+            "Type": "Choice",
+            "Choices": [
+                {"Not": {"Variable": version, "IsPresent": True}, "Next": f"{label} not visible yet"},
+                {"Variable": version, "StringEqualsPath": expected, "Next": f"{label} ready?"},
+            ],
+            "Default": f"{label} not visible yet",
+        }
+        assert states[f"{label} not visible yet"] == {
+            "Type": "Choice",
+            "Choices": [
+                {"Variable": f"$.checks.{key}.count", "NumericGreaterThanEquals": 180, "Next": f"{label} never visible"}
+            ],
+            "Default": f"Wait for {stage}",
+        }
+    # Waits on a resource's own status have no such step.
+    assert states["Check campaign"]["Next"] == "Campaign ready?"
+
+
+def test_the_guard_decides_on_arns_and_start_times(definition: dict[str, Any]) -> None:
+    """Register sfn.list-executions.eventual-consistency: no count of RUNNING executions."""
+    states = definition["States"]
+    guard = states["Look for another run"]
+
+    assert guard["Resource"] == "${LookForAnotherRunFunctionArn}"
+    assert guard["Parameters"] == {
+        "stateMachineArn.$": "$$.StateMachine.Id",
+        "executionArn.$": "$$.Execution.Id",
+        "executionStartTime.$": "$$.Execution.StartTime",
+    }
+    assert states["Another run in progress?"] == {
+        "Type": "Choice",
+        "Choices": [
+            {"Variable": "$.running.anotherRunInProgress", "BooleanEquals": True, "Next": "Skip: another run in progress"}
+        ],
+        "Default": "Prepare data",
+    }
+
+
+def test_a_run_before_any_upload_is_skipped_before_the_change_check(definition: dict[str, Any]) -> None:
+    assert definition["States"]["New data?"]["Choices"][0] == {
+        "Variable": "$.data.noData",
+        "BooleanEquals": True,
+        "Next": "Skip: no data yet",
+    }
+    assert definition["States"]["Skip: no data yet"]["Next"] == "Publish skip: no data yet"
+    assert definition["States"]["Publish skip: no data yet"]["Next"] == "Run skipped"

@@ -1,0 +1,78 @@
+"""When the schedule's first run comes: a custom resource that computes its StartDate at deploy time.
+
+Register scheduler.rate.first-invocation: a rate schedule without a StartDate invokes its target
+as soon as it is created, so right after `cdk deploy`, before anyone uploaded data. Synth cannot
+write "one period from now" into the template (it must stay deterministic), so CloudFormation
+asks this function on every deployment that creates or changes the schedule's settings.
+
+Register scheduler.start-date.not-in-past: a StartDate in the past may be refused by
+UpdateSchedule, so a configured start that has passed moves on by whole periods (keeping its
+phase: a Monday 06:00 start stays on Mondays at 06:00).
+
+Standard library only: the folder is deployed as it is, without bundling.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+logger = logging.getLogger()
+logger.setLevel(logging.INFO)
+
+RATE = re.compile(r"rate\((?P<value>\d+) (?P<unit>minutes?|hours?|days?)\)")
+PHYSICAL_ID = "schedule-start"
+# CloudFormation applies the schedule a little after this function answers.
+MARGIN = timedelta(minutes=5)
+# Replaced by the offline simulator with its clock, as other handlers' clocks are.
+clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # noqa: E731
+
+
+class InvalidEventError(ValueError):
+    """CloudFormation sent properties this function cannot use."""
+
+
+def period_of(expression: str) -> timedelta:
+    match = RATE.fullmatch(expression)
+    if match is None:
+        raise InvalidEventError(f"property 'Expression' must be a rate() expression; got {expression!r}")
+    unit = match["unit"].rstrip("s")
+    return timedelta(**{f"{unit}s": int(match["value"])})
+
+
+def first_run(expression: str, configured: str | None, now: datetime) -> datetime:
+    """The schedule's StartDate: one period from now, or the configured start (moved past now by whole periods)."""
+    period = period_of(expression)
+    if not configured:
+        start = now + period
+        return start.replace(second=0, microsecond=0) + (timedelta(minutes=1) if start.second or start.microsecond else timedelta())
+    try:
+        start = datetime.fromisoformat(configured.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidEventError(f"property 'ConfiguredStartDate' must be an ISO-8601 time; got {configured!r}") from None
+    earliest = now + MARGIN
+    if start < earliest:
+        start += period * math.ceil((earliest - start) / period)
+    return start
+
+
+def on_event(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
+    """The provider framework's onEvent: Create and Update answer the StartDate; Delete has nothing to undo."""
+    request = event.get("RequestType")
+    if request == "Delete":
+        return {"PhysicalResourceId": event.get("PhysicalResourceId", PHYSICAL_ID)}
+    if request not in ("Create", "Update"):
+        raise InvalidEventError(f"RequestType must be Create, Update or Delete; got {request!r}")
+    properties = event.get("ResourceProperties", {})
+    expression = properties.get("Expression")
+    if not isinstance(expression, str):
+        raise InvalidEventError(f"property 'Expression' must be a string; got {expression!r}")
+    start = first_run(expression, properties.get("ConfiguredStartDate") or None, clock())
+    text = start.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    logger.info("schedule_start", extra={"step": "schedule_start", **json.loads(json.dumps({"request": request, "startDate": text}))})
+    return {"PhysicalResourceId": PHYSICAL_ID, "Data": {"StartDate": text}}
