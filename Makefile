@@ -13,7 +13,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 CDK := npx --no-install cdk --no-notices --no-version-reporting
 
-.PHONY: install demo test bench synth picture deploy destroy clean
+.PHONY: install demo test bench synth picture deploy destroy acceptance clean
 
 install: $(VENV)/.installed $(TOOLS_VENV)/.installed node_modules/.installed
 
@@ -43,9 +43,10 @@ demo: synth
 picture: synth
 	$(PYTHON) -m pipeline.picture --cdk-out cdk.out --output docs/workflow.md
 
-## test: the whole test suite (unit, infrastructure with the security gates, offline end-to-end)
+## test: the whole test suite (unit, infrastructure with the security gates, offline end-to-end), on two
+## workers (pytest-xdist): the offline runs spend most of their time in the ASL interpreter, one core each
 test: install
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest -n 2
 
 ## bench: the emitted workflow against the notebook's polling, and a month of daily runs (simulated time)
 bench: synth
@@ -57,6 +58,11 @@ deploy: install
 
 destroy: install
 	$(CDK) destroy
+
+## acceptance: real AWS, under $1 and 3-4 hours: deploy a uniquely named copy, run it twice, destroy it, check
+## nothing is left (tools/acceptance.py; prints the cost and asks first; ARGS="--yes --region R --profile P --keep")
+acceptance: install
+	$(PYTHON) tools/acceptance.py $(ARGS)
 
 clean:
 	rm -rf cdk.out .pytest_cache

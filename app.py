@@ -12,7 +12,13 @@ from pathlib import Path
 
 import aws_cdk as cdk
 
-from stacks.artifacts import DEFINITION_FILE_NAME, STACK_NAME, VALIDATION_REPORT_FILE_NAME
+from stacks.artifacts import (
+    DEFINITION_FILE_NAME,
+    STACK_NAME_CONTEXT_KEY,
+    VALIDATION_REPORT_FILE_NAME,
+    StackNameError,
+    stack_name_from_context,
+)
 from stacks.config import CONTEXT_KEY, ConfigError, load_config
 
 
@@ -20,7 +26,8 @@ def main() -> int:
     app = cdk.App()
     try:
         config = load_config(app.node.try_get_context(CONTEXT_KEY))
-    except ConfigError as error:
+        stack_name = stack_name_from_context(app.node.try_get_context(STACK_NAME_CONTEXT_KEY))
+    except (ConfigError, StackNameError) as error:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 1
 
@@ -33,7 +40,7 @@ def main() -> int:
     definition_text = render_definition(build_workflow_definition(config))
     PersonalizePipelineStack(
         app,
-        STACK_NAME,
+        stack_name,
         config=config,
         definition_text=definition_text,
         description="Amazon Personalize movie recommender that retrains itself on a schedule",
