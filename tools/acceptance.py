@@ -347,8 +347,8 @@ def cdk_environment(environ: Mapping[str, str], region: str) -> dict[str, str]:
     """What the Makefile exports for the CDK CLI, and the region the session resolved."""
     python_dir = VENV_BIN if VENV_BIN.is_dir() else Path(sys.executable).parent
     env = dict(environ)
-    env["PATH"] = os.pathsep.join([str(python_dir), env.get("PATH", "")])  # cdk.json runs `python3 app.py`
-    env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    # cdk.json runs `python3 app.py`; the CDK CLI and jsii run on the project's Node 22.
+    env["PATH"] = os.pathsep.join([str(REPO / "node_modules" / ".bin"), str(python_dir), env.get("PATH", "")])
     env["CDK_DISABLE_CLI_TELEMETRY"] = "true"
     env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = region
     return env

@@ -25,7 +25,6 @@ def run_app(personalize: Any, outdir: Path) -> subprocess.CompletedProcess[str]:
         **os.environ,
         "CDK_CONTEXT_JSON": json.dumps({"personalize": personalize}),
         "CDK_OUTDIR": str(outdir),
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     }
     return subprocess.run(
         [sys.executable, "app.py"],

@@ -63,6 +63,11 @@ def acknowledgements_in_assembly(outdir: Path) -> dict[tuple[str, str], str]:
 # --- cdk-nag --------------------------------------------------------------------------------
 
 
+def test_synth_runs_jsii_on_a_supported_node(app_synth: AppSynth) -> None:
+    """jsii runs on the project's Node 22 (node_modules/.bin first on PATH), so it prints no end-of-life banner."""
+    assert "end-of-life" not in app_synth.completed.stderr.lower(), app_synth.completed.stderr
+
+
 def test_cdk_nag_reports_no_unacknowledged_finding(app_synth: AppSynth) -> None:
     report = nag_report(app_synth.outdir)
 

@@ -374,11 +374,12 @@ def test_deploy_and_destroy_command_lines(cdk_json: Path) -> None:
     ]
 
 
-def test_the_cdk_cli_gets_the_venvs_python_first_and_the_sessions_region() -> None:
+def test_the_cdk_cli_gets_the_projects_node_and_the_venvs_python_first_and_the_sessions_region() -> None:
     env = acceptance.cdk_environment({"PATH": "/usr/bin", "HOME": "/home/me"}, "eu-west-1")
 
-    first, rest = env["PATH"].split(os.pathsep, 1)
-    assert (Path(first) / "python3").exists() and rest == "/usr/bin"
+    node, python, rest = env["PATH"].split(os.pathsep, 2)
+    assert Path(node) == acceptance.REPO / "node_modules" / ".bin"
+    assert (Path(python) / "python3").exists() and rest == "/usr/bin"
     assert (env["AWS_REGION"], env["AWS_DEFAULT_REGION"], env["HOME"]) == ("eu-west-1", "eu-west-1", "/home/me")
     assert env["CDK_DISABLE_CLI_TELEMETRY"] == "true"
 
