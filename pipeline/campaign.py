@@ -1,6 +1,6 @@
 """The pipeline's campaign: what it serves, since when, how good it is; switching it back.
 
-The campaign is found by the name the pipeline gives it (stacks/naming.py). Which versions it
+The campaign is found by the name the pipeline gives it (contract/names.py). Which versions it
 served comes from the runs that deployed them (Personalize keeps no history of a campaign's
 versions): pipeline.runs.deployed_runs.
 """
@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Iterator
 
+from contract.personalize import PENDING_STATUSES
 from pipeline.errors import CampaignNotCreated, NothingToRollBack, RollbackFailed, RunInProgress
 from pipeline.runs import Run, deployed_runs, list_executions, short_id
 from pipeline.stack import PipelineStack
 
-IN_PROGRESS = ("CREATE PENDING", "CREATE IN_PROGRESS")
 CAMPAIGN_UPDATE_CHECK_SECONDS = 30
 CAMPAIGN_UPDATE_MAX_CHECKS = 360  # three hours
 
@@ -48,7 +48,7 @@ def find_campaign(personalize: Any, stack: PipelineStack) -> dict[str, Any]:
 
 def served_campaign(personalize: Any, stack: PipelineStack) -> ServedCampaign:
     campaign = find_campaign(personalize, stack)
-    if campaign["status"] in IN_PROGRESS:
+    if campaign["status"] in PENDING_STATUSES:
         raise CampaignNotCreated(
             f"campaign {campaign['name']} is being created ({campaign['status']}): "
             "try again when the run finishes (`python -m pipeline watch`)"
@@ -127,7 +127,7 @@ def switch_version(
             continue
         if update.get("status") == "ACTIVE":
             return update
-        if update.get("status") not in IN_PROGRESS:
+        if update.get("status") not in PENDING_STATUSES:
             raise RollbackFailed(
                 f"the campaign update ended {update.get('status')}: {update.get('failureReason', 'no reason given')}; "
                 "the campaign keeps serving its previous version"

@@ -21,9 +21,9 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from contract.personalize import PENDING_STATUSES
 from pipeline.backend import Backend
 from pipeline.campaign import (
-    IN_PROGRESS,
     metrics,
     refuse_while_running,
     rollback_target,
@@ -183,7 +183,7 @@ def command_status(context: Context) -> int:
     grid.add_row("Serves", f"solution version {short_id(campaign.solution_version_arn)}, trained "
                  f"{version.get('trainingMode', '?')}, {context.time(version.get('creationDateTime'))}")
     grid.add_row("Since", context.time(campaign.since))
-    if campaign.update and campaign.update.get("status") in IN_PROGRESS:
+    if campaign.update and campaign.update.get("status") in PENDING_STATUSES:
         grid.add_row("Updating", f"to version {short_id(campaign.update['solutionVersionArn'])}: {campaign.update['status']}")
     context.console.print(grid)
     context.console.print("Its offline metrics (GetSolutionMetrics):")
@@ -257,7 +257,7 @@ def command_rollback(context: Context) -> int:
     stepfunctions, personalize = context.client("stepfunctions"), context.client("personalize")
     refuse_while_running(stepfunctions, context.stack)
     campaign = served_campaign(personalize, context.stack)
-    if campaign.update and campaign.update.get("status") in IN_PROGRESS:
+    if campaign.update and campaign.update.get("status") in PENDING_STATUSES:
         raise RunInProgress(f"campaign {campaign.name} is being updated ({campaign.update['status']}): try again when it is ACTIVE")
     target = rollback_target(stepfunctions, personalize, context.stack, campaign.solution_version_arn)
     target_arn = str(target.solution_version_arn)

@@ -21,7 +21,7 @@ from rich.text import Text
 
 from pipeline.runs import REJECTED, RUNNING, SKIPPED, SUCCEEDED, outcome_of, short_id, short_metric
 from pipeline.workflow_graph import FAIL, TASK, WAIT, Step, WorkflowGraph
-from stacks.wait_states import WaitStateNames
+from contract.wait_states import WaitStateNames
 
 # The pipeline keeps training durations per training mode (lambdas/prepare_data/pipeline_state.py).
 TRAINING_STAGE = "SolutionVersion"

@@ -1,6 +1,6 @@
 """Retraining runs as the state machine's executions record them.
 
-A run's outcome is in its output (stacks/workflow.py, the ``Summarize ...`` and ``Skip: ...``
+A run's outcome is in its output (stacks/workflow/, the ``Summarize ...`` and ``Skip: ...``
 states): ``succeeded`` (the campaign now serves the new version), ``skipped`` and ``rejected``;
 a failed run is a FAILED, TIMED_OUT or ABORTED execution with its error and cause.
 """

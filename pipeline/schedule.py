@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from stacks.config import CRON_PATTERN, RATE_PATTERN
+from contract.schedule import CRON_PATTERN, RATE_PATTERN
 
 UNITS = {"minute": 60, "hour": 3600, "day": 86400}
 MONTHS = "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split()

@@ -1,7 +1,7 @@
 """The emitted workflow definition as a graph of steps a person reads.
 
 The definition has about 70 states, most of them the "wait until ready" fragments (check,
-decide, wait, count, failed, timed out) that stacks/workflow.py builds for each stage. Here
+decide, wait, count, failed, timed out) that stacks/workflow/waits.py builds for each stage. Here
 each fragment becomes one step, and the states that only lead to a Fail state are folded into
 it, so the picture (pipeline.picture) and the live view (pipeline.run_view) show what a run
 does rather than how it polls. Everything is read from the definition; nothing is restated.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from stacks.wait_states import WaitStateNames
+from contract.wait_states import WaitStateNames
 
 TASK, WAIT, CHOICE, PASS, SUCCEED, FAIL = "Task", "Wait", "Choice", "Pass", "Succeed", "Fail"
 

@@ -29,6 +29,8 @@ class LambdaFunction:
     code_dir: Path
     timeout_seconds: int
     environment: dict[str, str]
+    # Each layer's python/ folder, as the Lambda runtime puts /opt/python on sys.path.
+    layer_dirs: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,12 +107,19 @@ def _lambda_functions(directory: Path, resources: dict[str, Any]) -> dict[str, L
         if s3_key not in folder_by_key:
             raise CloudAssemblyError(f"function {logical_id} has no file asset in the cloud assembly")
         variables = properties.get("Environment", {}).get("Variables", {})
+        layers = []
+        for layer in properties.get("Layers", []):
+            layer_key = resources[layer["Ref"]]["Properties"]["Content"]["S3Key"]
+            if layer_key not in folder_by_key:
+                raise CloudAssemblyError(f"layer {layer['Ref']} of {logical_id} has no file asset in the cloud assembly")
+            layers.append(folder_by_key[layer_key] / "python")
         functions[logical_id] = LambdaFunction(
             logical_id=logical_id,
             handler=properties["Handler"],
             code_dir=folder_by_key[s3_key],
             timeout_seconds=int(properties.get("Timeout", 3)),
             environment={k: v for k, v in variables.items() if isinstance(v, str)},
+            layer_dirs=tuple(layers),
         )
     return functions
 

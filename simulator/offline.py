@@ -30,23 +30,26 @@ from simulator import aws as simulated_aws
 from simulator.events import EventBus, PutEventsTaskError
 from simulator.cloud_assembly import LambdaFunction, SynthesizedPipeline, substitute
 from simulator.cloudformation import CloudFormationStacks
-from stacks.artifacts import PERSONALIZE_ROLE_PLACEHOLDER, STACK_NAME
+from stacks.artifacts import STACK_NAME
 from simulator.interpreter import ExecutionEvent, ExecutionResult, TaskFailure, TaskRequest, run_execution
 from simulator.provider_framework import CustomResourceOutcome, OfflineCustomResource
 from simulator.personalize import PersonalizeSimulator, SimulatedClock, StageDurations
+from contract.resources import (
+    PERSONALIZE_ROLE_PLACEHOLDER,
+    PUT_EVENTS_INTEGRATION,
+    SCHEDULE_START_RESOURCE_TYPE,
+    SDK_INTEGRATION_PREFIX,
+    TEARDOWN_RESOURCE_TYPE,
+)
 from pipeline.schedule import next_run
 from simulator.iam import ALLOW, Request, TemplateValues, evaluate
 from simulator.sns import Topics
 from simulator.step_functions import StepFunctionsExecutions
 
-SDK_INTEGRATION_PREFIX = "arn:aws:states:::aws-sdk:"
-PUT_EVENTS = "arn:aws:states:::events:putEvents"
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:PersonalizePipeline"
 SCHEDULE_NAME = "PersonalizePipeline-RetrainingSchedule-offline"
-TEARDOWN_RESOURCE_TYPE = "Custom::PersonalizeTeardown"
-SCHEDULE_START_RESOURCE_TYPE = "Custom::ScheduleStart"
 OFFLINE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "offline",
     "AWS_SECRET_ACCESS_KEY": "offline",
@@ -401,7 +404,7 @@ class OfflinePipeline:
 
     def _run_task(self, request: TaskRequest) -> Any:
         self.account.clock.set(request.now)
-        if request.resource == PUT_EVENTS:
+        if request.resource == PUT_EVENTS_INTEGRATION:
             try:
                 return self.account.event_bus.put_events_task(
                     request.input, execution_arn=self._execution_arn, state_machine_arn=self.state_machine_arn
@@ -519,15 +522,23 @@ class _LambdaJsonFormatter(logging.Formatter):
 
 @contextlib.contextmanager
 def _json_log_format(stream: TextIO, context: _LambdaContext) -> Iterator[None]:
-    """While a handler runs, the root logger writes to its log stream as a function with LoggingFormat JSON does."""
+    """While a handler runs, the root logger writes to its log stream as a function with LoggingFormat JSON does.
+
+    The runtime also sets the root logger to the function's application log level (INFO unless
+    LoggingConfig says otherwise) for every invocation: a handler module imported once, in an
+    earlier invocation, cannot rely on a level it set then.
+    """
     handler = logging.StreamHandler(stream)
     handler.setFormatter(_LambdaJsonFormatter(context.aws_request_id))
     root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.INFO)
     root.addHandler(handler)
     try:
         yield
     finally:
         root.removeHandler(handler)
+        root.setLevel(level)
 
 
 def _load_handler(function: LambdaFunction) -> Callable[[Any, Any], Any]:
@@ -536,9 +547,14 @@ def _load_handler(function: LambdaFunction) -> Callable[[Any, Any], Any]:
     module = sys.modules.get(module_name)
     if module is None or not str(Path(getattr(module, "__file__", "")).resolve()).startswith(code_dir):
         sys.modules.pop(module_name, None)
-        sys.path.insert(0, code_dir)
+        # The function's code first, then its layers (/opt/python in the Lambda runtime). The
+        # contract layer is this repository's contract/ folder, which this process has already
+        # imported; tests/infra checks each handler imports with only its asset and its layers.
+        paths = [code_dir, *(str(layer) for layer in function.layer_dirs)]
+        sys.path[:0] = paths
         try:
             module = importlib.import_module(module_name)
         finally:
-            sys.path.remove(code_dir)
+            for path in paths:
+                sys.path.remove(path)
     return getattr(module, attribute)

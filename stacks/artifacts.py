@@ -35,7 +35,3 @@ def stack_name_from_context(value: object) -> str:
         )
     return value
 
-
-# Placeholders of the workflow definition substituted at deploy time (DefinitionSubstitutions).
-DATA_BUCKET_PLACEHOLDER = "DataBucketName"
-PERSONALIZE_ROLE_PLACEHOLDER = "PersonalizeRoleArn"

@@ -15,6 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from contract.layout import STATE_KEY, TRAINING_PREFIX
+from contract.personalize import TRAINING_MODES, UPDATE_CAPABLE_RECIPES
+from contract.schedule import CRON_PATTERN, RATE_PATTERN
+
 CONTEXT_KEY = "personalize"
 
 # Personalize's own name rule (botocore model: pattern ^[a-zA-Z0-9][a-zA-Z0-9\-_]*, max 63).
@@ -39,15 +43,6 @@ DATA_FORMATS = ("ml-100k", "ratings-csv")
 # What `cdk destroy` does with the data bucket: keep it (and the users' data) or empty and delete it.
 ON_DESTROY_CHOICES = ("retain", "destroy")
 
-# EventBridge Scheduler expressions. rate() takes a positive integer and a unit; cron() takes
-# six fields (minutes hours day-of-month month day-of-week year).
-RATE_PATTERN = re.compile(r"^rate\((?P<value>[1-9][0-9]*) (?P<unit>minutes?|hours?|days?)\)$")
-CRON_PATTERN = re.compile(r"^cron\((?P<fields>[^()]+)\)$")
-
-# Training modes (CreateSolutionVersion trainingMode). UPDATE trains only on what changed and
-# exists for two recipes only; the service documents that it does not replace FULL retraining.
-TRAINING_MODES = ("FULL", "UPDATE")
-UPDATE_CAPABLE_RECIPES = ("aws-user-personalization", "aws-hrnn-coldstart")
 
 # Offline metrics GetSolutionMetrics reports for the user recipes above; higher is better for all.
 QUALITY_METRICS = (
@@ -68,9 +63,6 @@ EMAIL_MAX_LENGTH = 254
 # Step Functions execution log levels (CloudWatch Logs): ALL logs every state, OFF nothing.
 STATE_MACHINE_LOG_LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
 
-TRAINING_PREFIX = "training/"
-# The pipeline-state record (what the last successful run trained on), in the data bucket.
-STATE_KEY = "state/pipeline-state.json"
 
 
 class ConfigError(ValueError):

@@ -7,7 +7,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.config import TRAINING_PREFIX
+from contract.layout import TRAINING_PREFIX
 from stacks.nag_acknowledgements import acknowledge_finding
 
 PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"

@@ -25,8 +25,12 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from stacks.config import STATE_KEY, PipelineConfig
-from stacks.workflow import METRIC_NAMESPACE, READINESS_CHECKS, REPORT_RETRAINING_AGE, TRAINING_READY
+from contract.events import METRIC_NAMESPACE, RETRAINING_AGE_METRIC
+from contract.layout import STATE_KEY
+from contract.personalize import TRAINING_MODES
+from stacks.config import PipelineConfig
+from contract.functions import REPORT_RETRAINING_AGE
+from contract.readiness import READINESS_CHECKS, TRAINING_READY
 from stacks.workflow_functions import least_privilege_function, put_metric_data_statement
 
 # A run may end this much later than the schedule's longest interval before the model counts as
@@ -36,7 +40,6 @@ STALENESS_GRACE = timedelta(days=1)
 HEARTBEAT_PERIOD = Duration.hours(1)
 STALENESS_PERIODS = 3
 EXECUTION_ALARM_PERIOD = Duration.minutes(5)
-TRAINING_MODES = ("FULL", "UPDATE")
 
 
 def staleness_threshold_hours(config: PipelineConfig) -> int:
@@ -106,8 +109,6 @@ class PipelineMonitoring(Construct):
                 put_metric_data_statement(),
             ],
             log_retention=log_retention,
-            memory_size=128,
-            timeout=Duration.seconds(30),
             wildcard_reasons=wildcard_reasons,
         )
         events.Rule(
@@ -133,7 +134,7 @@ class PipelineMonitoring(Construct):
         self.threshold_hours = staleness_threshold_hours(config)
         retraining_age = cloudwatch.Metric(
             namespace=METRIC_NAMESPACE,
-            metric_name="HoursSinceLastRetraining",
+            metric_name=RETRAINING_AGE_METRIC,
             dimensions_map={"PipelineName": pipeline},
             statistic="Maximum",
             period=HEARTBEAT_PERIOD,

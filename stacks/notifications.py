@@ -1,6 +1,6 @@
 """Where run outcomes go: one SNS topic, fed by EventBridge rules on the workflow's own events.
 
-The workflow publishes one event per run (stacks/workflow.py, ``Publish …`` states) to the
+The workflow publishes one event per run (stacks/workflow/, ``Publish …`` states) to the
 account's default bus. One rule per outcome routes it to the topic: each rule's
 ``MatchedEvents`` metric then counts that outcome for the dashboard, and a subscriber who
 only wants failures can subscribe a queue behind one rule later without touching the workflow.
@@ -15,7 +15,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from stacks.workflow import EVENT_DETAIL_TYPE, EVENT_SOURCE, OUTCOMES
+from contract.events import EVENT_DETAIL_TYPE, EVENT_SOURCE, OUTCOMES
 
 
 

@@ -13,10 +13,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.config import TRAINING_PREFIX
+from contract.layout import TRAINING_PREFIX
+from contract.names import PersonalizeNames
 from stacks.data_bucket import PERSONALIZE_PRINCIPAL
 from stacks.nag_acknowledgements import acknowledge_reviewed_wildcards
-from stacks.naming import PersonalizeNames
 
 
 class PersonalizeArns:

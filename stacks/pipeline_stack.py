@@ -6,15 +6,16 @@ from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from contract.names import PersonalizeNames
 from stacks.config import PipelineConfig
 from stacks.data_bucket import DataBucket
 from stacks.monitoring import PipelineMonitoring
-from stacks.naming import PersonalizeNames
 from stacks.notifications import RunNotifications
 from stacks.personalize_access import PersonalizeArns, PersonalizeServiceRole
 from stacks.retraining_workflow import RetrainingWorkflow
 from stacks.teardown import PersonalizeTeardown
-from stacks.workflow import DATA_BUCKET_PLACEHOLDER, LOOK_FOR_ANOTHER_RUN, PERSONALIZE_ROLE_PLACEHOLDER, WORKFLOW_FUNCTIONS
+from contract.functions import LOOK_FOR_ANOTHER_RUN, WORKFLOW_FUNCTIONS
+from contract.resources import DATA_BUCKET_PLACEHOLDER, PERSONALIZE_ROLE_PLACEHOLDER
 from stacks.workflow_functions import WorkflowFunctions
 
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS

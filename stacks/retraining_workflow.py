@@ -17,7 +17,8 @@ from stacks.config import ScheduleConfig
 from stacks.nag_acknowledgements import acknowledge_reviewed_wildcards
 from stacks.personalize_access import PersonalizeArns
 from stacks.schedule_start import ScheduleStart
-from stacks.workflow import EVENT_DETAIL_TYPE, EVENT_SOURCE, READINESS_CHECKS
+from contract.events import EVENT_DETAIL_TYPE, EVENT_SOURCE
+from contract.readiness import READINESS_CHECKS
 
 # Why the state machine role holds statements on "*" (cdk-nag AwsSolutions-IAM5 acknowledgement).
 ANY_RESOURCE_REASON = (
@@ -79,7 +80,7 @@ class RetrainingWorkflow(Construct):
         # The definition is opaque to CDK, so the role's permissions are granted by hand.
         for function in functions:
             function.grant_invoke(self.state_machine)
-        describe_actions = sorted({f"personalize:{check.describe_action[0].upper()}{check.describe_action[1:]}" for check in READINESS_CHECKS})
+        describe_actions = sorted({check.iam_action for check in READINESS_CHECKS})
         self.state_machine.add_to_role_policy(
             iam.PolicyStatement(
                 actions=describe_actions,

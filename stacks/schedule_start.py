@@ -15,25 +15,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy
+from aws_cdk import CustomResource, RemovalPolicy
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from contract.functions import COMPUTE_SCHEDULE_START
+from contract.resources import SCHEDULE_START_RESOURCE_TYPE
 from stacks.config import ScheduleConfig
 from stacks.nag_acknowledgements import PROVIDER_INVOKE_REASON, acknowledge_reviewed_wildcards
-from stacks.workflow import WorkflowFunction
 from stacks.workflow_functions import least_privilege_function, provider_framework_role
 
-RESOURCE_TYPE = "Custom::ScheduleStart"
-COMPUTE_START = WorkflowFunction(
-    "ComputeStart",
-    "schedule_start",
-    "schedule_start.on_event",
-    "At deployment: when the retraining schedule runs first (one period from now, or the configured start)",
-)
 
 
 class ScheduleStart(Construct):
@@ -52,13 +46,7 @@ class ScheduleStart(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         function = least_privilege_function(
-            self,
-            COMPUTE_START,
-            [],
-            log_retention=log_retention,
-            memory_size=128,
-            timeout=Duration.seconds(30),
-            wildcard_reasons=wildcard_reasons,
+            self, COMPUTE_SCHEDULE_START, [], log_retention=log_retention, wildcard_reasons=wildcard_reasons
         )
         provider_logs = logs.LogGroup(self, "ProviderLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
         framework_role = provider_framework_role(self, "OnEventRole", provider_logs, purpose="the schedule's start date")
@@ -78,7 +66,7 @@ class ScheduleStart(Construct):
             self,
             "Resource",
             service_token=provider.service_token,
-            resource_type=RESOURCE_TYPE,
+            resource_type=SCHEDULE_START_RESOURCE_TYPE,
             properties={
                 "Expression": config.expression,
                 "ConfiguredStartDate": config.start_date or "",

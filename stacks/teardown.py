@@ -20,9 +20,11 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from contract.functions import DELETE_PERSONALIZE_RESOURCES, PAUSE_PIPELINE
+from contract.names import PersonalizeNames
+from contract.resources import TEARDOWN_RESOURCE_TYPE
 from stacks.nag_acknowledgements import PROVIDER_INVOKE_REASON, acknowledge_finding, acknowledge_reviewed_wildcards
 from stacks.personalize_access import PersonalizeArns
-from stacks.workflow import WorkflowFunction
 from stacks.workflow_functions import allow, least_privilege_function, provider_framework_role
 
 # The provider framework's maximum; CloudFormation itself waits an hour for a custom resource.
@@ -34,23 +36,9 @@ QUERY_INTERVAL = Duration.minutes(1)
 # generic "Operation timed out" and before CloudFormation's hour, with room for on_event.
 GIVE_UP_AFTER = Duration.minutes(55)
 
-RESOURCE_TYPE = "Custom::PersonalizeTeardown"
 SCHEDULE_GROUP = "default"
 SCHEDULER_PRINCIPAL = "scheduler.amazonaws.com"
 
-PAUSE_PIPELINE = WorkflowFunction(
-    "PausePipeline",
-    "teardown",
-    "teardown.on_event",
-    "On stack deletion: disables the schedule and stops running executions",
-)
-DELETE_PERSONALIZE_RESOURCES = WorkflowFunction(
-    "DeleteResources",
-    "teardown",
-    "teardown.is_complete",
-    "On stack deletion: deletes the pipeline's Personalize resources in dependency order",
-)
-TEARDOWN_FUNCTIONS = (PAUSE_PIPELINE, DELETE_PERSONALIZE_RESOURCES)
 
 
 class PersonalizeTeardown(Construct):
@@ -132,8 +120,6 @@ class PersonalizeTeardown(Construct):
             PAUSE_PIPELINE,
             pause_statements,
             log_retention=log_retention,
-            memory_size=256,
-            timeout=Duration.minutes(1),
             wildcard_reasons=reasons,
         )
         self.delete_function = least_privilege_function(
@@ -141,8 +127,6 @@ class PersonalizeTeardown(Construct):
             DELETE_PERSONALIZE_RESOURCES,
             delete_statements,
             log_retention=log_retention,
-            memory_size=256,
-            timeout=Duration.minutes(1),
             wildcard_reasons=reasons,
         )
         provider_logs = logs.LogGroup(self, "ProviderLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
@@ -170,9 +154,11 @@ class PersonalizeTeardown(Construct):
             self,
             "Resource",
             service_token=self.provider.service_token,
-            resource_type=RESOURCE_TYPE,
+            resource_type=TEARDOWN_RESOURCE_TYPE,
             properties={
                 "PipelineName": pipeline_name,
+                # The names it may delete, from the one naming scheme: the handler derives none.
+                "Names": _names(PersonalizeNames(pipeline_name)),
                 "StateMachineArn": state_machine.state_machine_arn,
                 "ScheduleName": schedule.schedule_name,
                 "ScheduleGroupName": SCHEDULE_GROUP,
@@ -219,3 +205,15 @@ def _schedule_role_arn(schedule: scheduler.Schedule) -> str:
     target = schedule.node.default_child.target  # type: ignore[union-attr]
     role_arn: str = target.role_arn
     return role_arn
+
+
+def _names(names: PersonalizeNames) -> dict[str, str]:
+    """What the teardown deletes by name, as its custom resource properties."""
+    return {
+        "DatasetGroup": names.dataset_group,
+        "InteractionsSchema": names.interactions_schema,
+        "InteractionsDataset": names.interactions_dataset,
+        "Solution": names.solution,
+        "Campaign": names.campaign,
+        "OwnedPrefix": names.owned_prefix,
+    }

@@ -12,10 +12,12 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.config import STATE_KEY, TRAINING_PREFIX
+from contract.events import METRIC_NAMESPACE
+from contract.layout import STATE_KEY, TRAINING_PREFIX
+from stacks.contract_layer import contract_layer
 from stacks.nag_acknowledgements import acknowledge_reviewed_wildcards
 from stacks.personalize_access import PersonalizeArns
-from stacks.workflow import (
+from contract.functions import (
     DEPLOY_CAMPAIGN,
     ENSURE_DATASET,
     ENSURE_DATASET_GROUP,
@@ -27,9 +29,8 @@ from stacks.workflow import (
     SMOKE_TEST,
     START_IMPORT,
     START_TRAINING,
-    METRIC_NAMESPACE,
     WORKFLOW_FUNCTIONS,
-    WorkflowFunction,
+    FunctionSpec,
 )
 
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
@@ -59,7 +60,7 @@ def put_metric_data_statement() -> iam.PolicyStatement:
 
 
 class WorkflowFunctions(Construct):
-    """One function per workflow step; ``functions[key]`` by :class:`WorkflowFunction` key."""
+    """One function per workflow step; ``functions[key]`` by :class:`contract.functions.FunctionSpec` key."""
 
     def __init__(
         self,
@@ -156,28 +157,17 @@ class WorkflowFunctions(Construct):
         }
         self.functions: dict[str, lambda_.Function] = {}
         for function in WORKFLOW_FUNCTIONS:
-            # Streaming the ratings needs a little memory for multipart buffers and time for
-            # large files; Personalize calls are quick.
-            is_data_step = function is PREPARE_DATA
             self.functions[function.key] = least_privilege_function(
-                self,
-                function,
-                statements[function.key],
-                log_retention=log_retention,
-                memory_size=512 if is_data_step else 256,
-                timeout=Duration.minutes(15) if is_data_step else Duration.minutes(1),
-                wildcard_reasons=self._wildcard_reasons,
+                self, function, statements[function.key], log_retention=log_retention, wildcard_reasons=self._wildcard_reasons
             )
 
 
 def least_privilege_function(
     scope: Construct,
-    function: WorkflowFunction,
+    function: FunctionSpec,
     statements: list[iam.PolicyStatement],
     *,
     log_retention: logs.RetentionDays,
-    memory_size: int,
-    timeout: Duration,
     wildcard_reasons: Mapping[str, str],
 ) -> lambda_.Function:
     """A Python function deployed from its lambdas/ folder as it is, with a role of its own.
@@ -212,8 +202,9 @@ def least_privilege_function(
         logging_format=lambda_.LoggingFormat.JSON,
         # Adds xray:PutTraceSegments/PutTelemetryRecords on "*": X-Ray has no resource-level permissions.
         tracing=lambda_.Tracing.ACTIVE,
-        memory_size=memory_size,
-        timeout=timeout,
+        memory_size=function.memory_mb,
+        timeout=Duration.seconds(function.timeout_seconds),
+        layers=[contract_layer(scope, RUNTIME)],
     )
     on_any_resource = {action for statement in statements if "*" in statement.resources for action in statement.actions}
     any_resource_reason = TRACING_REASON

@@ -79,7 +79,9 @@ from pipeline.stack import PipelineStack, find_stack  # noqa: E402
 from pipeline.workflow_graph import build_graph  # noqa: E402
 from simulator.sample_data import generate_ratings, to_ratings_csv, to_u_data  # noqa: E402
 from stacks.artifacts import STACK_NAME, STACK_NAME_CONTEXT_KEY, StackNameError, stack_name_from_context  # noqa: E402
-from stacks.config import CONTEXT_KEY, STATE_KEY, PipelineConfig, load_config  # noqa: E402
+from contract.layout import STATE_KEY  # noqa: E402
+from contract.personalize import PENDING_STATUSES  # noqa: E402
+from stacks.config import CONTEXT_KEY, PipelineConfig, load_config  # noqa: E402
 
 PROG = "python tools/acceptance.py"
 CONFIRM_VARIABLE = "ACCEPTANCE_CONFIRM"
@@ -130,7 +132,6 @@ WATCH_ATTEMPTS = 3
 # Active dataset groups per region (Personalize quotas page; adjustable). The test creates one.
 DEFAULT_DATASET_GROUP_QUOTA = 5
 UNKNOWN_USER = "acceptance-unknown-user"
-IN_PROGRESS = ("CREATE PENDING", "CREATE IN_PROGRESS")
 
 
 class AcceptanceFailure(Exception):
@@ -1014,7 +1015,7 @@ class Session:
             probe.seconds_until_reflected = (self.backend.now() - sent).total_seconds()
         status = (probe.latest(current) or {}).get("status")
         while probe.checks < CAMPAIGN_UPDATE_MAX_CHECKS:
-            if status is not None and status not in IN_PROGRESS:
+            if status is not None and status not in PENDING_STATUSES:
                 probe.seconds_to_end = (self.backend.now() - sent).total_seconds()
                 break
             if probe.seconds_until_reflected is None:

@@ -23,6 +23,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from contract.personalize import ACTIVE, DELETING_STATUSES, PENDING_STATUSES
+
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
 
@@ -31,8 +33,7 @@ logger.setLevel(logging.INFO)
 _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 _clients: dict[str, Any] = {}
 
-USABLE_STATUS = "ACTIVE"
-PENDING_STATUSES = ("CREATE PENDING", "CREATE IN_PROGRESS")
+USABLE_STATUS = ACTIVE
 
 
 class InvalidEventError(ValueError):
@@ -160,7 +161,6 @@ def _find_or_create(
     return _usable_arn(found, kind, name, arn_key, delete), False
 
 
-DELETING_STATUSES = ("DELETE PENDING", "DELETE IN_PROGRESS")
 
 
 def _usable_arn(

@@ -28,10 +28,11 @@ from typing import Any, Mapping
 
 from botocore.exceptions import ClientError
 
+from contract.readiness import CAMPAIGN_CREATED, CAMPAIGN_UPDATED, TRAINING_READY
+
 STATE_VERSION = 2
-# The readiness check whose duration depends on the training mode (stacks/workflow.py
-# TRAINING_READY.key); its durations are kept per mode.
-TRAINING_STAGE = "SolutionVersion"
+# The readiness check whose duration depends on the training mode; its durations are kept per mode.
+TRAINING_STAGE = TRAINING_READY.key
 # A learned wait never polls more often than this, whatever the stage.
 MIN_INTERVAL_SECONDS = 15
 # The first wait is this share of the learned duration, later checks come at INTERVAL_SHARE of
@@ -39,11 +40,10 @@ MIN_INTERVAL_SECONDS = 15
 # runs up to 5% faster within 5%, one that runs longer within 2.5% (the target is 10%).
 FIRST_WAIT_SHARE = 0.95
 INTERVAL_SHARE = 0.025
-TRAINING_MODES = ("FULL", "UPDATE")
 # A stage never measured yet borrows a sibling's duration: an update deploys the new version
 # on the same provisioned capacity that creating the campaign did (Personalize does not
 # document different times), so the second run's update is sized from the first's creation.
-BORROWED_DURATIONS = {"CampaignUpdate": "Campaign"}
+BORROWED_DURATIONS = {CAMPAIGN_UPDATED.key: CAMPAIGN_CREATED.key}
 
 
 def data_fingerprint(raw_etag: str, fmt: str, min_rating: float) -> str:

@@ -24,9 +24,10 @@ import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
+from contract.events import DEPLOYED_MODEL_METRIC, RETRAINING_AGE_METRIC, STAGE_DURATION_METRIC
 from movielens import FORMATS, ConversionStats, NoUsableRowsError, convert
+from contract.personalize import TRAINING_MODES
 from pipeline_state import (
-    TRAINING_MODES,
     data_fingerprint,
     last_fingerprint,
     measured_stage_seconds,
@@ -369,10 +370,6 @@ def handler(event: Any, context: Any = None, *, s3: Any = None) -> dict[str, Any
 RECORD_OUTCOMES: Final = ("succeeded", "rejected")
 
 
-# CloudWatch metrics (namespace and dimension names are in stacks/monitoring.py as well).
-STAGE_DURATION_METRIC: Final = "StageDuration"
-DEPLOYED_MODEL_METRIC: Final = "DeployedModelMetric"
-RETRAINING_AGE_METRIC: Final = "HoursSinceLastRetraining"
 
 
 def record_run(event: Any, context: Any = None, *, s3: Any = None, cloudwatch: Any = None) -> dict[str, Any]:

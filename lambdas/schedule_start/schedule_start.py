@@ -17,15 +17,15 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from contract.schedule import rate_period
+
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
 
-RATE = re.compile(r"rate\((?P<value>\d+) (?P<unit>minutes?|hours?|days?)\)")
 PHYSICAL_ID = "schedule-start"
 # CloudFormation applies the schedule a little after this function answers.
 MARGIN = timedelta(minutes=5)
@@ -38,11 +38,10 @@ class InvalidEventError(ValueError):
 
 
 def period_of(expression: str) -> timedelta:
-    match = RATE.fullmatch(expression)
-    if match is None:
+    period = rate_period(expression)
+    if period is None:
         raise InvalidEventError(f"property 'Expression' must be a rate() expression; got {expression!r}")
-    unit = match["unit"].rstrip("s")
-    return timedelta(**{f"{unit}s": int(match["value"])})
+    return period
 
 
 def first_run(expression: str, configured: str | None, now: datetime) -> datetime:

@@ -13,7 +13,7 @@ Those resources are not CloudFormation resources, so ``cdk destroy`` would leave
 
 Every pass reads the account afresh, so the teardown keeps no state between calls, resumes
 where it stopped after a failure, and is a no-op once everything is gone. It deletes only
-resources named by this pipeline's naming scheme (stacks/naming.py): the dataset group whose
+resources named by this pipeline's naming scheme (contract/names.py, passed in as properties): the dataset group whose
 name *equals* the pipeline name, and within it only names the pipeline gives. Anything else
 that blocks the deletion stops the teardown with a message naming it.
 
@@ -32,6 +32,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from contract.personalize import DELETING_STATUSES, PENDING_STATUSES, STOPPING
+
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
 
@@ -40,9 +42,6 @@ logger.setLevel(logging.INFO)
 PHYSICAL_RESOURCE_ID = "personalize-teardown"
 DEADLINE_KEY = "TeardownDeadline"
 
-IN_FLIGHT = ("CREATE PENDING", "CREATE IN_PROGRESS")
-STOPPING = "CREATE STOPPING"
-DELETING = ("DELETE PENDING", "DELETE IN_PROGRESS")
 
 _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 _clients: dict[str, Any] = {}
@@ -97,6 +96,13 @@ class Pipeline:
     schedule_name: str
     schedule_group: str
     give_up_after: timedelta
+    # The names the stack gives (contract/names.py), sent as the resource's Names property.
+    dataset_group: str
+    interactions_schema: str
+    interactions_dataset: str
+    solution: str
+    campaign: str
+    owned_prefix: str
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> Pipeline:
@@ -113,39 +119,29 @@ class Pipeline:
         seconds = text("GiveUpAfterSeconds")
         if not seconds.isdigit():
             raise InvalidEventError(f"ResourceProperties.GiveUpAfterSeconds must be whole seconds; got {seconds!r}")
+        names = properties.get("Names")
+        if not isinstance(names, dict):
+            raise InvalidEventError(f"ResourceProperties.Names must be an object of resource names; got {names!r}")
+
+        def name(key: str) -> str:
+            value = names.get(key)
+            if not isinstance(value, str) or not value:
+                raise InvalidEventError(f"ResourceProperties.Names.{key} must be a non-empty string; got {value!r}")
+            return value
+
         return cls(
             name=text("PipelineName"),
             state_machine_arn=text("StateMachineArn"),
             schedule_name=text("ScheduleName"),
             schedule_group=text("ScheduleGroupName"),
             give_up_after=timedelta(seconds=int(seconds)),
+            dataset_group=name("DatasetGroup"),
+            interactions_schema=name("InteractionsSchema"),
+            interactions_dataset=name("InteractionsDataset"),
+            solution=name("Solution"),
+            campaign=name("Campaign"),
+            owned_prefix=name("OwnedPrefix"),
         )
-
-    # The naming scheme of stacks/naming.py, restated: this folder is deployed on its own.
-    @property
-    def dataset_group(self) -> str:
-        return self.name
-
-    @property
-    def interactions_schema(self) -> str:
-        return f"{self.name}-interactions"
-
-    @property
-    def interactions_dataset(self) -> str:
-        return f"{self.name}-interactions"
-
-    @property
-    def solution(self) -> str:
-        return f"{self.name}-solution"
-
-    @property
-    def campaign(self) -> str:
-        return f"{self.name}-campaign"
-
-    @property
-    def owned_prefix(self) -> str:
-        """Event trackers and filters of the dataset group are ours only when named ``<pipeline>-…``."""
-        return f"{self.name}-"
 
 
 def _request_type(event: dict[str, Any]) -> str:
@@ -328,7 +324,7 @@ def advance_teardown(pipeline: Pipeline) -> list[Remaining]:
 
 def _start_deletion(found: _Found) -> str:
     """Start deleting (or stopping) unless already under way; "not yet" is a reason to wait, not to fail."""
-    if found.status in DELETING or found.status == STOPPING:
+    if found.status in DELETING_STATUSES or found.status == STOPPING:
         return ""
     operation, arn_parameter = _DELETE_CALLS[found.kind]
     try:
@@ -366,7 +362,7 @@ def _stages(pipeline: Pipeline) -> Iterator[list[_Found]]:
             _Found("solution version", s.name, v["solutionVersionArn"], v["status"], True)
             for s in our_solutions
             for v in _listed("list_solution_versions", "solutionVersions", solutionArn=s.arn)
-            if v["status"] in IN_FLIGHT or v["status"] == STOPPING
+            if v["status"] in PENDING_STATUSES or v["status"] == STOPPING
         ]
         yield solutions
         yield [

@@ -17,7 +17,7 @@ from typing import Any
 
 from simulator.iam import ALLOW, Request, TemplateValues, evaluate
 from stacks.iam_reference import ACTIONS, resource_types_of
-from stacks.naming import PersonalizeNames
+from contract.names import PersonalizeNames
 from tests.infra.conftest import SynthesizedPipeline
 
 REGION, ACCOUNT = "us-east-1", "123456789012"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from contract.names import PersonalizeNames
 from tests.infra.conftest import SynthesizedPipeline
 from tests.infra.test_template import (
     PASSED_TO_SCHEDULER,
@@ -58,12 +59,23 @@ def test_the_teardown_resource_names_the_pipeline_state_machine_and_schedule(pip
     state_machine_id, _ = workflow_state_machine(pipeline)
     schedule_id, _ = only_resource(pipeline, "AWS::Scheduler::Schedule")
 
+    names = PersonalizeNames(pipeline.config.pipeline_name)
+
     assert {k: v for k, v in resource["Properties"].items() if k != "ServiceToken"} == {
         "PipelineName": pipeline.config.pipeline_name,
         "StateMachineArn": {"Ref": state_machine_id},
         "ScheduleName": {"Ref": schedule_id},
         "ScheduleGroupName": "default",
         "GiveUpAfterSeconds": "3300",
+        # The names it deletes come from the one naming scheme; the handler derives none.
+        "Names": {
+            "DatasetGroup": names.dataset_group,
+            "InteractionsSchema": names.interactions_schema,
+            "InteractionsDataset": names.interactions_dataset,
+            "Solution": names.solution,
+            "Campaign": names.campaign,
+            "OwnedPrefix": names.owned_prefix,
+        },
     }
 
 

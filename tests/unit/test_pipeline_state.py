@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import pipeline_state as ps
-from stacks.workflow import READINESS_CHECKS, TRAINING_READY
+from contract.readiness import READINESS_CHECKS, TRAINING_READY
 
 NOW = datetime(2026, 3, 10, 6, 0, tzinfo=timezone.utc)
 POLLING = {

@@ -11,7 +11,20 @@ from typing import Any
 import pytest
 import teardown
 
-from stacks.naming import PersonalizeNames
+from contract.names import PersonalizeNames
+
+def names_property(name: str) -> dict[str, str]:
+    """What stacks/teardown.py sends: the names of contract/names.py."""
+    names = PersonalizeNames(name)
+    return {
+        "DatasetGroup": names.dataset_group,
+        "InteractionsSchema": names.interactions_schema,
+        "InteractionsDataset": names.interactions_dataset,
+        "Solution": names.solution,
+        "Campaign": names.campaign,
+        "OwnedPrefix": names.owned_prefix,
+    }
+
 
 PROPERTIES = {
     "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:framework",
@@ -20,6 +33,7 @@ PROPERTIES = {
     "ScheduleName": "Retraining-Schedule",
     "ScheduleGroupName": "default",
     "GiveUpAfterSeconds": "3300",
+    "Names": names_property("movielens"),
 }
 
 
@@ -46,9 +60,13 @@ def test_create_and_update_touch_nothing_and_keep_one_physical_id(request_type: 
             event("Delete", ResourceProperties={**PROPERTIES, "GiveUpAfterSeconds": "55m"}),
             "GiveUpAfterSeconds must be whole seconds; got '55m'",
         ),
+        (
+            event("Delete", ResourceProperties={**PROPERTIES, "Names": {**PROPERTIES["Names"], "Campaign": ""}}),
+            "ResourceProperties.Names.Campaign must be a non-empty string",
+        ),
         (event("Delete"), "TeardownDeadline (set by on_event) is missing from the event"),
     ],
-    ids=["request-type", "no-properties", "empty-name", "bad-seconds", "no-deadline"],
+    ids=["request-type", "no-properties", "empty-name", "bad-seconds", "empty-resource-name", "no-deadline"],
 )
 def test_is_complete_rejects_an_event_it_cannot_act_on(bad_event: dict[str, Any], message: str) -> None:
     with pytest.raises(teardown.InvalidEventError, match=re.escape(message)):
@@ -56,9 +74,10 @@ def test_is_complete_rejects_an_event_it_cannot_act_on(bad_event: dict[str, Any]
 
 
 @pytest.mark.parametrize("name", ["movielens", "films_2-eu", "a"])
-def test_the_handler_restates_the_one_naming_scheme(name: str) -> None:
+def test_the_handler_deletes_the_names_the_stack_sends_and_derives_none(name: str) -> None:
     names = PersonalizeNames(name)
-    pipeline = teardown.Pipeline.from_event(event("Delete", ResourceProperties={**PROPERTIES, "PipelineName": name}))
+    properties = {**PROPERTIES, "PipelineName": name, "Names": names_property(name)}
+    pipeline = teardown.Pipeline.from_event(event("Delete", ResourceProperties=properties))
 
     assert (
         pipeline.dataset_group,

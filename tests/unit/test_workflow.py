@@ -11,15 +11,10 @@ from typing import Any
 import pytest
 
 from stacks.config import PipelineConfig, load_config
-from stacks.workflow import (
-    EVENT_DETAIL_TYPE,
-    EVENT_SOURCE,
-    IMPORT_READY,
-    READINESS_CHECKS,
-    WORKFLOW_FUNCTIONS,
-    build_workflow_definition,
-    render_definition,
-)
+from contract.events import EVENT_DETAIL_TYPE, EVENT_SOURCE
+from contract.functions import WORKFLOW_FUNCTIONS
+from contract.readiness import IMPORT_READY, READINESS_CHECKS
+from stacks.workflow import build_workflow_definition, render_definition
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,7 @@ import pytest
 from pipeline.picture import render_markdown, render_mermaid, with_readme_picture
 from pipeline.workflow_graph import FAIL, TASK, WAIT, build_graph
 from stacks.artifacts import DEFINITION_FILE_NAME
-from stacks.wait_states import WaitStateNames
+from contract.wait_states import WaitStateNames
 
 REPO = Path(__file__).resolve().parents[2]
 PICTURE = REPO / "docs" / "workflow.md"

@@ -1,6 +1,6 @@
-"""Names of the states of one "wait until ready" fragment (light: no CDK or SDK imports).
+"""Names of the states of one "wait until ready" fragment.
 
-The workflow builder (stacks/workflow.py) names the states of each fragment from its stage;
+The workflow builder (stacks/workflow/waits.py) names the states of each fragment from its stage;
 the workflow picture and the command-line tool read those names back out of the emitted
 definition to show each fragment as one step. Keeping the scheme here means the three agree.
 """

@@ -1,0 +1,32 @@
+"""What a run tells the world: its outcome event, and the metrics of the dashboard and alarms."""
+
+from __future__ import annotations
+
+# Every run puts exactly one event on the account's default bus (docs/runbook.md).
+EVENT_SOURCE = "personalize-retraining"
+EVENT_DETAIL_TYPE = "Retraining run finished"
+OUTCOMES = ("succeeded", "failed", "skipped", "rejected")
+
+# CloudWatch namespace of the pipeline's own metrics; each carries the dimension PipelineName.
+METRIC_NAMESPACE = "PersonalizePipeline"
+# Creation-to-ACTIVE seconds of each stage (dimension Stage, training kept per mode).
+STAGE_DURATION_METRIC = "StageDuration"
+# The deployed model's quality-gate metric (dimension Metric).
+DEPLOYED_MODEL_METRIC = "DeployedModelMetric"
+# Hours since the last successful retraining, reported hourly by the heartbeat.
+RETRAINING_AGE_METRIC = "HoursSinceLastRetraining"
+
+# Where a failed run stopped, named in its event (``failedStage``): each Task belongs to one stage.
+STAGE_INPUT = "run input"
+STAGE_GUARD = "look for another run"
+STAGE_PREPARE = "prepare data"
+STAGE_DATASET_GROUP = "dataset group"
+STAGE_DATASET = "interactions dataset"
+STAGE_IMPORT = "dataset import"
+STAGE_SOLUTION = "solution"
+STAGE_TRAINING = "training"
+STAGE_EVALUATION = "evaluation"
+STAGE_CAMPAIGN = "campaign"
+STAGE_SMOKE_TEST = "smoke test"
+STAGE_RECORD = "record"
+STAGE_NOTIFICATION = "notification"

@@ -1,0 +1,146 @@
+"""Every Lambda function of the stack: its code, handler, size and what it is for.
+
+The stack deploys each from its folder under lambdas/ with these settings; the workflow invokes
+the workflow steps through ``${<key>FunctionArn}`` definition substitutions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One function; ``handler`` is relative to its code folder under lambdas/."""
+
+    key: str
+    code_folder: str
+    handler: str
+    description: str
+    memory_mb: int = 256
+    timeout_seconds: int = 60
+
+    @property
+    def placeholder(self) -> str:
+        """The definition substitution that carries its ARN (workflow steps only)."""
+        return f"{self.key}FunctionArn"
+
+
+# --- the workflow's steps, in the order a run reaches them ------------------------------------
+
+LOOK_FOR_ANOTHER_RUN = FunctionSpec(
+    "LookForAnotherRun",
+    "run_guard",
+    "run_guard.handler",
+    "Tells whether a run of this state machine that started earlier is still running",
+)
+# Streaming the ratings needs a little memory for multipart buffers and time for large files.
+PREPARE_DATA = FunctionSpec(
+    "PrepareData",
+    "prepare_data",
+    "prepare_data.handler",
+    "Converts raw MovieLens ratings to Personalize's CSV",
+    memory_mb=512,
+    timeout_seconds=15 * 60,
+)
+ENSURE_DATASET_GROUP = FunctionSpec(
+    "EnsureDatasetGroup",
+    "personalize_steps",
+    "personalize_steps.ensure_dataset_group",
+    "Finds or creates the pipeline's dataset group",
+)
+ENSURE_DATASET = FunctionSpec(
+    "EnsureDataset",
+    "personalize_steps",
+    "personalize_steps.ensure_interactions_dataset",
+    "Finds or creates the interactions schema and dataset",
+)
+START_IMPORT = FunctionSpec(
+    "StartImport",
+    "personalize_steps",
+    "personalize_steps.start_import",
+    "Starts this run's dataset import job",
+)
+ENSURE_SOLUTION = FunctionSpec(
+    "EnsureSolution",
+    "personalize_steps",
+    "personalize_steps.ensure_solution",
+    "Finds or creates the solution, with automatic training off",
+)
+START_TRAINING = FunctionSpec(
+    "StartTraining",
+    "personalize_steps",
+    "personalize_steps.start_training",
+    "Starts this run's solution version",
+)
+EVALUATE_VERSION = FunctionSpec(
+    "EvaluateVersion",
+    "personalize_steps",
+    "personalize_steps.evaluate_version",
+    "Quality gate: compares the new version's metrics with the served version's",
+)
+DEPLOY_CAMPAIGN = FunctionSpec(
+    "DeployCampaign",
+    "personalize_steps",
+    "personalize_steps.deploy_campaign",
+    "Creates the campaign or updates it in place to the new solution version",
+)
+SMOKE_TEST = FunctionSpec(
+    "SmokeTest",
+    "personalize_steps",
+    "personalize_steps.smoke_test",
+    "Asks the campaign for recommendations for a sample user",
+)
+RECORD_RUN = FunctionSpec(
+    "RecordRun",
+    "prepare_data",
+    "prepare_data.record_run",
+    "Records what the deployed model was trained on, for change detection",
+)
+WORKFLOW_FUNCTIONS = (
+    LOOK_FOR_ANOTHER_RUN,
+    PREPARE_DATA,
+    ENSURE_DATASET_GROUP,
+    ENSURE_DATASET,
+    START_IMPORT,
+    ENSURE_SOLUTION,
+    START_TRAINING,
+    EVALUATE_VERSION,
+    DEPLOY_CAMPAIGN,
+    SMOKE_TEST,
+    RECORD_RUN,
+)
+
+# --- functions that are not workflow steps ----------------------------------------------------
+
+# An hourly heartbeat that turns the state record into the staleness metric.
+REPORT_RETRAINING_AGE = FunctionSpec(
+    "ReportRetrainingAge",
+    "prepare_data",
+    "prepare_data.report_retraining_age",
+    "Reports the hours since the last successful retraining, for the staleness alarm",
+    memory_mb=128,
+    timeout_seconds=30,
+)
+# The teardown custom resource's handlers (provider framework onEvent and isComplete).
+PAUSE_PIPELINE = FunctionSpec(
+    "PausePipeline",
+    "teardown",
+    "teardown.on_event",
+    "On stack deletion: disables the schedule and stops running executions",
+)
+DELETE_PERSONALIZE_RESOURCES = FunctionSpec(
+    "DeleteResources",
+    "teardown",
+    "teardown.is_complete",
+    "On stack deletion: deletes the pipeline's Personalize resources in dependency order",
+)
+# At deployment: the schedule's StartDate (register scheduler.rate.first-invocation).
+COMPUTE_SCHEDULE_START = FunctionSpec(
+    "ComputeStart",
+    "schedule_start",
+    "schedule_start.on_event",
+    "At deployment: when the retraining schedule runs first (one period from now, or the configured start)",
+    memory_mb=128,
+    timeout_seconds=30,
+)

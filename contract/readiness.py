@@ -1,0 +1,106 @@
+"""How the workflow tells that each Personalize resource is ready, and how long it waits for it.
+
+The workflow builder turns each check into a "wait until ready" fragment; the data preparation
+plans its waits per check key; the record step learns each stage's duration per key; the
+dashboard and the command-line tool show them. One definition for all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from contract.wait_states import WaitStateNames
+
+
+@dataclass(frozen=True)
+class ReadinessCheck:
+    """How to tell that one Personalize resource has become ACTIVE.
+
+    ``status_field`` is a path inside the DescribeX response as Step Functions returns it
+    (PascalCase member names, like the parameters of aws-sdk integrations).
+    """
+
+    stage: str
+    describe_action: str
+    arn_parameter: str
+    arn_path: str
+    resource_field: str
+    status_field: str
+    interval_seconds: int
+    max_checks: int
+    # For a wait on one version (a campaign update): where the answer names the version it is
+    # about, and where the state holds the version this run waits for. A Describe right after
+    # UpdateCampaign may still show the previous update, ACTIVE (register
+    # personalize.campaign-update.stale-read); such an answer counts as not ready yet.
+    version_field: str | None = None
+    expected_version_path: str | None = None
+
+    @property
+    def state_names(self) -> WaitStateNames:
+        return WaitStateNames(self.stage)
+
+    @property
+    def key(self) -> str:
+        """``DatasetImportJob``: names the stage's check counter, its last answer and its errors."""
+        return self.state_names.key
+
+    @property
+    def iam_action(self) -> str:
+        """``personalize:DescribeDatasetImportJob``: what the state machine's role must allow."""
+        return f"personalize:{self.describe_action[0].upper()}{self.describe_action[1:]}"
+
+    @property
+    def resource_path(self) -> str:
+        """Where in the answer the resource's Status and times are: ``Campaign.LatestCampaignUpdate``."""
+        parent, _, _ = self.status_field.rpartition(".")
+        return f"{self.resource_field}.{parent}" if parent else self.resource_field
+
+
+DATASET_GROUP_READY = ReadinessCheck(
+    "dataset group", "describeDatasetGroup", "DatasetGroupArn", "$.datasetGroup.arn",
+    "DatasetGroup", "Status", interval_seconds=15, max_checks=80,
+)
+DATASET_READY = ReadinessCheck(
+    "dataset", "describeDataset", "DatasetArn", "$.dataset.arn",
+    "Dataset", "Status", interval_seconds=15, max_checks=80,
+)
+IMPORT_READY = ReadinessCheck(
+    "dataset import job", "describeDatasetImportJob", "DatasetImportJobArn", "$.importJob.arn",
+    "DatasetImportJob", "Status", interval_seconds=60, max_checks=360,
+)
+SOLUTION_READY = ReadinessCheck(
+    "solution", "describeSolution", "SolutionArn", "$.solution.arn",
+    "Solution", "Status", interval_seconds=15, max_checks=80,
+)
+TRAINING_READY = ReadinessCheck(
+    "solution version", "describeSolutionVersion", "SolutionVersionArn", "$.solutionVersion.arn",
+    "SolutionVersion", "Status", interval_seconds=300, max_checks=288,
+)
+CAMPAIGN_CREATED = ReadinessCheck(
+    "campaign", "describeCampaign", "CampaignArn", "$.campaign.arn",
+    "Campaign", "Status", interval_seconds=60, max_checks=180,
+)
+# An update keeps the campaign's own Status ACTIVE; its progress is in LatestCampaignUpdate.
+CAMPAIGN_UPDATED = ReadinessCheck(
+    "campaign update", "describeCampaign", "CampaignArn", "$.campaign.arn",
+    "Campaign", "LatestCampaignUpdate.Status", interval_seconds=60, max_checks=180,
+    version_field="LatestCampaignUpdate.SolutionVersionArn", expected_version_path="$.solutionVersion.arn",
+)
+# Putting the previous version back after a failed smoke test: waited for at the configured
+# campaign pace (not learned, it is rare), and not part of the planned checks.
+CAMPAIGN_ROLLBACK = ReadinessCheck(
+    "campaign rollback", "describeCampaign", "CampaignArn", "$.campaign.arn",
+    "Campaign", "LatestCampaignUpdate.Status", interval_seconds=60, max_checks=180,
+    version_field="LatestCampaignUpdate.SolutionVersionArn",
+    expected_version_path="$.campaign.previousSolutionVersionArn",
+)
+# The planned checks: their waits are learned from earlier runs.
+READINESS_CHECKS = (
+    DATASET_GROUP_READY,
+    DATASET_READY,
+    IMPORT_READY,
+    SOLUTION_READY,
+    TRAINING_READY,
+    CAMPAIGN_CREATED,
+    CAMPAIGN_UPDATED,
+)

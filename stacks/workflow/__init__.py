@@ -1,0 +1,80 @@
+"""The retraining workflow, written with the AWS Step Functions Data Science SDK.
+
+:func:`build_workflow_definition` is a pure function from the validated config to the ASL
+definition (a dict), assembled from one module per phase of a run:
+
+- :mod:`.guard_and_prepare`: the run's input, another run in progress, the data and the plan;
+- :mod:`.ensure_and_import`: the dataset group, the interactions dataset and this run's import;
+- :mod:`.train_and_evaluate`: the solution, the training and the quality gate;
+- :mod:`.deploy_and_smoke_test`: the campaign, the smoke test, the record and the success event;
+
+with :mod:`.builder` (Lambda steps, failure routing, outcome events), :mod:`.waits` (the one
+"wait until ready" fragment) and :mod:`.outcomes` (the outcome event's detail). ARNs that only
+exist once the stack is deployed appear as ``${Placeholder}`` strings; the stack hands the same
+text to Step Functions with ``definition_substitutions``, and the offline simulator substitutes
+its own values.
+
+Only this package imports the Data Science SDK (it imports sagemaker, ~2 s): synth and the tests
+that check the definition. Everything else reads the shared facts from contract/.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from typing import Any
+
+from contract.readiness import CAMPAIGN_CREATED, CAMPAIGN_ROLLBACK, CAMPAIGN_UPDATED, READINESS_CHECKS
+from stacks.config import PipelineConfig
+from stacks.workflow.builder import WorkflowBuilder
+from stacks.workflow.deploy_and_smoke_test import build_deploy_and_smoke_test
+from stacks.workflow.ensure_and_import import build_ensure_and_import
+from stacks.workflow.guard_and_prepare import build_guard_and_prepare
+from stacks.workflow.train_and_evaluate import build_train_and_evaluate
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from stepfunctions.steps.states import Graph
+
+__all__ = ["build_workflow_definition", "execution_timeout_seconds", "render_definition"]
+
+
+def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
+    """Build the ASL definition of one retraining run."""
+    b = WorkflowBuilder(config)
+    deploy = build_deploy_and_smoke_test(b)
+    train = build_train_and_evaluate(b, deploy=deploy)
+    ensure = build_ensure_and_import(b, then=train)
+    start = build_guard_and_prepare(b, then=ensure)
+    # TimeoutSeconds lives in the definition: the stack deploys this text as it is (a CDK
+    # StateMachine ``timeout`` is not applied to a definition given as a string).
+    graph = Graph(start, comment=_comment(config), timeout_seconds=execution_timeout_seconds())
+    definition: dict[str, Any] = json.loads(graph.to_json())
+    return definition
+
+
+def execution_timeout_seconds() -> int:
+    """Longer than the longest a run can wait, so a stage's own bound fires first with its cause.
+
+    A stage waits at most its planned first wait (capped at interval x max checks) and then max
+    checks at most the configured interval apart: twice its configured total. A run waits for
+    the campaign's creation or for its update, never both, and perhaps for a rollback after a
+    failed smoke test. Plus an hour for the steps themselves, each bounded by its Lambda timeout.
+    """
+    bound = {check.key: 2 * check.interval_seconds * check.max_checks for check in READINESS_CHECKS}
+    campaign = max(bound.pop(CAMPAIGN_CREATED.key), bound.pop(CAMPAIGN_UPDATED.key))
+    # After a failed smoke test the previous version is put back: one unplanned wait more.
+    rollback = CAMPAIGN_ROLLBACK.interval_seconds * CAMPAIGN_ROLLBACK.max_checks
+    return sum(bound.values()) + campaign + rollback + 3600
+
+
+def _comment(config: PipelineConfig) -> str:
+    return (
+        f"Retrains the Amazon Personalize pipeline '{config.pipeline_name}' "
+        f"({config.recipe_name}) on the ratings in s3://<data bucket>/{config.data.raw_key}."
+    )
+
+
+def render_definition(definition: dict[str, Any]) -> str:
+    """The exact text synth writes and deploys; stable so diffs and tests are meaningful."""
+    return json.dumps(definition, indent=2) + "\n"

@@ -1,0 +1,97 @@
+"""Phase 4: deploy the version to the campaign, smoke-test it, record the run, publish success.
+
+A version that passed the gate but answers no recommendations must not stay in service: after
+an update, the previous version is put back (and awaited) before the run fails.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from stepfunctions.steps.choice_rule import ChoiceRule
+    from stepfunctions.steps.states import Catch, Chain, Choice, Pass, State, Succeed, Task
+
+from contract.events import STAGE_CAMPAIGN, STAGE_SMOKE_TEST
+from contract.functions import DEPLOY_CAMPAIGN, SMOKE_TEST
+from contract.readiness import CAMPAIGN_CREATED, CAMPAIGN_ROLLBACK, CAMPAIGN_UPDATED
+from stacks.workflow.builder import WorkflowBuilder
+from stacks.workflow.outcomes import SUCCESS_METRICS, outcome_detail
+
+
+def build_deploy_and_smoke_test(b: WorkflowBuilder) -> State:
+    """Returns the phase's first state, ``Deploy campaign``."""
+    config, names = b.config, b.names
+
+    def deploy(state_name: str, version_path: str, result_path: str, stage: str) -> Task:
+        parameters = {
+            "name": names.campaign,
+            "solutionArn.$": "$.solution.arn",
+            "solutionVersionArn.$": version_path,
+            "minProvisionedTPS": config.campaign_min_provisioned_tps,
+        }
+        return b.invoke(state_name, DEPLOY_CAMPAIGN, parameters, result_path, stage)
+
+    deploy_campaign = deploy("Deploy campaign", "$.solutionVersion.arn", "$.campaign", STAGE_CAMPAIGN)
+    smoke_test = b.invoke(
+        "Smoke test recommendations",
+        SMOKE_TEST,
+        {"campaignArn.$": "$.campaign.arn", "userId": config.smoke_test_user_id, "numResults": 10},
+        "$.smokeTest",
+        STAGE_SMOKE_TEST,
+    )
+    rollback_possible = Choice("Roll back the campaign?")
+    roll_back = deploy("Roll back campaign", "$.campaign.previousSolutionVersionArn", "$.rollback", STAGE_SMOKE_TEST)
+    smoke_test.catches.insert(
+        0, Catch(error_equals=["SmokeTestFailedError"], next_step=rollback_possible, result_path="$.failure")
+    )
+    rollback_possible.add_choice(
+        ChoiceRule.And(
+            [
+                ChoiceRule.StringEquals(variable="$.campaign.action", value="updated"),
+                ChoiceRule.IsString(variable="$.campaign.previousSolutionVersionArn", value=True),
+            ]
+        ),
+        roll_back,
+    )
+    rollback_possible.default_choice(b.failure_in(STAGE_SMOKE_TEST))
+    roll_back.next(b.wait_until_active(CAMPAIGN_ROLLBACK, b.failure_in(STAGE_SMOKE_TEST), STAGE_SMOKE_TEST))
+
+    record_run = b.record_run("Record successful run", "succeeded")
+    summarize = Pass(
+        "Summarize run",
+        parameters={
+            "outcome": "succeeded",
+            "campaignArn.$": "$.campaign.arn",
+            "campaignAction.$": "$.campaign.action",
+            "solutionVersionArn.$": "$.solutionVersion.arn",
+            "trainingMode.$": "$.data.plan.trainingMode",
+            "trainingModeReason.$": "$.data.plan.trainingModeReason",
+            "datasetImportJobArn.$": "$.importJob.arn",
+            "evaluation.$": "$.evaluation",
+            "data.$": "$.data",
+            "recommendations.$": "$.smokeTest",
+        },
+    )
+    campaign_created_or_updated = Choice("Campaign created or updated?")
+    deploy_campaign.next(campaign_created_or_updated)
+    campaign_created_or_updated.add_choice(
+        ChoiceRule.StringEquals(variable="$.campaign.action", value="updated"),
+        b.wait_until_active(CAMPAIGN_UPDATED, smoke_test, STAGE_CAMPAIGN),
+    )
+    campaign_created_or_updated.default_choice(b.wait_until_active(CAMPAIGN_CREATED, smoke_test, STAGE_CAMPAIGN))
+    publish_success = b.publish_outcome(
+        "Publish success",
+        outcome_detail(
+            config,
+            "succeeded",
+            reason="$.evaluation.reason",
+            metrics=SUCCESS_METRICS,
+            solution_version_arn="$.solutionVersionArn",
+            campaign_arn="$.campaignArn",
+        ),
+        Succeed("Run succeeded"),
+    )
+    Chain([smoke_test, record_run, summarize, publish_success])
+    return deploy_campaign

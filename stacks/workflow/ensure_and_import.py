@@ -1,0 +1,53 @@
+"""Phase 2: the dataset group and the interactions dataset, found or created, and this run's import."""
+
+from __future__ import annotations
+
+import warnings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from stepfunctions.steps.states import State
+
+from contract.events import STAGE_DATASET, STAGE_DATASET_GROUP, STAGE_IMPORT
+from contract.functions import ENSURE_DATASET, ENSURE_DATASET_GROUP, START_IMPORT
+from contract.readiness import DATASET_GROUP_READY, DATASET_READY, IMPORT_READY
+from contract.resources import PERSONALIZE_ROLE_PLACEHOLDER
+from stacks.interactions_schema import INTERACTIONS_SCHEMA_JSON
+from stacks.workflow.builder import RUN_CONTEXT, WorkflowBuilder
+
+
+def build_ensure_and_import(b: WorkflowBuilder, *, then: State) -> State:
+    """Each step waits until its resource is ACTIVE; the imported data goes on to ``then``."""
+    names = b.names
+    ensure_dataset_group = b.invoke(
+        "Ensure dataset group", ENSURE_DATASET_GROUP, {"name": names.dataset_group}, "$.datasetGroup", STAGE_DATASET_GROUP
+    )
+    ensure_dataset = b.invoke(
+        "Ensure interactions dataset",
+        ENSURE_DATASET,
+        {
+            "datasetGroupArn.$": "$.datasetGroup.arn",
+            "schemaName": names.interactions_schema,
+            "schema": INTERACTIONS_SCHEMA_JSON,
+            "datasetName": names.interactions_dataset,
+        },
+        "$.dataset",
+        STAGE_DATASET,
+    )
+    start_import = b.invoke(
+        "Start dataset import",
+        START_IMPORT,
+        {
+            "datasetArn.$": "$.dataset.arn",
+            "dataLocation.$": "$.data.interactionsUri",
+            "roleArn": "${" + PERSONALIZE_ROLE_PLACEHOLDER + "}",
+            "jobNamePrefix": names.import_job_prefix,
+            **RUN_CONTEXT,
+        },
+        "$.importJob",
+        STAGE_IMPORT,
+    )
+    ensure_dataset_group.next(b.wait_until_active(DATASET_GROUP_READY, ensure_dataset, STAGE_DATASET_GROUP))
+    ensure_dataset.next(b.wait_until_active(DATASET_READY, start_import, STAGE_DATASET))
+    start_import.next(b.wait_until_active(IMPORT_READY, then, STAGE_IMPORT))
+    return ensure_dataset_group

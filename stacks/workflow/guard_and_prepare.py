@@ -1,0 +1,150 @@
+"""Phase 1: refuse a malformed start, step aside for an earlier run, prepare the data, plan the waits.
+
+Three ways to end here as ``skipped``: another run started earlier is still running; nothing has
+been uploaded and nothing trained yet; the data is the data of the last training.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from stepfunctions.steps.choice_rule import ChoiceRule
+    from stepfunctions.steps.states import Chain, Choice, Pass, State, Succeed
+
+from contract.events import STAGE_GUARD, STAGE_INPUT, STAGE_PREPARE
+from contract.functions import LOOK_FOR_ANOTHER_RUN, PREPARE_DATA
+from contract.layout import STATE_KEY, TRAINING_PREFIX
+from contract.readiness import CAMPAIGN_ROLLBACK, READINESS_CHECKS
+from contract.resources import DATA_BUCKET_PLACEHOLDER
+from stacks.workflow.builder import WorkflowBuilder
+from stacks.workflow.outcomes import outcome_detail
+
+
+def build_guard_and_prepare(b: WorkflowBuilder, *, then: State) -> State:
+    """The run's first states; a run with new data goes on to ``then``. Returns the start state."""
+    config = b.config
+    # Decided on ARNs and start times, not on a count: ListExecutions is eventually consistent
+    # (register sfn.list-executions.eventual-consistency), so this run may not be listed yet.
+    guard = b.invoke(
+        "Look for another run",
+        LOOK_FOR_ANOTHER_RUN,
+        {
+            "stateMachineArn.$": "$$.StateMachine.Id",
+            "executionArn.$": "$$.Execution.Id",
+            "executionStartTime.$": "$$.Execution.StartTime",
+        },
+        "$.running",
+        STAGE_GUARD,
+    )
+    another_run = Choice("Another run in progress?")
+    skip_overlap = Pass(
+        "Skip: another run in progress",
+        comment="Two runs would import and train over each other; the one that started first finishes the job.",
+        parameters={
+            "outcome": "skipped",
+            "reason": "another execution of this state machine is running",
+            "runningExecutionArns.$": "$.running.earlierRunningExecutionArns",
+        },
+    )
+    skipped = Succeed("Run skipped")
+    prepare = b.invoke(
+        "Prepare data",
+        PREPARE_DATA,
+        {
+            "bucket": "${" + DATA_BUCKET_PLACEHOLDER + "}",
+            "rawKey": config.data.raw_key,
+            "format": config.data.format,
+            "minRating": config.data.min_rating,
+            "outputKey.$": f"States.Format('{TRAINING_PREFIX}{{}}/interactions.csv', $$.Execution.Name)",
+            "stateKey": STATE_KEY,
+            "plan": {
+                "trainingMode": config.training.mode,
+                "fullRetrainEveryDays": config.training.full_retrain_every_days,
+                "runStartedAt.$": "$$.Execution.StartTime",
+                "polling": {
+                    check.key: {"intervalSeconds": check.interval_seconds, "maxChecks": check.max_checks}
+                    for check in READINESS_CHECKS
+                },
+            },
+        },
+        "$.data",
+        STAGE_PREPARE,
+    )
+    new_data = Choice("New data?")
+    skip_no_data = Pass(
+        "Skip: no data yet",
+        comment="Nothing has been uploaded and nothing trained yet (the schedule may fire right after cdk deploy).",
+        parameters={"outcome": "skipped", "reason.$": "$.data.reason", "raw.$": "$.data.raw"},
+    )
+    skip_unchanged = Pass(
+        "Skip: no new data",
+        comment="The last trained version was trained on exactly this data: no import, no training, no campaign change.",
+        parameters={
+            "outcome": "skipped",
+            "reason": "no new data since the last training",
+            "dataFingerprint.$": "$.data.dataFingerprint",
+        },
+    )
+    plan_waits = Pass(
+        "Plan waits",
+        comment="Per-stage check counters and waits (learned from earlier runs) bound every wait.",
+        parameters={
+            "data.$": "$.data",
+            "checks": {
+                check.key: {
+                    "count": 0,
+                    "waitSeconds.$": f"$.data.plan.waits.{check.key}.firstSeconds",
+                    "intervalSeconds.$": f"$.data.plan.waits.{check.key}.intervalSeconds",
+                }
+                for check in READINESS_CHECKS
+            }
+            | {
+                CAMPAIGN_ROLLBACK.key: {
+                    "count": 0,
+                    "waitSeconds": CAMPAIGN_ROLLBACK.interval_seconds,
+                    "intervalSeconds": CAMPAIGN_ROLLBACK.interval_seconds,
+                }
+            },
+            "poll": {},
+        },
+    )
+
+    # A run started by hand with another input is refused before it touches anything. Two
+    # Choices: a type test on a path that is not there is not portable, IsPresent is.
+    check_input = Choice("Run input has a trigger?")
+    trigger_is_text = Choice("Run trigger is text?")
+    invalid_input = Pass(
+        "Invalid run input",
+        comment="Replaces the whole state: the input may not even be an object.",
+        parameters={
+            "failure": {
+                "Error": "InvalidExecutionInput",
+                "Cause": 'The execution input must be a JSON object with a text field "trigger" saying who '
+                'started the run, for example {"trigger": "manual"}; the schedule sends {"trigger": "schedule"} '
+                'and the command-line tool {"trigger": "cli"}.',
+            }
+        },
+    )
+    check_input.add_choice(ChoiceRule.IsPresent(variable="$.trigger", value=True), trigger_is_text)
+    check_input.default_choice(invalid_input)
+    trigger_is_text.add_choice(ChoiceRule.IsString(variable="$.trigger", value=True), guard)
+    trigger_is_text.default_choice(invalid_input)
+    invalid_input.next(b.failure_in(STAGE_INPUT))
+    Chain([guard, another_run])
+    another_run.add_choice(ChoiceRule.BooleanEquals(variable="$.running.anotherRunInProgress", value=True), skip_overlap)
+    another_run.default_choice(prepare)
+    skip_overlap.next(b.publish_outcome("Publish skip: another run", outcome_detail(config, "skipped", reason="$.reason"), skipped))
+    Chain([prepare, new_data])
+    new_data.add_choice(ChoiceRule.BooleanEquals(variable="$.data.noData", value=True), skip_no_data)
+    new_data.add_choice(ChoiceRule.BooleanEquals(variable="$.data.unchanged", value=True), skip_unchanged)
+    new_data.default_choice(plan_waits)
+    skip_unchanged.next(
+        b.publish_outcome("Publish skip: no new data", outcome_detail(config, "skipped", reason="$.reason"), skipped)
+    )
+    skip_no_data.next(
+        b.publish_outcome("Publish skip: no data yet", outcome_detail(config, "skipped", reason="$.reason"), skipped)
+    )
+    Chain([plan_waits, then])
+    return check_input

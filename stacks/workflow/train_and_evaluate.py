@@ -1,0 +1,89 @@
+"""Phase 3: the solution (automatic training off), this run's training, and the quality gate.
+
+A version the gate rejects is recorded (the same data is not trained again) and the run ends
+``rejected``; the campaign keeps serving the previous version.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from stepfunctions.steps.choice_rule import ChoiceRule
+    from stepfunctions.steps.states import Chain, Choice, Pass, State, Succeed
+
+from contract.events import STAGE_EVALUATION, STAGE_SOLUTION, STAGE_TRAINING
+from contract.functions import ENSURE_SOLUTION, EVALUATE_VERSION, START_TRAINING
+from contract.readiness import SOLUTION_READY, TRAINING_READY
+from stacks.workflow.builder import RUN_CONTEXT, WorkflowBuilder
+from stacks.workflow.outcomes import REJECTION_METRICS, outcome_detail
+
+
+def build_train_and_evaluate(b: WorkflowBuilder, *, deploy: State) -> State:
+    """A version that passes the gate goes on to ``deploy``. Returns the phase's first state."""
+    config, names = b.config, b.names
+    ensure_solution = b.invoke(
+        "Ensure solution",
+        ENSURE_SOLUTION,
+        {"name": names.solution, "datasetGroupArn.$": "$.datasetGroup.arn", "recipeArn": config.recipe_arn},
+        "$.solution",
+        STAGE_SOLUTION,
+    )
+    start_training = b.invoke(
+        "Start training",
+        START_TRAINING,
+        {
+            "solutionArn.$": "$.solution.arn",
+            "trainingMode.$": "$.data.plan.trainingMode",
+            "namePrefix": names.solution_version_prefix,
+            **RUN_CONTEXT,
+        },
+        "$.solutionVersion",
+        STAGE_TRAINING,
+    )
+    evaluate = b.invoke(
+        "Evaluate new version",
+        EVALUATE_VERSION,
+        {
+            "solutionVersionArn.$": "$.solutionVersion.arn",
+            "solutionArn.$": "$.solution.arn",
+            "campaignName": names.campaign,
+            "metric": config.quality_gate.metric,
+            "maxRelativeRegression": config.quality_gate.max_relative_regression,
+            "minimum": config.quality_gate.minimum,
+        },
+        "$.evaluation",
+        STAGE_EVALUATION,
+    )
+    gate = Choice("Quality gate passed?")
+    record_rejection = b.record_run("Record rejected version", "rejected")
+    summarize_rejection = Pass(
+        "Summarize rejection",
+        comment="The campaign keeps serving the previous version.",
+        parameters={
+            "outcome": "rejected",
+            "reason.$": "$.evaluation.reason",
+            "metric.$": "$.evaluation.metric",
+            "candidate.$": "$.evaluation.candidate",
+            "current.$": "$.evaluation.current",
+            "minimum.$": "$.evaluation.minimum",
+            "trainingMode.$": "$.data.plan.trainingMode",
+            "datasetImportJobArn.$": "$.importJob.arn",
+            "data.$": "$.data",
+        },
+    )
+    publish_rejection = b.publish_outcome(
+        "Publish rejection",
+        outcome_detail(
+            config, "rejected", reason="$.reason", metrics=REJECTION_METRICS, solution_version_arn="$.candidate.solutionVersionArn"
+        ),
+        Succeed("Run rejected"),
+    )
+    ensure_solution.next(b.wait_until_active(SOLUTION_READY, start_training, STAGE_SOLUTION))
+    start_training.next(b.wait_until_active(TRAINING_READY, evaluate, STAGE_TRAINING))
+    evaluate.next(gate)
+    gate.add_choice(ChoiceRule.BooleanEquals(variable="$.evaluation.passed", value=True), deploy)
+    gate.default_choice(record_rejection)
+    Chain([record_rejection, summarize_rejection, publish_rejection])
+    return ensure_solution
