@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from pipeline.workflow_graph import FAIL, SUCCEED, WAIT, Step, WorkflowGraph, build_graph
+from pipeline.workflow_graph import FAIL, SUCCEED, Step, WorkflowGraph, build_graph
 from stacks.artifacts import DEFINITION_FILE_NAME
 
 DEFAULT_OUTPUT = Path("docs/workflow.md")
