@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := true
 CDK := npx --no-install cdk --no-notices --no-version-reporting
 
-.PHONY: install demo test bench synth picture deploy destroy acceptance clean
+.PHONY: install demo test bench bench-synth synth picture deploy destroy acceptance clean
 
 install: $(VENV)/.installed $(TOOLS_VENV)/.installed node_modules/.installed
 
@@ -51,6 +51,10 @@ test: install
 ## bench: the emitted workflow against the notebook's polling, and a month of daily runs (simulated time)
 bench: synth
 	$(PYTHON) -m simulator.bench --cdk-out cdk.out
+
+## bench-synth: this app's synth time against a bare one-bucket CDK app's, and the ratio
+bench-synth: install
+	$(PYTHON) tools/bench_synth.py
 
 ## deploy / destroy: real AWS (needs credentials and a bootstrapped account)
 deploy: install

@@ -52,3 +52,14 @@ class PersonalizeNames:
         at any other, since a name is the only mark of ownership Personalize keeps.
         """
         return f"{self.pipeline}-"
+
+    def as_properties(self) -> dict[str, str]:
+        """The names the teardown deletes, as its custom resource's ``Names`` property."""
+        return {
+            "DatasetGroup": self.dataset_group,
+            "InteractionsSchema": self.interactions_schema,
+            "InteractionsDataset": self.interactions_dataset,
+            "Solution": self.solution,
+            "Campaign": self.campaign,
+            "OwnedPrefix": self.owned_prefix,
+        }

@@ -158,7 +158,7 @@ class PersonalizeTeardown(Construct):
             properties={
                 "PipelineName": pipeline_name,
                 # The names it may delete, from the one naming scheme: the handler derives none.
-                "Names": _names(PersonalizeNames(pipeline_name)),
+                "Names": PersonalizeNames(pipeline_name).as_properties(),
                 "StateMachineArn": state_machine.state_machine_arn,
                 "ScheduleName": schedule.schedule_name,
                 "ScheduleGroupName": SCHEDULE_GROUP,
@@ -205,15 +205,3 @@ def _schedule_role_arn(schedule: scheduler.Schedule) -> str:
     target = schedule.node.default_child.target  # type: ignore[union-attr]
     role_arn: str = target.role_arn
     return role_arn
-
-
-def _names(names: PersonalizeNames) -> dict[str, str]:
-    """What the teardown deletes by name, as its custom resource properties."""
-    return {
-        "DatasetGroup": names.dataset_group,
-        "InteractionsSchema": names.interactions_schema,
-        "InteractionsDataset": names.interactions_dataset,
-        "Solution": names.solution,
-        "Campaign": names.campaign,
-        "OwnedPrefix": names.owned_prefix,
-    }

@@ -16,6 +16,7 @@ import functools
 import hashlib
 import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Iterator
 
@@ -23,6 +24,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from contract.logs import log_operation
 from contract.personalize import ACTIVE, DELETING_STATUSES, PENDING_STATUSES
 
 logger = logging.getLogger()
@@ -109,10 +111,8 @@ def client(service: str) -> Any:
     return _clients[service]
 
 
-def _log(step: str, **fields: Any) -> None:
-    """One structured record: the functions log in Lambda's JSON format, which writes each
-    ``extra`` field as a top-level key (queryable in Logs Insights), not as text in a message."""
-    logger.info(step, extra={"step": step, **json.loads(json.dumps(fields, default=str))})
+def _log(operation: str, **fields: Any) -> None:
+    log_operation(logger, operation, **fields)
 
 
 def _require(event: dict[str, Any], field: str, kind: type = str) -> Any:
@@ -408,6 +408,39 @@ def _solution_version_named(solution_arn: str, name: str) -> str | None:
 # --- quality gate --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    reason: str
+    threshold: float | None  # the least value the served version's metric allows; None if nothing is served
+
+
+def quality_gate_verdict(
+    metric: str, value: float, served: float | None, *, tolerance: float, minimum: float | None
+) -> Verdict:
+    """Pure decision of the quality gate: the floor, then the tolerance against the served version.
+
+    The new version's metric must reach ``minimum`` (when set) and may fall at most ``tolerance``
+    (a fraction) short of the served version's value; with nothing served only the floor applies.
+    """
+    reasons = []
+    if minimum is not None and value < minimum:
+        reasons.append(f"{metric} {value:g} is below the minimum {minimum:g}")
+    threshold = None
+    if served is not None:
+        threshold = round(served * (1 - tolerance), 6)
+        if value < threshold:
+            reasons.append(
+                f"{metric} {value:g} is more than {tolerance:.0%} below the served version's "
+                f"{served:g} (at least {threshold:g} needed)"
+            )
+    if reasons:
+        return Verdict(False, "; ".join(reasons), threshold)
+    compared = f"the served version's {served:g}" if served is not None else "no served version"
+    floor = f", minimum {minimum:g}" if minimum is not None else ""
+    return Verdict(True, f"{metric} {value:g} against {compared} (tolerance {tolerance:.0%}{floor})", threshold)
+
+
 @step
 def evaluate_version(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Decide whether the new version may replace the one the campaign serves.
@@ -439,31 +472,16 @@ def evaluate_version(event: dict[str, Any], context: Any = None) -> dict[str, An
         if served_value is not None:
             current = {"solutionVersionArn": served_arn, "value": float(served_value)}
 
-    reasons = []
-    if minimum is not None and value < minimum:
-        reasons.append(f"{metric} {value:g} is below the minimum {minimum:g}")
-    threshold = None
-    if current is not None:
-        threshold = round(current["value"] * (1 - tolerance), 6)
-        if value < threshold:
-            reasons.append(
-                f"{metric} {value:g} is more than {tolerance:.0%} below the served version's "
-                f"{current['value']:g} (at least {threshold:g} needed)"
-            )
-    passed = not reasons
-    if passed:
-        compared = f"the served version's {current['value']:g}" if current else "no served version"
-        floor = f", minimum {minimum:g}" if minimum is not None else ""
-        reason = f"{metric} {value:g} against {compared} (tolerance {tolerance:.0%}{floor})"
-    else:
-        reason = "; ".join(reasons)
+    verdict = quality_gate_verdict(
+        metric, value, None if current is None else current["value"], tolerance=tolerance, minimum=minimum
+    )
     result = {
-        "passed": passed,
-        "reason": reason,
+        "passed": verdict.passed,
+        "reason": verdict.reason,
         "metric": metric,
         "candidate": {"solutionVersionArn": candidate_arn, "value": value},
         "current": current,
-        "threshold": threshold,
+        "threshold": verdict.threshold,
         "minimum": minimum,
         "maxRelativeRegression": tolerance,
         "metrics": candidate_metrics,

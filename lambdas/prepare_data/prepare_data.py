@@ -11,19 +11,19 @@ Exception class names become Step Functions error names (``RawDataNotFoundError`
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Final
+from typing import Any, Callable, Final
 
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
+from contract.logs import log_operation
 from contract.events import DEPLOYED_MODEL_METRIC, RETRAINING_AGE_METRIC, STAGE_DURATION_METRIC
 from movielens import FORMATS, ConversionStats, NoUsableRowsError, convert
 from contract.personalize import TRAINING_MODES
@@ -73,6 +73,9 @@ TRANSFER_CONFIG: Final = _transfer_config()
 UPLOADER_HINT: Final = "python tools/upload_movielens.py --stack-name <your stack name>"
 _NOT_FOUND_CODES: Final = frozenset({"NoSuchKey", "NoSuchBucket", "404"})
 
+# When a record is made and how old it is: the offline runtime puts its simulated clock here, as
+# in every handler that reads the time.
+clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # noqa: E731
 _s3_client: Any = None
 _cloudwatch_client: Any = None
 logger = logging.getLogger()
@@ -345,10 +348,8 @@ def _log(request: PrepareRequest | None, outcome: Mapping[str, Any], started: fl
     _log_event("prepare_data", **line)
 
 
-def _log_event(function: str, **fields: Any) -> None:
-    """One structured record: the functions log in Lambda's JSON format, which writes each
-    ``extra`` field as a top-level key (queryable in Logs Insights); print() would be plain text."""
-    logger.info(function, extra={"function": function, **json.loads(json.dumps(fields, default=str))})
+def _log_event(operation: str, **fields: Any) -> None:
+    log_operation(logger, operation, **fields)
 
 
 def handler(event: Any, context: Any = None, *, s3: Any = None) -> dict[str, Any]:
@@ -412,7 +413,7 @@ def record_run(event: Any, context: Any = None, *, s3: Any = None, cloudwatch: A
         training_mode=training_mode,
         run_started_at=run_started_at,
         stage_seconds=measured,
-        recorded_at=datetime.now(timezone.utc),
+        recorded_at=clock(),
     )
     write_state(client, bucket, key, state)
     if "metricNamespace" in event:
@@ -451,7 +452,7 @@ def report_retraining_age(event: Any, context: Any = None, *, s3: Any = None, cl
     if not recorded_at:
         _log_event("report_retraining_age", status="no successful run recorded yet", state=f"s3://{bucket}/{key}")
         return {"hoursSinceLastRetraining": None}
-    hours = round((datetime.now(timezone.utc) - parse_time(recorded_at)).total_seconds() / 3600, 2)
+    hours = round((clock() - parse_time(recorded_at)).total_seconds() / 3600, 2)
     (cloudwatch if cloudwatch is not None else get_cloudwatch_client()).put_metric_data(
         Namespace=namespace, MetricData=[_metric(RETRAINING_AGE_METRIC, hours, "None", pipeline)]
     )

@@ -16,7 +16,6 @@ boto3 and the standard library only: the folder is deployed as it is, without bu
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
@@ -25,6 +24,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from contract.logs import log_operation
 
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
@@ -111,8 +112,5 @@ def handler(event: Any, context: Any = None, *, stepfunctions: Any = None) -> di
         "listedItself": any(e["executionArn"] == fields["executionArn"] for e in running),
         "runningListed": len(running),
     }
-    logger.info(
-        "look_for_another_run",
-        extra={"step": "look_for_another_run", **json.loads(json.dumps(result))},
-    )
+    log_operation(logger, "look_for_another_run", **result)
     return result

@@ -14,13 +14,13 @@ Standard library only: the folder is deployed as it is, without bundling.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from contract.logs import log_operation
 from contract.schedule import rate_period
 
 logger = logging.getLogger()
@@ -73,5 +73,5 @@ def on_event(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
         raise InvalidEventError(f"property 'Expression' must be a string; got {expression!r}")
     start = first_run(expression, properties.get("ConfiguredStartDate") or None, clock())
     text = start.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    logger.info("schedule_start", extra={"step": "schedule_start", **json.loads(json.dumps({"request": request, "startDate": text}))})
+    log_operation(logger, "schedule_start", request=request, startDate=text)
     return {"PhysicalResourceId": PHYSICAL_ID, "Data": {"StartDate": text}}

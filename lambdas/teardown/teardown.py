@@ -22,7 +22,6 @@ boto3 and the standard library only: the folder is deployed as it is, without bu
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -32,6 +31,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from contract.logs import log_operation
 from contract.personalize import DELETING_STATUSES, PENDING_STATUSES, STOPPING
 
 logger = logging.getLogger()
@@ -74,10 +74,8 @@ def client(service: str) -> Any:
     return _clients[service]
 
 
-def _log(action: str, **fields: Any) -> None:
-    """One structured record: the functions log in Lambda's JSON format, which writes each
-    ``extra`` field as a top-level key (queryable in Logs Insights), not as text in a message."""
-    logger.info(action, extra={"action": action, **json.loads(json.dumps(fields, default=str))})
+def _log(operation: str, **fields: Any) -> None:
+    log_operation(logger, operation, **fields)
 
 
 def _error_code(error: ClientError) -> str:

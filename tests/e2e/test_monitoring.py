@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -25,7 +26,12 @@ def heartbeat(pipeline: OfflinePipeline) -> Any:
     (rule,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Events::Rule" and "ScheduleExpression" in r["Properties"]]
     separator, parts = rule["Targets"][0]["Input"]["Fn::Join"]
     text = separator.join(part if isinstance(part, str) else pipeline.bucket_name for part in parts)
-    return invoke_lambda(function, json.loads(text), arn=f"arn:aws:lambda:{REGION}:123456789012:function:heartbeat")
+    return invoke_lambda(
+        function,
+        json.loads(text),
+        arn=f"arn:aws:lambda:{REGION}:123456789012:function:heartbeat",
+        clock=pipeline.account.clock.now,
+    )
 
 
 def test_a_successful_run_reports_its_stage_durations_and_the_deployed_models_metric(pipeline: OfflinePipeline) -> None:
@@ -43,9 +49,13 @@ def test_the_heartbeat_reports_nothing_before_the_first_success_and_the_age_afte
     assert metrics_sent("HoursSinceLastRetraining") == []
 
     pipeline.start_execution(name="week-1")
-    reported = heartbeat(pipeline)
+    recorded = pipeline.account.clock.now()
+    just_after = heartbeat(pipeline)["hoursSinceLastRetraining"]
+    pipeline.account.clock.advance(timedelta(days=3, hours=5).total_seconds())
+    three_days_later = heartbeat(pipeline)["hoursSinceLastRetraining"]
 
-    assert 0 <= reported["hoursSinceLastRetraining"] < 1
+    assert (just_after, three_days_later) == (0.0, 77.0)
+    assert pipeline.account.clock.now() - recorded == timedelta(hours=77)
     assert metrics_sent("HoursSinceLastRetraining") == [{"PipelineName": "movielens"}]
 
 
@@ -57,6 +67,6 @@ def test_every_function_logs_json_records_with_their_fields_at_the_top_level(pip
     assert len(lines) >= 10
     for line in lines:
         assert {"timestamp", "level", "message", "logger", "requestId"} <= set(line)
-        assert "step" in line or "function" in line or "action" in line, line
-    prepared = [line for line in lines if line.get("function") == "prepare_data"]
+        assert "operation" in line, line
+    prepared = [line for line in lines if line.get("operation") == "prepare_data"]
     assert prepared[0]["status"] == "ok" and prepared[0]["rowsWritten"] > 0

@@ -68,14 +68,7 @@ def test_the_teardown_resource_names_the_pipeline_state_machine_and_schedule(pip
         "ScheduleGroupName": "default",
         "GiveUpAfterSeconds": "3300",
         # The names it deletes come from the one naming scheme; the handler derives none.
-        "Names": {
-            "DatasetGroup": names.dataset_group,
-            "InteractionsSchema": names.interactions_schema,
-            "InteractionsDataset": names.interactions_dataset,
-            "Solution": names.solution,
-            "Campaign": names.campaign,
-            "OwnedPrefix": names.owned_prefix,
-        },
+        "Names": names.as_properties(),
     }
 
 

@@ -353,3 +353,37 @@ def test_gate_needs_the_metric_on_the_new_version() -> None:
 def test_gate_rejects_a_malformed_event(field: str, value: Any) -> None:
     with pytest.raises(steps.InvalidEventError, match=f"event field '{field}' must be a number"):
         evaluate(GatePersonalize({}, None), **{field: value})
+
+
+@pytest.mark.parametrize(
+    ("value", "served", "minimum", "passed", "reason", "threshold"),
+    [
+        (0.10, None, None, True, "ndcg 0.1 against no served version (tolerance 5%)", None),
+        (0.10, None, 0.12, False, "ndcg 0.1 is below the minimum 0.12", None),
+        (0.095, 0.10, None, True, "ndcg 0.095 against the served version's 0.1 (tolerance 5%)", 0.095),
+        (
+            0.0949,
+            0.10,
+            None,
+            False,
+            "ndcg 0.0949 is more than 5% below the served version's 0.1 (at least 0.095 needed)",
+            0.095,
+        ),
+        (
+            0.05,
+            0.10,
+            0.06,
+            False,
+            "ndcg 0.05 is below the minimum 0.06; ndcg 0.05 is more than 5% below the served version's 0.1 "
+            "(at least 0.095 needed)",
+            0.095,
+        ),
+        (0.2, 0.1, 0.1, True, "ndcg 0.2 against the served version's 0.1 (tolerance 5%, minimum 0.1)", 0.095),
+    ],
+)
+def test_the_quality_gate_verdict_is_the_floor_then_the_tolerance(
+    value: float, served: float | None, minimum: float | None, passed: bool, reason: str, threshold: float | None
+) -> None:
+    verdict = steps.quality_gate_verdict("ndcg", value, served, tolerance=0.05, minimum=minimum)
+
+    assert (verdict.passed, verdict.reason, verdict.threshold) == (passed, reason, threshold)

@@ -10,7 +10,8 @@ import json
 from datetime import datetime, timedelta, timezone
 import logging
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -247,7 +248,7 @@ def test_handler_writes_interactions_and_reports(s3: Any, caplog: pytest.LogCapt
     assert len(result["warnings"]) == 2
     # One structured record: its fields are attributes of the record (top-level keys in Lambda's JSON format).
     (record,) = caplog.records
-    assert (record.getMessage(), record.function, record.status, record.rowsWritten) == ("prepare_data", "prepare_data", "ok", 2)
+    assert (record.getMessage(), record.operation, record.status, record.rowsWritten) == ("prepare_data", "prepare_data", "ok", 2)
 
 
 def test_handler_reports_version_id_on_versioned_bucket(s3: Any) -> None:
@@ -310,14 +311,21 @@ def test_no_raw_object_after_a_training_is_a_failure(s3: Any) -> None:
 
 
 class _FailingBody:
-    """Wraps a StreamingBody and fails after some chunks, like a dropped connection."""
+    """Wraps a StreamingBody and fails after some chunks, like a dropped connection.
 
-    def __init__(self, body: Any, chunks_before_failure: int) -> None:
-        self._body, self._left = body, chunks_before_failure
+    ``ready``, if given, is awaited (up to 10 s) before failing: the upload's worker threads then
+    have started what the test looks for, whatever the machine's load.
+    """
+
+    def __init__(self, body: Any, chunks_before_failure: int, ready: Callable[[], bool] | None = None) -> None:
+        self._body, self._left, self._ready = body, chunks_before_failure, ready
 
     def iter_chunks(self, size: int) -> Iterator[bytes]:
         for chunk in self._body.iter_chunks(size):
             if self._left == 0:
+                deadline = time.monotonic() + 10
+                while self._ready is not None and not self._ready() and time.monotonic() < deadline:
+                    time.sleep(0.01)
                 raise ConnectionResetError("simulated drop")
             self._left -= 1
             yield chunk
@@ -327,12 +335,12 @@ class _FailingBody:
 
 
 class _ClientWithFailingBody:
-    def __init__(self, s3: Any, chunks_before_failure: int) -> None:
-        self._s3, self._n = s3, chunks_before_failure
+    def __init__(self, s3: Any, chunks_before_failure: int, ready: Callable[[], bool] | None = None) -> None:
+        self._s3, self._n, self._ready = s3, chunks_before_failure, ready
 
     def get_object(self, **kwargs: Any) -> dict[str, Any]:
         response = self._s3.get_object(**kwargs)
-        response["Body"] = _FailingBody(response["Body"], self._n)
+        response["Body"] = _FailingBody(response["Body"], self._n, self._ready)
         return response
 
     def __getattr__(self, name: str) -> Any:
@@ -343,8 +351,9 @@ def test_stream_failure_mid_multipart_aborts_upload(s3: Any) -> None:
     # ~7 MiB of output: more than one 5 MiB part, so the multipart path is taken.
     rows = b"12345\t67890\t5\t1000000000\n" * 300_000
     s3.put_object(Bucket=BUCKET, Key=RAW_KEY, Body=rows)
-    client = _ClientWithFailingBody(s3, chunks_before_failure=6)
     calls: list[str] = []
+    # The drop comes once the multipart upload exists (it is created on a worker thread).
+    client = _ClientWithFailingBody(s3, chunks_before_failure=6, ready=lambda: "CreateMultipartUpload" in calls)
     s3.meta.events.register("before-call.s3.*", lambda model, **_: calls.append(model.name))
     small_parts = prepare_data._transfer_config()
     small_parts.multipart_threshold = small_parts.multipart_chunksize = 5 * 1024 * 1024

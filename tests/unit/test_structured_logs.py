@@ -17,7 +17,7 @@ import pytest
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 HANDLER_MODULES = sorted(LAMBDAS.glob("*/*.py"))
 RESERVED = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
-LOG_HELPERS = {"_log", "_log_event"}
+LOG_HELPERS = {"_log", "_log_event", "log_operation"}
 
 
 @pytest.mark.parametrize("module", HANDLER_MODULES, ids=lambda path: path.name)
@@ -42,3 +42,28 @@ def test_no_log_field_overwrites_a_log_record_attribute(module: Path) -> None:
     ]
 
     assert clashes == []
+
+
+@pytest.mark.parametrize("module", HANDLER_MODULES, ids=lambda path: path.name)
+def test_every_record_goes_through_the_one_log_helper(module: Path) -> None:
+    """One format and one key set (contract/logs.py): no handler calls logger.info(..., extra=...) itself."""
+    direct = [
+        node.lineno
+        for node in ast.walk(ast.parse(module.read_text()))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("debug", "info", "warning", "error", "exception")
+        and any(keyword.arg == "extra" for keyword in node.keywords)
+    ]
+
+    assert direct == [], f"{module.name} logs directly on lines {direct}: use contract.logs.log_operation"
+
+
+def test_the_log_helper_names_the_operation_in_its_own_key(caplog: pytest.LogCaptureFixture) -> None:
+    from contract.logs import log_operation
+
+    with caplog.at_level(logging.INFO):
+        log_operation(logging.getLogger("test"), "ensure_solution", arn="arn:x", count=2)
+
+    (record,) = caplog.records
+    assert (record.getMessage(), record.operation, record.arn, record.count) == ("ensure_solution", "ensure_solution", "arn:x", 2)

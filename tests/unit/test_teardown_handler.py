@@ -13,19 +13,6 @@ import teardown
 
 from contract.names import PersonalizeNames
 
-def names_property(name: str) -> dict[str, str]:
-    """What stacks/teardown.py sends: the names of contract/names.py."""
-    names = PersonalizeNames(name)
-    return {
-        "DatasetGroup": names.dataset_group,
-        "InteractionsSchema": names.interactions_schema,
-        "InteractionsDataset": names.interactions_dataset,
-        "Solution": names.solution,
-        "Campaign": names.campaign,
-        "OwnedPrefix": names.owned_prefix,
-    }
-
-
 PROPERTIES = {
     "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:framework",
     "PipelineName": "movielens",
@@ -33,7 +20,7 @@ PROPERTIES = {
     "ScheduleName": "Retraining-Schedule",
     "ScheduleGroupName": "default",
     "GiveUpAfterSeconds": "3300",
-    "Names": names_property("movielens"),
+    "Names": PersonalizeNames("movielens").as_properties(),
 }
 
 
@@ -76,7 +63,7 @@ def test_is_complete_rejects_an_event_it_cannot_act_on(bad_event: dict[str, Any]
 @pytest.mark.parametrize("name", ["movielens", "films_2-eu", "a"])
 def test_the_handler_deletes_the_names_the_stack_sends_and_derives_none(name: str) -> None:
     names = PersonalizeNames(name)
-    properties = {**PROPERTIES, "PipelineName": name, "Names": names_property(name)}
+    properties = {**PROPERTIES, "PipelineName": name, "Names": names.as_properties()}
     pipeline = teardown.Pipeline.from_event(event("Delete", ResourceProperties=properties))
 
     assert (
