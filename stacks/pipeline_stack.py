@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -25,8 +27,16 @@ class PersonalizePipelineStack(Stack):
     """S3 data bucket, roles, Lambda steps, the retraining state machine and its schedule."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: PipelineConfig, definition_text: str, **kwargs: object
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PipelineConfig,
+        definition_text: str | Callable[[], str],
+        **kwargs: object,
     ) -> None:
+        """``definition_text`` may be a function that returns it: it is called only when the state
+        machine is built, after the bucket, roles and functions (app.py builds it meanwhile)."""
         super().__init__(scope, construct_id, **kwargs)
         names = PersonalizeNames(config.pipeline_name)
         arns = PersonalizeArns(self, names, config.recipe_arn)
@@ -57,7 +67,7 @@ class PersonalizePipelineStack(Stack):
         workflow = RetrainingWorkflow(
             self,
             "Retraining",
-            definition_text=definition_text,
+            definition_text=definition_text() if callable(definition_text) else definition_text,
             substitutions=substitutions,
             functions=list(steps.functions.values()),
             run_guard_role=steps.functions[LOOK_FOR_ANOTHER_RUN.key].role,
