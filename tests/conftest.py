@@ -26,7 +26,7 @@ if NODE_BIN.is_dir() and not os.environ.get("PATH", "").startswith(str(NODE_BIN)
     os.environ["PATH"] = os.pathsep.join([str(NODE_BIN), os.environ.get("PATH", "")])
 
 
-def run_app(outdir: Path, personalize: dict | None = None) -> subprocess.CompletedProcess[str]:
+def run_app(outdir: Path, personalize: object = None) -> subprocess.CompletedProcess[str]:
     """Run the real entry point (python app.py) into ``outdir``, with a ``personalize`` block
     passed as the CDK CLI passes context (CDK_CONTEXT_JSON); None means the defaults."""
     env = {**os.environ, "CDK_OUTDIR": str(outdir)}

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write docs/fault-matrix.md from the scenarios of tests/e2e/test_fault_matrix.py.
+"""Write docs/fault-matrix.md from the scenarios of simulator/fault_scenarios.py.
 
     python tools/render_fault_matrix.py
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.test_fault_matrix import DOC, render_report  # noqa: E402
+from simulator.fault_scenarios import DOC, render_report  # noqa: E402
 
 if __name__ == "__main__":
     DOC.write_text(render_report())

@@ -7,34 +7,13 @@ directly, so they run ``app.py`` exactly as ``cdk synth`` would, without Node's 
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import run_app
 
-
-def run_app(personalize: Any, outdir: Path) -> subprocess.CompletedProcess[str]:
-    """Run ``python app.py`` with ``personalize`` as the context value, as the CDK CLI would."""
-    env = {
-        **os.environ,
-        "CDK_CONTEXT_JSON": json.dumps({"personalize": personalize}),
-        "CDK_OUTDIR": str(outdir),
-    }
-    return subprocess.run(
-        [sys.executable, "app.py"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize(
@@ -75,7 +54,7 @@ def run_app(personalize: Any, outdir: Path) -> subprocess.CompletedProcess[str]:
 def test_bad_config_prints_one_error_line_and_exits_1(
     personalize: Any, expected_line: str, tmp_path: Path
 ) -> None:
-    result = run_app(personalize, tmp_path)
+    result = run_app(tmp_path, personalize)
 
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
@@ -85,7 +64,7 @@ def test_bad_config_prints_one_error_line_and_exits_1(
 
 def test_broken_json_from_command_line_prints_one_error_line_and_exits_1(tmp_path: Path) -> None:
     # `cdk synth -c personalize='{"pipelineName": "films"'` (closing brace missing).
-    result = run_app('{"pipelineName": "films"', tmp_path)
+    result = run_app(tmp_path, '{"pipelineName": "films"')
 
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
@@ -99,7 +78,7 @@ def test_broken_json_from_command_line_prints_one_error_line_and_exits_1(tmp_pat
 
 def test_bad_config_writes_no_template(tmp_path: Path) -> None:
     """Nothing half-built is left in cdk.out for a later deploy to pick up."""
-    result = run_app({"pipelineName": "not a name"}, tmp_path)
+    result = run_app(tmp_path, {"pipelineName": "not a name"})
 
     assert result.returncode == 1
     assert list(tmp_path.glob("*.template.json")) == []

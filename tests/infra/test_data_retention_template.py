@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.infra.conftest import SynthesizedPipeline
-from tests.infra.test_template import bucket_id, only_resource
+from tests.infra.template_helpers import bucket_id, only_resource
 
 
 def test_by_default_the_data_bucket_and_its_objects_survive_destroy(default_pipeline: SynthesizedPipeline) -> None:

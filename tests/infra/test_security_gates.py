@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.infra.conftest import SynthesizedPipeline
-from tests.infra.test_template import (
+from tests.infra.template_helpers import (
     LOG_DELIVERY_ACTIONS,
     PASSED_TO_PERSONALIZE,
     STATE_MACHINE_XRAY_ACTIONS,

@@ -18,7 +18,7 @@ import yaml
 from stacks.artifacts import STACK_NAME, VALIDATION_REPORT_FILE_NAME
 from tests.conftest import REPO, AppSynth
 from tests.infra.conftest import CUSTOM_BLOCK
-from tests.infra.test_app_errors import run_app
+from tests.conftest import run_app
 
 Json = dict[str, Any]
 
@@ -78,7 +78,7 @@ def test_cdk_nag_reports_no_unacknowledged_finding(app_synth: AppSynth) -> None:
 
 def test_cdk_nag_passes_for_a_custom_config(tmp_path: Path) -> None:
     """Acknowledged wildcards carry the pipeline's name: another name must not become a finding."""
-    completed = run_app(CUSTOM_BLOCK, tmp_path)
+    completed = run_app(tmp_path, CUSTOM_BLOCK)
     report = nag_report(tmp_path)
 
     assert report["violations"] == [], describe_findings(report["violations"])

@@ -6,7 +6,7 @@ import json
 
 from contract.names import PersonalizeNames
 from tests.infra.conftest import SynthesizedPipeline
-from tests.infra.test_template import (
+from tests.infra.template_helpers import (
     PASSED_TO_SCHEDULER,
     Json,
     Statement,

@@ -33,3 +33,28 @@ def test_every_module_is_on_the_map() -> None:
     }
 
     assert sorted(modules - named) == []
+
+
+def test_no_code_outside_tests_imports_the_tests() -> None:
+    """tools/, the simulator, the CLI and the stacks stand on their own; the tests import them, not back."""
+    importers = [
+        f"{path.relative_to(REPO)}:{number}"
+        for folder in (*MAPPED_FOLDERS, "app.py")
+        for path in ([REPO / folder] if folder.endswith(".py") else (REPO / folder).rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if re.match(r"\s*(from|import) tests(\.|\s)", line)
+    ]
+
+    assert importers == []
+
+
+def test_test_modules_share_helpers_not_each_other() -> None:
+    """Shared fixtures and helpers live in conftest.py and helper modules; no test imports a test module."""
+    importers = [
+        f"{path.relative_to(REPO)}:{number}"
+        for path in (REPO / "tests").rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if re.match(r"\s*from tests\.[\w.]*\btest_\w+ import|\s*import tests\.[\w.]*\btest_", line)
+    ]
+
+    assert importers == []
