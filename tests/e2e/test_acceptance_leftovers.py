@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -24,12 +23,8 @@ from simulator.offline import ACCOUNT_ID, REGION, OfflinePipeline
 from stacks.artifacts import STACK_NAME
 from stacks.config import PipelineConfig
 
-TOOLS_DIR = Path(__file__).resolve().parents[2] / "tools"
-if str(TOOLS_DIR) not in sys.path:
-    sys.path.insert(0, str(TOOLS_DIR))
-
-import acceptance  # noqa: E402
-from acceptance import (  # noqa: E402
+from tools import acceptance
+from tools.acceptance import (
     OBSERVATIONS,
     CallerIdentity,
     Dependencies,

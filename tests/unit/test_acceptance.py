@@ -26,12 +26,8 @@ from pipeline.errors import ExitCode, NotConfirmed
 from stacks.artifacts import STACK_NAME, StackNameError, stack_name_from_context
 from stacks.config import PipelineConfig, load_config
 
-TOOLS_DIR = Path(__file__).resolve().parents[2] / "tools"
-if str(TOOLS_DIR) not in sys.path:
-    sys.path.insert(0, str(TOOLS_DIR))
-
-import acceptance  # noqa: E402
-from acceptance import (  # noqa: E402
+from tools import acceptance
+from tools.acceptance import (
     OBSERVATIONS,
     USD_OTHER_SERVICES,
     USD_PER_GB_INGESTED,
