@@ -30,7 +30,8 @@ from botocore.exceptions import ClientError, ParamValidationError
 from botocore.model import OperationModel, ServiceModel, Shape
 from botocore.parsers import create_parser
 
-from simulator.personalize import PersonalizeSimulator, SimulatedServiceError
+from simulator.personalize import PersonalizeSimulator
+from simulator.service_model import SimulatedServiceError
 
 SIMULATED_SERVICES = ("personalize", "personalize-runtime")
 # Services answered by a routed handler while one is registered (see ``route``); else by moto.

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import botocore.session
 
-from simulator.personalize import SimulatedServiceError, check_response
+from simulator.service_model import SimulatedServiceError, check_response
 
 MODEL = botocore.session.get_session().get_service_model("cloudformation")
 

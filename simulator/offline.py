@@ -33,7 +33,8 @@ from simulator.cloudformation import CloudFormationStacks
 from stacks.artifacts import STACK_NAME
 from simulator.interpreter import ExecutionEvent, ExecutionResult, TaskFailure, TaskRequest, run_execution
 from simulator.provider_framework import CustomResourceOutcome, OfflineCustomResource
-from simulator.personalize import PersonalizeSimulator, SimulatedClock, StageDurations
+from simulator.clock import SimulatedClock
+from simulator.personalize import PersonalizeSimulator, StageDurations
 from contract.resources import (
     PERSONALIZE_ROLE_PLACEHOLDER,
     PUT_EVENTS_INTEGRATION,

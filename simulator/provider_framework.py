@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from simulator.cloud_assembly import LambdaFunction, SynthesizedPipeline
 from simulator.interpreter import TaskFailure
-from simulator.personalize import SimulatedClock
+from simulator.clock import SimulatedClock
 
 Invoke = Callable[[LambdaFunction, dict[str, Any]], Any]
 FRAMEWORK_TIMEOUT_REASON = "Operation timed out"

@@ -22,7 +22,8 @@ from typing import Any, Callable, Mapping
 import botocore.session
 
 from simulator.interpreter import ExecutionEvent, ExecutionResult
-from simulator.personalize import SimulatedClock, SimulatedServiceError, check_response, validate_request
+from simulator.clock import SimulatedClock
+from simulator.service_model import SimulatedServiceError, check_response, validate_request
 
 MODEL = botocore.session.get_session().get_service_model("stepfunctions")
 HISTORY_EVENT_TYPES = frozenset(MODEL.shape_for("HistoryEventType").enum)

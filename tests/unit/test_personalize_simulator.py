@@ -15,12 +15,9 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError, ParamValidationError
 
 from simulator import aws
-from simulator.personalize import (
-    PersonalizeSimulator,
-    SimulatedClock,
-    SimulatedServiceError,
-    StageDurations,
-)
+from simulator.clock import SimulatedClock
+from simulator.personalize import PersonalizeSimulator, StageDurations
+from simulator.service_model import SimulatedServiceError
 from stacks.interactions_schema import INTERACTIONS_SCHEMA_JSON
 
 ROLE = "arn:aws:iam::123456789012:role/PersonalizeRole"

@@ -10,7 +10,8 @@ import pytest
 
 import personalize_steps as steps
 from simulator import aws as simulated_aws
-from simulator.personalize import PersonalizeSimulator, SimulatedClock
+from simulator.clock import SimulatedClock
+from simulator.personalize import PersonalizeSimulator
 from stacks.interactions_schema import INTERACTIONS_SCHEMA_JSON
 
 ARN = "arn:aws:personalize:us-east-1:123456789012"
