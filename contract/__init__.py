@@ -14,4 +14,5 @@ handler and the stack that deploys it cannot disagree.
 - :mod:`contract.readiness`: how each resource is known to be ready, and the wait bounds.
 - :mod:`contract.wait_states`: the state names of one "wait until ready" fragment.
 - :mod:`contract.logs`: the one structured log record every function writes.
+- :mod:`contract.timestamps`: timestamps as the pipeline receives them.
 """

@@ -101,8 +101,8 @@ class TemplateValues:
     def ref(self, logical_id: str) -> str:
         kind = self.resources[logical_id]["Type"]
         # Resources whose Ref is their ARN (CloudFormation resource reference, "Return values").
-        if kind in ("AWS::SNS::Topic", "AWS::StepFunctions::StateMachine", "AWS::IAM::Policy"):
-            return self.arn(logical_id) if kind != "AWS::IAM::Policy" else self.name(logical_id)
+        if kind in ("AWS::SNS::Topic", "AWS::StepFunctions::StateMachine"):
+            return self.arn(logical_id)
         return self.name(logical_id)
 
     def get_att(self, logical_id: str, attribute: str) -> str:

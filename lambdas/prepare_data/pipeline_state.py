@@ -23,12 +23,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Mapping
 
 from botocore.exceptions import ClientError
 
 from contract.readiness import CAMPAIGN_CREATED, CAMPAIGN_UPDATED, TRAINING_READY
+from contract.timestamps import parse_time
 
 STATE_VERSION = 2
 # The readiness check whose duration depends on the training mode; its durations are kept per mode.
@@ -81,16 +82,6 @@ def last_fingerprint(state: Mapping[str, Any]) -> str | None:
         if fingerprint:
             return fingerprint
     return None
-
-
-def parse_time(value: Any) -> datetime:
-    """An ISO-8601 timestamp as Step Functions writes them (``...Z``), or epoch seconds."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, timezone.utc)
-    if isinstance(value, str):
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-    raise ValueError(f"not a timestamp: {value!r}")
 
 
 # --- planning a run ------------------------------------------------------------------------

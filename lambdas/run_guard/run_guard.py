@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -26,6 +26,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from contract.logs import log_operation
+from contract.timestamps import parse_time as contract_parse_time
 
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
@@ -54,16 +55,10 @@ def stepfunctions_client() -> Any:
 
 def parse_time(value: Any) -> datetime:
     """``$$.Execution.StartTime`` (ISO-8601 with Z) or a datetime from boto3."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            pass
-        else:
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-    raise InvalidEventError(f"not an ISO-8601 time: {value!r}")
+    try:
+        return contract_parse_time(value)
+    except ValueError:
+        raise InvalidEventError(f"not an ISO-8601 time: {value!r}") from None
 
 
 def earlier_runs(own_arn: str, own_start: datetime, running: Iterable[Mapping[str, Any]]) -> list[str]:

@@ -48,8 +48,9 @@ def first_run(expression: str, configured: str | None, now: datetime) -> datetim
     """The schedule's StartDate: one period from now, or the configured start (moved past now by whole periods)."""
     period = period_of(expression)
     if not configured:
-        start = now + period
-        return start.replace(second=0, microsecond=0) + (timedelta(minutes=1) if start.second or start.microsecond else timedelta())
+        # Rounded up to the whole minute: a schedule's times are minutes.
+        start = (now + period).replace(second=0, microsecond=0)
+        return start if start == now + period else start + timedelta(minutes=1)
     try:
         start = datetime.fromisoformat(configured.replace("Z", "+00:00"))
     except ValueError:
