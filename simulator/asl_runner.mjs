@@ -1,12 +1,15 @@
-// Runs one ASL execution with the real `aws-local-stepfunctions` interpreter on a
-// virtual clock, answering every Task state through a JSON-lines bridge.
+// Runs ASL executions, one after another, with the real `aws-local-stepfunctions` interpreter
+// on a virtual clock, answering every Task state through a JSON-lines bridge. One runner
+// serves many executions so that Node and the library load once per Python process (~190 ms
+// each time otherwise); nothing of one execution survives into the next (see `generation`).
 //
 // Protocol (one JSON object per line):
-//   Python -> runner, first line: {"definition", "input", "context", "startTimeMs", "alreadyValidated"}
+//   Python -> runner, to start an execution (only when none is running):
+//                     {"definition", "input", "context", "startTimeMs", "alreadyValidated"}
 //   runner -> Python: {"type":"task","id","state","resource","input","now"}
 //                     {"type":"event","now","event"}
-//                     {"type":"end","status","output"|"error"+"cause","now"}
-//                     {"type":"fatal","message"}
+//                     {"type":"end","status","output"|"error"+"cause","now"}   (runner waits for the next start)
+//                     {"type":"fatal","message"}                              (runner exits)
 //   Python -> runner: {"type":"result","id","output","elapsedSeconds"?}
 //                     {"type":"error","id","error","cause","elapsedSeconds"?}
 // stdout carries only protocol lines; diagnostics go to stderr.
@@ -28,11 +31,30 @@ const clock = {
   timers: new Map(),
   nextTimerId: 1,
   pendingTasks: 0,
-  finished: false,
+  finished: true, // no execution running yet
   halted: false,
   idleChecks: 0,
   checkScheduled: false,
 };
+
+// Each execution has its own generation. Callbacks a finished execution left behind (an idle
+// check, a task of an abandoned branch) see a stale generation and do nothing.
+let generation = 0;
+
+/** Fresh clock and task bookkeeping for the next execution. */
+function resetForExecution(startTimeMs) {
+  generation += 1;
+  clock.now = startTimeMs;
+  clock.timers = new Map();
+  clock.nextTimerId = 1;
+  clock.pendingTasks = 0;
+  clock.finished = false;
+  clock.halted = false;
+  clock.idleChecks = 0;
+  clock.checkScheduled = false;
+  outstanding.clear();
+  onDrained = null;
+}
 
 /** Timer handle that looks enough like Node's Timeout for library code. */
 class VirtualTimeout {
@@ -88,7 +110,8 @@ function scheduleIdleCheck() {
   clock.idleChecks = 0; // called whenever something progressed: only consecutive empty turns count as a stall
   if (clock.checkScheduled || clock.finished) return;
   clock.checkScheduled = true;
-  realSetImmediate(idleCheck);
+  const scheduledFor = generation;
+  realSetImmediate(() => idleCheck(scheduledFor));
 }
 
 /** Earliest timer by (due time, creation order): the only one allowed to fire next. */
@@ -105,7 +128,8 @@ function earliestTimer() {
  * awaited and a full loop turn passed without new work, so time never jumps
  * while Python is still computing a task result.
  */
-function idleCheck() {
+function idleCheck(scheduledFor) {
+  if (scheduledFor !== generation) return;
   clock.checkScheduled = false;
   if (clock.finished || clock.halted || clock.pendingTasks > 0) return;
   const timer = earliestTimer();
@@ -115,7 +139,7 @@ function idleCheck() {
     if (clock.idleChecks > 50) fatal('interpreter stalled: no pending task, timer or result');
     else {
       clock.checkScheduled = true;
-      realSetImmediate(idleCheck);
+      realSetImmediate(() => idleCheck(scheduledFor));
     }
     return;
   }
@@ -133,15 +157,18 @@ function send(message) {
   process.stdout.write(`${JSON.stringify(message)}\n`);
 }
 
-function finish(message, exitCode = 0) {
+/** Report the end of the execution; the runner stays up for the next one. */
+function finish(message) {
   clock.finished = true;
   send(message);
-  process.stdout.write('', () => process.exit(exitCode));
 }
 
+/** Report a failure of the runner itself and exit: Python discards this runner. */
 function fatal(message) {
   if (clock.finished) return;
-  finish({ type: 'fatal', message }, 1);
+  clock.finished = true;
+  send({ type: 'fatal', message });
+  process.stdout.write('', () => process.exit(1));
 }
 
 /** Error whose name and message are exactly what Python sent, for Retry/Catch matching. */
@@ -156,8 +183,10 @@ const outstanding = new Map();
 let nextRequestId = 1;
 
 function makeTaskHandler(stateName, resource) {
+  const owner = generation;
   return (input) =>
     new Promise((resolve, reject) => {
+      if (owner !== generation) return; // an abandoned branch of a finished execution: never settles
       const id = nextRequestId++;
       clock.pendingTasks += 1;
       clock.idleChecks = 0;
@@ -255,9 +284,9 @@ function stateContext() {
   };
 }
 
-async function runExecution(init) {
-  const { StateMachine, ExecutionTimeoutError } = await import('aws-local-stepfunctions');
-  clock.now = init.startTimeMs;
+async function runExecution(init, library) {
+  const { StateMachine, ExecutionTimeoutError } = library;
+  resetForExecution(init.startTimeMs);
   if (!init.alreadyValidated) {
     try {
       // Validate the definition exactly as given (the library's own validator, ~150 ms)...
@@ -293,9 +322,10 @@ async function runExecution(init) {
   finish({ type: 'end', ...outcome, now: stopMs });
 }
 
-function main() {
+async function main() {
+  // Imported after the globals are replaced, once for every execution this runner serves.
+  const library = await import('aws-local-stepfunctions');
   const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
-  let started = false;
   lines.on('line', (line) => {
     if (line.trim() === '') return;
     let message;
@@ -305,9 +335,12 @@ function main() {
       fatal(`invalid JSON from Python: ${error.message}`);
       return;
     }
-    if (!started) {
-      started = true;
-      runExecution(message).catch((error) => fatal(`runner error: ${error?.stack ?? error}`));
+    if (message.type === undefined) {
+      if (!clock.finished) {
+        fatal('a start message arrived while an execution was running');
+        return;
+      }
+      runExecution(message, library).catch((error) => fatal(`runner error: ${error?.stack ?? error}`));
     } else if (message.type === 'result' || message.type === 'error') {
       onReply(message);
     } else {
@@ -319,7 +352,8 @@ function main() {
       process.stderr.write('asl_runner: stdin closed before the execution ended\n');
       process.exit(2);
     }
+    process.exit(0);
   });
 }
 
-main();
+main().catch((error) => fatal(`runner error: ${error?.stack ?? error}`));

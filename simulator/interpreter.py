@@ -3,6 +3,9 @@
 The interpreter runs in a Node 22 child process (`asl_runner.mjs`); every Task state is
 answered by a Python callable in this process, so state-machine tests exercise the real
 ASL semantics (paths, intrinsics, Retry/Catch, Wait) without AWS and without sleeping.
+A runner that ended its execution normally is kept and serves the next one (loading Node and
+the library costs ~190 ms, as much as a whole pipeline run); one that failed in any way is
+killed and never reused.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 import os
 import queue
 import re
+import atexit
 import subprocess
 import threading
 import time
@@ -180,9 +184,10 @@ def find_node(node: Optional[str] = None) -> str:
 class _Runner:
     """The Node child with line-oriented pipes and a real-time deadline on every read."""
 
-    def __init__(self, node: str, timeout_seconds: float) -> None:
-        self.deadline = time.monotonic() + timeout_seconds
-        self.timeout_seconds = timeout_seconds
+    def __init__(self, node: str) -> None:
+        self.node = node
+        self.deadline = 0.0
+        self.timeout_seconds = 0.0
         self.process = subprocess.Popen(
             [node, str(RUNNER)],
             cwd=str(REPO_ROOT),
@@ -204,6 +209,15 @@ class _Runner:
         for line in self.process.stdout:
             self.lines.put(line)
         self.lines.put(_EOF)
+
+    def start_deadline(self, timeout_seconds: float) -> None:
+        """A new execution: its own real-time budget and its own stderr."""
+        self.deadline = time.monotonic() + timeout_seconds
+        self.timeout_seconds = timeout_seconds
+        self.stderr_chunks.clear()
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
     def _pump_stderr(self) -> None:
         assert self.process.stderr is not None
@@ -250,14 +264,51 @@ class _Runner:
         self.process.wait(timeout=5)
 
     def close(self) -> None:
-        """Let a finished child exit on its own; kill it if it lingers."""
+        """Close its stdin so that the child exits on its own; kill it if it lingers."""
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            try:
+                self.process.stdin.close()
+            except BrokenPipeError:
+                pass
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self.kill()
-        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+        for stream in (self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()
+
+
+class _RunnerPool:
+    """Idle runners by Node binary. Executions in parallel threads each take their own runner."""
+
+    def __init__(self) -> None:
+        self._idle: list[_Runner] = []
+        self._lock = threading.Lock()
+
+    def take(self, node: str) -> _Runner:
+        with self._lock:
+            for runner in list(self._idle):
+                self._idle.remove(runner)
+                if runner.node == node and runner.alive():
+                    return runner
+                runner.kill()
+                runner.close()
+        return _Runner(node)
+
+    def give_back(self, runner: _Runner) -> None:
+        with self._lock:
+            self._idle.append(runner)
+
+    def close_all(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for runner in idle:
+            runner.close()
+
+
+_POOL = _RunnerPool()
+atexit.register(_POOL.close_all)
 
 
 # --------------------------------------------------------------------------- execution
@@ -348,7 +399,8 @@ def run_execution(
     clock = _VirtualClock(start_time)
     context = build_context(execution_input, execution_name, state_machine_arn, start_time, role_arn)
     digest = _definition_digest(definition)
-    runner = _Runner(find_node(node), timeout_seconds)
+    runner = _POOL.take(find_node(node))
+    runner.start_deadline(timeout_seconds)
     events: list[ExecutionEvent] = []
     try:
         runner.send(
@@ -364,9 +416,9 @@ def run_execution(
         _VALIDATED_DEFINITIONS.add(digest)
     except BaseException:
         runner.kill()
-        raise
-    finally:
         runner.close()
+        raise
+    _POOL.give_back(runner)
     return _result_from_end(end, clock, events)
 
 

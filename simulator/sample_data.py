@@ -7,6 +7,8 @@ a popularity skew so that recommendations are not uniform noise.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import random
 from dataclasses import dataclass
 
@@ -25,20 +27,32 @@ def generate_ratings(
     *, users: int = 200, items: int = 400, ratings_per_user: tuple[int, int] = (20, 60), seed: int = 7,
     half_stars: bool = False, first_user: int = 1,
 ) -> list[Rating]:
+    """The same ratings for the same arguments (a fresh list each time; the tests make many)."""
+    return list(_generate(users, items, ratings_per_user, seed, half_stars, first_user))
+
+
+@functools.lru_cache(maxsize=32)
+def _generate(
+    users: int, items: int, ratings_per_user: tuple[int, int], seed: int, half_stars: bool, first_user: int
+) -> tuple[Rating, ...]:
     rng = random.Random(seed)
-    weights = [1.0 / (rank + 5) for rank in range(items)]  # a few blockbusters, a long tail
+    # A few blockbusters, a long tail. Cumulative weights computed once: the draws are the same
+    # as with `weights=`, which random.choices accumulates again on every call.
+    item_ids = range(1, items + 1)
+    item_weights = list(itertools.accumulate(1.0 / (rank + 5) for rank in range(items)))
+    star_weights = list(itertools.accumulate([0.06, 0.11, 0.27, 0.34, 0.22]))
     ratings = []
     for user in range(first_user, first_user + users):
         count = rng.randint(*ratings_per_user)
         seen: set[int] = set()
         while len(seen) < count:
-            seen.add(rng.choices(range(1, items + 1), weights)[0])
+            seen.add(rng.choices(item_ids, cum_weights=item_weights)[0])
         for item in sorted(seen):
-            stars = rng.choices([1, 2, 3, 4, 5], [0.06, 0.11, 0.27, 0.34, 0.22])[0]
+            stars: float = rng.choices([1, 2, 3, 4, 5], cum_weights=star_weights)[0]
             if half_stars and stars > 1 and rng.random() < 0.3:
                 stars -= 0.5
             ratings.append(Rating(user, item, float(stars), FIRST_TIMESTAMP + rng.randint(0, 200 * 86_400)))
-    return ratings
+    return tuple(ratings)
 
 
 def to_u_data(ratings: list[Rating]) -> bytes:

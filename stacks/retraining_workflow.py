@@ -14,11 +14,19 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks.config import ScheduleConfig
-from stacks.nag_acknowledgements import acknowledge_reviewed_wildcards
+from stacks.nag_acknowledgements import acknowledge_finding, acknowledge_reviewed_wildcards
 from stacks.personalize_access import PersonalizeArns
 from stacks.schedule_start import ScheduleStart
 from contract.events import EVENT_DETAIL_TYPE, EVENT_SOURCE
 from contract.readiness import READINESS_CHECKS
+
+def chosen_log_level_reason(level: str) -> str:
+    """Why the state machine may log less than ALL events (cdk-nag AwsSolutions-SF1)."""
+    return (
+        f"The operator chose logging.stateMachineLevel {level} in the config (the default is ALL); "
+        "each run's outcome is still published as an event and kept in the run record."
+    )
+
 
 # Why the state machine role holds statements on "*" (cdk-nag AwsSolutions-IAM5 acknowledgement).
 ANY_RESOURCE_REASON = (
@@ -77,6 +85,8 @@ class RetrainingWorkflow(Construct):
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel[log_level], include_execution_data=True),
         )
+        if log_level != "ALL":
+            acknowledge_finding(self.state_machine.node.default_child, "AwsSolutions-SF1", chosen_log_level_reason(log_level))
         # The definition is opaque to CDK, so the role's permissions are granted by hand.
         for function in functions:
             function.grant_invoke(self.state_machine)

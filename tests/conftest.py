@@ -3,6 +3,8 @@ synthesized template), e2e (the emitted definition run offline against the simul
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import subprocess
@@ -35,19 +37,47 @@ def run_app(outdir: Path, personalize: object = None) -> subprocess.CompletedPro
     return subprocess.run([sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 
-def synthesize(outdir: Path, personalize: dict | None = None) -> Path:
-    """cdk.out of ``personalize`` (None: the defaults); synth must succeed, cdk-nag included."""
-    completed = run_app(outdir, personalize)
-    assert completed.returncode == 0, completed.stderr
-    return outdir
-
-
 @dataclass(frozen=True)
 class AppSynth:
     """One run of the real entry point (python app.py): its result and the cdk.out it wrote."""
 
     completed: subprocess.CompletedProcess[str]
     outdir: Path
+
+
+def _session_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder this test session's workers share (pytest-xdist gives each worker its own basetemp
+    under one session folder); without xdist, the session's own basetemp."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def app_synth_once(tmp_path_factory: pytest.TempPathFactory, personalize: object = None) -> AppSynth:
+    """``python app.py`` for one ``personalize`` block, run once per test session however many
+    workers and modules ask for it: the first asks, the others wait for it and read the result.
+
+    Synth costs seconds of CPU, so the suite synthesizes each config it tests exactly once.
+    """
+    key = hashlib.sha256(json.dumps(personalize, sort_keys=True).encode()).hexdigest()[:16]
+    cache = _session_root(tmp_path_factory) / "app-synth"
+    cache.mkdir(exist_ok=True)
+    outdir, result_file = cache / key, cache / f"{key}.json"
+    with open(cache / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not result_file.exists():
+            completed = run_app(outdir, personalize)
+            result = {"args": completed.args, "returncode": completed.returncode}
+            result_file.write_text(json.dumps({**result, "stdout": completed.stdout, "stderr": completed.stderr}))
+    result = json.loads(result_file.read_text())
+    completed = subprocess.CompletedProcess(result["args"], result["returncode"], result["stdout"], result["stderr"])
+    return AppSynth(completed, outdir)
+
+
+def synthesize(tmp_path_factory: pytest.TempPathFactory, personalize: object = None) -> Path:
+    """cdk.out of ``personalize`` (None: the defaults); synth must succeed, cdk-nag included."""
+    synth = app_synth_once(tmp_path_factory, personalize)
+    assert synth.completed.returncode == 0, synth.completed.stderr
+    return synth.outdir
 
 
 @pytest.fixture(scope="session")
@@ -57,8 +87,7 @@ def app_synth(tmp_path_factory: pytest.TempPathFactory) -> AppSynth:
     The security gates read the validation report even when synth failed; every other test
     takes :func:`cloud_assembly`.
     """
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    return AppSynth(run_app(outdir), outdir)
+    return app_synth_once(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

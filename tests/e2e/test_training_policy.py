@@ -30,7 +30,7 @@ UPDATE_MODE = {
 
 @pytest.fixture(scope="module")
 def update_mode(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPipeline:
-    return load_synthesized_pipeline(synthesize(tmp_path_factory.mktemp("cdk.out-update"), UPDATE_MODE))
+    return load_synthesized_pipeline(synthesize(tmp_path_factory, UPDATE_MODE))
 
 
 @pytest.fixture

@@ -1,11 +1,12 @@
 """Shared fixtures of the infrastructure tests: the stack synthesized once per config.
 
 Synth costs seconds (jsii, and the Data Science SDK imports sagemaker), so each config is
-built once per session and every test reads the same template.
+built once per session, by the real entry point, and every test reads the same template.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from stacks.config import PipelineConfig, load_config
+from tests.conftest import synthesize as synthesize_app
 
 # A config that differs from the defaults in every value a template depends on.
 CUSTOM_BLOCK: dict[str, Any] = {
@@ -40,24 +42,21 @@ class SynthesizedPipeline:
         return resources
 
 
-def synthesize(config: PipelineConfig, outdir: Path) -> SynthesizedPipeline:
-    """Build the stack in-process, the way app.py does, into ``outdir``."""
+def synthesize(tmp_path_factory: pytest.TempPathFactory, personalize: dict[str, Any] | None) -> SynthesizedPipeline:
+    """The stack for ``personalize`` (None: the defaults) as ``python app.py`` writes it, cdk-nag
+    included; each config is synthesized once per session and shared by every module and worker."""
     # Imported here, not at module level: test_app_errors.py needs neither CDK nor the SDK.
-    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
 
-    from stacks.artifacts import STACK_NAME
-    from stacks.pipeline_stack import PersonalizePipelineStack
-    from stacks.workflow import build_workflow_definition, render_definition
+    from stacks.artifacts import DEFINITION_FILE_NAME, STACK_NAME
 
-    definition_text = render_definition(build_workflow_definition(config))
-    app = cdk.App(outdir=str(outdir))
-    stack = PersonalizePipelineStack(app, STACK_NAME, config=config, definition_text=definition_text)
-    template = Template.from_stack(stack)
+    outdir = synthesize_app(tmp_path_factory, personalize)
+    template_json = json.loads((outdir / f"{STACK_NAME}.template.json").read_text())
     return SynthesizedPipeline(
-        config=config,
-        definition_text=definition_text,
-        template=template,
-        template_json=template.to_json(),
+        config=load_config(personalize),
+        definition_text=(outdir / DEFINITION_FILE_NAME).read_text(),
+        template=Template.from_json(template_json),
+        template_json=template_json,
         outdir=outdir,
     )
 
@@ -65,13 +64,13 @@ def synthesize(config: PipelineConfig, outdir: Path) -> SynthesizedPipeline:
 @pytest.fixture(scope="session")
 def default_pipeline(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPipeline:
     """The stack as the shipped cdk.json builds it (no personalize block = the defaults)."""
-    return synthesize(load_config(None), tmp_path_factory.mktemp("cdk-out-default"))
+    return synthesize(tmp_path_factory, None)
 
 
 @pytest.fixture(scope="session")
 def custom_pipeline(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPipeline:
     """The stack for :data:`CUSTOM_BLOCK`: other name, capacity, schedule, time zone and data."""
-    return synthesize(load_config(CUSTOM_BLOCK), tmp_path_factory.mktemp("cdk-out-custom"))
+    return synthesize(tmp_path_factory, CUSTOM_BLOCK)
 
 
 @pytest.fixture(scope="session", params=["default_pipeline", "custom_pipeline"], ids=["default", "custom"])
@@ -84,4 +83,19 @@ def pipeline(request: pytest.FixtureRequest) -> SynthesizedPipeline:
 @pytest.fixture(scope="session")
 def destroy_data_pipeline(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPipeline:
     """The default stack with the data retention switch set to destroy."""
-    return synthesize(load_config({"data": {"onDestroy": "destroy"}}), tmp_path_factory.mktemp("cdk-out-destroy"))
+    return synthesize(tmp_path_factory, {"data": {"onDestroy": "destroy"}})
+
+
+# One config for the single-value variations the template tests check, so that they cost one
+# synth: a daily schedule, ERROR-level state machine logs and an e-mail subscription.
+VARIATIONS_BLOCK: dict[str, Any] = {
+    "schedule": {"expression": "rate(1 day)"},
+    "logging": {"stateMachineLevel": "ERROR"},
+    "notifications": {"email": "ml-ops@example.com"},
+}
+
+
+@pytest.fixture(scope="session")
+def variations_pipeline(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPipeline:
+    """The stack for :data:`VARIATIONS_BLOCK`."""
+    return synthesize(tmp_path_factory, VARIATIONS_BLOCK)

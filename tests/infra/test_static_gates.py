@@ -13,12 +13,13 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from stacks.artifacts import STACK_NAME, VALIDATION_REPORT_FILE_NAME
-from tests.conftest import REPO, AppSynth
-from tests.infra.conftest import CUSTOM_BLOCK
-from tests.conftest import run_app
+from tests.conftest import REPO, AppSynth, app_synth_once
+from stacks.retraining_workflow import chosen_log_level_reason
+from tests.infra.conftest import CUSTOM_BLOCK, VARIATIONS_BLOCK
 
 Json = dict[str, Any]
 
@@ -76,13 +77,30 @@ def test_cdk_nag_reports_no_unacknowledged_finding(app_synth: AppSynth) -> None:
     assert app_synth.completed.returncode == 0, app_synth.completed.stderr
 
 
-def test_cdk_nag_passes_for_a_custom_config(tmp_path: Path) -> None:
+def test_cdk_nag_passes_for_a_custom_config(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Acknowledged wildcards carry the pipeline's name: another name must not become a finding."""
-    completed = run_app(tmp_path, CUSTOM_BLOCK)
-    report = nag_report(tmp_path)
+    custom = app_synth_once(tmp_path_factory, CUSTOM_BLOCK)
+    report = nag_report(custom.outdir)
 
     assert report["violations"] == [], describe_findings(report["violations"])
-    assert completed.returncode == 0, completed.stderr
+    assert custom.completed.returncode == 0, custom.completed.stderr
+
+
+def test_a_quieter_state_machine_log_level_is_the_operators_acknowledged_choice(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """logging.stateMachineLevel ERROR is a documented option: synth passes the gate, with SF1
+    acknowledged on the state machine alone and the level named in the reason."""
+    quiet = app_synth_once(tmp_path_factory, VARIATIONS_BLOCK)
+    report = nag_report(quiet.outdir)
+
+    assert quiet.completed.returncode == 0, quiet.completed.stderr
+    assert report["violations"] == [], describe_findings(report["violations"])
+    sf1 = [v for v in report["suppressedViolations"] if v["ruleName"] == "AwsSolutions-SF1"]
+    on_workflow = [(v["acknowledgedAt"], v["reason"]) for v in sf1 if "/Retraining/" in v["acknowledgedAt"]]
+    assert on_workflow == [
+        ("PersonalizePipeline/Retraining/StateMachine/Resource", chosen_log_level_reason("ERROR"))
+    ], sf1
 
 
 def test_every_acknowledgement_is_used_on_the_construct_that_has_the_finding(app_synth: AppSynth) -> None:

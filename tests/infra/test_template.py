@@ -404,12 +404,8 @@ def test_state_machine_is_traced(pipeline: SynthesizedPipeline) -> None:
     )
 
 
-def test_state_machine_log_level_follows_the_config(tmp_path_factory: pytest.TempPathFactory) -> None:
-    from stacks.config import load_config
-    from tests.infra.conftest import synthesize
-
-    quiet = synthesize(load_config({"logging": {"stateMachineLevel": "ERROR"}}), tmp_path_factory.mktemp("cdk-out-log"))
-    _, state_machine = workflow_state_machine(quiet)
+def test_state_machine_log_level_follows_the_config(variations_pipeline: SynthesizedPipeline) -> None:
+    _, state_machine = workflow_state_machine(variations_pipeline)
 
     assert state_machine["LoggingConfiguration"]["Level"] == "ERROR"
 
@@ -716,13 +712,8 @@ def test_no_email_subscription_unless_configured(pipeline: SynthesizedPipeline) 
     pipeline.template.resource_count_is("AWS::SNS::Subscription", 0)
 
 
-def test_the_configured_email_is_subscribed_to_the_topic(tmp_path_factory: pytest.TempPathFactory) -> None:
-    from stacks.config import load_config
-    from tests.infra.conftest import synthesize
-
-    with_email = synthesize(
-        load_config({"notifications": {"email": "ml-ops@example.com"}}), tmp_path_factory.mktemp("cdk-out-email")
-    )
+def test_the_configured_email_is_subscribed_to_the_topic(variations_pipeline: SynthesizedPipeline) -> None:
+    with_email = variations_pipeline
     _, subscription = only_resource(with_email, "AWS::SNS::Subscription")
 
     assert subscription == {
@@ -797,11 +788,8 @@ def test_no_recent_retraining_alarms_when_the_schedule_is_overdue_or_the_heartbe
     }
 
 
-def test_the_staleness_threshold_follows_the_schedule(tmp_path_factory: pytest.TempPathFactory) -> None:
-    from stacks.config import load_config
-    from tests.infra.conftest import synthesize
-
-    daily = synthesize(load_config({"schedule": {"expression": "rate(1 day)"}}), tmp_path_factory.mktemp("cdk-out-daily"))
+def test_the_staleness_threshold_follows_the_schedule(variations_pipeline: SynthesizedPipeline) -> None:
+    daily = variations_pipeline
 
     assert alarms(daily)["HoursSinceLastRetraining"]["Threshold"] == 48
 

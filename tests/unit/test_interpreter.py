@@ -398,3 +398,58 @@ def test_long_polling_run_advances_virtual_time_only() -> None:
     result = run(definition, lambda r: "CREATE IN_PROGRESS")
     assert result.state_transitions == 102
     assert result.duration == timedelta(seconds=20 * 300)
+
+
+def test_one_runner_serves_the_next_execution_with_nothing_left_of_the_last(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Node and the library load once per process; a finished execution's leftovers (a pending
+    Wait timer, a task that was still taking virtual time when the execution timed out) must not
+    reach the next execution's clock or tasks."""
+    from simulator import interpreter
+
+    spawned: list[object] = []
+    real_runner = interpreter._Runner
+
+    def counting_runner(node: str) -> object:
+        runner = real_runner(node)
+        spawned.append(runner)
+        return runner
+
+    monkeypatch.setattr(interpreter, "_Runner", counting_runner)
+    interpreter._POOL.close_all()
+    timed_out = {
+        "TimeoutSeconds": 100,
+        "StartAt": "Slow",
+        "States": {"Slow": {"Type": "Task", "Resource": SDK + "describeSolution", "End": True}},
+    }
+    first = run(timed_out, lambda r: TaskResult("late", elapsed_seconds=5000))
+    assert (first.status, first.duration) == ("TIMED_OUT", timedelta(seconds=100))
+
+    later = START + timedelta(days=3)
+    handler = Recorder()
+    second = run_execution(
+        {
+            "StartAt": "Wait",
+            "States": {
+                "Wait": {"Type": "Wait", "Seconds": 60, "Next": "Only"},
+                "Only": {"Type": "Task", "Resource": SDK + "describeSolution", "End": True},
+            },
+        },
+        {},
+        execution_name="exec-2",
+        state_machine_arn=MACHINE_ARN,
+        start_time=later,
+        task_handler=handler,
+        timeout_seconds=30,
+    )
+    assert second.status == "SUCCEEDED"
+    assert [r.now for r in handler.requests] == [later + timedelta(seconds=60)]
+    assert second.duration == timedelta(seconds=60)
+    assert len(spawned) == 1
+
+
+def test_a_runner_that_failed_is_not_reused() -> None:
+    """After a handler bug the runner is killed; the next execution gets a working one."""
+    definition = {"StartAt": "Only", "States": {"Only": {"Type": "Task", "Resource": SDK + "describeSolution", "End": True}}}
+    with pytest.raises(TaskHandlerError):
+        run(definition, lambda r: r.input["missing"])
+    assert run(definition, Recorder(Only=lambda r: "fine")).output == "fine"
