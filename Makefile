@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := true
 CDK := npx --no-install cdk --no-notices --no-version-reporting
 
-.PHONY: install demo test bench bench-synth synth picture deploy destroy acceptance clean
+.PHONY: install demo lint test bench bench-synth synth picture deploy destroy acceptance clean
 
 install: $(VENV)/.installed $(TOOLS_VENV)/.installed node_modules/.installed
 
@@ -43,9 +43,17 @@ demo: synth
 picture: synth
 	$(PYTHON) -m pipeline.picture --cdk-out cdk.out --output docs/workflow.md
 
-## test: the whole test suite (unit, infrastructure with the security gates, offline end-to-end), on two
+## lint: ruff (lint, format check) and mypy: strict on contract/ and stacks/, one pass per Lambda folder
+## (each folder is its own import root in the Lambda runtime, with the contract layer beside it)
+lint: install
+	$(VENV)/bin/ruff check --quiet .
+	$(VENV)/bin/ruff format --check --quiet .
+	$(VENV)/bin/mypy contract stacks
+	for folder in lambdas/*/; do $(VENV)/bin/mypy "$$folder" || exit 1; done
+
+## test: lint, then the whole test suite (unit, infrastructure with the security gates, offline end-to-end), on two
 ## workers (pytest-xdist): the offline runs spend most of their time in the ASL interpreter, one core each
-test: install
+test: lint
 	$(PYTHON) -m pytest -n 2
 
 ## bench: the emitted workflow against the notebook's polling, and a month of daily runs (simulated time)
@@ -69,4 +77,4 @@ acceptance: install
 	$(PYTHON) tools/acceptance.py $(ARGS)
 
 clean:
-	rm -rf cdk.out .pytest_cache
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

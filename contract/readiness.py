@@ -57,40 +57,89 @@ class ReadinessCheck:
 
 
 DATASET_GROUP_READY = ReadinessCheck(
-    "dataset group", "describeDatasetGroup", "DatasetGroupArn", "$.datasetGroup.arn",
-    "DatasetGroup", "Status", interval_seconds=15, max_checks=80,
+    "dataset group",
+    "describeDatasetGroup",
+    "DatasetGroupArn",
+    "$.datasetGroup.arn",
+    "DatasetGroup",
+    "Status",
+    interval_seconds=15,
+    max_checks=80,
 )
 DATASET_READY = ReadinessCheck(
-    "dataset", "describeDataset", "DatasetArn", "$.dataset.arn",
-    "Dataset", "Status", interval_seconds=15, max_checks=80,
+    "dataset",
+    "describeDataset",
+    "DatasetArn",
+    "$.dataset.arn",
+    "Dataset",
+    "Status",
+    interval_seconds=15,
+    max_checks=80,
 )
 IMPORT_READY = ReadinessCheck(
-    "dataset import job", "describeDatasetImportJob", "DatasetImportJobArn", "$.importJob.arn",
-    "DatasetImportJob", "Status", interval_seconds=60, max_checks=360,
+    "dataset import job",
+    "describeDatasetImportJob",
+    "DatasetImportJobArn",
+    "$.importJob.arn",
+    "DatasetImportJob",
+    "Status",
+    interval_seconds=60,
+    max_checks=360,
 )
 SOLUTION_READY = ReadinessCheck(
-    "solution", "describeSolution", "SolutionArn", "$.solution.arn",
-    "Solution", "Status", interval_seconds=15, max_checks=80,
+    "solution",
+    "describeSolution",
+    "SolutionArn",
+    "$.solution.arn",
+    "Solution",
+    "Status",
+    interval_seconds=15,
+    max_checks=80,
 )
 TRAINING_READY = ReadinessCheck(
-    "solution version", "describeSolutionVersion", "SolutionVersionArn", "$.solutionVersion.arn",
-    "SolutionVersion", "Status", interval_seconds=300, max_checks=288,
+    "solution version",
+    "describeSolutionVersion",
+    "SolutionVersionArn",
+    "$.solutionVersion.arn",
+    "SolutionVersion",
+    "Status",
+    interval_seconds=300,
+    max_checks=288,
 )
 CAMPAIGN_CREATED = ReadinessCheck(
-    "campaign", "describeCampaign", "CampaignArn", "$.campaign.arn",
-    "Campaign", "Status", interval_seconds=60, max_checks=180,
+    "campaign",
+    "describeCampaign",
+    "CampaignArn",
+    "$.campaign.arn",
+    "Campaign",
+    "Status",
+    interval_seconds=60,
+    max_checks=180,
 )
 # An update keeps the campaign's own Status ACTIVE; its progress is in LatestCampaignUpdate.
 CAMPAIGN_UPDATED = ReadinessCheck(
-    "campaign update", "describeCampaign", "CampaignArn", "$.campaign.arn",
-    "Campaign", "LatestCampaignUpdate.Status", interval_seconds=60, max_checks=180,
-    version_field="LatestCampaignUpdate.SolutionVersionArn", expected_version_path="$.solutionVersion.arn",
+    "campaign update",
+    "describeCampaign",
+    "CampaignArn",
+    "$.campaign.arn",
+    "Campaign",
+    "LatestCampaignUpdate.Status",
+    interval_seconds=60,
+    max_checks=180,
+    version_field="LatestCampaignUpdate.SolutionVersionArn",
+    expected_version_path="$.solutionVersion.arn",
 )
 # Putting the previous version back after a failed smoke test: waited for at the configured
 # campaign pace (not learned, it is rare), and not part of the planned checks.
 CAMPAIGN_ROLLBACK = ReadinessCheck(
-    "campaign rollback", "describeCampaign", "CampaignArn", "$.campaign.arn",
-    "Campaign", "LatestCampaignUpdate.Status", interval_seconds=60, max_checks=180,
+    "campaign rollback",
+    "describeCampaign",
+    "CampaignArn",
+    "$.campaign.arn",
+    "Campaign",
+    "LatestCampaignUpdate.Status",
+    interval_seconds=60,
+    max_checks=180,
     version_field="LatestCampaignUpdate.SolutionVersionArn",
     expected_version_path="$.campaign.previousSolutionVersionArn",
 )

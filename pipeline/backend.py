@@ -8,9 +8,10 @@ the simulated one, so waiting for a campaign update costs no real time.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import boto3
 
@@ -18,7 +19,7 @@ SERVICES = ("cloudformation", "stepfunctions", "personalize", "personalize-runti
 
 
 def wall_clock() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import codecs
 import csv
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from contract.personalize import PENDING_STATUSES
 from pipeline.errors import CampaignNotCreated, NothingToRollBack, RollbackFailed, RunInProgress
@@ -41,8 +42,7 @@ def find_campaign(personalize: Any, stack: PipelineStack) -> dict[str, Any]:
                 campaign: dict[str, Any] = personalize.describe_campaign(campaignArn=summary["campaignArn"])["campaign"]
                 return campaign
     raise CampaignNotCreated(
-        f"campaign {name} does not exist yet: the first successful run creates it "
-        "(`python -m pipeline run --wait`)"
+        f"campaign {name} does not exist yet: the first successful run creates it (`python -m pipeline run --wait`)"
     )
 
 

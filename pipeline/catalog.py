@@ -9,7 +9,8 @@ from __future__ import annotations
 import codecs
 import csv
 import posixpath
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from botocore.exceptions import ClientError
 

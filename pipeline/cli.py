@@ -10,10 +10,11 @@ import argparse
 import contextlib
 import json
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator, TextIO
+from typing import Any, TextIO
 
 import boto3
 from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError, PartialCredentialsError
@@ -33,7 +34,16 @@ from pipeline.campaign import (
     user_in_training_data,
 )
 from pipeline.catalog import read_titles
-from pipeline.errors import EXIT_CODES_HELP, ActionNeeded, ExitCode, NoCredentials, NotConfirmed, RollbackFailed, RunInProgress, UnknownUser
+from pipeline.errors import (
+    EXIT_CODES_HELP,
+    ActionNeeded,
+    ExitCode,
+    NoCredentials,
+    NotConfirmed,
+    RollbackFailed,
+    RunInProgress,
+    UnknownUser,
+)
 from pipeline.run_view import RunView, elapsed_text
 from pipeline.runs import (
     FAILED,
@@ -113,7 +123,9 @@ def follow(context: Context, execution_arn: str) -> int:
         raise ActionNeeded(
             f"no run {short_id(execution_arn.replace(':', '/'))} of this pipeline: `{PROG} history` lists the runs"
         ) from None
-    definition = json.loads(stepfunctions.describe_state_machine(stateMachineArn=context.stack.state_machine_arn)["definition"])
+    definition = json.loads(
+        stepfunctions.describe_state_machine(stateMachineArn=context.stack.state_machine_arn)["definition"]
+    )
     view = RunView(build_graph(definition), expected_seconds=_learned_durations(context))
     clock_note = " (times are simulated)" if context.backend.simulated else ""
     context.console.print(f"Watching run {run.name}, started {context.time(run.start)}{clock_note}")
@@ -180,11 +192,16 @@ def command_status(context: Context) -> int:
     grid.add_column(style="bold")
     grid.add_column()
     grid.add_row("Campaign", f"{campaign.name} ({campaign.status})")
-    grid.add_row("Serves", f"solution version {short_id(campaign.solution_version_arn)}, trained "
-                 f"{version.get('trainingMode', '?')}, {context.time(version.get('creationDateTime'))}")
+    grid.add_row(
+        "Serves",
+        f"solution version {short_id(campaign.solution_version_arn)}, trained "
+        f"{version.get('trainingMode', '?')}, {context.time(version.get('creationDateTime'))}",
+    )
     grid.add_row("Since", context.time(campaign.since))
     if campaign.update and campaign.update.get("status") in PENDING_STATUSES:
-        grid.add_row("Updating", f"to version {short_id(campaign.update['solutionVersionArn'])}: {campaign.update['status']}")
+        grid.add_row(
+            "Updating", f"to version {short_id(campaign.update['solutionVersionArn'])}: {campaign.update['status']}"
+        )
     context.console.print(grid)
     context.console.print("Its offline metrics (GetSolutionMetrics):")
     scores = Table()
@@ -231,7 +248,9 @@ def command_recommend(context: Context) -> int:
     table.add_column("Score", justify="right")
     for rank, item in enumerate(response["itemList"], start=1):
         score = item.get("score")
-        table.add_row(str(rank), item["itemId"], titles.get(item["itemId"], "-"), f"{score:.4f}" if score is not None else "")
+        table.add_row(
+            str(rank), item["itemId"], titles.get(item["itemId"], "-"), f"{score:.4f}" if score is not None else ""
+        )
     context.console.print(table)
     if not titles:
         context.console.print(
@@ -242,7 +261,9 @@ def command_recommend(context: Context) -> int:
 
 def _require_known_user(context: Context, user: str, version_arn: str) -> None:
     """Personalize answers an unknown user with popular items, silently; say so instead."""
-    run = run_that_deployed(deployed_runs(context.client("stepfunctions"), context.stack.state_machine_arn), version_arn)
+    run = run_that_deployed(
+        deployed_runs(context.client("stepfunctions"), context.stack.state_machine_arn), version_arn
+    )
     uri = (run.output.get("data") or {}).get("interactionsUri") if run else None
     if not uri:
         return  # no record of what it was trained on (older than 90 days): ask anyway
@@ -258,7 +279,9 @@ def command_rollback(context: Context) -> int:
     refuse_while_running(stepfunctions, context.stack)
     campaign = served_campaign(personalize, context.stack)
     if campaign.update and campaign.update.get("status") in PENDING_STATUSES:
-        raise RunInProgress(f"campaign {campaign.name} is being updated ({campaign.update['status']}): try again when it is ACTIVE")
+        raise RunInProgress(
+            f"campaign {campaign.name} is being updated ({campaign.update['status']}): try again when it is ACTIVE"
+        )
     target = rollback_target(stepfunctions, personalize, context.stack, campaign.solution_version_arn)
     target_arn = str(target.solution_version_arn)
     question = (
@@ -311,14 +334,22 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--stack-name", default=STACK_NAME, help=f"the pipeline's CloudFormation stack (default: {STACK_NAME})")
+    parser.add_argument(
+        "--stack-name", default=STACK_NAME, help=f"the pipeline's CloudFormation stack (default: {STACK_NAME})"
+    )
     parser.add_argument("--region", help="AWS region (default: from your AWS config)")
     parser.add_argument("--profile", help="AWS named profile (default: from your AWS config)")
     offline = parser.add_argument_group("offline (the local simulator; see README, 'Offline simulator')")
-    offline.add_argument("--offline", action="store_true", help="deploy cdk.out into a fresh simulated account and run the command there")
-    offline.add_argument("--cdk-out", type=Path, default=Path("cdk.out"), help="synthesized stack for --offline (default: cdk.out)")
     offline.add_argument(
-        "--offline-runs", type=int, metavar="N",
+        "--offline", action="store_true", help="deploy cdk.out into a fresh simulated account and run the command there"
+    )
+    offline.add_argument(
+        "--cdk-out", type=Path, default=Path("cdk.out"), help="synthesized stack for --offline (default: cdk.out)"
+    )
+    offline.add_argument(
+        "--offline-runs",
+        type=int,
+        metavar="N",
         help="retraining cycles the offline session runs before the command (default: 0 for run, 2 otherwise)",
     )
     offline.add_argument("--same-data", action="store_true", help="offline: no new ratings arrive before the command")
@@ -328,10 +359,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--wait", action="store_true", help="follow it (as `watch` does) until it ends")
     run.add_argument("--name", help="execution name (default: cli-<UTC time>)")
     watch = commands.add_parser(
-        "watch", help="follow a run live: steps, status, elapsed time, outcome",
+        "watch",
+        help="follow a run live: steps, status, elapsed time, outcome",
         description="Follow a run until it ends (a finished one is shown at once).",
     )
-    watch.add_argument("execution", nargs="?", metavar="EXECUTION", help="execution name or ARN (default: the latest run)")
+    watch.add_argument(
+        "execution", nargs="?", metavar="EXECUTION", help="execution name or ARN (default: the latest run)"
+    )
     history = commands.add_parser("history", help="the last runs with outcome, version and metrics")
     history.add_argument("-n", type=int, default=10, metavar="N", help="how many runs (default: 10)")
     commands.add_parser("status", help="what the campaign serves, since when, its metrics, the schedule")
@@ -340,7 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument("--n", type=int, default=10, metavar="K", help="how many items (default: 10)")
     recommend.add_argument("--any-user", action="store_true", help="ask even for a user the model was not trained on")
     rollback = commands.add_parser(
-        "rollback", help="point the campaign back at the previous good version",
+        "rollback",
+        help="point the campaign back at the previous good version",
         description="Point the campaign back at the version deployed before the one it serves, and wait for the update.",
     )
     rollback.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -390,9 +425,13 @@ def main(
         info = error.response.get("Error", {})
         if info.get("Code") in CREDENTIAL_ERRORS:
             return _fail(errors, f"{NO_CREDENTIALS} ({info.get('Code')})", NoCredentials.exit_code)
-        return _fail(errors, f"AWS refused {error.operation_name}: {info.get('Code')}: {info.get('Message')}", ExitCode.AWS_ERROR)
+        return _fail(
+            errors, f"AWS refused {error.operation_name}: {info.get('Code')}: {info.get('Message')}", ExitCode.AWS_ERROR
+        )
     except KeyboardInterrupt:
-        return _fail(errors, f"interrupted; a run goes on without us (`{PROG} watch` follows it again)", ExitCode.INTERRUPTED)
+        return _fail(
+            errors, f"interrupted; a run goes on without us (`{PROG} watch` follows it again)", ExitCode.INTERRUPTED
+        )
 
 
 def _fail(stream: TextIO, message: str, code: int) -> int:

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Iterator
 
 import boto3
 from rich.console import Console
@@ -64,7 +64,9 @@ def offline_backend(cdk_out: Path, *, prior_runs: int, same_data: bool, console:
         for week in range(1, prior_runs + 1):
             if week > 1:
                 new_week_of_ratings(week)
-            result = pipeline.start_execution(name=f"offline-week-{week}", gap=WEEK if week > 1 else timedelta(minutes=1))
+            result = pipeline.start_execution(
+                name=f"offline-week-{week}", gap=WEEK if week > 1 else timedelta(minutes=1)
+            )
             outcome = (result.output or {}).get("outcome", "failed") if result.status == "SUCCEEDED" else "failed"
             console.print(f"  earlier run offline-week-{week}: {outcome} ({result.duration} simulated)")
         if prior_runs and not same_data:

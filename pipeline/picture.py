@@ -93,9 +93,15 @@ def _text(text: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], prog="python -m pipeline.picture")
-    parser.add_argument("--cdk-out", type=Path, default=Path("cdk.out"), help="synthesized cloud assembly (default: cdk.out)")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help=f"Markdown file to write (default: {DEFAULT_OUTPUT})")
-    parser.add_argument("--readme", type=Path, default=README, help=f"README whose picture block to update (default: {README})")
+    parser.add_argument(
+        "--cdk-out", type=Path, default=Path("cdk.out"), help="synthesized cloud assembly (default: cdk.out)"
+    )
+    parser.add_argument(
+        "--output", type=Path, default=DEFAULT_OUTPUT, help=f"Markdown file to write (default: {DEFAULT_OUTPUT})"
+    )
+    parser.add_argument(
+        "--readme", type=Path, default=README, help=f"README whose picture block to update (default: {README})"
+    )
     args = parser.parse_args(argv)
     source = args.cdk_out / DEFINITION_FILE_NAME
     if not source.exists():

@@ -9,9 +9,10 @@ that counts its checks and, for a stage whose duration the pipeline learned in e
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.progress_bar import ProgressBar
@@ -19,9 +20,9 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
+from contract.wait_states import WaitStateNames
 from pipeline.runs import REJECTED, RUNNING, SKIPPED, SUCCEEDED, outcome_of, short_id, short_metric
 from pipeline.workflow_graph import FAIL, TASK, WAIT, Step, WorkflowGraph
-from contract.wait_states import WaitStateNames
 
 # The pipeline keeps training durations per training mode (lambdas/prepare_data/pipeline_state.py).
 TRAINING_STAGE = "SolutionVersion"
@@ -90,10 +91,14 @@ TASK_SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "Ensure interactions dataset": _summary_ensure("dataset"),
     "Start dataset import": lambda r: f"started {r['importJob']['name']}",
     "Ensure solution": _summary_ensure("solution"),
-    "Start training": lambda r: f"version {short_id(r['solutionVersion']['arn'])} ({r['solutionVersion']['trainingMode']})",
+    "Start training": lambda r: (
+        f"version {short_id(r['solutionVersion']['arn'])} ({r['solutionVersion']['trainingMode']})"
+    ),
     "Evaluate new version": _summary_evaluation,
     "Deploy campaign": lambda r: f"{r['campaign']['action']} {resource_name(r['campaign']['arn'])}",
-    "Smoke test recommendations": lambda r: f"user {r['smokeTest']['userId']} gets {len(r['smokeTest']['itemIds'])} items",
+    "Smoke test recommendations": lambda r: (
+        f"user {r['smokeTest']['userId']} gets {len(r['smokeTest']['itemIds'])} items"
+    ),
     "Record successful run": lambda r: "state/pipeline-state.json updated",
     "Record rejected version": lambda r: "state/pipeline-state.json updated",
 }
@@ -239,7 +244,9 @@ class RunView:
         if expected is None:
             return Spinner("dots", text=Text(f"{bound}; first time, no duration learned yet"))
         bar = ProgressBar(total=expected, completed=min(elapsed, expected), width=24)
-        note = Text(f" {min(elapsed / expected, 1):.0%} of ~{elapsed_text(timedelta(seconds=expected))} (last time); {bound}")
+        note = Text(
+            f" {min(elapsed / expected, 1):.0%} of ~{elapsed_text(timedelta(seconds=expected))} (last time); {bound}"
+        )
         grid = Table.grid()
         grid.add_row(bar, note)
         return grid
@@ -253,15 +260,19 @@ class RunView:
             return [Text(f"Still running after {duration}.", style="cyan")]
         if outcome == SUCCEEDED:
             lines = [Text(f"Outcome: succeeded after {duration}", style="bold green")]
-            lines.append(Text(
-                f"  campaign {short_id(output.get('campaignArn'))} ({output.get('campaignAction')}) now serves "
-                f"solution version {short_id(output.get('solutionVersionArn'))}"
-            ))
+            lines.append(
+                Text(
+                    f"  campaign {short_id(output.get('campaignArn'))} ({output.get('campaignAction')}) now serves "
+                    f"solution version {short_id(output.get('solutionVersionArn'))}"
+                )
+            )
             recommendations = output.get("recommendations") or {}
             if recommendations.get("itemIds"):
-                lines.append(Text(
-                    f"  recommendations for user {recommendations['userId']}: {', '.join(recommendations['itemIds'])}"
-                ))
+                lines.append(
+                    Text(
+                        f"  recommendations for user {recommendations['userId']}: {', '.join(recommendations['itemIds'])}"
+                    )
+                )
             return lines
         if outcome == SKIPPED:
             return [Text(f"Outcome: skipped after {duration}: {output.get('reason')}", style="bold yellow")]

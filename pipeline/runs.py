@@ -8,9 +8,10 @@ a failed run is a FAILED, TIMED_OUT or ABORTED execution with its error and caus
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterator
+from typing import Any
 
 from pipeline.errors import NoRunsYet
 
@@ -125,7 +126,9 @@ def recent_runs(stepfunctions: Any, state_machine_arn: str, limit: int) -> list[
             break
         runs.append(describe_run(stepfunctions, execution["executionArn"]))
     if not runs:
-        raise NoRunsYet("no runs yet: start one with `python -m pipeline run --wait`, or wait for the schedule (see `status`)")
+        raise NoRunsYet(
+            "no runs yet: start one with `python -m pipeline run --wait`, or wait for the schedule (see `status`)"
+        )
     return runs
 
 
@@ -136,7 +139,9 @@ def describe_run(stepfunctions: Any, execution_arn: str) -> Run:
 def latest_execution_arn(stepfunctions: Any, state_machine_arn: str) -> str:
     for execution in list_executions(stepfunctions, state_machine_arn):
         return str(execution["executionArn"])
-    raise NoRunsYet("no runs yet: start one with `python -m pipeline run --wait`, or wait for the schedule (see `status`)")
+    raise NoRunsYet(
+        "no runs yet: start one with `python -m pipeline run --wait`, or wait for the schedule (see `status`)"
+    )
 
 
 def deployed_runs(stepfunctions: Any, state_machine_arn: str) -> Iterator[Run]:

@@ -9,8 +9,9 @@ does rather than how it polls. Everything is read from the definition; nothing i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from contract.wait_states import WaitStateNames
 
@@ -154,7 +155,9 @@ def _fail_state_reached(states: dict[str, Any], name: str) -> str:
     return name
 
 
-def _in_definition_order(steps: dict[str, Step], states: dict[str, Any], step_of_state: dict[str, str]) -> dict[str, Step]:
+def _in_definition_order(
+    steps: dict[str, Step], states: dict[str, Any], step_of_state: dict[str, str]
+) -> dict[str, Step]:
     """Steps in the order a run reaches them (breadth-first from StartAt), failure states last."""
     order: list[str] = []
     queue = [next(iter(states))]

@@ -18,9 +18,10 @@ import contextlib
 import itertools
 import json
 import threading
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import boto3
 import botocore.handlers
@@ -317,7 +318,9 @@ def to_api_params(shape: Shape, value: Any, path: str) -> Any:
         for key, item in value.items():
             member = members.get(key.lower())
             if member is None:
-                raise AwsSdkParameterError(f"{path}: unknown parameter {key!r}; expected one of {sorted(shape.members)}")
+                raise AwsSdkParameterError(
+                    f"{path}: unknown parameter {key!r}; expected one of {sorted(shape.members)}"
+                )
             converted[member] = to_api_params(shape.members[member], item, f"{path}.{member}")
         return converted
     if shape.type_name == "list" and isinstance(value, list):
@@ -346,7 +349,7 @@ def to_sfn_output(shape: Shape, value: Any) -> Any:
 
 def iso_timestamp(value: datetime) -> str:
     """ISO-8601 in UTC with a Z, milliseconds only when present (java.time.Instant style)."""
-    utc = value.astimezone(timezone.utc)
+    utc = value.astimezone(UTC)
     millis = utc.microsecond // 1000
     text = utc.strftime("%Y-%m-%dT%H:%M:%S")
     return f"{text}.{millis:03d}Z" if millis else f"{text}Z"

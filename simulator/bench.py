@@ -110,8 +110,12 @@ def build_notebook_baseline(emitted: dict[str, Any], *, automatic_training: bool
 
     def same_as_ours(name: str, parameters: dict[str, Any] | None = None, result_path: str | None = None) -> Task:
         ours = states[name]
-        return Task(name, resource=ours["Resource"], parameters=parameters or ours["Parameters"],
-                    result_path=result_path or ours["ResultPath"])
+        return Task(
+            name,
+            resource=ours["Resource"],
+            parameters=parameters or ours["Parameters"],
+            result_path=result_path or ours["ResultPath"],
+        )
 
     failed = Fail("Run failed", error="ResourceFailed")
     stages = {stage.label: stage for stage in STAGES}
@@ -119,8 +123,12 @@ def build_notebook_baseline(emitted: dict[str, Any], *, automatic_training: bool
     def wait_loop(stage: Stage, arn_path: str, seconds: int, next_step: Any) -> Wait:
         """Wait -> describe -> Choice; the Choice has the emitted workflow's name, for the delay table."""
         wait = Wait(f"Wait for {stage.label}", seconds=seconds)
-        check = Task(f"Check {stage.label}", resource=NOTEBOOK_DESCRIBE,
-                     parameters={"kind": stage.kind, "arn.$": arn_path}, result_path="$.status")
+        check = Task(
+            f"Check {stage.label}",
+            resource=NOTEBOOK_DESCRIBE,
+            parameters={"kind": stage.kind, "arn.$": arn_path},
+            result_path="$.status",
+        )
         decide = Choice(stage.choice_state)
         decide.add_choice(ChoiceRule.StringEquals(variable="$.status.status", value="ACTIVE"), next_step)
         decide.add_choice(ChoiceRule.StringEquals(variable="$.status.status", value="CREATE FAILED"), failed)
@@ -135,8 +143,12 @@ def build_notebook_baseline(emitted: dict[str, Any], *, automatic_training: bool
     dataset = same_as_ours("Ensure interactions dataset")
     start_import = same_as_ours("Start dataset import")
     if automatic_training:
-        solution = Task("Create solution", resource=NOTEBOOK_CREATE_SOLUTION,
-                        parameters=states["Ensure solution"]["Parameters"], result_path="$.solution")
+        solution = Task(
+            "Create solution",
+            resource=NOTEBOOK_CREATE_SOLUTION,
+            parameters=states["Ensure solution"]["Parameters"],
+            result_path="$.solution",
+        )
     else:
         solution = same_as_ours("Ensure solution")
     training = same_as_ours("Start training", {**states["Start training"]["Parameters"], "trainingMode": "FULL"})
@@ -150,7 +162,9 @@ def build_notebook_baseline(emitted: dict[str, Any], *, automatic_training: bool
     dataset.next(wait_loop(stages["dataset"], "$.dataset.arn", NOTEBOOK_WAIT_SECONDS, start_import))
     start_import.next(wait_loop(stages["dataset import job"], "$.importJob.arn", NOTEBOOK_WAIT_SECONDS, solution))
     solution.next(wait_loop(stages["solution"], "$.solution.arn", NOTEBOOK_WAIT_SECONDS, training))
-    training.next(wait_loop(stages["solution version"], "$.solutionVersion.arn", NOTEBOOK_TRAINING_WAIT_SECONDS, deploy))
+    training.next(
+        wait_loop(stages["solution version"], "$.solutionVersion.arn", NOTEBOOK_TRAINING_WAIT_SECONDS, deploy)
+    )
     deploy.next(created_or_updated)
     created_or_updated.add_choice(
         ChoiceRule.StringEquals(variable="$.campaign.action", value="updated"),
@@ -330,7 +344,7 @@ def month(synthesized: SynthesizedPipeline, design: str) -> MonthResult:
 # --- printing ----------------------------------------------------------------------------------
 
 
-def _fmt_delay(value: float | None | str) -> str:
+def _fmt_delay(value: float | str | None) -> str:
     if value is None:
         return "reused"
     if isinstance(value, str):
@@ -340,10 +354,12 @@ def _fmt_delay(value: float | None | str) -> str:
 
 def print_polling(measured: dict[str, list[RunMeasure]], out: TextIO) -> bool:
     ours, base = measured["ours"], measured["baseline"]
-    out.write("Polling: emitted workflow (ours) vs notebook baseline (base). Stage durations: dataset group 1 min,\n"
-              "dataset 1 min, import 15 min, solution 1 min, training 120 min, campaign 10 min. Cycles a week apart,\n"
-              "new data each time; in the last two, import, training and campaign update take 7% longer/shorter.\n\n")
-    columns = [(f"{title}", m, b) for (title, _), m, b in zip(CYCLES, ours, base)]
+    out.write(
+        "Polling: emitted workflow (ours) vs notebook baseline (base). Stage durations: dataset group 1 min,\n"
+        "dataset 1 min, import 15 min, solution 1 min, training 120 min, campaign 10 min. Cycles a week apart,\n"
+        "new data each time; in the last two, import, training and campaign update take 7% longer/shorter.\n\n"
+    )
+    columns = [(f"{title}", m, b) for (title, _), m, b in zip(CYCLES, ours, base, strict=True)]
     out.write(f"  {'':<30}" + "".join(f"{title:>20}" for title, _, _ in columns) + "\n")
     out.write(f"  {'':<30}" + "".join(f"{'ours':>10}{'base':>10}" for _ in columns) + "\n")
 
@@ -359,14 +375,21 @@ def print_polling(measured: dict[str, list[RunMeasure]], out: TextIO) -> bool:
         if all(value == "-" for value in values):
             continue
         row(f"  {stage.label} ({stage.target_seconds:.0f} s)", [_fmt_delay(v) for v in values])
-        met = met and all(not isinstance(m.delays.get(stage.label), float)
-                          or m.delays[stage.label] <= stage.target_seconds for m in ours)
+        met = met and all(
+            not isinstance(m.delays.get(stage.label), float) or m.delays[stage.label] <= stage.target_seconds
+            for m in ours
+        )
     share = ours[1].transitions / base[1].transitions
     checks = [
-        (f"cycle 2 transitions {ours[1].transitions} = {share:.0%} of the baseline's {base[1].transitions} "
-         f"(target <= {TARGET_TRANSITION_SHARE:.0%})", share <= TARGET_TRANSITION_SHARE),
-        (f"cycle 1 transitions {ours[0].transitions} < baseline {base[0].transitions}",
-         ours[0].transitions < base[0].transitions),
+        (
+            f"cycle 2 transitions {ours[1].transitions} = {share:.0%} of the baseline's {base[1].transitions} "
+            f"(target <= {TARGET_TRANSITION_SHARE:.0%})",
+            share <= TARGET_TRANSITION_SHARE,
+        ),
+        (
+            f"cycle 1 transitions {ours[0].transitions} < baseline {base[0].transitions}",
+            ours[0].transitions < base[0].transitions,
+        ),
         ("every detection delay of ours within max(60 s, 10% of the stage's duration)", met),
     ]
     out.write("\n")
@@ -376,23 +399,31 @@ def print_polling(measured: dict[str, list[RunMeasure]], out: TextIO) -> bool:
 
 
 def print_month(ours: MonthResult, other: MonthResult, out: TextIO) -> bool:
-    out.write(f"\nA month: {DAYS} daily runs, new data on {len(NEW_DATA_DAYS)} days "
-              f"(days {', '.join(map(str, NEW_DATA_DAYS))})\n\n")
+    out.write(
+        f"\nA month: {DAYS} daily runs, new data on {len(NEW_DATA_DAYS)} days "
+        f"(days {', '.join(map(str, NEW_DATA_DAYS))})\n\n"
+    )
     out.write(f"  {'':<34}{'ours':>8}   every run + weekly automatic training\n")
     out.write(f"  {'training runs started':<34}{ours.trainings_started:>8}   {other.trainings_started}\n")
     out.write(f"  {'  of them automatic':<34}{ours.automatic_trainings:>8}   {other.automatic_trainings}\n")
-    out.write(f"  {'  automatic slots skipped (busy)':<34}{ours.automatic_slots_skipped:>8}   "
-              f"{other.automatic_slots_skipped}\n")
+    out.write(
+        f"  {'  automatic slots skipped (busy)':<34}{ours.automatic_slots_skipped:>8}   "
+        f"{other.automatic_slots_skipped}\n"
+    )
     out.write(f"  {'campaign updates':<34}{ours.campaign_updates:>8}   {other.campaign_updates}\n")
     for outcome in sorted(set(ours.outcomes) | set(other.outcomes)):
         out.write(f"  {'runs ' + outcome:<34}{ours.outcomes.get(outcome, 0):>8}   {other.outcomes.get(outcome, 0)}\n")
     if other.automatic_slots_skipped:
-        out.write(f"\n  {other.automatic_slots_skipped} automatic slot(s) of the other design fell while its own daily "
-                  "training ran; the\n  simulator skips such a slot (the service documents this only for the first "
-                  "slot).\n")
+        out.write(
+            f"\n  {other.automatic_slots_skipped} automatic slot(s) of the other design fell while its own daily "
+            "training ran; the\n  simulator skips such a slot (the service documents this only for the first "
+            "slot).\n"
+        )
     ok = ours.trainings_started == len(NEW_DATA_DAYS)
-    out.write(f"\n  [{'met' if ok else 'MISSED'}] training runs started {ours.trainings_started} "
-              f"== days with new data {len(NEW_DATA_DAYS)}\n")
+    out.write(
+        f"\n  [{'met' if ok else 'MISSED'}] training runs started {ours.trainings_started} "
+        f"== days with new data {len(NEW_DATA_DAYS)}\n"
+    )
     return ok
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-DEFAULT_START = datetime(2026, 1, 5, 6, 0, 0, tzinfo=timezone.utc)
+DEFAULT_START = datetime(2026, 1, 5, 6, 0, 0, tzinfo=UTC)
 
 
 class SimulatedClock:
@@ -29,4 +29,4 @@ class SimulatedClock:
 def _require_aware(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("simulated time must be timezone-aware (UTC)")
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)

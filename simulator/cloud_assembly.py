@@ -79,9 +79,7 @@ def load_synthesized_pipeline(directory: Path | str) -> SynthesizedPipeline:
         raise CloudAssemblyError(f"expected one workflow state machine in {template_path}, found {len(machines)}")
     deployed_text = resources[machines[0]]["Properties"]["DefinitionString"]
     if deployed_text != definition_text:
-        raise CloudAssemblyError(
-            f"the template's DefinitionString differs from {definition_path}; re-synthesize"
-        )
+        raise CloudAssemblyError(f"the template's DefinitionString differs from {definition_path}; re-synthesize")
     return SynthesizedPipeline(
         directory=directory,
         template=template,
@@ -111,7 +109,9 @@ def _lambda_functions(directory: Path, resources: dict[str, Any]) -> dict[str, L
         for layer in properties.get("Layers", []):
             layer_key = resources[layer["Ref"]]["Properties"]["Content"]["S3Key"]
             if layer_key not in folder_by_key:
-                raise CloudAssemblyError(f"layer {layer['Ref']} of {logical_id} has no file asset in the cloud assembly")
+                raise CloudAssemblyError(
+                    f"layer {layer['Ref']} of {logical_id} has no file asset in the cloud assembly"
+                )
             layers.append(folder_by_key[layer_key] / "python")
         functions[logical_id] = LambdaFunction(
             logical_id=logical_id,

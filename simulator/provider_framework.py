@@ -11,13 +11,14 @@ error message as the reason; running out of attempts fails it with "Operation ti
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
+from simulator.clock import SimulatedClock
 from simulator.cloud_assembly import LambdaFunction, SynthesizedPipeline
 from simulator.interpreter import TaskFailure
-from simulator.clock import SimulatedClock
 
 Invoke = Callable[[LambdaFunction, dict[str, Any]], Any]
 FRAMEWORK_TIMEOUT_REASON = "Operation timed out"

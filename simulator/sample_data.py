@@ -24,8 +24,13 @@ class Rating:
 
 
 def generate_ratings(
-    *, users: int = 200, items: int = 400, ratings_per_user: tuple[int, int] = (20, 60), seed: int = 7,
-    half_stars: bool = False, first_user: int = 1,
+    *,
+    users: int = 200,
+    items: int = 400,
+    ratings_per_user: tuple[int, int] = (20, 60),
+    seed: int = 7,
+    half_stars: bool = False,
+    first_user: int = 1,
 ) -> list[Rating]:
     """The same ratings for the same arguments (a fresh list each time; the tests make many)."""
     return list(_generate(users, items, ratings_per_user, seed, half_stars, first_user))

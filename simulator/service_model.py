@@ -115,7 +115,9 @@ def validate_request(operation: OperationModel, params: dict[str, Any]) -> None:
     errors = _constraint_errors(operation.input_shape, params, "")
     if errors:
         noun = "error" if len(errors) == 1 else "errors"
-        raise SimulatedServiceError("InvalidInputException", f"{len(errors)} validation {noun} detected: " + "; ".join(errors))
+        raise SimulatedServiceError(
+            "InvalidInputException", f"{len(errors)} validation {noun} detected: " + "; ".join(errors)
+        )
 
 
 def check_response(shape: Shape | None, value: Any, path: str = "") -> None:

@@ -99,7 +99,9 @@ class Topics:
         alarm_arn = self.values.arn(logical_id)
         message = json.dumps({"AlarmName": self.values.name(logical_id), "NewStateValue": state})
         return [
-            self.publish(self.values.resolve(action), service=CLOUDWATCH_PRINCIPAL, source_arn=alarm_arn, message=message)
+            self.publish(
+                self.values.resolve(action), service=CLOUDWATCH_PRINCIPAL, source_arn=alarm_arn, message=message
+            )
             for action in properties.get(actions_key, [])
         ]
 
@@ -111,7 +113,9 @@ def matches(pattern: Any, event: Any) -> bool:
     in it; every key of the pattern must match.
     """
     if isinstance(pattern, Mapping):
-        return isinstance(event, Mapping) and all(key in event and matches(value, event[key]) for key, value in pattern.items())
+        return isinstance(event, Mapping) and all(
+            key in event and matches(value, event[key]) for key, value in pattern.items()
+        )
     if isinstance(pattern, list):
         candidates = event if isinstance(event, list) else [event]
         return any(candidate in pattern for candidate in candidates)

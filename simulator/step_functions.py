@@ -16,13 +16,14 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import botocore.session
 
-from simulator.interpreter import ExecutionEvent, ExecutionResult
 from simulator.clock import SimulatedClock
+from simulator.interpreter import ExecutionEvent, ExecutionResult
 from simulator.service_model import SimulatedServiceError, check_response, validate_request
 
 MODEL = botocore.session.get_session().get_service_model("stepfunctions")
@@ -66,7 +67,9 @@ class StepFunctionsExecutions:
         self.listing_lag = timedelta(seconds=listing_lag_seconds)
         self._lock = threading.Lock()
 
-    def mark_running(self, name: str, *, start_date: datetime | None = None, execution_input: Any = None) -> dict[str, Any]:
+    def mark_running(
+        self, name: str, *, start_date: datetime | None = None, execution_input: Any = None
+    ) -> dict[str, Any]:
         """Record an execution as RUNNING; :meth:`finish` (or the caller) sets its end."""
         with self._lock:
             execution = {
@@ -163,7 +166,9 @@ class StepFunctionsExecutions:
     def _describe_state_machine(self, params: dict[str, Any]) -> dict[str, Any]:
         self._require_state_machine(params["stateMachineArn"])
         if self.state_machine is None:
-            raise SimulatedServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{self.state_machine_arn}'")
+            raise SimulatedServiceError(
+                "StateMachineDoesNotExist", f"State Machine Does Not Exist: '{self.state_machine_arn}'"
+            )
         return dict(self.state_machine)
 
     def _describe_execution(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -205,7 +210,10 @@ def history_event(event: ExecutionEvent, state_types: Mapping[str, str], event_i
         elif kind == "ExecutionSucceeded":
             converted["executionSucceededEventDetails"] = {"output": json.dumps(raw.get("output"))}
         elif kind == "ExecutionFailed":
-            converted["executionFailedEventDetails"] = {"error": str(raw.get("Error", "")), "cause": _text(raw.get("Cause"))}
+            converted["executionFailedEventDetails"] = {
+                "error": str(raw.get("Error", "")),
+                "cause": _text(raw.get("Cause")),
+            }
         return converted
     state = raw.get("state") if isinstance(raw.get("state"), dict) else {}
     name = state.get("name", "")

@@ -31,7 +31,6 @@ def stack_name_from_context(value: object) -> str:
         raise StackNameError(
             f'Invalid context "{STACK_NAME_CONTEXT_KEY}": got {json.dumps(value)}; expected a CloudFormation stack '
             "name (a letter, then up to 127 letters, digits or hyphens), for example "
-            f'-c {STACK_NAME_CONTEXT_KEY}=PersonalizePipeline-acc202601050600.'
+            f"-c {STACK_NAME_CONTEXT_KEY}=PersonalizePipeline-acc202601050600."
         )
     return value
-

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from contract.layout import STATE_KEY, TRAINING_PREFIX
@@ -64,7 +65,6 @@ EMAIL_MAX_LENGTH = 254
 STATE_MACHINE_LOG_LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
 
 
-
 class ConfigError(ValueError):
     """A configuration value that would produce a broken or rejected deployment."""
 
@@ -74,8 +74,7 @@ class ConfigError(ValueError):
         shown = json.dumps(value) if not isinstance(value, _Missing) else "(missing)"
         full_key = f"{CONTEXT_KEY}.{key}" if key else CONTEXT_KEY
         super().__init__(
-            f'Invalid cdk.json context "{full_key}": got {shown}; '
-            f"expected {expected}, for example {example}."
+            f'Invalid cdk.json context "{full_key}": got {shown}; expected {expected}, for example {example}.'
         )
 
 
@@ -109,7 +108,10 @@ class ScheduleConfig:
         if rate:
             unit = rate["unit"].rstrip("s")
             return timedelta(**{f"{unit}s": int(rate["value"])})
-        minutes, hours, day_of_month, month, day_of_week, year = CRON_PATTERN.fullmatch(self.expression)["fields"].split()
+        cron = CRON_PATTERN.fullmatch(self.expression)
+        if cron is None:  # the loader accepts only rate() and cron() expressions
+            raise ValueError(f"not a schedule expression: {self.expression!r}")
+        _minutes, _hours, day_of_month, month, day_of_week, year = cron["fields"].split()
         if month != "*" or year != "*":
             return timedelta(days=366)
         if day_of_month not in ("*", "?"):
@@ -205,8 +207,18 @@ def load_config(context_value: Any) -> PipelineConfig:
     _reject_unknown_keys(
         "",
         block,
-        {"pipelineName", "recipeArn", "campaignMinProvisionedTps", "smokeTestUserId", "schedule", "data",
-         "training", "qualityGate", "notifications", "logging"},
+        {
+            "pipelineName",
+            "recipeArn",
+            "campaignMinProvisionedTps",
+            "smokeTestUserId",
+            "schedule",
+            "data",
+            "training",
+            "qualityGate",
+            "notifications",
+            "logging",
+        },
     )
     recipe_arn = _recipe_arn(block.get("recipeArn", defaults.recipe_arn))
     return PipelineConfig(
@@ -259,12 +271,11 @@ def _pipeline_name(value: Any) -> str:
 
 
 def _recipe_arn(value: Any) -> str:
-    is_user_recipe = (
+    if not (
         isinstance(value, str)
         and value.startswith(RECIPE_ARN_PREFIX)
         and value.removeprefix(RECIPE_ARN_PREFIX) in USER_RECIPES
-    )
-    if not is_user_recipe:
+    ):
         raise ConfigError(
             "recipeArn",
             value,
@@ -317,13 +328,17 @@ def _schedule(value: Any) -> ScheduleConfig:
     if start_date is not None:
         if not RATE_PATTERN.fullmatch(expression):
             raise ConfigError(
-                "schedule.startDate", start_date, "null with a cron() expression (cron fires only at its own times)",
+                "schedule.startDate",
+                start_date,
+                "null with a cron() expression (cron fires only at its own times)",
                 "null",
             )
         if not isinstance(start_date, str) or not _is_utc_timestamp(start_date):
             raise ConfigError(
-                "schedule.startDate", start_date, "a UTC time, ISO-8601 with a Z (the first run; later runs follow "
-                "the rate from it)", '"2027-01-04T06:00:00Z"',
+                "schedule.startDate",
+                start_date,
+                "a UTC time, ISO-8601 with a Z (the first run; later runs follow the rate from it)",
+                '"2027-01-04T06:00:00Z"',
             )
     return ScheduleConfig(expression=expression, time_zone=time_zone, enabled=enabled, start_date=start_date)
 
@@ -463,8 +478,7 @@ def _quality_gate(value: Any) -> QualityGateConfig:
         raise ConfigError(
             "qualityGate.maxRelativeRegression",
             regression,
-            "the fraction (0 to below 1) by which a new version's metric may fall short of the "
-            "served version's",
+            "the fraction (0 to below 1) by which a new version's metric may fall short of the served version's",
             "0.05",
         )
     minimum = block.get("minimum", defaults.minimum)

@@ -27,7 +27,9 @@ class _CopyAsLayerPackage:
 
     def try_bundle(self, output_dir: str, *args: Any, **kwargs: Any) -> bool:
         shutil.copytree(
-            CONTRACT_DIR, Path(output_dir) / "python" / "contract", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            CONTRACT_DIR,
+            Path(output_dir) / "python" / "contract",
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
         )
         return True
 

@@ -26,11 +26,11 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from contract.events import METRIC_NAMESPACE, RETRAINING_AGE_METRIC
+from contract.functions import REPORT_RETRAINING_AGE
 from contract.layout import STATE_KEY
 from contract.personalize import TRAINING_MODES
-from stacks.config import PipelineConfig
-from contract.functions import REPORT_RETRAINING_AGE
 from contract.readiness import READINESS_CHECKS, TRAINING_READY
+from stacks.config import PipelineConfig
 from stacks.workflow_functions import least_privilege_function, put_metric_data_statement
 
 # A run may end this much later than the schedule's longest interval before the model counts as

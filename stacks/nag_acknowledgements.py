@@ -19,8 +19,13 @@ from constructs import IConstruct
 NAG_PACK = "AwsSolutions"
 
 
-def acknowledge_finding(resource: IConstruct, finding: str, reason: str) -> None:
-    """Acknowledge ``finding`` (e.g. ``AwsSolutions-S1``) on ``resource`` and nothing else."""
+def acknowledge_finding(resource: IConstruct | None, finding: str, reason: str) -> None:
+    """Acknowledge ``finding`` (e.g. ``AwsSolutions-S1``) on ``resource`` and nothing else.
+
+    ``resource`` is usually a construct's ``node.default_child``, which CDK types as optional.
+    """
+    if resource is None:
+        raise ValueError(f"{finding} cannot be acknowledged: the construct has no CloudFormation resource")
     Validations.of(resource).acknowledge(Acknowledgment(id=f"{NAG_PACK}::{finding}", reason=reason))
 
 

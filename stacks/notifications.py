@@ -18,7 +18,6 @@ from constructs import Construct
 from contract.events import EVENT_DETAIL_TYPE, EVENT_SOURCE, OUTCOMES
 
 
-
 class RunNotifications(Construct):
     """The topic, its optional e-mail subscription and the rules that feed it the run outcomes."""
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from contract.functions import LOOK_FOR_ANOTHER_RUN, WORKFLOW_FUNCTIONS
 from contract.names import PersonalizeNames
+from contract.resources import DATA_BUCKET_PLACEHOLDER, PERSONALIZE_ROLE_PLACEHOLDER
 from stacks.config import PipelineConfig
 from stacks.data_bucket import DataBucket
 from stacks.monitoring import PipelineMonitoring
@@ -16,8 +19,6 @@ from stacks.notifications import RunNotifications
 from stacks.personalize_access import PersonalizeArns, PersonalizeServiceRole
 from stacks.retraining_workflow import RetrainingWorkflow
 from stacks.teardown import PersonalizeTeardown
-from contract.functions import LOOK_FOR_ANOTHER_RUN, WORKFLOW_FUNCTIONS
-from contract.resources import DATA_BUCKET_PLACEHOLDER, PERSONALIZE_ROLE_PLACEHOLDER
 from stacks.workflow_functions import WorkflowFunctions
 
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
@@ -33,7 +34,7 @@ class PersonalizePipelineStack(Stack):
         *,
         config: PipelineConfig,
         definition_text: str | Callable[[], str],
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
         """``definition_text`` may be a function that returns it: it is called only when the state
         machine is built, after the bucket, roles and functions (app.py builds it meanwhile)."""
@@ -70,7 +71,7 @@ class PersonalizePipelineStack(Stack):
             definition_text=definition_text() if callable(definition_text) else definition_text,
             substitutions=substitutions,
             functions=list(steps.functions.values()),
-            run_guard_role=steps.functions[LOOK_FOR_ANOTHER_RUN.key].role,
+            run_guard_role=steps.role_of(LOOK_FOR_ANOTHER_RUN),
             personalize_arns=arns,
             schedule=config.schedule,
             log_retention=LOG_RETENTION,

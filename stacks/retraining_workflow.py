@@ -13,12 +13,13 @@ from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from contract.events import EVENT_DETAIL_TYPE, EVENT_SOURCE
+from contract.readiness import READINESS_CHECKS
 from stacks.config import ScheduleConfig
 from stacks.nag_acknowledgements import acknowledge_finding, acknowledge_reviewed_wildcards
 from stacks.personalize_access import PersonalizeArns
 from stacks.schedule_start import ScheduleStart
-from contract.events import EVENT_DETAIL_TYPE, EVENT_SOURCE
-from contract.readiness import READINESS_CHECKS
+
 
 def chosen_log_level_reason(level: str) -> str:
     """Why the state machine may log less than ALL events (cdk-nag AwsSolutions-SF1)."""
@@ -86,7 +87,9 @@ class RetrainingWorkflow(Construct):
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel[log_level], include_execution_data=True),
         )
         if log_level != "ALL":
-            acknowledge_finding(self.state_machine.node.default_child, "AwsSolutions-SF1", chosen_log_level_reason(log_level))
+            acknowledge_finding(
+                self.state_machine.node.default_child, "AwsSolutions-SF1", chosen_log_level_reason(log_level)
+            )
         # The definition is opaque to CDK, so the role's permissions are granted by hand.
         for function in functions:
             function.grant_invoke(self.state_machine)

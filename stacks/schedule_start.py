@@ -29,7 +29,6 @@ from stacks.nag_acknowledgements import PROVIDER_INVOKE_REASON, acknowledge_revi
 from stacks.workflow_functions import least_privilege_function, provider_framework_role
 
 
-
 class ScheduleStart(Construct):
     """Sets ``schedule``'s StartDate, computed at deploy time, for a rate() schedule."""
 
@@ -48,8 +47,12 @@ class ScheduleStart(Construct):
         function = least_privilege_function(
             self, COMPUTE_SCHEDULE_START, [], log_retention=log_retention, wildcard_reasons=wildcard_reasons
         )
-        provider_logs = logs.LogGroup(self, "ProviderLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
-        framework_role = provider_framework_role(self, "OnEventRole", provider_logs, purpose="the schedule's start date")
+        provider_logs = logs.LogGroup(
+            self, "ProviderLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        framework_role = provider_framework_role(
+            self, "OnEventRole", provider_logs, purpose="the schedule's start date"
+        )
         provider = cr.Provider(
             self,
             "Provider",

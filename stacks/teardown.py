@@ -40,7 +40,6 @@ SCHEDULE_GROUP = "default"
 SCHEDULER_PRINCIPAL = "scheduler.amazonaws.com"
 
 
-
 class PersonalizeTeardown(Construct):
     """Deletes the pipeline's run-time Personalize resources when the stack is deleted.
 
@@ -129,7 +128,9 @@ class PersonalizeTeardown(Construct):
             log_retention=log_retention,
             wildcard_reasons=reasons,
         )
-        provider_logs = logs.LogGroup(self, "ProviderLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
+        provider_logs = logs.LogGroup(
+            self, "ProviderLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
         # The framework's own functions get roles like ours (write to their log group, nothing
         # else) instead of the AWSLambdaBasicExecutionRole managed policy (logs:* everywhere).
         framework_roles = [
@@ -168,14 +169,12 @@ class PersonalizeTeardown(Construct):
         # Deleted before all it needs: the references above already order it after the state
         # machine and schedule; the functions' roles and policies are made explicit here.
         for function in (self.pause_function, self.delete_function):
-            self.resource.node.add_dependency(function, function.role)  # type: ignore[arg-type]
+            self.resource.node.add_dependency(function, function.role)
         self.resource.node.add_dependency(state_machine, schedule)
 
     def _acknowledge_framework_findings(self, roles: list[iam.Role]) -> None:
         """What the provider framework adds and does not let us change, each with its reason."""
-        framework_functions = [
-            child for child in self.provider.node.children if isinstance(child, lambda_.Function)
-        ]
+        framework_functions = [child for child in self.provider.node.children if isinstance(child, lambda_.Function)]
         invoked = {
             f"{function.function_arn}:*": PROVIDER_INVOKE_REASON
             for function in (self.pause_function, self.delete_function, *framework_functions)
@@ -196,8 +195,6 @@ class PersonalizeTeardown(Construct):
             "The provider framework's waiter state machine offers no tracing setting; it only waits and "
             "calls isComplete, whose own function is traced.",
         )
-
-
 
 
 def _schedule_role_arn(schedule: scheduler.Schedule) -> str:

@@ -13,10 +13,6 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from contract.events import METRIC_NAMESPACE
-from contract.layout import STATE_KEY, TRAINING_PREFIX
-from stacks.contract_layer import contract_layer
-from stacks.nag_acknowledgements import acknowledge_reviewed_wildcards
-from stacks.personalize_access import PersonalizeArns
 from contract.functions import (
     DEPLOY_CAMPAIGN,
     ENSURE_DATASET,
@@ -32,6 +28,10 @@ from contract.functions import (
     WORKFLOW_FUNCTIONS,
     FunctionSpec,
 )
+from contract.layout import STATE_KEY, TRAINING_PREFIX
+from stacks.contract_layer import contract_layer
+from stacks.nag_acknowledgements import acknowledge_reviewed_wildcards
+from stacks.personalize_access import PersonalizeArns
 
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -100,7 +100,9 @@ class WorkflowFunctions(Construct):
                 allow(["personalize:CreateSchema", "personalize:DescribeSchema"], [arns.schema]),
                 # The reference authorizes CreateDataset against the dataset and its dataset group,
                 # not the schema (register iam.resource-types).
-                allow(["personalize:CreateDataset", "personalize:DescribeDataset"], [arns.datasets, arns.dataset_group]),
+                allow(
+                    ["personalize:CreateDataset", "personalize:DescribeDataset"], [arns.datasets, arns.dataset_group]
+                ),
                 allow(["personalize:DeleteDataset"], [arns.datasets]),
             ],
             START_IMPORT.key: [
@@ -158,8 +160,19 @@ class WorkflowFunctions(Construct):
         self.functions: dict[str, lambda_.Function] = {}
         for function in WORKFLOW_FUNCTIONS:
             self.functions[function.key] = least_privilege_function(
-                self, function, statements[function.key], log_retention=log_retention, wildcard_reasons=self._wildcard_reasons
+                self,
+                function,
+                statements[function.key],
+                log_retention=log_retention,
+                wildcard_reasons=self._wildcard_reasons,
             )
+
+    def role_of(self, spec: FunctionSpec) -> iam.IRole:
+        """The role of ``spec``'s function (every function here has its own)."""
+        role = self.functions[spec.key].role
+        if role is None:
+            raise ValueError(f"function {spec.key} has no role")
+        return role
 
 
 def least_privilege_function(
@@ -216,7 +229,9 @@ def least_privilege_function(
     return created
 
 
-def provider_framework_role(scope: Construct, construct_id: str, log_group: logs.ILogGroup, *, purpose: str) -> iam.Role:
+def provider_framework_role(
+    scope: Construct, construct_id: str, log_group: logs.ILogGroup, *, purpose: str
+) -> iam.Role:
     """A role for a function of CDK's custom-resource provider framework: it writes to its log group, nothing else.
 
     Instead of the AWSLambdaBasicExecutionRole managed policy (logs:* everywhere) the framework

@@ -42,10 +42,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence, TextIO
+from typing import Any, TextIO
 
 REPO = Path(__file__).resolve().parents[1]
 # The project's packages, and the data preparation's converter (a Lambda folder, not a package):
@@ -68,8 +69,10 @@ from botocore.exceptions import (  # noqa: E402
     TokenRetrievalError,
     UnauthorizedSSOTokenError,
 )
-
 from movielens import MIN_INTERACTIONS, MIN_USERS_WITH_TWO_INTERACTIONS, ConversionStats, convert  # noqa: E402
+
+from contract.layout import STATE_KEY  # noqa: E402
+from contract.personalize import PENDING_STATUSES  # noqa: E402
 from pipeline import cli  # noqa: E402
 from pipeline.backend import Backend  # noqa: E402
 from pipeline.errors import ActionNeeded, ExitCode, NoCredentials, NotConfirmed  # noqa: E402
@@ -79,8 +82,6 @@ from pipeline.stack import PipelineStack, find_stack  # noqa: E402
 from pipeline.workflow_graph import build_graph  # noqa: E402
 from simulator.sample_data import generate_ratings, to_ratings_csv, to_u_data  # noqa: E402
 from stacks.artifacts import STACK_NAME, STACK_NAME_CONTEXT_KEY, StackNameError, stack_name_from_context  # noqa: E402
-from contract.layout import STATE_KEY  # noqa: E402
-from contract.personalize import PENDING_STATUSES  # noqa: E402
 from stacks.config import CONTEXT_KEY, PipelineConfig, load_config  # noqa: E402
 
 PROG = "python tools/acceptance.py"
@@ -176,7 +177,7 @@ class Plan:
 
 def unique_pipeline_name(now: datetime) -> str:
     """``acc<yyyymmddhhmm>`` (15 characters): unique per minute, within pipelineName's 32."""
-    return f"acc{now.astimezone(timezone.utc):%Y%m%d%H%M}"
+    return f"acc{now.astimezone(UTC):%Y%m%d%H%M}"
 
 
 def default_stack_name(pipeline_name: str) -> str:
@@ -202,9 +203,7 @@ def acceptance_block(block: Mapping[str, Any], pipeline_name: str) -> dict[str, 
     return result
 
 
-def make_plan(
-    now: datetime, *, stack_name: str | None = None, keep: bool = False, cdk_json: Path = CDK_JSON
-) -> Plan:
+def make_plan(now: datetime, *, stack_name: str | None = None, keep: bool = False, cdk_json: Path = CDK_JSON) -> Plan:
     pipeline_name = unique_pipeline_name(now)
     block = acceptance_block(read_context_block(cdk_json), pipeline_name)
     return Plan(
@@ -331,16 +330,29 @@ def cdk_context_arguments(plan: Plan) -> list[str]:
 def deploy_command(plan: Plan, output_dir: Path, profile: str | None = None) -> list[str]:
     """``cdk deploy`` of this session's stack; synth goes to ``output_dir`` so the user's cdk.out stays as it is."""
     return [
-        *CDK_BASE, "deploy", plan.stack_name, "--require-approval", "never", "--output", str(output_dir),
-        *cdk_context_arguments(plan), *(["--profile", profile] if profile else []),
+        *CDK_BASE,
+        "deploy",
+        plan.stack_name,
+        "--require-approval",
+        "never",
+        "--output",
+        str(output_dir),
+        *cdk_context_arguments(plan),
+        *(["--profile", profile] if profile else []),
     ]
 
 
 def destroy_command(plan: Plan, output_dir: Path, profile: str | None = None) -> list[str]:
     """``cdk destroy`` with the same context: the app must synthesize the same stack to destroy it."""
     return [
-        *CDK_BASE, "destroy", plan.stack_name, "--force", "--output", str(output_dir),
-        *cdk_context_arguments(plan), *(["--profile", profile] if profile else []),
+        *CDK_BASE,
+        "destroy",
+        plan.stack_name,
+        "--force",
+        "--output",
+        str(output_dir),
+        *cdk_context_arguments(plan),
+        *(["--profile", profile] if profile else []),
     ]
 
 
@@ -375,10 +387,22 @@ NO_CREDENTIALS_MESSAGE = (
     "no valid AWS credentials: run `aws configure` or `aws sso login`, or set AWS_PROFILE (or pass --profile); "
     "nothing was deployed"
 )
-CREDENTIAL_ERROR_CODES = ("ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException",
-                          "SignatureDoesNotMatch")
-CREDENTIAL_EXCEPTIONS = (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError, SSOError,
-                         SSOTokenLoadError, TokenRetrievalError, UnauthorizedSSOTokenError)
+CREDENTIAL_ERROR_CODES = (
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "SignatureDoesNotMatch",
+)
+CREDENTIAL_EXCEPTIONS = (
+    NoCredentialsError,
+    PartialCredentialsError,
+    CredentialRetrievalError,
+    SSOError,
+    SSOTokenLoadError,
+    TokenRetrievalError,
+    UnauthorizedSSOTokenError,
+)
 
 
 def caller_identity(session: Any) -> CallerIdentity:
@@ -406,14 +430,16 @@ def require_region(session: Any) -> str:
     return str(session.region_name)
 
 
-def confirm(question: str, *, yes: bool, environ: Mapping[str, str], interactive: bool, ask: Callable[[str], str]) -> None:
+def confirm(
+    question: str, *, yes: bool, environ: Mapping[str, str], interactive: bool, ask: Callable[[str], str]
+) -> None:
     """Spending money needs an explicit yes: --yes, ACCEPTANCE_CONFIRM=yes, or "yes" typed in a terminal."""
     if yes or environ.get(CONFIRM_VARIABLE, "").strip().lower() == "yes":
         return
     if not interactive:
         raise NotConfirmed(
             f"the acceptance test needs a confirmation: type yes in a terminal, pass --yes (make acceptance "
-            f'ARGS=--yes) or set {CONFIRM_VARIABLE}=yes; nothing was deployed'
+            f"ARGS=--yes) or set {CONFIRM_VARIABLE}=yes; nothing was deployed"
         )
     try:
         answer = ask(question)
@@ -474,10 +500,13 @@ def find_leftovers(personalize: Any, pipeline_name: str) -> list[Leftover]:
     found: dict[str, Leftover] = {}
 
     def add(kind: str, item: Mapping[str, Any], arn_key: str) -> None:
-        found.setdefault(item[arn_key], Leftover(kind, str(item.get("name", "")), item[arn_key], str(item.get("status", ""))))
+        found.setdefault(
+            item[arn_key], Leftover(kind, str(item.get("name", "")), item[arn_key], str(item.get("status", "")))
+        )
 
     groups = [
-        group for group in _listed(personalize, "list_dataset_groups", "datasetGroups")
+        group
+        for group in _listed(personalize, "list_dataset_groups", "datasetGroups")
         if is_pipeline_name(group["name"], pipeline_name)
     ]
     for group in groups:
@@ -562,8 +591,13 @@ class Evidence:
 
 
 def measure_listing_lag(
-    stepfunctions: Any, state_machine_arn: str, execution_arn: str, *, started: float,
-    clock: Callable[[], float] = time.monotonic, pause: Callable[[float], None] = time.sleep,
+    stepfunctions: Any,
+    state_machine_arn: str,
+    execution_arn: str,
+    *,
+    started: float,
+    clock: Callable[[], float] = time.monotonic,
+    pause: Callable[[float], None] = time.sleep,
     timeout_seconds: float = EXECUTION_LISTING_TIMEOUT_SECONDS,
 ) -> ListingLag:
     """ListExecutions(RUNNING), as the workflow's guard calls it, until it lists ``execution_arn``.
@@ -574,7 +608,9 @@ def measure_listing_lag(
     calls = 0
     while True:
         calls += 1
-        listed = stepfunctions.list_executions(stateMachineArn=state_machine_arn, statusFilter="RUNNING", maxResults=100)
+        listed = stepfunctions.list_executions(
+            stateMachineArn=state_machine_arn, statusFilter="RUNNING", maxResults=100
+        )
         if any(e["executionArn"] == execution_arn for e in listed["executions"]):
             return ListingLag(clock() - started, calls, timeout_seconds)
         if stepfunctions.describe_execution(executionArn=execution_arn)["status"] != "RUNNING":
@@ -657,7 +693,9 @@ def observe_campaign_update(evidence: Evidence) -> str:
     if probe.seconds_until_reflected is None:
         text += f"; still the answer from before after {probe.reads_until_reflected} reads"
     elif stale:
-        text += f"; the new update showed after {probe.seconds_until_reflected:.1f} s ({probe.reads_until_reflected} reads)"
+        text += (
+            f"; the new update showed after {probe.seconds_until_reflected:.1f} s ({probe.reads_until_reflected} reads)"
+        )
     if probe.seconds_to_end is not None:
         took = elapsed_text(timedelta(seconds=probe.seconds_to_end))
         text += f"; the update ended {probe.final_status} after {took} ({probe.checks} checks)"
@@ -744,7 +782,7 @@ def collect_observations(
             text = f"not observed: {reason}"
         except ClientError as error:
             text = f"not observed: {refusal(error)}"
-        except Exception as error:  # noqa: BLE001 - an observation never fails the acceptance test
+        except Exception as error:
             text = f"not observed: {type(error).__name__}: {error}"
         results.append((entry, text))
     return results
@@ -768,7 +806,7 @@ class Dependencies:
     )
     identify: Callable[[Any], CallerIdentity] = caller_identity
     make_backend: Callable[[Any], Backend] = lambda session: Backend(session=session)
-    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
     cdk_cli: Path = CDK_CLI
     output_dir: Callable[[], Path] = lambda: Path(tempfile.mkdtemp(prefix="cdk.out.acceptance-"))
 
@@ -796,8 +834,14 @@ class Session:
     """One acceptance session against a real account, from deployment to the leftover check."""
 
     def __init__(
-        self, plan: Plan, data: AcceptanceData, estimate: CostEstimate, session: Any, region: str,
-        profile: str | None, deps: Dependencies,
+        self,
+        plan: Plan,
+        data: AcceptanceData,
+        estimate: CostEstimate,
+        session: Any,
+        region: str,
+        profile: str | None,
+        deps: Dependencies,
     ) -> None:
         self.plan, self.data, self.estimate = plan, data, estimate
         self.region, self.profile, self.deps = region, profile, deps
@@ -891,7 +935,9 @@ class Session:
     def deploy(self) -> None:
         self.output_dir = self.deps.output_dir()
         argv = deploy_command(self.plan, self.output_dir, self.profile)
-        self.report.step(f"Deploying stack {self.plan.stack_name} (pipeline {self.plan.pipeline_name}), about 5 minutes")
+        self.report.step(
+            f"Deploying stack {self.plan.stack_name} (pipeline {self.plan.pipeline_name}), about 5 minutes"
+        )
         self.report.info(shlex.join(argv))
         self.deployment_started = True
         code = self.deps.run_command(argv, cdk_environment(self.deps.environ, self.region))
@@ -910,7 +956,9 @@ class Session:
             schedule["State"] == "DISABLED",
             f"schedule {stack.schedule_name} is {schedule['State']}: it must be DISABLED so that only this test starts runs",
         )
-        definition = self.client("stepfunctions").describe_state_machine(stateMachineArn=stack.state_machine_arn)["definition"]
+        definition = self.client("stepfunctions").describe_state_machine(stateMachineArn=stack.state_machine_arn)[
+            "definition"
+        ]
         self.evidence.definition = json.loads(definition)
         self.report.info(f"bucket {stack.bucket}, state machine {stack.state_machine_arn}, schedule DISABLED")
         return stack
@@ -937,11 +985,15 @@ class Session:
         returned = time.monotonic()
         arn = started["executionArn"]
         if measure_listing:
-            self.evidence.listing_lag = measure_listing_lag(stepfunctions, stack.state_machine_arn, arn, started=returned)
+            self.evidence.listing_lag = measure_listing_lag(
+                stepfunctions, stack.state_machine_arn, arn, started=returned
+            )
         self.report.info(f"{arn}; watching it (Ctrl-C stops the test, then destroys the stack)")
         record = RunRecord(self.follow(stack, arn), history(stepfunctions, arn))
         self.evidence.runs[name] = record
-        self.report.info(f"run {name}: {record.run.outcome} after {elapsed_text(record.run.duration(self.backend.now()))}")
+        self.report.info(
+            f"run {name}: {record.run.outcome} after {elapsed_text(record.run.duration(self.backend.now()))}"
+        )
         return record
 
     def follow(self, stack: PipelineStack, arn: str) -> Run:
@@ -956,7 +1008,9 @@ class Session:
             if run.status != "RUNNING":
                 return run
             self.report.info(f"watching stopped (exit {code}) while the run goes on; watching again")
-        raise AcceptanceFailure(f"could not follow run {arn} to its end ({WATCH_ATTEMPTS} attempts): see the errors above")
+        raise AcceptanceFailure(
+            f"could not follow run {arn} to its end ({WATCH_ATTEMPTS} attempts): see the errors above"
+        )
 
     def check_recommendations(self, first: RunRecord) -> None:
         campaign_arn = first.run.output.get("campaignArn")
@@ -975,7 +1029,9 @@ class Session:
     def solution_versions(self, stack: PipelineStack) -> set[str]:
         personalize = self.client("personalize")
         solutions = [
-            s["solutionArn"] for s in _listed(personalize, "list_solutions", "solutions") if s["name"] == stack.names.solution
+            s["solutionArn"]
+            for s in _listed(personalize, "list_solutions", "solutions")
+            if s["name"] == stack.names.solution
         ]
         return {
             v["solutionVersionArn"]
@@ -1037,7 +1093,7 @@ class Session:
                 self.print_observations()
         except KeyboardInterrupt:
             self.problems.append(Problem("interrupted", ExitCode.INTERRUPTED))
-        except Exception as error:  # noqa: BLE001 - a report that breaks must not keep the stack deployed
+        except Exception as error:
             self.report.info(f"could not report durations and observations: {type(error).__name__}: {error}")
         if not self.deployment_started:
             return
@@ -1067,25 +1123,31 @@ class Session:
     def destroy(self) -> None:
         assert self.output_dir is not None
         argv = destroy_command(self.plan, self.output_dir, self.profile)
-        self.report.step(f"Destroying stack {self.plan.stack_name} (the teardown deletes the Personalize resources first; "
-                         "up to an hour) — Ctrl-C now leaves it deployed")
+        self.report.step(
+            f"Destroying stack {self.plan.stack_name} (the teardown deletes the Personalize resources first; "
+            "up to an hour) — Ctrl-C now leaves it deployed"
+        )
         self.report.info(shlex.join(argv))
         code = self.deps.run_command(argv, cdk_environment(self.deps.environ, self.region))
         self.destroyed_at = self.backend.now()
         if code != 0:
-            self.problems.append(Problem(
-                f"cdk destroy failed (exit {code}): its output above says why; run it again: {self.destroy_hint()}",
-                ExitCode.RUN_FAILED,
-            ))
+            self.problems.append(
+                Problem(
+                    f"cdk destroy failed (exit {code}): its output above says why; run it again: {self.destroy_hint()}",
+                    ExitCode.RUN_FAILED,
+                )
+            )
         self.report.step("Checking that nothing of the pipeline is left")
         self.check_stack_gone()
         leftovers = find_leftovers(self.client("personalize"), self.plan.pipeline_name)
         if leftovers:
-            self.problems.append(Problem(
-                f"{len(leftovers)} Personalize resource(s) named after {self.plan.pipeline_name} left after destroy: "
-                + "; ".join(str(item) for item in leftovers),
-                ExitCode.RUN_FAILED,
-            ))
+            self.problems.append(
+                Problem(
+                    f"{len(leftovers)} Personalize resource(s) named after {self.plan.pipeline_name} left after destroy: "
+                    + "; ".join(str(item) for item in leftovers),
+                    ExitCode.RUN_FAILED,
+                )
+            )
         else:
             name = self.plan.pipeline_name
             self.report.info(f"no Personalize resource named {name} or {name}-… is left")
@@ -1121,8 +1183,10 @@ class Session:
     def print_durations(self) -> None:
         self.report.step("Real durations")
         for name, record in self.evidence.runs.items():
-            self.report.info(f"run {name} ({record.run.outcome}, {elapsed_text(record.run.duration(self.backend.now()))}), "
-                             "from its execution history:")
+            self.report.info(
+                f"run {name} ({record.run.outcome}, {elapsed_text(record.run.duration(self.backend.now()))}), "
+                "from its execution history:"
+            )
             if self.evidence.definition is not None:
                 for line in step_durations(self.evidence.definition, record.events):
                     self.report.info(f"  {line}")
@@ -1131,7 +1195,9 @@ class Session:
         try:
             body = self.client("s3").get_object(Bucket=stack.bucket, Key=STATE_KEY)["Body"].read()
         except ClientError as error:
-            self.report.info(f"no state record s3://{stack.bucket}/{STATE_KEY} ({error.response.get('Error', {}).get('Code')})")
+            self.report.info(
+                f"no state record s3://{stack.bucket}/{STATE_KEY} ({error.response.get('Error', {}).get('Code')})"
+            )
             return
         seconds = json.loads(body).get("stageSeconds", {})
         self.report.info(f"stages as Personalize timed them (creation to ACTIVE; {STATE_KEY} stageSeconds):")
@@ -1165,7 +1231,9 @@ class Session:
 
     def verdict(self) -> int:
         if not self.problems:
-            self.report.step(f"ACCEPTANCE PASSED in {self.region}: deploy, run, recommend, skip on the same data, destroy")
+            self.report.step(
+                f"ACCEPTANCE PASSED in {self.region}: deploy, run, recommend, skip on the same data, destroy"
+            )
             return ExitCode.OK
         self.report.step("ACCEPTANCE FAILED")
         for problem in self.problems:
@@ -1198,9 +1266,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation (the cost is still printed)")
     parser.add_argument("--region", help="AWS region (default: from your AWS config; the estimate is for us-east-1)")
     parser.add_argument("--profile", help="AWS named profile (default: from your AWS config)")
-    parser.add_argument("--keep", action="store_true", help="do not destroy the stack at the end (its campaign bills hourly)")
     parser.add_argument(
-        "--stack-name", type=_stack_name,
+        "--keep", action="store_true", help="do not destroy the stack at the end (its campaign bills hourly)"
+    )
+    parser.add_argument(
+        "--stack-name",
+        type=_stack_name,
         help="name of the stack to deploy and destroy; must not exist yet (default: PersonalizePipeline-acc<yyyymmddhhmm>)",
     )
     return parser.parse_args(argv)
@@ -1214,8 +1285,11 @@ def main(argv: Sequence[str] | None = None, deps: Dependencies | None = None) ->
         data = generate_dataset(plan.config)
         check_minimums(data, plan.config.data.min_rating)
         estimate = estimate_for(plan, data)
-        print(f"Acceptance test: stack {plan.stack_name}, pipeline {plan.pipeline_name}, schedule disabled, "
-              f"bucket deleted on destroy{'' if not plan.keep else ' (--keep: not destroyed at the end)'}", file=deps.out)
+        print(
+            f"Acceptance test: stack {plan.stack_name}, pipeline {plan.pipeline_name}, schedule disabled, "
+            f"bucket deleted on destroy{'' if not plan.keep else ' (--keep: not destroyed at the end)'}",
+            file=deps.out,
+        )
         for line in estimate.lines():
             print(line, file=deps.out)
         print("It takes about 3 to 4 hours (training about 2).", file=deps.out, flush=True)
@@ -1224,18 +1298,27 @@ def main(argv: Sequence[str] | None = None, deps: Dependencies | None = None) ->
         boto_session = deps.make_session(args.profile, args.region)
         identity = deps.identify(boto_session)
         region = require_region(boto_session)
-        print(f"Account {identity.account} as {identity.arn}, region {region}"
-              + ("" if region == PRICING_REGION else f" (prices there may differ from {PRICING_REGION}'s)"), file=deps.out)
+        print(
+            f"Account {identity.account} as {identity.arn}, region {region}"
+            + ("" if region == PRICING_REGION else f" (prices there may differ from {PRICING_REGION}'s)"),
+            file=deps.out,
+        )
         if identity.expiring_keys:
-            print("note: the credentials are temporary keys from the environment (AWS_SESSION_TOKEN), which cannot be "
-                  "refreshed: if they expire within the 3 to 4 hours, the destroy fails; a profile that refreshes "
-                  "(SSO, assume-role) avoids that", file=deps.out)
+            print(
+                "note: the credentials are temporary keys from the environment (AWS_SESSION_TOKEN), which cannot be "
+                "refreshed: if they expire within the 3 to 4 hours, the destroy fails; a profile that refreshes "
+                "(SSO, assume-role) avoids that",
+                file=deps.out,
+            )
         session = Session(plan, data, estimate, boto_session, region, args.profile, deps)
         session.precheck()
         confirm(
             f"Deploy {plan.stack_name} into account {identity.account} ({region}) for about ${estimate.total_usd:.2f}? "
             "Type yes to go on: ",
-            yes=args.yes, environ=deps.environ, interactive=deps.interactive(), ask=deps.ask,
+            yes=args.yes,
+            environ=deps.environ,
+            interactive=deps.interactive(),
+            ask=deps.ask,
         )
     except ActionNeeded as error:
         return _fail(deps.err, str(error), error.exit_code)

@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lambdas" / "prepare_data"))
 
-from movielens import ConversionStats, convert  # noqa: E402
-from prepare_data import MIB, _GeneratorReader  # noqa: E402
+from movielens import ConversionStats, convert
+from prepare_data import MIB, _GeneratorReader
 
 CHUNK_BYTES = 1 * MIB
 PART_BYTES = 8 * MIB
@@ -84,14 +84,12 @@ def measure(function: Callable[[int], int], rows: int) -> tuple[float, float, in
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--millions", type=float, default=2.0,
-                        help="input rows, in millions (default: 2)")
+    parser.add_argument("--millions", type=float, default=2.0, help="input rows, in millions (default: 2)")
     args = parser.parse_args(argv)
     rows = int(args.millions * 1_000_000)
     print(f"{rows:,} u.data rows (~{rows * 26 / MIB:.0f} MiB), minRating {MIN_RATING:g}")
     print(f"{'':10} {'rows/s':>12} {'peak MiB':>10} {'written':>12}")
-    results = {name: measure(fn, rows) for name, fn in (("streaming", streaming),
-                                                         ("naive", naive))}
+    results = {name: measure(fn, rows) for name, fn in (("streaming", streaming), ("naive", naive))}
     for name, (rate, peak, written) in results.items():
         print(f"{name:10} {rate:12,.0f} {peak:10.1f} {written:12,}")
     if results["streaming"][2] != results["naive"][2]:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write docs/fault-matrix.md from the scenarios of simulator/fault_scenarios.py.
 
-    python tools/render_fault_matrix.py
+python tools/render_fault_matrix.py
 """
 
 from __future__ import annotations

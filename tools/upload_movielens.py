@@ -44,11 +44,10 @@ class Dataset:
 
 
 DATASETS: Final = {
-    "ml-100k": Dataset("https://files.grouplens.org/datasets/movielens/ml-100k.zip",
-                       "u.data", "u.item", "ml-100k"),
+    "ml-100k": Dataset("https://files.grouplens.org/datasets/movielens/ml-100k.zip", "u.data", "u.item", "ml-100k"),
     "ml-latest-small": Dataset(
-        "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip",
-        "ratings.csv", "movies.csv", "ratings-csv"),
+        "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip", "ratings.csv", "movies.csv", "ratings-csv"
+    ),
 }
 DEFAULT_STACK: Final = "PersonalizePipeline"
 BUCKET_OUTPUT: Final = "DataBucketName"
@@ -75,22 +74,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Download MovieLens from GroupLens (or use --from-file) and upload the "
         "ratings and titles files to the Personalize pipeline's data bucket.",
     )
-    parser.add_argument("--dataset", choices=sorted(DATASETS), default="ml-100k",
-                        help="MovieLens release (default: ml-100k)")
-    parser.add_argument("--stack-name", default=DEFAULT_STACK,
-                        help=f"CloudFormation stack to read {BUCKET_OUTPUT} and {KEY_OUTPUT} "
-                        f"from (default: {DEFAULT_STACK})")
+    parser.add_argument(
+        "--dataset", choices=sorted(DATASETS), default="ml-100k", help="MovieLens release (default: ml-100k)"
+    )
+    parser.add_argument(
+        "--stack-name",
+        default=DEFAULT_STACK,
+        help=f"CloudFormation stack to read {BUCKET_OUTPUT} and {KEY_OUTPUT} from (default: {DEFAULT_STACK})",
+    )
     parser.add_argument("--bucket", help="data bucket; skips the stack lookup with --key")
-    parser.add_argument("--key", help="S3 key of the ratings file; skips the stack lookup "
-                        "with --bucket")
-    parser.add_argument("--from-file", metavar="PATH",
-                        help="use an already downloaded zip instead of downloading it")
+    parser.add_argument("--key", help="S3 key of the ratings file; skips the stack lookup with --bucket")
+    parser.add_argument("--from-file", metavar="PATH", help="use an already downloaded zip instead of downloading it")
     parser.add_argument("--region", help="AWS region (default: from your AWS config)")
     parser.add_argument("--profile", help="AWS named profile (default: from your AWS config)")
     args = parser.parse_args(argv)
     if (args.bucket is None) != (args.key is None):
-        parser.error("--bucket and --key go together: give both, or neither to use the "
-                     "stack outputs")
+        parser.error("--bucket and --key go together: give both, or neither to use the stack outputs")
     return args
 
 
@@ -121,17 +120,14 @@ def download(url: str, destination: IO[bytes]) -> None:
         with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
             shutil.copyfileobj(response, destination, COPY_CHUNK)
     except (urllib.error.URLError, OSError) as error:
-        raise UploadError(
-            f"download of {url} failed ({error}); download it yourself and pass --from-file"
-        ) from error
+        raise UploadError(f"download of {url} failed ({error}); download it yourself and pass --from-file") from error
     destination.seek(0)
 
 
 def find_member(archive: zipfile.ZipFile, name: str, dataset: str) -> zipfile.ZipInfo:
     """The member called ``name`` at the top or in one folder (``ml-100k/u.data``)."""
     for info in archive.infolist():
-        if not info.is_dir() and posixpath.basename(info.filename) == name \
-                and info.filename.count("/") <= 1:
+        if not info.is_dir() and posixpath.basename(info.filename) == name and info.filename.count("/") <= 1:
             return info
     raise UploadError(f"the zip has no {name}: is it the {dataset} release from GroupLens?")
 
@@ -152,13 +148,11 @@ class _NonSeekable:
         return False
 
 
-def upload_member(s3: Any, archive: zipfile.ZipFile, info: zipfile.ZipInfo, bucket: str,
-                  key: str) -> None:
+def upload_member(s3: Any, archive: zipfile.ZipFile, info: zipfile.ZipInfo, bucket: str, key: str) -> None:
     """Stream one zip member to S3 (the zip's CRC check runs as the member is read)."""
     content_type = "text/csv" if key.endswith(".csv") else "text/plain"
     with archive.open(info) as member:
-        s3.upload_fileobj(_NonSeekable(member), bucket, key,
-                          ExtraArgs={"ContentType": content_type})
+        s3.upload_fileobj(_NonSeekable(member), bucket, key, ExtraArgs={"ContentType": content_type})
     print(f"uploaded {info.filename} ({info.file_size} bytes) to s3://{bucket}/{key}")
 
 
@@ -179,12 +173,10 @@ def upload_zip(s3: Any, zip_file: IO[bytes], dataset_name: str, target: Target) 
         titles = find_member(archive, dataset.titles_member, dataset_name)
         try:
             upload_member(s3, archive, ratings, target.bucket, target.key)
-            upload_member(s3, archive, titles, target.bucket,
-                          titles_key(target.key, dataset.titles_member))
+            upload_member(s3, archive, titles, target.bucket, titles_key(target.key, dataset.titles_member))
         except zipfile.BadZipFile as error:
             raise UploadError(f"the zip is corrupt ({error}): download it again") from error
-    print(f"done: the pipeline's 'format' setting must be {dataset.pipeline_format!r} "
-          f"for {dataset_name}")
+    print(f"done: the pipeline's 'format' setting must be {dataset.pipeline_format!r} for {dataset_name}")
 
 
 def run(args: argparse.Namespace, session: Any) -> None:
@@ -218,8 +210,9 @@ def main(argv: Sequence[str] | None = None, session: Any = None) -> int:
     except UploadError as error:
         return _fail(str(error))
     except NoCredentialsError:
-        return _fail("no AWS credentials found: run `aws configure` (or `aws sso login`), "
-                     "set AWS_PROFILE, or pass --profile")
+        return _fail(
+            "no AWS credentials found: run `aws configure` (or `aws sso login`), set AWS_PROFILE, or pass --profile"
+        )
     except NoRegionError:
         return _fail("no AWS region configured: pass --region or set AWS_REGION")
     except ClientError as error:

@@ -16,9 +16,10 @@ import functools
 import hashlib
 import json
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -161,8 +162,6 @@ def _find_or_create(
     return _usable_arn(found, kind, name, arn_key, delete), False
 
 
-
-
 def _usable_arn(
     summary: dict[str, Any], kind: str, name: str, arn_key: str, delete: Callable[[str], Any] | None = None
 ) -> str:
@@ -181,8 +180,7 @@ def _usable_arn(
             "retried until it can be created again"
         )
     raise ResourceUnusableError(
-        f"{kind} '{name}' ({arn}) is {status} ({reason}); delete it (or choose another pipelineName) "
-        "and run again"
+        f"{kind} '{name}' ({arn}) is {status} ({reason}); delete it (or choose another pipelineName) and run again"
     )
 
 
@@ -211,7 +209,11 @@ def ensure_dataset_group(event: dict[str, Any], context: Any = None) -> dict[str
         return client("personalize").create_dataset_group(name=name)["datasetGroupArn"]
 
     arn, created = _find_or_create(
-        find, create, "dataset group", name, "datasetGroupArn",
+        find,
+        create,
+        "dataset group",
+        name,
+        "datasetGroupArn",
         lambda arn: client("personalize").delete_dataset_group(datasetGroupArn=arn),
     )
     _log("ensure_dataset_group", resourceName=name, arn=arn, createdNow=created)
@@ -247,7 +249,11 @@ def ensure_interactions_dataset(event: dict[str, Any], context: Any = None) -> d
         )["datasetArn"]
 
     dataset_arn, created = _find_or_create(
-        find, create, "interactions dataset", dataset_name, "datasetArn",
+        find,
+        create,
+        "interactions dataset",
+        dataset_name,
+        "datasetArn",
         lambda arn: personalize.delete_dataset(datasetArn=arn),
     )
     if not created:
@@ -466,14 +472,15 @@ def evaluate_version(event: dict[str, Any], context: Any = None) -> dict[str, An
         )
     value = float(candidate_metrics[metric])
     served_arn = _served_version(solution_arn, campaign_name)
-    current = None
+    current: dict[str, Any] | None = None
+    served_value: float | None = None
     if served_arn is not None and served_arn != candidate_arn:
         served_value = _metrics(served_arn).get(metric)
         if served_value is not None:
             current = {"solutionVersionArn": served_arn, "value": float(served_value)}
 
     verdict = quality_gate_verdict(
-        metric, value, None if current is None else current["value"], tolerance=tolerance, minimum=minimum
+        metric, value, None if served_value is None else float(served_value), tolerance=tolerance, minimum=minimum
     )
     result = {
         "passed": verdict.passed,
@@ -514,7 +521,9 @@ def _served_version(solution_arn: str, campaign_name: str) -> str | None:
 
 
 def _campaign_named(solution_arn: str, name: str) -> dict[str, Any] | None:
-    return next((c for c in _paginate("list_campaigns", "campaigns", solutionArn=solution_arn) if c["name"] == name), None)
+    return next(
+        (c for c in _paginate("list_campaigns", "campaigns", solutionArn=solution_arn) if c["name"] == name), None
+    )
 
 
 # --- campaign ------------------------------------------------------------------------------------

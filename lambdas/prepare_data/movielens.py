@@ -57,7 +57,7 @@ class ConversionStats:
     users_overflowed: bool = False
     _user_counts: dict[bytes, bool] = field(default_factory=dict, repr=False)
     _users_with_two: int = 0
-    _sha256: "hashlib._Hash" = field(default_factory=hashlib.sha256, repr=False)
+    _sha256: hashlib._Hash = field(default_factory=hashlib.sha256, repr=False)
 
     @property
     def users(self) -> int | None:
@@ -117,16 +117,11 @@ class ConversionStats:
         if self.users_overflowed:
             found.append(f"more than {MAX_TRACKED_USERS} distinct users: user count not reported")
         if self.rows_malformed:
-            found.append(
-                f"{self.rows_malformed} malformed rows skipped "
-                f"(first at lines {self.malformed_line_numbers})"
-            )
+            found.append(f"{self.rows_malformed} malformed rows skipped (first at lines {self.malformed_line_numbers})")
         return found
 
 
-def iter_line_blocks(
-    chunks: Iterable[bytes], max_line: int = MAX_LINE_BYTES
-) -> Iterator[list[bytes]]:
+def iter_line_blocks(chunks: Iterable[bytes], max_line: int = MAX_LINE_BYTES) -> Iterator[list[bytes]]:
     """Split a byte stream on b"\\n" into one list of lines per chunk (fast: C-level split).
 
     Lines keep a trailing b"\\r" (CRLF files); the row parser strips it. A line that spans
@@ -235,8 +230,7 @@ class _RowConverter:
     one int); anything unusual goes through the slower, thorough ``_slow_row``.
     """
 
-    def __init__(self, delimiter: bytes, has_header: bool, min_rating: float,
-                 stats: ConversionStats) -> None:
+    def __init__(self, delimiter: bytes, has_header: bool, min_rating: float, stats: ConversionStats) -> None:
         self.delimiter = delimiter
         self.has_header = has_header
         self.min_rating = min_rating
@@ -253,8 +247,13 @@ class _RowConverter:
         for line in block:
             number += 1
             fields = line.split(delimiter)
-            if (len(fields) == 4 and fields[0].isdigit() and fields[1].isdigit()
-                    and not self.pending_blank and len(line) <= MAX_LINE_BYTES):
+            if (
+                len(fields) == 4
+                and fields[0].isdigit()
+                and fields[1].isdigit()
+                and not self.pending_blank
+                and len(line) <= MAX_LINE_BYTES
+            ):
                 try:
                     rating = float(fields[2])
                     timestamp = int(fields[3])
@@ -307,15 +306,9 @@ class _RowConverter:
         return b"%s,%s,%d\n" % (user, item, timestamp)
 
 
-def no_usable_rows_message(
-    source: str, fmt: str, min_rating: float, stats: ConversionStats
-) -> str:
+def no_usable_rows_message(source: str, fmt: str, min_rating: float, stats: ConversionStats) -> str:
     """Say what was read and what to check, so the fix is obvious from the error alone."""
-    first = (
-        f" (first at line {stats.malformed_line_numbers[0]})"
-        if stats.malformed_line_numbers
-        else ""
-    )
+    first = f" (first at line {stats.malformed_line_numbers[0]})" if stats.malformed_line_numbers else ""
     message = (
         f"{source} has no usable rows: {stats.rows_read} rows read, "
         f"{stats.rows_malformed} malformed{first}, "

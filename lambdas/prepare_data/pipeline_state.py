@@ -23,8 +23,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -70,9 +71,7 @@ def read_state(s3: Any, bucket: str, key: str) -> dict[str, Any]:
 
 
 def write_state(s3: Any, bucket: str, key: str, state: Mapping[str, Any]) -> None:
-    s3.put_object(
-        Bucket=bucket, Key=key, Body=json.dumps(state, indent=2).encode(), ContentType="application/json"
-    )
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(state, indent=2).encode(), ContentType="application/json")
 
 
 def last_fingerprint(state: Mapping[str, Any]) -> str | None:

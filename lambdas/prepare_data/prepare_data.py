@@ -14,30 +14,30 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Final
+from datetime import UTC, datetime
+from typing import Any, Final
 
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
-
-from contract.logs import log_operation
-from contract.events import DEPLOYED_MODEL_METRIC, RETRAINING_AGE_METRIC, STAGE_DURATION_METRIC
 from movielens import FORMATS, ConversionStats, NoUsableRowsError, convert
-from contract.personalize import TRAINING_MODES
 from pipeline_state import (
     data_fingerprint,
     last_fingerprint,
     measured_stage_seconds,
-    parse_time,
     plan_training_mode,
     plan_waits,
     read_state,
     record_training,
     write_state,
 )
+
+from contract.events import DEPLOYED_MODEL_METRIC, RETRAINING_AGE_METRIC, STAGE_DURATION_METRIC
+from contract.logs import log_operation
+from contract.personalize import TRAINING_MODES
+from contract.timestamps import parse_time
 
 __all__ = [
     "InvalidEventError",
@@ -75,7 +75,7 @@ _NOT_FOUND_CODES: Final = frozenset({"NoSuchKey", "NoSuchBucket", "404"})
 
 # When a record is made and how old it is: the offline runtime puts its simulated clock here, as
 # in every handler that reads the time.
-clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # noqa: E731
+clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
 _s3_client: Any = None
 _cloudwatch_client: Any = None
 logger = logging.getLogger()
@@ -125,8 +125,7 @@ def parse_event(event: Any) -> PrepareRequest:
     """Validate the event at the boundary; every message names the field and what is expected."""
     if not isinstance(event, Mapping):
         raise InvalidEventError(
-            f"event must be a JSON object with bucket, rawKey, format, minRating, outputKey; "
-            f"got {type(event).__name__}"
+            f"event must be a JSON object with bucket, rawKey, format, minRating, outputKey; got {type(event).__name__}"
         )
     bucket = _required_str(event, "bucket", "an S3 bucket name")
     raw_key = _required_str(event, "rawKey", "an S3 key such as 'raw/ml-100k/u.data'")
@@ -137,8 +136,7 @@ def parse_event(event: Any) -> PrepareRequest:
     output_key = _required_str(event, "outputKey", "an S3 key such as 'prepared/interactions.csv'")
     if output_key == raw_key:
         raise InvalidEventError(
-            f"field 'outputKey' must differ from 'rawKey' ({raw_key!r}): the raw data would be "
-            "overwritten"
+            f"field 'outputKey' must differ from 'rawKey' ({raw_key!r}): the raw data would be overwritten"
         )
     state_key = event.get("stateKey")
     if state_key is not None and (not isinstance(state_key, str) or not state_key.strip()):
@@ -150,8 +148,10 @@ def parse_event(event: Any) -> PrepareRequest:
 
 
 def _planning(value: Any) -> RunPlanning:
-    expected = ("an object with trainingMode, fullRetrainEveryDays, runStartedAt and polling "
-                "({check: {intervalSeconds, maxChecks}})")
+    expected = (
+        "an object with trainingMode, fullRetrainEveryDays, runStartedAt and polling "
+        "({check: {intervalSeconds, maxChecks}})"
+    )
     if not isinstance(value, Mapping):
         raise InvalidEventError(f"field 'plan' must be {expected}; got {value!r}")
     mode = value.get("trainingMode")
@@ -169,13 +169,17 @@ def _planning(value: Any) -> RunPlanning:
     polling = value.get("polling")
     valid_polling = isinstance(polling, Mapping) and all(
         isinstance(settings, Mapping)
-        and all(isinstance(settings.get(k), int) and not isinstance(settings.get(k), bool) and settings[k] >= 1
-                for k in ("intervalSeconds", "maxChecks"))
+        and all(
+            isinstance(settings.get(k), int) and not isinstance(settings.get(k), bool) and settings[k] >= 1
+            for k in ("intervalSeconds", "maxChecks")
+        )
         for settings in polling.values()
     )
-    if not valid_polling:
-        raise InvalidEventError(f"field 'plan.polling' must map each check to positive integers "
-                                f"intervalSeconds and maxChecks; got {polling!r}")
+    if not valid_polling or not isinstance(polling, Mapping):
+        raise InvalidEventError(
+            f"field 'plan.polling' must map each check to positive integers "
+            f"intervalSeconds and maxChecks; got {polling!r}"
+        )
     return RunPlanning(mode, days, started, polling)
 
 
@@ -185,9 +189,7 @@ def _required_str(event: Mapping[str, Any], name: str, expected: str) -> str:
         raise InvalidEventError(f"field {name!r} is missing: expected {expected}")
     value = event[name]
     if not isinstance(value, str) or not value.strip():
-        raise InvalidEventError(
-            f"field {name!r} must be a non-empty string ({expected}); got {value!r}"
-        )
+        raise InvalidEventError(f"field {name!r} must be a non-empty string ({expected}); got {value!r}")
     return value
 
 
@@ -281,8 +283,13 @@ def prepare(request: PrepareRequest, s3: Any) -> dict[str, Any]:
         # broken. Once a model has been trained, missing data is a failure someone must see.
         if request.state_key is None or last_fingerprint(state) is not None:
             raise
-        return {"unchanged": False, "noData": True, "reason": f"no data uploaded yet to {request.raw_uri}: "
-                f"upload the ratings there (`{UPLOADER_HINT}`)", "raw": request.raw_uri, "detail": str(missing)}
+        return {
+            "unchanged": False,
+            "noData": True,
+            "reason": f"no data uploaded yet to {request.raw_uri}: upload the ratings there (`{UPLOADER_HINT}`)",
+            "raw": request.raw_uri,
+            "detail": str(missing),
+        }
     body = raw["Body"]
     fingerprint = data_fingerprint(str(raw.get("ETag", "")), request.fmt, request.min_rating)
     if request.state_key and last_fingerprint(state) == fingerprint:
@@ -319,7 +326,7 @@ def _plan(state: Mapping[str, Any], planning: RunPlanning) -> dict[str, Any]:
     return {"trainingMode": mode, "trainingModeReason": reason, "waits": plan_waits(state, planning.polling, mode)}
 
 
-def _result(request: PrepareRequest, raw: Mapping[str, Any], stats: ConversionStats) -> dict:
+def _result(request: PrepareRequest, raw: Mapping[str, Any], stats: ConversionStats) -> dict[str, Any]:
     """The state output: counts, hash for change detection, and the raw object's identity."""
     return {
         "interactionsUri": request.output_uri,
@@ -342,8 +349,7 @@ def _log(request: PrepareRequest | None, outcome: Mapping[str, Any], started: fl
     """One structured record per invocation (CloudWatch Logs Insights can query its fields)."""
     line: dict[str, Any] = dict(outcome)
     if request is not None:
-        line.update(raw=request.raw_uri, output=request.output_uri, format=request.fmt,
-                    minRating=request.min_rating)
+        line.update(raw=request.raw_uri, output=request.output_uri, format=request.fmt, minRating=request.min_rating)
     line["durationMs"] = round((time.monotonic() - started) * 1000)
     _log_event("prepare_data", **line)
 
@@ -360,17 +366,13 @@ def handler(event: Any, context: Any = None, *, s3: Any = None) -> dict[str, Any
         request = parse_event(event)
         result = prepare(request, s3 if s3 is not None else get_s3_client())
     except BaseException as error:
-        _log(request, {"status": "error", "errorType": type(error).__name__,
-                       "errorMessage": str(error)}, started)
+        _log(request, {"status": "error", "errorType": type(error).__name__, "errorMessage": str(error)}, started)
         raise
-    _log(request, {"status": "ok", **{k: v for k, v in result.items() if k != "interactionsUri"}},
-         started)
+    _log(request, {"status": "ok", **{k: v for k, v in result.items() if k != "interactionsUri"}}, started)
     return result
 
 
 RECORD_OUTCOMES: Final = ("succeeded", "rejected")
-
-
 
 
 def record_run(event: Any, context: Any = None, *, s3: Any = None, cloudwatch: Any = None) -> dict[str, Any]:
@@ -419,12 +421,21 @@ def record_run(event: Any, context: Any = None, *, s3: Any = None, cloudwatch: A
     if "metricNamespace" in event:
         namespace = _required_str(event, "metricNamespace", "a CloudWatch namespace")
         pipeline = _required_str(event, "pipelineName", "the pipeline's name")
-        data = [_metric(STAGE_DURATION_METRIC, seconds, "Seconds", pipeline, Stage=stage) for stage, seconds in measured.items()]
+        data = [
+            _metric(STAGE_DURATION_METRIC, seconds, "Seconds", pipeline, Stage=stage)
+            for stage, seconds in measured.items()
+        ]
         evaluation = event.get("evaluation")
-        if outcome == "succeeded" and isinstance(evaluation, Mapping) and isinstance(evaluation.get("candidate"), Mapping):
+        if (
+            outcome == "succeeded"
+            and isinstance(evaluation, Mapping)
+            and isinstance(evaluation.get("candidate"), Mapping)
+        ):
             value = evaluation["candidate"].get("value")
             if isinstance(value, (int, float)):
-                data.append(_metric(DEPLOYED_MODEL_METRIC, value, "None", pipeline, Metric=str(evaluation.get("metric"))))
+                data.append(
+                    _metric(DEPLOYED_MODEL_METRIC, value, "None", pipeline, Metric=str(evaluation.get("metric")))
+                )
         if data:
             (cloudwatch if cloudwatch is not None else get_cloudwatch_client()).put_metric_data(
                 Namespace=namespace, MetricData=data

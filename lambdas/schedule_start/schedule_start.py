@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from contract.logs import log_operation
@@ -30,7 +30,7 @@ PHYSICAL_ID = "schedule-start"
 # CloudFormation applies the schedule a little after this function answers.
 MARGIN = timedelta(minutes=5)
 # Replaced by the offline simulator with its clock, as other handlers' clocks are.
-clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # noqa: E731
+clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
 
 
 class InvalidEventError(ValueError):
@@ -54,7 +54,9 @@ def first_run(expression: str, configured: str | None, now: datetime) -> datetim
     try:
         start = datetime.fromisoformat(configured.replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidEventError(f"property 'ConfiguredStartDate' must be an ISO-8601 time; got {configured!r}") from None
+        raise InvalidEventError(
+            f"property 'ConfiguredStartDate' must be an ISO-8601 time; got {configured!r}"
+        ) from None
     earliest = now + MARGIN
     if start < earliest:
         start += period * math.ceil((earliest - start) / period)
@@ -73,6 +75,6 @@ def on_event(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
     if not isinstance(expression, str):
         raise InvalidEventError(f"property 'Expression' must be a string; got {expression!r}")
     start = first_run(expression, properties.get("ConfiguredStartDate") or None, clock())
-    text = start.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     log_operation(logger, "schedule_start", request=request, startDate=text)
     return {"PhysicalResourceId": PHYSICAL_ID, "Data": {"StartDate": text}}

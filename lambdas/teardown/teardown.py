@@ -23,9 +23,10 @@ boto3 and the standard library only: the folder is deployed as it is, without bu
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -48,7 +49,7 @@ _clients: dict[str, Any] = {}
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # The clock the deadline is measured on. Offline runs put the simulated clock here.
@@ -364,7 +365,13 @@ def _stages(pipeline: Pipeline) -> Iterator[list[_Found]]:
         ]
         yield solutions
         yield [
-            _Found("event tracker", t["name"], t["eventTrackerArn"], t["status"], t["name"].startswith(pipeline.owned_prefix))
+            _Found(
+                "event tracker",
+                t["name"],
+                t["eventTrackerArn"],
+                t["status"],
+                t["name"].startswith(pipeline.owned_prefix),
+            )
             for t in _listed("list_event_trackers", "eventTrackers", datasetGroupArn=group_arn)
         ] + [
             _Found("filter", f["name"], f["filterArn"], f["status"], f["name"].startswith(pipeline.owned_prefix))

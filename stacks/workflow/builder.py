@@ -110,7 +110,9 @@ class WorkflowBuilder:
         task.add_catch(Catch(error_equals=["States.ALL"], next_step=self.failure_in(stage), result_path="$.failure"))
         return task
 
-    def invoke(self, state_name: str, function: FunctionSpec, parameters: dict[str, Any], result_path: str, stage: str) -> Task:
+    def invoke(
+        self, state_name: str, function: FunctionSpec, parameters: dict[str, Any], result_path: str, stage: str
+    ) -> Task:
         """A Lambda step: retried on Lambda's own errors, on throttling and on busy resources."""
         task = Task(
             state_name,
@@ -119,7 +121,9 @@ class WorkflowBuilder:
             result_path=result_path,
             comment=function.description,
         )
-        task.add_retry(Retry(error_equals=LAMBDA_TRANSIENT_ERRORS, interval_seconds=2, max_attempts=6, backoff_rate=2.0))
+        task.add_retry(
+            Retry(error_equals=LAMBDA_TRANSIENT_ERRORS, interval_seconds=2, max_attempts=6, backoff_rate=2.0)
+        )
         task.add_retry(Retry(error_equals=THROTTLING_ERRORS, interval_seconds=5, max_attempts=5, backoff_rate=2.0))
         task.add_retry(Retry(error_equals=BUSY_ERRORS, interval_seconds=30, max_attempts=6, backoff_rate=2.0))
         return self.catch_failures(task, stage)

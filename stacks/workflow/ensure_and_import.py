@@ -20,7 +20,11 @@ def build_ensure_and_import(b: WorkflowBuilder, *, then: State) -> State:
     """Each step waits until its resource is ACTIVE; the imported data goes on to ``then``."""
     names = b.names
     ensure_dataset_group = b.invoke(
-        "Ensure dataset group", ENSURE_DATASET_GROUP, {"name": names.dataset_group}, "$.datasetGroup", STAGE_DATASET_GROUP
+        "Ensure dataset group",
+        ENSURE_DATASET_GROUP,
+        {"name": names.dataset_group},
+        "$.datasetGroup",
+        STAGE_DATASET_GROUP,
     )
     ensure_dataset = b.invoke(
         "Ensure interactions dataset",

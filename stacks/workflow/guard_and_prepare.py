@@ -133,9 +133,13 @@ def build_guard_and_prepare(b: WorkflowBuilder, *, then: State) -> State:
     trigger_is_text.default_choice(invalid_input)
     invalid_input.next(b.failure_in(STAGE_INPUT))
     Chain([guard, another_run])
-    another_run.add_choice(ChoiceRule.BooleanEquals(variable="$.running.anotherRunInProgress", value=True), skip_overlap)
+    another_run.add_choice(
+        ChoiceRule.BooleanEquals(variable="$.running.anotherRunInProgress", value=True), skip_overlap
+    )
     another_run.default_choice(prepare)
-    skip_overlap.next(b.publish_outcome("Publish skip: another run", outcome_detail(config, "skipped", reason="$.reason"), skipped))
+    skip_overlap.next(
+        b.publish_outcome("Publish skip: another run", outcome_detail(config, "skipped", reason="$.reason"), skipped)
+    )
     Chain([prepare, new_data])
     new_data.add_choice(ChoiceRule.BooleanEquals(variable="$.data.noData", value=True), skip_no_data)
     new_data.add_choice(ChoiceRule.BooleanEquals(variable="$.data.unchanged", value=True), skip_unchanged)

@@ -15,7 +15,12 @@ SUCCESS_METRICS = {
     "served.$": "$.evaluation.current",
     "minimum.$": "$.evaluation.minimum",
 }
-REJECTION_METRICS = {"metric.$": "$.metric", "trained.$": "$.candidate", "served.$": "$.current", "minimum.$": "$.minimum"}
+REJECTION_METRICS = {
+    "metric.$": "$.metric",
+    "trained.$": "$.candidate",
+    "served.$": "$.current",
+    "minimum.$": "$.minimum",
+}
 
 
 def outcome_detail(

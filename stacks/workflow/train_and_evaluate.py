@@ -76,7 +76,11 @@ def build_train_and_evaluate(b: WorkflowBuilder, *, deploy: State) -> State:
     publish_rejection = b.publish_outcome(
         "Publish rejection",
         outcome_detail(
-            config, "rejected", reason="$.reason", metrics=REJECTION_METRICS, solution_version_arn="$.candidate.solutionVersionArn"
+            config,
+            "rejected",
+            reason="$.reason",
+            metrics=REJECTION_METRICS,
+            solution_version_arn="$.candidate.solutionVersionArn",
         ),
         Succeed("Run rejected"),
     )

@@ -54,7 +54,9 @@ def build_wait_until_active(
         parameters={f"{check.arn_parameter}.$": check.arn_path},
         result_path=poll_path,
     )
-    check_status.add_retry(Retry(error_equals=SDK_THROTTLING_ERRORS, interval_seconds=5, max_attempts=5, backoff_rate=2.0))
+    check_status.add_retry(
+        Retry(error_equals=SDK_THROTTLING_ERRORS, interval_seconds=5, max_attempts=5, backoff_rate=2.0)
+    )
     catch_failures(check_status)
 
     decide = Choice(state_names.decide)
@@ -115,7 +117,9 @@ def build_wait_until_active(
         visible = Choice(state_names.visible)
         not_visible = Choice(state_names.not_visible)
         visible.add_choice(ChoiceRule.Not(ChoiceRule.IsPresent(variable=version_path, value=True)), not_visible)
-        visible.add_choice(ChoiceRule.StringEqualsPath(variable=version_path, value=check.expected_version_path), decide)
+        visible.add_choice(
+            ChoiceRule.StringEqualsPath(variable=version_path, value=check.expected_version_path), decide
+        )
         visible.default_choice(not_visible)
         never_visible = Pass(
             state_names.never_visible,

@@ -12,8 +12,9 @@ import dataclasses
 import io
 import re
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import boto3
 import pytest
@@ -22,7 +23,6 @@ from pipeline.backend import Backend
 from simulator.offline import ACCOUNT_ID, REGION, OfflinePipeline
 from stacks.artifacts import STACK_NAME
 from stacks.config import PipelineConfig
-
 from tools import acceptance
 from tools.acceptance import (
     OBSERVATIONS,
@@ -45,7 +45,10 @@ def personalize() -> Any:
 
 
 def test_the_leftover_check_finds_what_a_run_created_and_nothing_after_the_teardown(pipeline: OfflinePipeline) -> None:
-    assert pipeline.start_execution(name="acceptance-run-1", execution_input={"trigger": "acceptance"}).status == "SUCCEEDED"
+    assert (
+        pipeline.start_execution(name="acceptance-run-1", execution_input={"trigger": "acceptance"}).status
+        == "SUCCEEDED"
+    )
     group = f"{ARN}:dataset-group/movielens"
     personalize().create_event_tracker(name="movielens-clicks", datasetGroupArn=group)
     personalize().create_filter(name="movielens-unseen", datasetGroupArn=group, filterExpression=EXPRESSION)
@@ -70,7 +73,9 @@ def test_the_leftover_check_finds_what_a_run_created_and_nothing_after_the_teard
     assert [g["name"] for g in personalize().list_dataset_groups()["datasetGroups"]] == ["films"]
 
 
-def test_a_resource_the_teardown_does_not_own_but_named_after_the_pipeline_is_a_leftover(pipeline: OfflinePipeline) -> None:
+def test_a_resource_the_teardown_does_not_own_but_named_after_the_pipeline_is_a_leftover(
+    pipeline: OfflinePipeline,
+) -> None:
     pipeline.start_execution(name="acceptance-run-1", execution_input={"trigger": "acceptance"})
     personalize().create_dataset_group(name="movielens-v2")
     personalize().create_dataset_group(name="movielensx")  # neither the name nor "movielens-…"
@@ -131,6 +136,10 @@ def offline_session(pipeline: OfflinePipeline, tmp_path: Path) -> tuple[Session,
     cdk = OfflineCdk(pipeline)
     clock = pipeline.account.clock
     out, err = io.StringIO(), io.StringIO()
+
+    def wait(seconds: float) -> None:
+        clock.advance(seconds)
+
     deps = Dependencies(
         out=out,
         err=err,
@@ -142,7 +151,7 @@ def offline_session(pipeline: OfflinePipeline, tmp_path: Path) -> tuple[Session,
             session=session,
             now=clock.now,
             pause_between_polls=lambda: time.sleep(0.01),
-            wait=lambda seconds: None if clock.advance(seconds) else None,
+            wait=wait,
             simulated=True,
             offline=pipeline,
         ),
@@ -188,7 +197,8 @@ def test_a_failed_expectation_still_destroys_the_stack_and_fails_the_session(
     session, cdk, out, err = offline_session(pipeline, tmp_path)
     # The campaign answers no items: the session must fail there, and still destroy everything.
     monkeypatch.setattr(
-        acceptance.Session, "check_recommendations",
+        acceptance.Session,
+        "check_recommendations",
         lambda self, first: acceptance.check(False, "campaign movielens-campaign answered no items for user 1"),
     )
 
@@ -206,7 +216,7 @@ def test_a_failed_expectation_still_destroys_the_stack_and_fails_the_session(
 def test_with_keep_the_stack_stays_and_the_destroy_command_is_printed(
     pipeline: OfflinePipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    session, cdk, out, err = offline_session(pipeline, tmp_path)
+    session, cdk, out, _err = offline_session(pipeline, tmp_path)
     session.plan = dataclasses.replace(session.plan, keep=True)
     monkeypatch.setattr(acceptance.Session, "probe_campaign_update", lambda self, first: None)
 

@@ -62,7 +62,7 @@ def test_the_smoke_test_waits_for_the_update_to_this_runs_version_not_the_previo
 
 
 def test_a_rollback_waits_until_the_campaign_serves_the_previous_version_again(pipeline: OfflinePipeline) -> None:
-    first, second = weekly_runs(pipeline, 2)
+    _first, second = weekly_runs(pipeline, 2)
     new_ratings_arrive(pipeline, 3)
     pipeline.account.personalize.train_empty_model_next()
 

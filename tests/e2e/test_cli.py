@@ -4,10 +4,10 @@ output and its exit code. ``--offline`` sessions are what the README's offline m
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from rich.console import Console
@@ -28,7 +28,7 @@ class Result:
 
 def run_cli(*argv: str, backend: Backend | None = None, answer: str | None = None) -> Result:
     out, err = io.StringIO(), io.StringIO()
-    ask = (lambda question: out.write(question) and answer or "") if answer is not None else None
+    ask = (lambda question: (out.write(question) and answer) or "") if answer is not None else None
     code = main(list(argv), out=out, err=err, ask=ask, backend=backend)
     return Result(code, out.getvalue(), err.getvalue())
 
@@ -36,7 +36,9 @@ def run_cli(*argv: str, backend: Backend | None = None, answer: str | None = Non
 @contextmanager
 def session(synthesized: SynthesizedPipeline, prior_runs: int, *, same_data: bool = False) -> Iterator[Backend]:
     """One offline session (as --offline opens it) for several commands, or to steer the simulator."""
-    with offline_backend(synthesized.directory, prior_runs=prior_runs, same_data=same_data, console=Console(file=io.StringIO())) as backend:
+    with offline_backend(
+        synthesized.directory, prior_runs=prior_runs, same_data=same_data, console=Console(file=io.StringIO())
+    ) as backend:
         yield backend
 
 
@@ -113,7 +115,10 @@ def test_a_rejected_run_exits_3_and_history_shows_both_metrics(synthesized: Synt
         history = run_cli("--offline", "history", "-n", "1", backend=backend)
 
     assert result.code == ExitCode.REJECTED
-    assert "Evaluate new version                    │ done   │ 0:00:00 │ REJECTED: NDCG@10 0.0500 vs served 0.1052" in result.out
+    assert (
+        "Evaluate new version                    │ done   │ 0:00:00 │ REJECTED: NDCG@10 0.0500 vs served 0.1052"
+        in result.out
+    )
     assert "Outcome: rejected by the quality gate" in result.out
     assert "the campaign keeps serving its version" in result.out
     assert "Last 1 run of PersonalizePipeline" in history.out
@@ -147,14 +152,21 @@ def test_history_lists_runs_newest_first_with_versions_and_metrics(synthesized: 
     assert result.code == ExitCode.OK, result.err
     lines = [line for line in result.out.splitlines() if line.startswith("│ offline-week")]
     assert lines[0].split("│")[1:8] == [
-        " offline-week-2 ", " 2026-01-12 08:29 ", " 2:25:01  ", " succeeded ", " cd127a9f ",
-        " NDCG@10 0.1051 / 0.1052 ", " campaign updated ",
+        " offline-week-2 ",
+        " 2026-01-12 08:29 ",
+        " 2:25:01  ",
+        " succeeded ",
+        " cd127a9f ",
+        " NDCG@10 0.1051 / 0.1052 ",
+        " campaign updated ",
     ]
     assert "│ offline-week-1 │ 2026-01-05 06:01 │ 2:28:00  │ succeeded │ f1b96eaa │ NDCG@10 0.1052 " in lines[1]
     assert "Last 2 runs of PersonalizePipeline (times are simulated)" in result.out
 
 
-def test_status_shows_the_served_version_its_metrics_and_the_next_scheduled_run(synthesized: SynthesizedPipeline) -> None:
+def test_status_shows_the_served_version_its_metrics_and_the_next_scheduled_run(
+    synthesized: SynthesizedPipeline,
+) -> None:
     result = run_cli(*offline(synthesized, "status"))
 
     assert result.code == ExitCode.OK, result.err
@@ -203,7 +215,10 @@ def test_rollback_returns_to_the_previous_version_and_then_has_nothing_older(syn
         again = run_cli("--offline", "rollback", "--yes", backend=backend)
 
     assert declined.code == ExitCode.ACTION_NEEDED
-    assert "Switch campaign movielens-campaign from version cd127a9f (NDCG@10 0.1051) back to version f1b96eaa " in declined.out
+    assert (
+        "Switch campaign movielens-campaign from version cd127a9f (NDCG@10 0.1051) back to version f1b96eaa "
+        in declined.out
+    )
     assert "(NDCG@10 0.1052, deployed by run offline-week-1 on 2026-01-05 06:01 UTC)? [y/N]" in declined.out
     assert declined.err == "error: rollback cancelled: the campaign is unchanged\n"
     assert rolled_back.code == ExitCode.OK, rolled_back.err
@@ -213,7 +228,9 @@ def test_rollback_returns_to_the_previous_version_and_then_has_nothing_older(syn
     assert again.err.startswith("error: no earlier deployed version than f1b96eaa")
 
 
-def test_rollback_outside_a_terminal_needs_yes(synthesized: SynthesizedPipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rollback_outside_a_terminal_needs_yes(
+    synthesized: SynthesizedPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     with session(synthesized, 2) as backend:
         result = run_cli("--offline", "rollback", backend=backend)
@@ -232,7 +249,9 @@ def test_before_any_run_the_views_say_what_to_do(synthesized: SynthesizedPipelin
         status = run_cli("--offline", "status", backend=backend)
         recommend = run_cli("--offline", "recommend", "--user", "1", backend=backend)
 
-    no_runs = "error: no runs yet: start one with `python -m pipeline run --wait`, or wait for the schedule (see `status`)\n"
+    no_runs = (
+        "error: no runs yet: start one with `python -m pipeline run --wait`, or wait for the schedule (see `status`)\n"
+    )
     assert (history.code, history.err) == (ExitCode.ACTION_NEEDED, no_runs)
     assert (watch.code, watch.err) == (ExitCode.ACTION_NEEDED, no_runs)
     no_campaign = (
@@ -254,8 +273,16 @@ def test_a_wrong_stack_name_names_the_pipeline_stack_that_is_there(synthesized: 
 
 
 def test_without_credentials_the_error_says_how_to_get_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
-                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))

@@ -107,9 +107,9 @@ def test_fault(synthesized: SynthesizedPipeline, scenario: Scenario) -> None:
         )
         assert _served(pipeline) == recovery.output["solutionVersionArn"]
         # Nothing outside the pipeline was touched.
-        assert [g["status"] for g in account.personalize.resources_of("dataset_group") if g["name"] == FOREIGN_GROUP] == [
-            "ACTIVE"
-        ]
+        assert [
+            g["status"] for g in account.personalize.resources_of("dataset_group") if g["name"] == FOREIGN_GROUP
+        ] == ["ACTIVE"]
         touched = [
             (name, params)
             for name, params in account.personalize.calls

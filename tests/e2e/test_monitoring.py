@@ -22,8 +22,14 @@ def metrics_sent(name: str) -> list[dict[str, Any]]:
 def heartbeat(pipeline: OfflinePipeline) -> Any:
     """Invoke the heartbeat function with the input its hourly rule sends."""
     resources = pipeline.synthesized.template["Resources"]
-    (function,) = [f for f in pipeline.synthesized.functions.values() if f.handler == "prepare_data.report_retraining_age"]
-    (rule,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Events::Rule" and "ScheduleExpression" in r["Properties"]]
+    (function,) = [
+        f for f in pipeline.synthesized.functions.values() if f.handler == "prepare_data.report_retraining_age"
+    ]
+    (rule,) = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Events::Rule" and "ScheduleExpression" in r["Properties"]
+    ]
     separator, parts = rule["Targets"][0]["Input"]["Fn::Join"]
     text = separator.join(part if isinstance(part, str) else pipeline.bucket_name for part in parts)
     return invoke_lambda(

@@ -94,9 +94,12 @@ def test_first_run_writes_the_interactions_file_personalize_imports(pipeline: Of
     ratings = generate_ratings()
     result = pipeline.start_execution(name="first-run")
 
-    body = pipeline.account.s3().get_object(
-        Bucket=pipeline.bucket_name, Key="training/first-run/interactions.csv"
-    )["Body"].read().decode()
+    body = (
+        pipeline.account.s3()
+        .get_object(Bucket=pipeline.bucket_name, Key="training/first-run/interactions.csv")["Body"]
+        .read()
+        .decode()
+    )
     lines = body.splitlines()
     assert lines[0] == "USER_ID,ITEM_ID,TIMESTAMP"
     kept = [f"{r.user_id},{r.item_id},{r.timestamp}" for r in ratings if r.rating >= 4.0]

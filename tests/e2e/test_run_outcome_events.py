@@ -17,8 +17,18 @@ from simulator.sample_data import generate_ratings, to_u_data
 ARN = f"arn:aws:personalize:{REGION}:{ACCOUNT_ID}"
 METRIC = "normalized_discounted_cumulative_gain_at_10"
 DETAIL_KEYS = {
-    "pipelineName", "runName", "executionArn", "runStartedAt", "outcome", "reason", "failedStage", "error", "cause",
-    "metrics", "solutionVersionArn", "campaignArn",
+    "pipelineName",
+    "runName",
+    "executionArn",
+    "runStartedAt",
+    "outcome",
+    "reason",
+    "failedStage",
+    "error",
+    "cause",
+    "metrics",
+    "solutionVersionArn",
+    "campaignArn",
 }
 
 
@@ -38,7 +48,9 @@ def only_event_of(pipeline: OfflinePipeline, run_name: str) -> dict[str, Any]:
     event = found[0]
     execution_arn = f"{STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:{run_name}"
     assert (event["source"], event["detail-type"], event["eventBusName"]) == (
-        "personalize-retraining", "Retraining run finished", "default"
+        "personalize-retraining",
+        "Retraining run finished",
+        "default",
     )
     assert event["resources"] == [execution_arn, STATE_MACHINE_ARN]
     assert set(event["detail"]) == DETAIL_KEYS
@@ -168,7 +180,10 @@ def test_a_failed_training_publishes_failed_with_its_stage_and_cause_and_the_run
     assert detail["cause"] == result.cause
     assert detail["cause"].endswith(f"is CREATE FAILED: {reason}")
     assert (detail["reason"], detail["metrics"], detail["solutionVersionArn"], detail["campaignArn"]) == (
-        None, None, None, None
+        None,
+        None,
+        None,
+        None,
     )
     assert result.states_entered()[-3:] == ["Failed in training", "Publish failure", "Run failed"]
 
@@ -242,9 +257,11 @@ def test_each_outcome_event_reaches_the_topic_through_exactly_its_own_rule(pipel
     rules = {}
     for rule_id, rule in resources.items():
         if rule["Type"] == "AWS::Events::Rule" and "EventPattern" in rule["Properties"]:
-            pattern = json.loads(json.dumps(rule["Properties"]["EventPattern"]).replace(
-                json.dumps({"Ref": machine_id}), json.dumps(STATE_MACHINE_ARN)
-            ))
+            pattern = json.loads(
+                json.dumps(rule["Properties"]["EventPattern"]).replace(
+                    json.dumps({"Ref": machine_id}), json.dumps(STATE_MACHINE_ARN)
+                )
+            )
             rules[rule_id] = pattern
     sim = pipeline.account.personalize
     sim.set_metrics(None, metrics(0.2))

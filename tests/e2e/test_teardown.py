@@ -57,7 +57,9 @@ def test_destroy_after_a_run_deletes_everything_of_the_pipeline_in_dependency_or
     group_arn = f"{ARN}:dataset-group/movielens"
     personalize().create_event_tracker(name="movielens-clicks", datasetGroupArn=group_arn)
     personalize().create_filter(
-        name="movielens-unseen", datasetGroupArn=group_arn, filterExpression='EXCLUDE ItemID WHERE Interactions.event_type IN ("watch")'
+        name="movielens-unseen",
+        datasetGroupArn=group_arn,
+        filterExpression='EXCLUDE ItemID WHERE Interactions.event_type IN ("watch")',
     )
     add_foreign_dataset_groups(pipeline)
     calls_before = len(pipeline.account.personalize.calls)

@@ -7,8 +7,9 @@ UPDATE, a metric floor), synthesized here once through the real entry point.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 

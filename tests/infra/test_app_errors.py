@@ -15,7 +15,6 @@ import pytest
 from tests.conftest import run_app
 
 
-
 @pytest.mark.parametrize(
     ("personalize", "expected_line"),
     [
@@ -51,9 +50,7 @@ from tests.conftest import run_app
         ),
     ],
 )
-def test_bad_config_prints_one_error_line_and_exits_1(
-    personalize: Any, expected_line: str, tmp_path: Path
-) -> None:
+def test_bad_config_prints_one_error_line_and_exits_1(personalize: Any, expected_line: str, tmp_path: Path) -> None:
     result = run_app(tmp_path, personalize)
 
     assert result.returncode == 1
@@ -72,7 +69,7 @@ def test_broken_json_from_command_line_prints_one_error_line_and_exits_1(tmp_pat
     assert result.stderr.startswith('Configuration error: Invalid cdk.json context "personalize')
     assert result.stderr.endswith(
         'got "{\\"pipelineName\\": \\"films\\""; '
-        "expected a JSON object, for example -c personalize='{\"pipelineName\": \"movies\"}'.\n"
+        'expected a JSON object, for example -c personalize=\'{"pipelineName": "movies"}\'.\n'
     )
 
 

@@ -42,7 +42,10 @@ CODE_FOLDERS = ("stacks", "lambdas", "pipeline", "simulator", "tools")
 def test_each_shared_fact_is_assigned_only_in_the_contract() -> None:
     # The simulated Personalize states the service's rules on its own (from docs/aws-behaviour.md),
     # so that a wrong contract fails a test instead of agreeing with itself.
-    allowed_elsewhere = {("simulator/personalize.py", "IN_FLIGHT"), ("simulator/personalize.py", "UPDATE_CAPABLE_RECIPES")}
+    allowed_elsewhere = {
+        ("simulator/personalize.py", "IN_FLIGHT"),
+        ("simulator/personalize.py", "UPDATE_CAPABLE_RECIPES"),
+    }
     definitions = []
     for folder in CODE_FOLDERS:
         for path in (REPO / folder).rglob("*.py"):

@@ -7,7 +7,9 @@ from tests.infra.template_helpers import bucket_id, only_resource
 
 
 def test_by_default_the_data_bucket_and_its_objects_survive_destroy(default_pipeline: SynthesizedPipeline) -> None:
-    default_pipeline.template.has_resource("AWS::S3::Bucket", {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"})
+    default_pipeline.template.has_resource(
+        "AWS::S3::Bucket", {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
+    )
     default_pipeline.template.resource_count_is("Custom::S3AutoDeleteObjects", 0)
 
 
@@ -15,5 +17,7 @@ def test_set_to_destroy_the_bucket_is_emptied_and_deleted(destroy_data_pipeline:
     bucket = bucket_id(destroy_data_pipeline)
     _, auto_delete = only_resource(destroy_data_pipeline, "Custom::S3AutoDeleteObjects")
 
-    destroy_data_pipeline.template.has_resource("AWS::S3::Bucket", {"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"})
+    destroy_data_pipeline.template.has_resource(
+        "AWS::S3::Bucket", {"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"}
+    )
     assert auto_delete["BucketName"] == {"Ref": bucket}

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from contract.names import PersonalizeNames
 from simulator.iam import ALLOW, Request, TemplateValues, evaluate
 from stacks.iam_reference import ACTIONS, resource_types_of
-from contract.names import PersonalizeNames
 from tests.infra.conftest import SynthesizedPipeline
 
 REGION, ACCOUNT = "us-east-1", "123456789012"

@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from stacks.artifacts import STACK_NAME, VALIDATION_REPORT_FILE_NAME
-from tests.conftest import REPO, AppSynth, app_synth_once
 from stacks.retraining_workflow import chosen_log_level_reason
+from tests.conftest import REPO, AppSynth, app_synth_once
 from tests.infra.conftest import CUSTOM_BLOCK, VARIATIONS_BLOCK
 
 Json = dict[str, Any]

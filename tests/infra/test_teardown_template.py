@@ -123,7 +123,9 @@ def test_pausing_may_only_disable_this_schedule_and_stop_this_state_machine(pipe
         f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:execution:${{{state_machine_id}.Name}}:*"
     )
 
-    assert sorted(own_statements(pipeline, user_function_id(pipeline, "USER_ON_EVENT_FUNCTION_ARN")), key=str) == sorted(
+    assert sorted(
+        own_statements(pipeline, user_function_id(pipeline, "USER_ON_EVENT_FUNCTION_ARN")), key=str
+    ) == sorted(
         [
             Statement(
                 "Allow",
@@ -133,7 +135,11 @@ def test_pausing_may_only_disable_this_schedule_and_stop_this_state_machine(pipe
                 None,
             ),
             Statement(
-                "Allow", frozenset({"iam:PassRole"}), frozenset({f"${{{schedule_role_id}.Arn}}"}), PASSED_TO_SCHEDULER, None
+                "Allow",
+                frozenset({"iam:PassRole"}),
+                frozenset({f"${{{schedule_role_id}.Arn}}"}),
+                PASSED_TO_SCHEDULER,
+                None,
             ),
             Statement("Allow", frozenset({"states:ListExecutions"}), frozenset({f"${{{state_machine_id}}}"}), {}, None),
             Statement("Allow", frozenset({"states:StopExecution"}), frozenset({executions}), {}, None),

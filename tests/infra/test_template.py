@@ -19,13 +19,11 @@ import pytest
 from aws_cdk.assertions import Match
 
 from tests.infra.conftest import SynthesizedPipeline
-
 from tests.infra.template_helpers import (
     FUNCTION_LOG_ACTIONS,
     FUNCTION_XRAY_ACTIONS,
-    HANDLERS,
     HANDLER_ACTIONS,
-    Json,
+    HANDLERS,
     LAMBDA_RUNTIME,
     LOG_DELIVERY_ACTIONS,
     LOG_RETENTION_DAYS,
@@ -35,6 +33,7 @@ from tests.infra.template_helpers import (
     SOURCE_ACCOUNT,
     STATE_MACHINE_PERSONALIZE_ACTIONS,
     STATE_MACHINE_XRAY_ACTIONS,
+    Json,
     Statement,
     all_policy_statements,
     allowed_personalize_resources,
@@ -264,7 +263,9 @@ def test_function_role_holds_exactly_the_actions_its_handler_calls(pipeline: Syn
 
 
 @pytest.mark.parametrize("step", HANDLERS)
-def test_function_role_uses_any_resource_only_for_list_xray_and_own_metrics(pipeline: SynthesizedPipeline, step: str) -> None:
+def test_function_role_uses_any_resource_only_for_list_xray_and_own_metrics(
+    pipeline: SynthesizedPipeline, step: str
+) -> None:
     for statement in role_statements(pipeline, function_role_id(pipeline, step)):
         if "*" in statement.resources:
             for action in statement.actions:
@@ -296,8 +297,12 @@ def test_record_step_reads_and_writes_only_the_state_record(pipeline: Synthesize
 
 def test_quality_gate_reads_metrics_of_this_solutions_versions_only(pipeline: SynthesizedPipeline) -> None:
     statements = role_statements(pipeline, function_role_id(pipeline, "EvaluateVersion"))
-    metrics = {resource for s in statements if "personalize:GetSolutionMetrics" in s.actions for resource in s.resources}
-    described = {resource for s in statements if "personalize:DescribeCampaign" in s.actions for resource in s.resources}
+    metrics = {
+        resource for s in statements if "personalize:GetSolutionMetrics" in s.actions for resource in s.resources
+    }
+    described = {
+        resource for s in statements if "personalize:DescribeCampaign" in s.actions for resource in s.resources
+    }
     prefix = "arn:${AWS::Partition}:personalize:${AWS::Region}:${AWS::AccountId}"
     name = pipeline.config.pipeline_name
 
@@ -447,7 +452,12 @@ def test_state_machine_puts_only_its_own_outcome_events_on_the_default_bus(pipel
             "Allow",
             frozenset({"events:PutEvents"}),
             frozenset({"arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"}),
-            {"StringEquals": {"events:source": "personalize-retraining", "events:detail-type": "Retraining run finished"}},
+            {
+                "StringEquals": {
+                    "events:source": "personalize-retraining",
+                    "events:detail-type": "Retraining run finished",
+                }
+            },
             None,
         )
     ]
@@ -646,22 +656,23 @@ def test_the_topic_accepts_only_tls_publishing(pipeline: SynthesizedPipeline) ->
     statements = [Statement.parse(s) for s in policy["PolicyDocument"]["Statement"]]
 
     assert policy["Topics"] == [{"Ref": topic}]
-    assert Statement(
-        "Deny",
-        frozenset({"sns:Publish"}),
-        frozenset({f"${{{topic}}}"}),
-        {"Bool": {"aws:SecureTransport": "false"}},
-        "*",
-    ) in statements
+    assert (
+        Statement(
+            "Deny",
+            frozenset({"sns:Publish"}),
+            frozenset({f"${{{topic}}}"}),
+            {"Bool": {"aws:SecureTransport": "false"}},
+            "*",
+        )
+        in statements
+    )
 
 
 def test_eventbridge_and_this_stacks_alarms_may_publish_to_the_topic(pipeline: SynthesizedPipeline) -> None:
     """The topic policy replaces SNS's default policy (register sns.topic-policy.alarm-publish)."""
     topic = notification_topic_id(pipeline)
     _, policy = only_resource(pipeline, "AWS::SNS::TopicPolicy")
-    allowed = {
-        json.dumps(s["Principal"]): s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"
-    }
+    allowed = {json.dumps(s["Principal"]): s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"}
     alarms = set(resources_of_type(pipeline, "AWS::CloudWatch::Alarm"))
 
     assert set(allowed) == {'{"Service": "events.amazonaws.com"}', '{"Service": "cloudwatch.amazonaws.com"}'}
@@ -680,15 +691,24 @@ def test_eventbridge_and_this_stacks_alarms_may_publish_to_the_topic(pipeline: S
 def test_the_state_machine_logs_under_vendedlogs(pipeline: SynthesizedPipeline) -> None:
     """Register sfn.logs.vendedlogs-prefix: the CloudWatch Logs resource policy stays small."""
     _, state_machine = workflow_state_machine(pipeline)
-    log_group_id = state_machine["LoggingConfiguration"]["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    log_group_id = state_machine["LoggingConfiguration"]["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"][
+        "Fn::GetAtt"
+    ][0]
 
-    assert pipeline.resources[log_group_id]["Properties"]["LogGroupName"] == "/aws/vendedlogs/states/PersonalizePipeline-retraining"
+    assert (
+        pipeline.resources[log_group_id]["Properties"]["LogGroupName"]
+        == "/aws/vendedlogs/states/PersonalizePipeline-retraining"
+    )
 
 
 def test_one_rule_per_outcome_routes_this_pipelines_events_to_the_topic(pipeline: SynthesizedPipeline) -> None:
     topic = notification_topic_id(pipeline)
     state_machine_id, _ = workflow_state_machine(pipeline)
-    rules = {rid: r for rid, r in resources_of_type(pipeline, "AWS::Events::Rule").items() if "EventPattern" in r["Properties"]}
+    rules = {
+        rid: r
+        for rid, r in resources_of_type(pipeline, "AWS::Events::Rule").items()
+        if "EventPattern" in r["Properties"]
+    }
     patterns = {}
     for rule in rules.values():
         properties = rule["Properties"]
@@ -724,7 +744,9 @@ def test_the_configured_email_is_subscribed_to_the_topic(variations_pipeline: Sy
 
 
 def test_outputs_name_the_notification_topic(pipeline: SynthesizedPipeline) -> None:
-    assert pipeline.template_json["Outputs"]["NotificationTopicArn"]["Value"] == {"Ref": notification_topic_id(pipeline)}
+    assert pipeline.template_json["Outputs"]["NotificationTopicArn"]["Value"] == {
+        "Ref": notification_topic_id(pipeline)
+    }
 
 
 # --- alarms and dashboard -------------------------------------------------------------------
@@ -831,9 +853,10 @@ def test_the_heartbeat_reads_only_the_state_record_and_puts_only_its_metric(pipe
     statements = role_statements(pipeline, role_id)
 
     assert function["LoggingConfig"]["LogFormat"] == "JSON"
-    assert role_actions(pipeline, role_id) == {
-        "s3:GetObject", "s3:ListBucket", "cloudwatch:PutMetricData"
-    } | FUNCTION_LOG_ACTIONS | FUNCTION_XRAY_ACTIONS
+    assert (
+        role_actions(pipeline, role_id)
+        == {"s3:GetObject", "s3:ListBucket", "cloudwatch:PutMetricData"} | FUNCTION_LOG_ACTIONS | FUNCTION_XRAY_ACTIONS
+    )
     readable = {r for s in statements if "s3:GetObject" in s.actions for r in s.resources}
     assert readable == {f"${{{bucket}.Arn}}/state/pipeline-state.json"}
 
@@ -845,8 +868,15 @@ def test_the_dashboard_shows_outcomes_stage_durations_and_the_deployed_models_me
     body = json.dumps(dashboard["DashboardBody"])
 
     for expected in (
-        "MatchedEvents", "ExecutionsFailed", "ExecutionsTimedOut", "StageDuration", "SolutionVersion.FULL",
-        "DatasetImportJob", "CampaignUpdate", "DeployedModelMetric", pipeline.config.quality_gate.metric,
+        "MatchedEvents",
+        "ExecutionsFailed",
+        "ExecutionsTimedOut",
+        "StageDuration",
+        "SolutionVersion.FULL",
+        "DatasetImportJob",
+        "CampaignUpdate",
+        "DeployedModelMetric",
+        pipeline.config.quality_gate.metric,
         "HoursSinceLastRetraining",
     ):
         assert expected in body, expected

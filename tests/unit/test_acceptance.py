@@ -14,10 +14,11 @@ import re
 import socket
 import subprocess
 import sys
-from datetime import datetime, timezone
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -25,7 +26,6 @@ from botocore.exceptions import ClientError
 from pipeline.errors import ExitCode, NotConfirmed
 from stacks.artifacts import STACK_NAME, StackNameError, stack_name_from_context
 from stacks.config import PipelineConfig, load_config
-
 from tools import acceptance
 from tools.acceptance import (
     OBSERVATIONS,
@@ -53,7 +53,7 @@ from tools.acceptance import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-NOW = datetime(2026, 1, 5, 6, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
 
 
 class Commands:
@@ -70,14 +70,20 @@ class Commands:
 @pytest.fixture
 def cdk_json(tmp_path: Path) -> Path:
     path = tmp_path / "cdk.json"
-    path.write_text(json.dumps({
-        "app": "python3 app.py",
-        "context": {"personalize": {
-            "pipelineName": "movielens",
-            "schedule": {"expression": "rate(7 days)", "enabled": True},
-            "data": {"rawKey": "raw/ml-100k/u.data"},
-        }},
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "app": "python3 app.py",
+                "context": {
+                    "personalize": {
+                        "pipelineName": "movielens",
+                        "schedule": {"expression": "rate(7 days)", "enabled": True},
+                        "data": {"rawKey": "raw/ml-100k/u.data"},
+                    }
+                },
+            }
+        )
+    )
     return path
 
 
@@ -89,8 +95,10 @@ class Stacks:
 
     def describe_stacks(self, StackName: str) -> dict[str, Any]:
         if StackName not in self.existing:
-            raise ClientError({"Error": {"Code": "ValidationError", "Message": f"Stack with id {StackName} does not exist"}},
-                              "DescribeStacks")
+            raise ClientError(
+                {"Error": {"Code": "ValidationError", "Message": f"Stack with id {StackName} does not exist"}},
+                "DescribeStacks",
+            )
         return {"Stacks": [{"StackName": StackName, "StackStatus": self.existing[StackName]}]}
 
 
@@ -117,8 +125,13 @@ def dependencies(tmp_path: Path, commands: Commands, **overrides: Any) -> Depend
     cdk_cli = tmp_path / "cdk"
     cdk_cli.write_text("")  # installed
     settings: dict[str, Any] = {
-        "out": io.StringIO(), "err": io.StringIO(), "environ": {}, "run_command": commands, "now": lambda: NOW,
-        "cdk_cli": cdk_cli, "interactive": lambda: False,
+        "out": io.StringIO(),
+        "err": io.StringIO(),
+        "environ": {},
+        "run_command": commands,
+        "now": lambda: NOW,
+        "cdk_cli": cdk_cli,
+        "interactive": lambda: False,
     }
     return Dependencies(**(settings | overrides))
 
@@ -136,7 +149,9 @@ def test_a_stack_name_cloudformation_would_refuse_is_a_usage_error(capsys: pytes
     with pytest.raises(SystemExit) as exit_info:
         parse_args(["--stack-name", "1-starts-with-a-digit"])
     assert exit_info.value.code == ExitCode.USAGE
-    assert "argument --stack-name: '1-starts-with-a-digit' is not a CloudFormation stack name" in capsys.readouterr().err
+    assert (
+        "argument --stack-name: '1-starts-with-a-digit' is not a CloudFormation stack name" in capsys.readouterr().err
+    )
 
 
 # --- refusals before anything is deployed --------------------------------------------------------
@@ -154,7 +169,9 @@ def test_without_credentials_it_prints_the_cost_then_stops_with_exit_4_before_de
     monkeypatch.setattr(socket.socket, "connect", lambda *args: pytest.fail("no network call without credentials"))
     commands = Commands()
     # The real session and STS lookup, as `make acceptance` runs them.
-    deps = dependencies(tmp_path, commands, make_session=Dependencies().make_session, identify=acceptance.caller_identity)
+    deps = dependencies(
+        tmp_path, commands, make_session=Dependencies().make_session, identify=acceptance.caller_identity
+    )
 
     code = main(["--yes"], deps)
 
@@ -171,7 +188,9 @@ def test_without_credentials_it_prints_the_cost_then_stops_with_exit_4_before_de
 
 def test_without_a_confirmation_it_stops_with_exit_4_and_says_how_to_confirm(tmp_path: Path) -> None:
     commands = Commands()
-    deps = dependencies(tmp_path, commands, make_session=lambda profile, region: Account(), identify=lambda session: TESTER)
+    deps = dependencies(
+        tmp_path, commands, make_session=lambda profile, region: Account(), identify=lambda session: TESTER
+    )
 
     code = main([], deps)
 
@@ -189,8 +208,12 @@ def test_without_a_confirmation_it_stops_with_exit_4_and_says_how_to_confirm(tmp
 def test_a_stack_name_in_use_is_refused_before_asking(tmp_path: Path) -> None:
     commands = Commands()
     deps = dependencies(
-        tmp_path, commands, make_session=lambda profile, region: Account(stacks={"PersonalizePipeline": "CREATE_COMPLETE"}),
-        identify=lambda session: TESTER, ask=lambda question: pytest.fail("must not ask"), interactive=lambda: True,
+        tmp_path,
+        commands,
+        make_session=lambda profile, region: Account(stacks={"PersonalizePipeline": "CREATE_COMPLETE"}),
+        identify=lambda session: TESTER,
+        ask=lambda question: pytest.fail("must not ask"),
+        interactive=lambda: True,
     )
 
     assert main(["--stack-name", "PersonalizePipeline"], deps) == ExitCode.ACTION_NEEDED
@@ -206,7 +229,8 @@ def test_an_answer_other_than_yes_in_a_terminal_stops_with_exit_4(tmp_path: Path
     commands = Commands()
     questions: list[str] = []
     deps = dependencies(
-        tmp_path, commands,
+        tmp_path,
+        commands,
         make_session=lambda profile, region: Account(region="eu-west-1"),
         identify=lambda session: TESTER,
         interactive=lambda: True,
@@ -284,9 +308,17 @@ def test_the_cost_estimate_is_the_named_prices_times_the_expected_use() -> None:
     if (USD_PER_TRAINING_HOUR, USD_PER_TPS_HOUR, USD_OTHER_SERVICES) == (0.24, 0.20, 0.05):
         assert f"{estimate.total_usd:.2f}" == "0.73"
     text = "\n".join(estimate.lines())
-    assert f"1 run x 2 training hours x ${USD_PER_TRAINING_HOUR:.2f}/training hour = ${estimate.training_usd:.2f}" in text
-    assert f"1 h alive x 1 TPS (minProvisionedTPS) x ${USD_PER_TPS_HOUR:.2f}/TPS-hour = ${estimate.campaign_usd:.2f}" in text
-    assert "us-east-1 list prices as of" in text and "check the pricing page: https://aws.amazon.com/personalize/pricing/" in text
+    assert (
+        f"1 run x 2 training hours x ${USD_PER_TRAINING_HOUR:.2f}/training hour = ${estimate.training_usd:.2f}" in text
+    )
+    assert (
+        f"1 h alive x 1 TPS (minProvisionedTPS) x ${USD_PER_TPS_HOUR:.2f}/TPS-hour = ${estimate.campaign_usd:.2f}"
+        in text
+    )
+    assert (
+        "us-east-1 list prices as of" in text
+        and "check the pricing page: https://aws.amazon.com/personalize/pricing/" in text
+    )
     assert f"total           about ${estimate.total_usd:.2f}" in text
 
 
@@ -319,9 +351,11 @@ def test_the_generated_data_is_comfortably_above_personalizes_minimums(data_form
 
 
 def test_data_below_the_margin_is_refused_before_uploading() -> None:
-    small = AcceptanceData(body=b"", ratings=3000, interactions=1500, users=200, users_with_two=200, interactions_bytes=0)
+    small = AcceptanceData(
+        body=b"", ratings=3000, interactions=1500, users=200, users_with_two=200, interactions_bytes=0
+    )
 
-    with pytest.raises(AcceptanceFailure, match="1,500 interactions .* at least 2,000"):
+    with pytest.raises(AcceptanceFailure, match=r"1,500 interactions .* at least 2,000"):
         check_minimums(small, 4.0)
 
 
@@ -362,11 +396,25 @@ def test_deploy_and_destroy_command_lines(cdk_json: Path) -> None:
     cdk = ["npx", "--no-install", "cdk", "--no-notices", "--no-version-reporting"]
 
     assert deploy_command(plan, Path("/tmp/out")) == [
-        *cdk, "deploy", "PersonalizePipeline-acc202601050600", "--require-approval", "never", "--output", "/tmp/out", *context
+        *cdk,
+        "deploy",
+        "PersonalizePipeline-acc202601050600",
+        "--require-approval",
+        "never",
+        "--output",
+        "/tmp/out",
+        *context,
     ]
     assert destroy_command(plan, Path("/tmp/out"), "sandbox") == [
-        *cdk, "destroy", "PersonalizePipeline-acc202601050600", "--force", "--output", "/tmp/out", *context,
-        "--profile", "sandbox",
+        *cdk,
+        "destroy",
+        "PersonalizePipeline-acc202601050600",
+        "--force",
+        "--output",
+        "/tmp/out",
+        *context,
+        "--profile",
+        "sandbox",
     ]
 
 
@@ -409,8 +457,15 @@ def test_app_py_reads_the_stack_name_from_the_context(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("name", "ours"),
-    [("acc202601050600", True), ("acc202601050600-campaign", True), ("acc202601050600-x-y", True),
-     ("acc2026010506001", False), ("acc202601050600_x", False), ("films", False), ("xacc202601050600", False)],
+    [
+        ("acc202601050600", True),
+        ("acc202601050600-campaign", True),
+        ("acc202601050600-x-y", True),
+        ("acc2026010506001", False),
+        ("acc202601050600_x", False),
+        ("films", False),
+        ("xacc202601050600", False),
+    ],
 )
 def test_names_the_pipeline_gives(name: str, ours: bool) -> None:
     assert is_pipeline_name(name, "acc202601050600") is ours
@@ -425,7 +480,9 @@ def test_observations_name_register_entries_and_never_fail_the_test() -> None:
     def broken(_: Evidence) -> str:
         raise KeyError("campaignArn")
 
-    results = collect_observations(evidence, [*OBSERVATIONS, ("test.refused.call", refused), ("test.broken.code", broken)])
+    results = collect_observations(
+        evidence, [*OBSERVATIONS, ("test.refused.call", refused), ("test.broken.code", broken)]
+    )
 
     entries = [entry for entry, _ in results]
     assert len(set(entries)) == len(entries)
@@ -454,14 +511,26 @@ class Executions:
 def test_the_listing_lag_is_measured_until_listexecutions_shows_the_new_execution() -> None:
     ticks = iter([0.0, 0.4, 0.9])
 
-    lag = measure_listing_lag(Executions(listed_from=3), "arn:sm", "arn:new", started=0.0, clock=lambda: next(ticks),
-                              pause=lambda seconds: None)
+    lag = measure_listing_lag(
+        Executions(listed_from=3),
+        "arn:sm",
+        "arn:new",
+        started=0.0,
+        clock=lambda: next(ticks),
+        pause=lambda seconds: None,
+    )
 
     assert (lag.seconds, lag.calls, lag.ended_first) == (0.9, 3, False)
 
 
 def test_an_execution_that_ended_before_it_was_listed_stops_the_measurement() -> None:
-    lag = measure_listing_lag(Executions(listed_from=99, status="SUCCEEDED"), "arn:sm", "arn:new", started=0.0,
-                              clock=lambda: 0.0, pause=lambda seconds: None)
+    lag = measure_listing_lag(
+        Executions(listed_from=99, status="SUCCEEDED"),
+        "arn:sm",
+        "arn:new",
+        started=0.0,
+        clock=lambda: 0.0,
+        pause=lambda seconds: None,
+    )
 
     assert (lag.seconds, lag.calls, lag.ended_first) == (None, 1, True)

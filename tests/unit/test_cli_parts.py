@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -19,7 +19,7 @@ from pipeline.schedule import next_run
 from pipeline.stack import find_stack
 from pipeline.workflow_graph import build_graph
 
-START = datetime(2026, 1, 5, 6, 0, tzinfo=timezone.utc)
+START = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
 OUTPUTS = [
     {"OutputKey": key, "OutputValue": value}
     for key, value in {
@@ -43,17 +43,23 @@ def cloudformation() -> Any:
 
 def test_a_deployed_stack_gives_the_pipeline_its_resources(cloudformation: Any) -> None:
     with Stubber(cloudformation) as stubber:
-        stubber.add_response("describe_stacks", {"Stacks": [stack("UPDATE_COMPLETE")]}, {"StackName": "PersonalizePipeline"})
+        stubber.add_response(
+            "describe_stacks", {"Stacks": [stack("UPDATE_COMPLETE")]}, {"StackName": "PersonalizePipeline"}
+        )
         found = find_stack(cloudformation, "PersonalizePipeline", "eu-west-1")
 
     assert (found.bucket, found.state_machine_arn, found.names.campaign) == (
-        "bucket", "arn:aws:states:eu-west-1:111122223333:stateMachine:Retraining", "movielens-campaign"
+        "bucket",
+        "arn:aws:states:eu-west-1:111122223333:stateMachine:Retraining",
+        "movielens-campaign",
     )
 
 
 def test_a_stack_that_is_nowhere_is_not_deployed(cloudformation: Any) -> None:
     with Stubber(cloudformation) as stubber:
-        stubber.add_client_error("describe_stacks", "ValidationError", "Stack with id PersonalizePipeline does not exist")
+        stubber.add_client_error(
+            "describe_stacks", "ValidationError", "Stack with id PersonalizePipeline does not exist"
+        )
         stubber.add_response("describe_stacks", {"Stacks": [stack("CREATE_COMPLETE", [], name="SomethingElse")]}, {})
         with pytest.raises(StackNotFound) as error:
             find_stack(cloudformation, "PersonalizePipeline", "eu-west-1")
@@ -87,7 +93,9 @@ def test_another_stack_under_the_name_is_not_taken_for_the_pipeline(cloudformati
         with pytest.raises(StackNotFound) as error:
             find_stack(cloudformation, "PersonalizePipeline", "eu-west-1")
 
-    assert "has no output StateMachineArn, ScheduleName, PipelineName: it is not this pipeline's stack" in str(error.value)
+    assert "has no output StateMachineArn, ScheduleName, PipelineName: it is not this pipeline's stack" in str(
+        error.value
+    )
 
 
 @pytest.mark.parametrize(
@@ -96,9 +104,9 @@ def test_another_stack_under_the_name_is_not_taken_for_the_pipeline(cloudformati
         ("rate(7 days)", "UTC", START + timedelta(days=8), START + timedelta(days=14)),
         ("rate(7 days)", "UTC", START - timedelta(hours=1), START),
         ("rate(1 hour)", "UTC", START + timedelta(minutes=30), START + timedelta(hours=1)),
-        ("cron(0 3 ? * MON *)", "UTC", START, datetime(2026, 1, 12, 3, 0, tzinfo=timezone.utc)),
-        ("cron(0 3 ? * MON *)", "Europe/Berlin", START, datetime(2026, 1, 12, 2, 0, tzinfo=timezone.utc)),
-        ("cron(0/30 8-9 1 * ? *)", "UTC", START, datetime(2026, 2, 1, 8, 0, tzinfo=timezone.utc)),
+        ("cron(0 3 ? * MON *)", "UTC", START, datetime(2026, 1, 12, 3, 0, tzinfo=UTC)),
+        ("cron(0 3 ? * MON *)", "Europe/Berlin", START, datetime(2026, 1, 12, 2, 0, tzinfo=UTC)),
+        ("cron(0/30 8-9 1 * ? *)", "UTC", START, datetime(2026, 2, 1, 8, 0, tzinfo=UTC)),
         ("cron(15 10 ? * 6L 2026)", "UTC", START, None),
     ],
 )
@@ -135,7 +143,12 @@ def test_a_running_training_shows_a_progress_bar_against_the_learned_duration() 
         _event(1, "ExecutionStarted", START),
         _event(2, "TaskStateEntered", START, stateEnteredEventDetails={"name": "Start training"}),
         _event(3, "TaskStateEntered", START, stateEnteredEventDetails={"name": "Check solution version"}),
-        _event(4, "TaskStateExited", START, stateExitedEventDetails={"name": "Check solution version", "output": json.dumps(poll)}),
+        _event(
+            4,
+            "TaskStateExited",
+            START,
+            stateExitedEventDetails={"name": "Check solution version", "output": json.dumps(poll)},
+        ),
     ]
     for event in events:
         view.apply(event)
@@ -177,7 +190,9 @@ def test_a_rollback_waits_for_the_update_to_its_version_not_a_stale_answer() -> 
         stub.add_response("describe_campaign", described(old, "ACTIVE"), {"campaignArn": arn})  # stale
         stub.add_response("describe_campaign", described(new, "CREATE IN_PROGRESS"), {"campaignArn": arn})
         stub.add_response("describe_campaign", described(new, "ACTIVE"), {"campaignArn": arn})
-        campaign = ServedCampaign(arn=arn, name="movielens-campaign", status="ACTIVE", solution_version_arn=old, since=START, update=None)
+        campaign = ServedCampaign(
+            arn=arn, name="movielens-campaign", status="ACTIVE", solution_version_arn=old, since=START, update=None
+        )
 
         update = switch_version(personalize, campaign, new, waits.append)
 

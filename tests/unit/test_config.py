@@ -139,7 +139,7 @@ def test_invalid_json_text_is_one_config_error_with_a_command_line_example() -> 
     # How the key is named is covered by test_errors_about_the_whole_block_name_it_personalize.
     assert str(error).endswith(
         'got "{\\"pipelineName\\": "; expected a JSON object, '
-        "for example -c personalize='{\"pipelineName\": \"movies\"}'."
+        'for example -c personalize=\'{"pipelineName": "movies"}\'.'
     )
     # The JSON parser's own exception is not chained: the user sees only our message.
     assert error.__cause__ is None
@@ -499,7 +499,9 @@ def test_update_training_is_accepted_for_the_recipes_that_support_it(recipe: str
     assert config.training == TrainingConfig(mode="UPDATE", full_retrain_every_days=7)
 
 
-@pytest.mark.parametrize("recipe", ["aws-user-personalization-v2", "aws-hrnn", "aws-hrnn-metadata", "aws-popularity-count"])
+@pytest.mark.parametrize(
+    "recipe", ["aws-user-personalization-v2", "aws-hrnn", "aws-hrnn-metadata", "aws-popularity-count"]
+)
 def test_update_training_is_rejected_for_every_other_user_recipe(recipe: str) -> None:
     error = config_error_of({"recipeArn": f"arn:aws:personalize:::recipe/{recipe}", "training": {"mode": "UPDATE"}})
 

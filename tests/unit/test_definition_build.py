@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from stacks.config import load_config
@@ -19,5 +21,5 @@ def test_the_second_process_emits_exactly_the_in_process_definition(block: objec
 
 
 def test_a_failed_build_says_why() -> None:
-    with pytest.raises(DefinitionBuildError, match='Invalid cdk.json context "personalize.pipelineName"'):
+    with pytest.raises(DefinitionBuildError, match=re.escape('Invalid cdk.json context "personalize.pipelineName"')):
         DefinitionBuild({"pipelineName": "no spaces allowed"}).text()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -15,7 +15,7 @@ MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:Machine"
 
 @pytest.fixture
 def bus() -> EventBus:
-    return EventBus(region="us-east-1", account_id="123456789012", clock=lambda: datetime(2026, 1, 5, tzinfo=timezone.utc))
+    return EventBus(region="us-east-1", account_id="123456789012", clock=lambda: datetime(2026, 1, 5, tzinfo=UTC))
 
 
 def put(bus: EventBus, **entry: object) -> dict:

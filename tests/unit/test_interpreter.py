@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -21,12 +22,14 @@ from simulator.interpreter import (
     run_execution,
 )
 
-START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
+START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 MACHINE_ARN = "arn:aws:states:eu-west-1:123456789012:stateMachine:personalize-retraining"
 SDK = "arn:aws:states:::aws-sdk:personalize:"
 
 
-def run(definition: dict[str, Any], handler: Callable[[TaskRequest], Any], payload: Any = None, **kwargs: Any) -> ExecutionResult:
+def run(
+    definition: dict[str, Any], handler: Callable[[TaskRequest], Any], payload: Any = None, **kwargs: Any
+) -> ExecutionResult:
     """Run with the shared test identity so each test only states what it checks."""
     return run_execution(
         definition,
@@ -92,7 +95,11 @@ def test_task_output_lands_at_result_path_and_request_carries_parameters() -> No
     handler = Recorder(Describe=lambda r: {"SolutionVersion": {"Status": "ACTIVE"}})
     result = run(definition, handler, {"arn": "sv-1"})
     (request,) = handler.requests
-    assert (request.resource, request.input, request.now) == (SDK + "describeSolutionVersion", {"SolutionVersionArn": "sv-1"}, START)
+    assert (request.resource, request.input, request.now) == (
+        SDK + "describeSolutionVersion",
+        {"SolutionVersionArn": "sv-1"},
+        START,
+    )
     assert result.output == {"arn": "sv-1", "describe": {"status": "ACTIVE"}}
 
 
@@ -104,7 +111,13 @@ def test_catch_receives_the_exact_error_and_cause() -> None:
             "Describe": {
                 "Type": "Task",
                 "Resource": SDK + "describeSolution",
-                "Catch": [{"ErrorEquals": ["Personalize.ResourceNotFoundException"], "ResultPath": "$.error", "Next": "Handled"}],
+                "Catch": [
+                    {
+                        "ErrorEquals": ["Personalize.ResourceNotFoundException"],
+                        "ResultPath": "$.error",
+                        "Next": "Handled",
+                    }
+                ],
                 "End": True,
             },
             "Handled": {"Type": "Pass", "End": True},
@@ -117,7 +130,12 @@ def test_catch_receives_the_exact_error_and_cause() -> None:
     result = run(definition, Recorder(Describe=missing), {"k": 1})
     assert result.status == "SUCCEEDED"
     assert result.output == {"k": 1, "error": {"Error": "Personalize.ResourceNotFoundException", "Cause": cause}}
-    assert [e.type for e in result.events if e.state_name == "Describe"] == ["StateEntered", "StateFailed", "StateCaught", "StateExited"]
+    assert [e.type for e in result.events if e.state_name == "Describe"] == [
+        "StateEntered",
+        "StateFailed",
+        "StateCaught",
+        "StateExited",
+    ]
 
 
 def test_retry_backoff_advances_virtual_time_and_calls_task_again() -> None:
@@ -127,7 +145,14 @@ def test_retry_backoff_advances_virtual_time_and_calls_task_again() -> None:
             "Create": {
                 "Type": "Task",
                 "Resource": SDK + "createSolutionVersion",
-                "Retry": [{"ErrorEquals": ["Personalize.LimitExceededException"], "IntervalSeconds": 2, "BackoffRate": 3, "MaxAttempts": 3}],
+                "Retry": [
+                    {
+                        "ErrorEquals": ["Personalize.LimitExceededException"],
+                        "IntervalSeconds": 2,
+                        "BackoffRate": 3,
+                        "MaxAttempts": 3,
+                    }
+                ],
                 "End": True,
             }
         },
@@ -164,7 +189,11 @@ def test_exhausted_retries_fail_the_execution_with_the_task_error() -> None:
         raise TaskFailure("Personalize.LimitExceededException", "Rate exceeded")
 
     result = run(definition, Recorder(Create=always_throttled))
-    assert (result.status, result.error, result.cause) == ("FAILED", "Personalize.LimitExceededException", "Rate exceeded")
+    assert (result.status, result.error, result.cause) == (
+        "FAILED",
+        "Personalize.LimitExceededException",
+        "Rate exceeded",
+    )
     assert result.duration == timedelta(seconds=10)
 
 
@@ -173,7 +202,9 @@ def test_fail_state_error_path_and_cause_path_become_the_execution_failure() -> 
         "StartAt": "Fail",
         "States": {"Fail": {"Type": "Fail", "ErrorPath": "$.code", "CausePath": "$.detail.message"}},
     }
-    result = run(definition, Recorder(), {"code": "TrainingFailed", "detail": {"message": "solution version CREATE FAILED"}})
+    result = run(
+        definition, Recorder(), {"code": "TrainingFailed", "detail": {"message": "solution version CREATE FAILED"}}
+    )
     assert (result.status, result.error, result.cause) == ("FAILED", "TrainingFailed", "solution version CREATE FAILED")
     assert result.events[-1].event == {
         "type": "ExecutionFailed",
@@ -252,7 +283,7 @@ def test_intrinsics_and_context_object() -> None:
                 "Type": "Pass",
                 "Parameters": {"entered.$": "$$.State.EnteredTime", "built.$": "$"},
                 "End": True,
-            }
+            },
         },
     }
     result = run(definition, Recorder(), {"round": 41}, execution_name="nightly-2026-03-01")
@@ -274,7 +305,10 @@ def test_parallel_branch_tasks_are_answered_by_python() -> None:
             "Both": {
                 "Type": "Parallel",
                 "Branches": [
-                    {"StartAt": "Left", "States": {"Left": {"Type": "Task", "Resource": SDK + "describeSolution", "End": True}}},
+                    {
+                        "StartAt": "Left",
+                        "States": {"Left": {"Type": "Task", "Resource": SDK + "describeSolution", "End": True}},
+                    },
                     {
                         "StartAt": "Pause",
                         "States": {
@@ -300,8 +334,14 @@ def test_failed_branch_fails_the_parallel_while_another_task_is_still_answered()
             "Both": {
                 "Type": "Parallel",
                 "Branches": [
-                    {"StartAt": "Broken", "States": {"Broken": {"Type": "Fail", "Error": "Import.Failed", "Cause": "bad csv"}}},
-                    {"StartAt": "Busy", "States": {"Busy": {"Type": "Task", "Resource": SDK + "describeSolution", "End": True}}},
+                    {
+                        "StartAt": "Broken",
+                        "States": {"Broken": {"Type": "Fail", "Error": "Import.Failed", "Cause": "bad csv"}},
+                    },
+                    {
+                        "StartAt": "Busy",
+                        "States": {"Busy": {"Type": "Task", "Resource": SDK + "describeSolution", "End": True}},
+                    },
                 ],
                 "End": True,
             }
@@ -329,7 +369,10 @@ def test_execution_timeout_seconds_gives_timed_out() -> None:
 
 def test_events_stream_to_callback_before_the_task_is_called() -> None:
     seen: list[str] = []
-    definition = {"StartAt": "Only", "States": {"Only": {"Type": "Task", "Resource": SDK + "listSolutions", "End": True}}}
+    definition = {
+        "StartAt": "Only",
+        "States": {"Only": {"Type": "Task", "Resource": SDK + "listSolutions", "End": True}},
+    }
 
     def handler(request: TaskRequest) -> Any:
         seen.append("task")
@@ -343,7 +386,10 @@ def test_events_stream_to_callback_before_the_task_is_called() -> None:
 
 
 def test_handler_bug_stops_the_run_and_names_the_state() -> None:
-    definition = {"StartAt": "Broken", "States": {"Broken": {"Type": "Task", "Resource": SDK + "describeSolution", "End": True}}}
+    definition = {
+        "StartAt": "Broken",
+        "States": {"Broken": {"Type": "Task", "Resource": SDK + "describeSolution", "End": True}},
+    }
 
     def buggy(request: TaskRequest) -> Any:
         return request.input["missing"]
@@ -370,14 +416,14 @@ def fake_node(tmp_path: Path, version: str) -> str:
 def test_missing_or_old_node_tells_the_user_to_run_npm_ci(tmp_path: Path) -> None:
     with pytest.raises(InterpreterError, match="npm ci"):
         find_node(str(tmp_path / "no-node"))
-    with pytest.raises(InterpreterError, match="Node 20.*npm ci"):
+    with pytest.raises(InterpreterError, match=r"Node 20.*npm ci"):
         find_node(fake_node(tmp_path, "v20.19.0"))
 
 
 def test_hung_interpreter_is_killed_after_the_real_time_timeout(tmp_path: Path) -> None:
     definition = {"StartAt": "Only", "States": {"Only": {"Type": "Pass", "End": True}}}
     began = time.perf_counter()
-    with pytest.raises(InterpreterError, match="no answer within 0.3 s"):
+    with pytest.raises(InterpreterError, match=r"no answer within 0\.3 s"):
         run(definition, Recorder(), node=fake_node(tmp_path, "v22.99.0"), timeout=0.3)
     assert time.perf_counter() - began < 5
 
@@ -387,11 +433,20 @@ def test_long_polling_run_advances_virtual_time_only() -> None:
         "StartAt": "Init",
         "States": {
             "Init": {"Type": "Pass", "Parameters": {"i": 0}, "Next": "Poll"},
-            "Poll": {"Type": "Task", "Resource": SDK + "describeSolutionVersion", "ResultPath": "$.status", "Next": "Wait"},
+            "Poll": {
+                "Type": "Task",
+                "Resource": SDK + "describeSolutionVersion",
+                "ResultPath": "$.status",
+                "Next": "Wait",
+            },
             "Wait": {"Type": "Wait", "Seconds": 300, "Next": "Count"},
             "Count": {"Type": "Pass", "Parameters": {"i.$": "States.MathAdd($.i, 1)"}, "Next": "Log"},
             "Log": {"Type": "Pass", "Next": "More?"},
-            "More?": {"Type": "Choice", "Choices": [{"Variable": "$.i", "NumericLessThan": 20, "Next": "Poll"}], "Default": "Done"},
+            "More?": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.i", "NumericLessThan": 20, "Next": "Poll"}],
+                "Default": "Done",
+            },
             "Done": {"Type": "Succeed"},
         },
     }
@@ -449,7 +504,10 @@ def test_one_runner_serves_the_next_execution_with_nothing_left_of_the_last(monk
 
 def test_a_runner_that_failed_is_not_reused() -> None:
     """After a handler bug the runner is killed; the next execution gets a working one."""
-    definition = {"StartAt": "Only", "States": {"Only": {"Type": "Task", "Resource": SDK + "describeSolution", "End": True}}}
+    definition = {
+        "StartAt": "Only",
+        "States": {"Only": {"Type": "Task", "Resource": SDK + "describeSolution", "End": True}},
+    }
     with pytest.raises(TaskHandlerError):
         run(definition, lambda r: r.input["missing"])
     assert run(definition, Recorder(Only=lambda r: "fine")).output == "fine"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -82,7 +82,9 @@ def build_group(pz: BaseClient, clock: SimulatedClock, name: str = "movies") -> 
     return {"group": group, "schema": schema, "dataset": dataset}
 
 
-def import_data(pz: BaseClient, clock: SimulatedClock, dataset: str, job: str = "import-1", key: str = "train/interactions.csv") -> str:
+def import_data(
+    pz: BaseClient, clock: SimulatedClock, dataset: str, job: str = "import-1", key: str = "train/interactions.csv"
+) -> str:
     arn: str = pz.create_dataset_import_job(
         jobName=job, datasetArn=dataset, dataSource={"dataLocation": f"s3://data-bucket/{key}"}, roleArn=ROLE
     )["datasetImportJobArn"]
@@ -109,7 +111,9 @@ def trained(pz: BaseClient, clock: SimulatedClock, sim: PersonalizeSimulator) ->
 
 
 def deploy(pz: BaseClient, clock: SimulatedClock, version: str) -> str:
-    arn: str = pz.create_campaign(name="movies-campaign", solutionVersionArn=version, minProvisionedTPS=1)["campaignArn"]
+    arn: str = pz.create_campaign(name="movies-campaign", solutionVersionArn=version, minProvisionedTPS=1)[
+        "campaignArn"
+    ]
     clock.advance(D.campaign)
     return arn
 
@@ -146,7 +150,9 @@ def test_only_one_simulator_at_a_time(sim: PersonalizeSimulator, clock: Simulate
 # --------------------------------------------------------------------------- lifecycle
 
 
-def test_dataset_group_status_follows_the_clock(pz: BaseClient, clock: SimulatedClock, sim: PersonalizeSimulator) -> None:
+def test_dataset_group_status_follows_the_clock(
+    pz: BaseClient, clock: SimulatedClock, sim: PersonalizeSimulator
+) -> None:
     arn = pz.create_dataset_group(name="movies")["datasetGroupArn"]
     assert arn == "arn:aws:personalize:us-east-1:123456789012:dataset-group/movies"
     assert status(pz, arn) == "CREATE PENDING"
@@ -170,7 +176,9 @@ def test_resources_have_the_real_arn_formats(pz: BaseClient, clock: SimulatedClo
     assert deploy(pz, clock, trained["version"]) == base + "campaign/movies-campaign"
 
 
-def test_delete_goes_through_pending_and_in_progress_then_not_found(pz: BaseClient, clock: SimulatedClock, sim: PersonalizeSimulator) -> None:
+def test_delete_goes_through_pending_and_in_progress_then_not_found(
+    pz: BaseClient, clock: SimulatedClock, sim: PersonalizeSimulator
+) -> None:
     arn = pz.create_dataset_group(name="movies")["datasetGroupArn"]
     clock.advance(D.dataset_group)
     pz.delete_dataset_group(datasetGroupArn=arn)
@@ -184,7 +192,9 @@ def test_delete_goes_through_pending_and_in_progress_then_not_found(pz: BaseClie
     assert pz.list_dataset_groups()["datasetGroups"] == []
 
 
-def test_stick_deleting_keeps_a_resource_deleting(pz: BaseClient, clock: SimulatedClock, sim: PersonalizeSimulator) -> None:
+def test_stick_deleting_keeps_a_resource_deleting(
+    pz: BaseClient, clock: SimulatedClock, sim: PersonalizeSimulator
+) -> None:
     sim.stick_deleting("dataset_group")
     arn = pz.create_dataset_group(name="movies")["datasetGroupArn"]
     clock.advance(D.dataset_group)
@@ -230,7 +240,9 @@ def test_botocore_still_validates_types_and_required_members(pz: BaseClient, sim
     with pytest.raises(ParamValidationError):
         pz.create_dataset_group()
     with pytest.raises(ParamValidationError):
-        pz.create_campaign(name="c", solutionVersionArn="arn:aws:personalize:us-east-1:1:solution/s/1", minProvisionedTPS="1")
+        pz.create_campaign(
+            name="c", solutionVersionArn="arn:aws:personalize:us-east-1:1:solution/s/1", minProvisionedTPS="1"
+        )
     assert sim.calls == []
 
 
@@ -266,14 +278,18 @@ def test_duplicate_name_is_already_exists(pz: BaseClient, clock: SimulatedClock,
         pz.create_dataset_group(name="movies")
 
 
-def test_child_of_a_parent_not_active_is_resource_in_use(pz: BaseClient, clock: SimulatedClock, sim: PersonalizeSimulator) -> None:
+def test_child_of_a_parent_not_active_is_resource_in_use(
+    pz: BaseClient, clock: SimulatedClock, sim: PersonalizeSimulator
+) -> None:
     group = pz.create_dataset_group(name="movies")["datasetGroupArn"]
     schema = pz.create_schema(name="s", schema=SCHEMA)["schemaArn"]
     clock.advance(5)
     with pytest.raises(pz.exceptions.ResourceInUseException, match="CREATE IN_PROGRESS"):
         pz.create_dataset(name="d", schemaArn=schema, datasetGroupArn=group, datasetType="Interactions")
     clock.advance(D.dataset_group)
-    dataset = pz.create_dataset(name="d", schemaArn=schema, datasetGroupArn=group, datasetType="Interactions")["datasetArn"]
+    dataset = pz.create_dataset(name="d", schemaArn=schema, datasetGroupArn=group, datasetType="Interactions")[
+        "datasetArn"
+    ]
     with pytest.raises(pz.exceptions.ResourceInUseException):
         pz.create_dataset_import_job(jobName="j", datasetArn=dataset, dataSource={"dataLocation": "s3://b/k.csv"})
 
@@ -284,7 +300,9 @@ def test_one_training_per_solution_at_a_time(pz: BaseClient, clock: SimulatedClo
         pz.create_solution_version(solutionArn=trained["solution"])
 
 
-def test_deleting_parents_with_children_is_resource_in_use(pz: BaseClient, clock: SimulatedClock, trained: dict[str, str]) -> None:
+def test_deleting_parents_with_children_is_resource_in_use(
+    pz: BaseClient, clock: SimulatedClock, trained: dict[str, str]
+) -> None:
     with pytest.raises(pz.exceptions.ResourceInUseException):
         pz.delete_dataset_group(datasetGroupArn=trained["group"])
     deploy(pz, clock, trained["version"])
@@ -294,7 +312,9 @@ def test_deleting_parents_with_children_is_resource_in_use(pz: BaseClient, clock
         pz.delete_schema(schemaArn=trained["schema"])
 
 
-def test_teardown_in_dependency_order(pz: BaseClient, clock: SimulatedClock, trained: dict[str, str], sim: PersonalizeSimulator) -> None:
+def test_teardown_in_dependency_order(
+    pz: BaseClient, clock: SimulatedClock, trained: dict[str, str], sim: PersonalizeSimulator
+) -> None:
     campaign = deploy(pz, clock, trained["version"])
     pz.delete_campaign(campaignArn=campaign)
     clock.advance(D.delete)
@@ -312,7 +332,9 @@ def test_teardown_in_dependency_order(pz: BaseClient, clock: SimulatedClock, tra
 # --------------------------------------------------------------------------- solutions and training
 
 
-def test_solution_records_what_was_sent_and_the_service_default(pz: BaseClient, clock: SimulatedClock, sim: PersonalizeSimulator) -> None:
+def test_solution_records_what_was_sent_and_the_service_default(
+    pz: BaseClient, clock: SimulatedClock, sim: PersonalizeSimulator
+) -> None:
     group = build_group(pz, clock)["group"]
     explicit = pz.create_solution(name="a", datasetGroupArn=group, recipeArn=RECIPE, performAutoTraining=False)
     implicit = pz.create_solution(name="b", datasetGroupArn=group, recipeArn=RECIPE)
@@ -320,7 +342,9 @@ def test_solution_records_what_was_sent_and_the_service_default(pz: BaseClient, 
     assert pz.describe_solution(solutionArn=implicit["solutionArn"])["solution"]["performAutoTraining"] is True
 
 
-def test_auto_training_adds_versions_unless_disabled(pz: BaseClient, clock: SimulatedClock, trained: dict[str, str]) -> None:
+def test_auto_training_adds_versions_unless_disabled(
+    pz: BaseClient, clock: SimulatedClock, trained: dict[str, str]
+) -> None:
     auto = pz.create_solution(name="auto", datasetGroupArn=trained["group"], recipeArn=RECIPE)["solutionArn"]
     clock.advance(D.solution + 3600 + D.solution_version)
     versions = pz.list_solution_versions(solutionArn=auto)["solutionVersions"]
@@ -330,7 +354,10 @@ def test_auto_training_adds_versions_unless_disabled(pz: BaseClient, clock: Simu
 
 def test_update_training_needs_a_capable_recipe(pz: BaseClient, clock: SimulatedClock, trained: dict[str, str]) -> None:
     sims = pz.create_solution(
-        name="sims", datasetGroupArn=trained["group"], recipeArn="arn:aws:personalize:::recipe/aws-sims", performAutoTraining=False
+        name="sims",
+        datasetGroupArn=trained["group"],
+        recipeArn="arn:aws:personalize:::recipe/aws-sims",
+        performAutoTraining=False,
     )["solutionArn"]
     clock.advance(D.solution)
     with pytest.raises(pz.exceptions.InvalidInputException, match="UPDATE"):
@@ -341,10 +368,17 @@ def test_update_training_needs_a_capable_recipe(pz: BaseClient, clock: Simulated
     assert described["trainingHours"] > 0
 
 
-def test_metrics_are_deterministic_and_settable(pz: BaseClient, clock: SimulatedClock, trained: dict[str, str], sim: PersonalizeSimulator) -> None:
+def test_metrics_are_deterministic_and_settable(
+    pz: BaseClient, clock: SimulatedClock, trained: dict[str, str], sim: PersonalizeSimulator
+) -> None:
     first = pz.get_solution_metrics(solutionVersionArn=trained["version"])
     assert first["solutionVersionArn"] == trained["version"]
-    assert set(first["metrics"]) >= {"coverage", "mean_reciprocal_rank_at_25", "precision_at_5", "normalized_discounted_cumulative_gain_at_10"}
+    assert set(first["metrics"]) >= {
+        "coverage",
+        "mean_reciprocal_rank_at_25",
+        "precision_at_5",
+        "normalized_discounted_cumulative_gain_at_10",
+    }
     assert pz.get_solution_metrics(solutionVersionArn=trained["version"])["metrics"] == first["metrics"]
     sim.set_metrics(None, {"coverage": 0.01, "precision_at_5": 0.0})
     worse = train(pz, clock, trained["solution"])
@@ -357,11 +391,15 @@ def test_metrics_of_a_version_still_training_are_refused(pz: BaseClient, trained
         pz.get_solution_metrics(solutionVersionArn=version)
 
 
-def test_training_on_too_little_data_fails(pz: BaseClient, clock: SimulatedClock, sim: PersonalizeSimulator, files: dict[tuple[str, str], bytes]) -> None:
+def test_training_on_too_little_data_fails(
+    pz: BaseClient, clock: SimulatedClock, sim: PersonalizeSimulator, files: dict[tuple[str, str], bytes]
+) -> None:
     files[("data-bucket", "tiny.csv")] = interactions_csv(users=3, per_user=2)
     arns = build_group(pz, clock)
     import_data(pz, clock, arns["dataset"], key="tiny.csv")
-    solution = pz.create_solution(name="s", datasetGroupArn=arns["group"], recipeArn=RECIPE, performAutoTraining=False)["solutionArn"]
+    solution = pz.create_solution(name="s", datasetGroupArn=arns["group"], recipeArn=RECIPE, performAutoTraining=False)[
+        "solutionArn"
+    ]
     clock.advance(D.solution)
     described = pz.describe_solution_version(solutionVersionArn=train(pz, clock, solution))["solutionVersion"]
     assert described["status"] == "CREATE FAILED"
@@ -371,7 +409,9 @@ def test_training_on_too_little_data_fails(pz: BaseClient, clock: SimulatedClock
 # --------------------------------------------------------------------------- imports
 
 
-def test_import_of_a_missing_object_fails_with_a_reason(pz: BaseClient, clock: SimulatedClock, sim: PersonalizeSimulator) -> None:
+def test_import_of_a_missing_object_fails_with_a_reason(
+    pz: BaseClient, clock: SimulatedClock, sim: PersonalizeSimulator
+) -> None:
     dataset = build_group(pz, clock)["dataset"]
     job = import_data(pz, clock, dataset, key="missing.csv")
     described = pz.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"]
@@ -379,7 +419,9 @@ def test_import_of_a_missing_object_fails_with_a_reason(pz: BaseClient, clock: S
     assert "s3://data-bucket/missing.csv" in described["failureReason"]
 
 
-def test_import_of_a_csv_without_the_columns_fails(pz: BaseClient, clock: SimulatedClock, sim: PersonalizeSimulator, files: dict[tuple[str, str], bytes]) -> None:
+def test_import_of_a_csv_without_the_columns_fails(
+    pz: BaseClient, clock: SimulatedClock, sim: PersonalizeSimulator, files: dict[tuple[str, str], bytes]
+) -> None:
     files[("data-bucket", "bad.csv")] = b"userId,movieId,rating\n1,2,5\n"
     dataset = build_group(pz, clock)["dataset"]
     job = import_data(pz, clock, dataset, key="bad.csv")
@@ -422,7 +464,9 @@ def test_update_campaign_keeps_serving_and_switches_at_the_end(
     assert (described["solutionVersionArn"], described["minProvisionedTPS"]) == (new_version, 2)
 
 
-def test_failed_campaign_update_keeps_the_old_version(pz: BaseClient, clock: SimulatedClock, trained: dict[str, str], sim: PersonalizeSimulator) -> None:
+def test_failed_campaign_update_keeps_the_old_version(
+    pz: BaseClient, clock: SimulatedClock, trained: dict[str, str], sim: PersonalizeSimulator
+) -> None:
     campaign = deploy(pz, clock, trained["version"])
     new_version = train(pz, clock, trained["solution"])
     sim.fail_next("campaign_update", "Internal error deploying the solution version")
@@ -445,28 +489,41 @@ def test_campaign_needs_an_active_version(pz: BaseClient, clock: SimulatedClock,
 
 
 @pytest.mark.parametrize("kind", ["dataset_group", "solution"])
-def test_fail_next_marks_the_next_resource_failed(kind: str, pz: BaseClient, clock: SimulatedClock, trained: dict[str, str], sim: PersonalizeSimulator) -> None:
+def test_fail_next_marks_the_next_resource_failed(
+    kind: str, pz: BaseClient, clock: SimulatedClock, trained: dict[str, str], sim: PersonalizeSimulator
+) -> None:
     sim.fail_next(kind, "Simulated failure")
     if kind == "dataset_group":
         arn = pz.create_dataset_group(name="other")["datasetGroupArn"]
         clock.advance(D.dataset_group)
         described = pz.describe_dataset_group(datasetGroupArn=arn)["datasetGroup"]
     else:
-        arn = pz.create_solution(name="other", datasetGroupArn=trained["group"], recipeArn=RECIPE, performAutoTraining=False)["solutionArn"]
+        arn = pz.create_solution(
+            name="other", datasetGroupArn=trained["group"], recipeArn=RECIPE, performAutoTraining=False
+        )["solutionArn"]
         clock.advance(D.solution)
         described = {**pz.describe_solution(solutionArn=arn)["solution"], "failureReason": "Simulated failure"}
     # The Solution shape has no failureReason member: the service cannot report one.
     assert (described["status"], described["failureReason"]) == ("CREATE FAILED", "Simulated failure")
 
 
-def test_fail_next_solution_version(pz: BaseClient, clock: SimulatedClock, trained: dict[str, str], sim: PersonalizeSimulator) -> None:
+def test_fail_next_solution_version(
+    pz: BaseClient, clock: SimulatedClock, trained: dict[str, str], sim: PersonalizeSimulator
+) -> None:
     sim.fail_next("solution_version", "AlgorithmError: training diverged")
     version = train(pz, clock, trained["solution"])
     summary = pz.list_solution_versions(solutionArn=trained["solution"])["solutionVersions"][0]
-    assert summary == {**summary, "solutionVersionArn": version, "status": "CREATE FAILED", "failureReason": "AlgorithmError: training diverged"}
+    assert summary == {
+        **summary,
+        "solutionVersionArn": version,
+        "status": "CREATE FAILED",
+        "failureReason": "AlgorithmError: training diverged",
+    }
 
 
-def test_throttling_then_recovery(pz: BaseClient, clock: SimulatedClock, trained: dict[str, str], sim: PersonalizeSimulator) -> None:
+def test_throttling_then_recovery(
+    pz: BaseClient, clock: SimulatedClock, trained: dict[str, str], sim: PersonalizeSimulator
+) -> None:
     sim.throttle("DescribeSolutionVersion", times=2)
     for _ in range(2):
         with pytest.raises(ClientError) as caught:
@@ -480,7 +537,9 @@ def test_throttling_then_recovery(pz: BaseClient, clock: SimulatedClock, trained
 # --------------------------------------------------------------------------- runtime
 
 
-def test_recommendations_come_from_the_imported_data(pz: BaseClient, runtime: BaseClient, clock: SimulatedClock, trained: dict[str, str]) -> None:
+def test_recommendations_come_from_the_imported_data(
+    pz: BaseClient, runtime: BaseClient, clock: SimulatedClock, trained: dict[str, str]
+) -> None:
     campaign = deploy(pz, clock, trained["version"])
     seen_by_u0 = {f"i{k}" for k in range(30)}
     items = runtime.get_recommendations(campaignArn=campaign, userId="u0", numResults=5)["itemList"]
@@ -492,7 +551,9 @@ def test_recommendations_come_from_the_imported_data(pz: BaseClient, runtime: Ba
     assert again == items
 
 
-def test_cold_user_gets_popular_items(pz: BaseClient, runtime: BaseClient, clock: SimulatedClock, trained: dict[str, str]) -> None:
+def test_cold_user_gets_popular_items(
+    pz: BaseClient, runtime: BaseClient, clock: SimulatedClock, trained: dict[str, str]
+) -> None:
     campaign = deploy(pz, clock, trained["version"])
     items = runtime.get_recommendations(campaignArn=campaign, userId="never-seen")["itemList"]
     counts = Counter(line.split(",")[1] for line in interactions_csv().decode().splitlines()[1:])
@@ -530,7 +591,9 @@ def test_call_names_errors_like_step_functions(trained: dict[str, str]) -> None:
         aws.call("personalize", "describeSolutionVersion", {"VersionArn": missing})
 
 
-def test_call_works_without_credentials_in_the_environment(monkeypatch: pytest.MonkeyPatch, sim: PersonalizeSimulator) -> None:
+def test_call_works_without_credentials_in_the_environment(
+    monkeypatch: pytest.MonkeyPatch, sim: PersonalizeSimulator
+) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
@@ -538,11 +601,13 @@ def test_call_works_without_credentials_in_the_environment(monkeypatch: pytest.M
 
 
 def test_iso_timestamps_are_utc_with_z() -> None:
-    moment = datetime(2026, 1, 5, 6, 0, 0, 250_000, tzinfo=timezone.utc)
+    moment = datetime(2026, 1, 5, 6, 0, 0, 250_000, tzinfo=UTC)
     assert aws.iso_timestamp(moment) == "2026-01-05T06:00:00.250Z"
 
 
-def test_responses_carry_only_modeled_members(sim: PersonalizeSimulator, trained: dict[str, str], clock: SimulatedClock, pz: BaseClient) -> None:
+def test_responses_carry_only_modeled_members(
+    sim: PersonalizeSimulator, trained: dict[str, str], clock: SimulatedClock, pz: BaseClient
+) -> None:
     """Every Describe/List answer passed check_response inside handle(); exercise them all."""
     campaign = deploy(pz, clock, trained["version"])
     calls: list[tuple[str, dict[str, Any]]] = [
@@ -561,7 +626,9 @@ def test_responses_carry_only_modeled_members(sim: PersonalizeSimulator, trained
         assert sim.handle(operation, params)
 
 
-def test_failed_dataset_reports_status_without_an_unmodeled_reason(pz: BaseClient, clock: SimulatedClock, sim: PersonalizeSimulator) -> None:
+def test_failed_dataset_reports_status_without_an_unmodeled_reason(
+    pz: BaseClient, clock: SimulatedClock, sim: PersonalizeSimulator
+) -> None:
     sim.fail_next("dataset", "Simulated failure")
     arns = build_group(pz, clock)
     assert pz.describe_dataset(datasetArn=arns["dataset"])["dataset"]["status"] == "CREATE FAILED"
@@ -586,7 +653,9 @@ def test_auto_training_skips_a_slot_while_busy_and_keeps_its_schedule(
     clock.advance(7 * 86400 + D.solution_version)  # the first slot (busy) and the second (free)
 
     versions = {v["solutionVersionArn"]: v for v in pz.list_solution_versions(solutionArn=auto)["solutionVersions"]}
-    modes = sorted(pz.describe_solution_version(solutionVersionArn=arn)["solutionVersion"]["trainingMode"] for arn in versions)
+    modes = sorted(
+        pz.describe_solution_version(solutionVersionArn=arn)["solutionVersion"]["trainingMode"] for arn in versions
+    )
     assert manual in versions
     assert modes == ["AUTOTRAIN", "FULL"]
     assert [arn for arn, _ in sim.autotraining_skipped] == [auto]

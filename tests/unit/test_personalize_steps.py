@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import boto3
+import personalize_steps as steps
 import pytest
 
-import personalize_steps as steps
 from simulator import aws as simulated_aws
 from simulator.clock import SimulatedClock
 from simulator.personalize import PersonalizeSimulator
@@ -21,7 +22,11 @@ SCHEMA = INTERACTIONS_SCHEMA_JSON
 
 @pytest.fixture
 def personalize(monkeypatch: pytest.MonkeyPatch) -> Iterator[PersonalizeSimulator]:
-    for name, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(steps, "_clients", {})
     simulator = PersonalizeSimulator(SimulatedClock(), min_training_interactions=0)
@@ -38,10 +43,14 @@ def client() -> Any:
 
 
 def test_run_scoped_name_is_stable_per_execution_and_fits_personalize_limits() -> None:
-    name = steps.run_scoped_name("a" * 32 + "-import", "5f0c9a3e-0000-4000-8000-000000000000", "2026-01-05T06:00:00.123Z")
+    name = steps.run_scoped_name(
+        "a" * 32 + "-import", "5f0c9a3e-0000-4000-8000-000000000000", "2026-01-05T06:00:00.123Z"
+    )
     assert name == "a" * 32 + "-import-20260105T060000-" + name[-6:]
     assert len(name) <= 63
-    assert name == steps.run_scoped_name("a" * 32 + "-import", "5f0c9a3e-0000-4000-8000-000000000000", "2026-01-05T06:00:00.123Z")
+    assert name == steps.run_scoped_name(
+        "a" * 32 + "-import", "5f0c9a3e-0000-4000-8000-000000000000", "2026-01-05T06:00:00.123Z"
+    )
     assert name != steps.run_scoped_name("a" * 32 + "-import", "another-execution", "2026-01-05T06:00:00.123Z")
 
 
@@ -59,7 +68,10 @@ def test_a_failed_dataset_group_is_deleted_and_created_again(personalize: Person
     steps.ensure_dataset_group({"name": "movielens"})
     personalize.clock.advance(3600)
 
-    with pytest.raises(steps.ResourceBeingReplacedError, match=r"dataset group 'movielens' .* was CREATE FAILED \(KMS key not accessible\); it is being deleted"):
+    with pytest.raises(
+        steps.ResourceBeingReplacedError,
+        match=r"dataset group 'movielens' .* was CREATE FAILED \(KMS key not accessible\); it is being deleted",
+    ):
         steps.ensure_dataset_group({"name": "movielens"})
     with pytest.raises(steps.ResourceBeingReplacedError, match="was DELETE PENDING"):
         steps.ensure_dataset_group({"name": "movielens"})  # a retry while the deletion runs
@@ -68,7 +80,9 @@ def test_a_failed_dataset_group_is_deleted_and_created_again(personalize: Person
 
     assert replaced["created"] is True
     assert [name for name in operations(personalize) if name.endswith("DatasetGroup")] == [
-        "CreateDatasetGroup", "DeleteDatasetGroup", "CreateDatasetGroup",
+        "CreateDatasetGroup",
+        "DeleteDatasetGroup",
+        "CreateDatasetGroup",
     ]
 
 
@@ -86,12 +100,21 @@ def test_existing_schema_with_other_fields_is_refused(personalize: PersonalizeSi
     group = steps.ensure_dataset_group({"name": "movielens"})["arn"]
     personalize.clock.advance(3600)
     other = json.loads(SCHEMA)
-    other["fields"] = other["fields"][:2] + [{"name": "TIMESTAMP", "type": "long"}, {"name": "EVENT_TYPE", "type": "string"}]
+    other["fields"] = [
+        *other["fields"][:2],
+        {"name": "TIMESTAMP", "type": "long"},
+        {"name": "EVENT_TYPE", "type": "string"},
+    ]
     client().create_schema(name="movielens-interactions", schema=json.dumps(other))
 
     with pytest.raises(steps.ResourceUnusableError, match="exists with different fields"):
         steps.ensure_interactions_dataset(
-            {"datasetGroupArn": group, "schemaName": "movielens-interactions", "schema": SCHEMA, "datasetName": "movielens-interactions"}
+            {
+                "datasetGroupArn": group,
+                "schemaName": "movielens-interactions",
+                "schema": SCHEMA,
+                "datasetName": "movielens-interactions",
+            }
         )
 
 
@@ -113,7 +136,9 @@ def test_a_solution_that_trains_itself_is_reported_not_used(personalize: Persona
     # Made by hand without performAutoTraining: the service then trains it every 7 days.
     client().create_solution(name="movielens-solution", datasetGroupArn=group, recipeArn=RECIPE)
 
-    with pytest.raises(steps.ResourceUnusableError, match="automatic training on, which would train beside the schedule"):
+    with pytest.raises(
+        steps.ResourceUnusableError, match="automatic training on, which would train beside the schedule"
+    ):
         steps.ensure_solution({"name": "movielens-solution", "datasetGroupArn": group, "recipeArn": RECIPE})
 
 
@@ -121,11 +146,15 @@ def test_a_solution_with_another_recipe_is_reported(personalize: PersonalizeSimu
     group = steps.ensure_dataset_group({"name": "movielens"})["arn"]
     personalize.clock.advance(3600)
     client().create_solution(
-        name="movielens-solution", datasetGroupArn=group, recipeArn="arn:aws:personalize:::recipe/aws-popularity-count",
+        name="movielens-solution",
+        datasetGroupArn=group,
+        recipeArn="arn:aws:personalize:::recipe/aws-popularity-count",
         performAutoTraining=False,
     )
 
-    with pytest.raises(steps.ResourceUnusableError, match="uses recipe arn:aws:personalize:::recipe/aws-popularity-count"):
+    with pytest.raises(
+        steps.ResourceUnusableError, match="uses recipe arn:aws:personalize:::recipe/aws-popularity-count"
+    ):
         steps.ensure_solution({"name": "movielens-solution", "datasetGroupArn": group, "recipeArn": RECIPE})
 
 
@@ -133,7 +162,12 @@ def _dataset(personalize: PersonalizeSimulator) -> str:
     group = steps.ensure_dataset_group({"name": "movielens"})["arn"]
     personalize.clock.advance(3600)
     dataset = steps.ensure_interactions_dataset(
-        {"datasetGroupArn": group, "schemaName": "movielens-interactions", "schema": SCHEMA, "datasetName": "movielens-interactions"}
+        {
+            "datasetGroupArn": group,
+            "schemaName": "movielens-interactions",
+            "schema": SCHEMA,
+            "datasetName": "movielens-interactions",
+        }
     )["arn"]
     personalize.clock.advance(3600)
     return dataset
@@ -154,7 +188,7 @@ def test_start_import_retried_after_success_returns_the_same_job(personalize: Pe
 
     assert retried == first
     assert first["name"].startswith("movielens-import-20260105T060000-")
-    assert [params for name, params in personalize.calls if name == "CreateDatasetImportJob"][0] == {
+    assert next(params for name, params in personalize.calls if name == "CreateDatasetImportJob") == {
         "jobName": first["name"],
         "datasetArn": event["datasetArn"],
         "dataSource": {"dataLocation": "s3://bucket/training/run-1/interactions.csv"},
@@ -175,7 +209,9 @@ class CampaignPersonalize:
         return type("P", (), {"paginate": lambda _, **kw: [{"campaigns": campaigns}]})()
 
     def describe_campaign(self, campaignArn: str) -> dict[str, Any]:
-        return {"campaign": {"campaignArn": self.arn, "status": self.status, "failureReason": "Solution version not found"}}
+        return {
+            "campaign": {"campaignArn": self.arn, "status": self.status, "failureReason": "Solution version not found"}
+        }
 
     def delete_campaign(self, campaignArn: str) -> dict[str, Any]:
         self.deleted.append(campaignArn)
@@ -265,7 +301,10 @@ class GatePersonalize:
 
     def get_solution_metrics(self, **params: Any) -> dict[str, Any]:
         self.calls.append(("get_solution_metrics", params))
-        return {"solutionVersionArn": params["solutionVersionArn"], "metrics": self.metrics[params["solutionVersionArn"]]}
+        return {
+            "solutionVersionArn": params["solutionVersionArn"],
+            "metrics": self.metrics[params["solutionVersionArn"]],
+        }
 
     def describe_campaign(self, **params: Any) -> dict[str, Any]:
         self.calls.append(("describe_campaign", params))
@@ -273,8 +312,15 @@ class GatePersonalize:
 
 
 def evaluate(fake: GatePersonalize, **overrides: Any) -> dict[str, Any]:
-    event = {"solutionVersionArn": NEW, "solutionArn": SOLUTION, "campaignName": "movielens-campaign",
-             "metric": NDCG, "maxRelativeRegression": 0.05, "minimum": None, **overrides}
+    event = {
+        "solutionVersionArn": NEW,
+        "solutionArn": SOLUTION,
+        "campaignName": "movielens-campaign",
+        "metric": NDCG,
+        "maxRelativeRegression": 0.05,
+        "minimum": None,
+        **overrides,
+    }
     steps._clients["personalize"] = fake
     try:
         return steps.evaluate_version(event)
@@ -309,14 +355,19 @@ def test_gate_compares_the_new_version_with_the_served_one() -> None:
         (0.19, 0.2, None, True, f"{NDCG} 0.19 against the served version's 0.2 (tolerance 5%)"),
         (0.25, 0.2, 0.3, False, f"{NDCG} 0.25 is below the minimum 0.3"),
         (
-            0.1, 0.2, 0.15, False,
+            0.1,
+            0.2,
+            0.15,
+            False,
             f"{NDCG} 0.1 is below the minimum 0.15; {NDCG} 0.1 is more than 5% below the served version's 0.2 "
             "(at least 0.19 needed)",
         ),
     ],
 )
 def test_gate_decision(new: float, served: float, minimum: float | None, passed: bool, reason: str) -> None:
-    fake = GatePersonalize({NEW: {NDCG: new}, SERVED: {NDCG: served}}, {"status": "ACTIVE", "solutionVersionArn": SERVED})
+    fake = GatePersonalize(
+        {NEW: {NDCG: new}, SERVED: {NDCG: served}}, {"status": "ACTIVE", "solutionVersionArn": SERVED}
+    )
 
     result = evaluate(fake, minimum=minimum)
 

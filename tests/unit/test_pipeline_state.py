@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pipeline_state as ps
 import pytest
 
-import pipeline_state as ps
 from contract.readiness import READINESS_CHECKS, TRAINING_READY
 
-NOW = datetime(2026, 3, 10, 6, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 10, 6, 0, tzinfo=UTC)
 POLLING = {
     "DatasetImportJob": {"intervalSeconds": 60, "maxChecks": 360},
     "SolutionVersion": {"intervalSeconds": 300, "maxChecks": 288},
@@ -102,7 +102,7 @@ def test_every_configured_check_gets_a_plan() -> None:
 # --- measuring and recording ------------------------------------------------------------------
 
 
-RUN_START = datetime(2026, 3, 10, 6, 0, tzinfo=timezone.utc)
+RUN_START = datetime(2026, 3, 10, 6, 0, tzinfo=UTC)
 PATHS = {check.key: check.resource_path for check in READINESS_CHECKS}
 
 
@@ -131,8 +131,13 @@ def test_durations_are_measured_from_personalizes_own_timestamps() -> None:
             }
         },
         # Not ACTIVE (a failed or pending answer) and unparseable answers teach nothing.
-        "Solution": {"Solution": {"Status": "CREATE IN_PROGRESS", "CreationDateTime": "2026-03-10T06:00:00Z",
-                                  "LastUpdatedDateTime": "2026-03-10T06:00:01Z"}},
+        "Solution": {
+            "Solution": {
+                "Status": "CREATE IN_PROGRESS",
+                "CreationDateTime": "2026-03-10T06:00:00Z",
+                "LastUpdatedDateTime": "2026-03-10T06:00:01Z",
+            }
+        },
         "Dataset": {"Dataset": {"Status": "ACTIVE", "CreationDateTime": "yesterday", "LastUpdatedDateTime": "now"}},
     }
 
@@ -191,8 +196,12 @@ def record(outcome: str, mode: str = "FULL", state: dict[str, Any] | None = None
 def test_a_successful_full_run_is_deployed_trained_and_resets_the_floor() -> None:
     state = record("succeeded")
 
-    assert state["lastSuccessfulRun"] == {**RUN, "outcome": "succeeded", "trainingMode": "FULL",
-                                          "recordedAt": NOW.isoformat()}
+    assert state["lastSuccessfulRun"] == {
+        **RUN,
+        "outcome": "succeeded",
+        "trainingMode": "FULL",
+        "recordedAt": NOW.isoformat(),
+    }
     assert state["lastTraining"] == state["lastSuccessfulRun"]
     assert state["lastFullTraining"] == {"at": "2026-03-10T06:00:00Z", "solutionVersionArn": "v2"}
     assert state["stageSeconds"] == {"DatasetImportJob": 900, "Campaign": 600}

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta, timezone
 import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +53,7 @@ def run(data: bytes, fmt: str, min_rating: float, chunk: int = 7) -> tuple[bytes
 
 
 def event(**overrides: Any) -> dict[str, Any]:
-    base = {"bucket": BUCKET, "rawKey": RAW_KEY, "format": "ml-100k", "minRating": 4,
-            "outputKey": OUT_KEY}
+    base = {"bucket": BUCKET, "rawKey": RAW_KEY, "format": "ml-100k", "minRating": 4, "outputKey": OUT_KEY}
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not _DROP}
 
@@ -66,9 +65,12 @@ _DROP = object()
 def moto_s3() -> Iterator[Any]:
     """One moto S3 for the module: starting mock_aws per test costs ~0.2 s each."""
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                            "AWS_SESSION_TOKEN": "testing",
-                            "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }.items():
             patch.setenv(name, value)
         with mock_aws():
             yield boto3.client("s3", region_name="us-east-1")
@@ -82,8 +84,7 @@ def s3(moto_s3: Any) -> Iterator[Any]:
     for version in moto_s3.list_object_versions(Bucket=BUCKET).get("Versions", []):
         moto_s3.delete_object(Bucket=BUCKET, Key=version["Key"], VersionId=version["VersionId"])
     for upload in moto_s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []):
-        moto_s3.abort_multipart_upload(Bucket=BUCKET, Key=upload["Key"],
-                                       UploadId=upload["UploadId"])
+        moto_s3.abort_multipart_upload(Bucket=BUCKET, Key=upload["Key"], UploadId=upload["UploadId"])
     moto_s3.delete_bucket(Bucket=BUCKET)
 
 
@@ -95,20 +96,27 @@ def keys(s3: Any) -> list[str]:
 
 
 def test_ml100k_threshold_keeps_exact_rows_and_bytes() -> None:
-    data = u_data([(1, 10, 5, 881250949), (1, 11, 3, 881250950), (2, 10, 4, 891717742),
-                   (3, 12, 1, 878887116), (2, 13, 4, 886397596)])
+    data = u_data(
+        [
+            (1, 10, 5, 881250949),
+            (1, 11, 3, 881250950),
+            (2, 10, 4, 891717742),
+            (3, 12, 1, 878887116),
+            (2, 13, 4, 886397596),
+        ]
+    )
     out, stats = run(data, "ml-100k", 4)
     assert out == HEADER + b"1,10,881250949\n2,10,891717742\n2,13,886397596\n"
-    assert (stats.rows_read, stats.rows_written, stats.rows_below_threshold,
-            stats.rows_malformed) == (5, 3, 2, 0)
+    assert (stats.rows_read, stats.rows_written, stats.rows_below_threshold, stats.rows_malformed) == (5, 3, 2, 0)
     assert stats.users == 2 and stats.users_with_two_or_more == 1
     assert stats.sha256 == hashlib.sha256(out).hexdigest()
     assert stats.bytes_written == len(out)
 
 
 def test_ratings_csv_half_stars_threshold_and_header_skipped() -> None:
-    data = ratings_csv([(1, 31, 2.5, 1260759144), (1, 1029, 3.5, 1260759179),
-                        (7, 1061, 3.0, 1260759182), (7, 1129, 4.5, 1260759185)])
+    data = ratings_csv(
+        [(1, 31, 2.5, 1260759144), (1, 1029, 3.5, 1260759179), (7, 1061, 3.0, 1260759182), (7, 1129, 4.5, 1260759185)]
+    )
     out, stats = run(data, "ratings-csv", 3.5)
     assert out == HEADER + b"1,1029,1260759179\n7,1129,1260759185\n"
     assert (stats.rows_read, stats.rows_written, stats.rows_below_threshold) == (4, 2, 2)
@@ -123,23 +131,30 @@ def test_crlf_bom_header_and_missing_final_newline() -> None:
 
 def test_malformed_rows_are_counted_with_line_numbers() -> None:
     lines = [
-        b"1\t10\t5\t100",        # 1 ok
-        b"1\t10\t5",             # 2 too few fields
-        b"\t10\t5\t100",         # 3 empty user id
-        b"2\t11\tfive\t100",     # 4 non-numeric rating
+        b"1\t10\t5\t100",  # 1 ok
+        b"1\t10\t5",  # 2 too few fields
+        b"\t10\t5\t100",  # 3 empty user id
+        b"2\t11\tfive\t100",  # 4 non-numeric rating
         b"2\t11\t4\tyesterday",  # 5 non-numeric timestamp
         b"2\t11\t4\t100\textra",  # 6 too many fields
-        b"",                     # 7 blank line in the middle
-        b"2,11,4,100",           # 8 wrong delimiter
-        b"3\t12\tinf\t-5",       # 9 not a finite rating, negative timestamp
-        b"3\t12\t4\t100",        # 10 ok
-        b"",                     # trailing blank lines are not rows
+        b"",  # 7 blank line in the middle
+        b"2,11,4,100",  # 8 wrong delimiter
+        b"3\t12\tinf\t-5",  # 9 not a finite rating, negative timestamp
+        b"3\t12\t4\t100",  # 10 ok
+        b"",  # trailing blank lines are not rows
         b"",
     ]
     out, stats = run(b"\n".join(lines), "ml-100k", 4)
     assert out == HEADER + b"1,10,100\n3,12,100\n"
-    for bad in (b"1\t2\tnan\t1", b"1\t2\tinf\t1", b"1\t2\t-inf\t1", b"1\t2\t5\t-1",
-                b"u 1\t2\t5\t1", b"u,1\t2\t5\t1", b"1\t2\t5\t1.5"):
+    for bad in (
+        b"1\t2\tnan\t1",
+        b"1\t2\tinf\t1",
+        b"1\t2\t-inf\t1",
+        b"1\t2\t5\t-1",
+        b"u 1\t2\t5\t1",
+        b"u,1\t2\t5\t1",
+        b"1\t2\t5\t1.5",
+    ):
         _, bad_stats = run(b"1\t1\t5\t1\n" + bad, "ml-100k", 4)
         assert bad_stats.malformed_line_numbers == [2], bad
     assert stats.rows_read == 10
@@ -226,8 +241,7 @@ def test_event_must_be_an_object() -> None:
 
 def test_handler_writes_interactions_and_reports(s3: Any, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
-    s3.put_object(Bucket=BUCKET, Key=RAW_KEY,
-                  Body=u_data([(1, 10, 5, 100), (2, 20, 2, 200), (3, 30, 4, 300)]) + b"\n")
+    s3.put_object(Bucket=BUCKET, Key=RAW_KEY, Body=u_data([(1, 10, 5, 100), (2, 20, 2, 200), (3, 30, 4, 300)]) + b"\n")
     result = prepare_data.handler(event(), s3=s3)
     written = s3.get_object(Bucket=BUCKET, Key=OUT_KEY)
     body = written["Body"].read()
@@ -239,22 +253,33 @@ def test_handler_writes_interactions_and_reports(s3: Any, caplog: pytest.LogCapt
         "noData": False,
         "dataFingerprint": result["dataFingerprint"],
         "interactionsUri": f"s3://{BUCKET}/{OUT_KEY}",
-        "rowsRead": 3, "rowsWritten": 2, "rowsBelowThreshold": 1, "rowsMalformed": 0,
-        "malformedLineNumbers": [], "users": 2, "usersWithTwoOrMoreInteractions": 0,
-        "bytesWritten": len(body), "sha256": hashlib.sha256(body).hexdigest(),
-        "rawVersionId": None, "rawETag": head["ETag"].strip('"'),
+        "rowsRead": 3,
+        "rowsWritten": 2,
+        "rowsBelowThreshold": 1,
+        "rowsMalformed": 0,
+        "malformedLineNumbers": [],
+        "users": 2,
+        "usersWithTwoOrMoreInteractions": 0,
+        "bytesWritten": len(body),
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "rawVersionId": None,
+        "rawETag": head["ETag"].strip('"'),
         "warnings": result["warnings"],
     }
     assert len(result["warnings"]) == 2
     # One structured record: its fields are attributes of the record (top-level keys in Lambda's JSON format).
     (record,) = caplog.records
-    assert (record.getMessage(), record.operation, record.status, record.rowsWritten) == ("prepare_data", "prepare_data", "ok", 2)
+    assert (record.getMessage(), record.operation, record.status, record.rowsWritten) == (
+        "prepare_data",
+        "prepare_data",
+        "ok",
+        2,
+    )
 
 
 def test_handler_reports_version_id_on_versioned_bucket(s3: Any) -> None:
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    put = s3.put_object(Bucket=BUCKET, Key=RAW_KEY,
-                        Body=ratings_csv([(1, 1, 4.5, 1)]))
+    put = s3.put_object(Bucket=BUCKET, Key=RAW_KEY, Body=ratings_csv([(1, 1, 4.5, 1)]))
     result = prepare_data.handler(event(format="ratings-csv"), s3=s3)
     assert result["rawVersionId"] == put["VersionId"]
 
@@ -264,8 +289,7 @@ def test_wrong_delimiter_fails_and_leaves_no_output(s3: Any) -> None:
     with pytest.raises(NoUsableRowsError) as caught:
         prepare_data.handler(event(), s3=s3)
     assert str(caught.value).startswith(
-        f"s3://{BUCKET}/{RAW_KEY} has no usable rows: 3 rows read, 3 malformed "
-        "(first at line 1), 0 below minRating 4."
+        f"s3://{BUCKET}/{RAW_KEY} has no usable rows: 3 rows read, 3 malformed (first at line 1), 0 below minRating 4."
     )
     assert keys(s3) == [RAW_KEY]
     assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
@@ -274,7 +298,7 @@ def test_wrong_delimiter_fails_and_leaves_no_output(s3: Any) -> None:
 def test_failed_run_keeps_previous_output(s3: Any) -> None:
     s3.put_object(Bucket=BUCKET, Key=OUT_KEY, Body=b"previous")
     s3.put_object(Bucket=BUCKET, Key=RAW_KEY, Body=b"")
-    with pytest.raises(NoUsableRowsError, match="0 rows read.*The object is empty"):
+    with pytest.raises(NoUsableRowsError, match=r"0 rows read.*The object is empty"):
         prepare_data.handler(event(), s3=s3)
     assert s3.get_object(Bucket=BUCKET, Key=OUT_KEY)["Body"].read() == b"previous"
 
@@ -402,7 +426,10 @@ PLAN = {
 @pytest.mark.parametrize(
     ("plan", "expected"),
     [
-        ({**PLAN, "trainingMode": "AUTOTRAIN"}, "field 'plan.trainingMode' must be one of FULL, UPDATE; got 'AUTOTRAIN'"),
+        (
+            {**PLAN, "trainingMode": "AUTOTRAIN"},
+            "field 'plan.trainingMode' must be one of FULL, UPDATE; got 'AUTOTRAIN'",
+        ),
         ({**PLAN, "fullRetrainEveryDays": 0}, "field 'plan.fullRetrainEveryDays' must be an integer >= 1; got 0"),
         ({**PLAN, "runStartedAt": "last tuesday"}, "field 'plan.runStartedAt' must be an ISO-8601 time"),
         ({**PLAN, "polling": {"SolutionVersion": {"intervalSeconds": 0, "maxChecks": 1}}}, "field 'plan.polling'"),
@@ -434,13 +461,26 @@ def test_first_run_plans_full_training_and_configured_waits(s3: Any) -> None:
 
 def record_event(**overrides: Any) -> dict[str, Any]:
     base = {
-        "bucket": BUCKET, "stateKey": STATE_KEY, "outcome": "succeeded", "dataFingerprint": "f1",
-        "executionName": "week-1", "runStartedAt": "2026-03-03T06:00:00Z", "trainingMode": "FULL",
-        "datasetImportJobArn": "arn:import", "solutionVersionArn": "arn:version", "campaignArn": "arn:campaign",
+        "bucket": BUCKET,
+        "stateKey": STATE_KEY,
+        "outcome": "succeeded",
+        "dataFingerprint": "f1",
+        "executionName": "week-1",
+        "runStartedAt": "2026-03-03T06:00:00Z",
+        "trainingMode": "FULL",
+        "datasetImportJobArn": "arn:import",
+        "solutionVersionArn": "arn:version",
+        "campaignArn": "arn:campaign",
         "evaluation": {"passed": True, "metric": "coverage"},
-        "polls": {"SolutionVersion": {"SolutionVersion": {
-            "Status": "ACTIVE", "CreationDateTime": "2026-03-03T06:20:00Z",
-            "LastUpdatedDateTime": "2026-03-03T08:20:00Z"}}},
+        "polls": {
+            "SolutionVersion": {
+                "SolutionVersion": {
+                    "Status": "ACTIVE",
+                    "CreationDateTime": "2026-03-03T06:20:00Z",
+                    "LastUpdatedDateTime": "2026-03-03T08:20:00Z",
+                }
+            }
+        },
         "resourcePaths": {"SolutionVersion": "SolutionVersion"},
     }
     base.update(overrides)
@@ -449,9 +489,14 @@ def record_event(**overrides: Any) -> dict[str, Any]:
 
 def test_record_run_then_plan_uses_what_was_learned(s3: Any) -> None:
     s3.put_object(Bucket=BUCKET, Key=RAW_KEY, Body=u_data([(1, 10, 5, 100)]) + b"\n")
-    version = {"Status": "ACTIVE", "CreationDateTime": "2026-03-05T06:20:00Z", "LastUpdatedDateTime": "2026-03-05T08:20:00Z"}
+    version = {
+        "Status": "ACTIVE",
+        "CreationDateTime": "2026-03-05T06:20:00Z",
+        "LastUpdatedDateTime": "2026-03-05T08:20:00Z",
+    }
     recorded = prepare_data.record_run(
-        record_event(runStartedAt="2026-03-05T06:00:00Z", polls={"SolutionVersion": {"SolutionVersion": version}}), s3=s3
+        record_event(runStartedAt="2026-03-05T06:00:00Z", polls={"SolutionVersion": {"SolutionVersion": version}}),
+        s3=s3,
     )
     s3.put_object(Bucket=BUCKET, Key=RAW_KEY, Body=u_data([(1, 10, 5, 100), (2, 10, 5, 101)]))
 
@@ -504,7 +549,11 @@ class RecordingCloudWatch:
 
 def test_record_run_sends_stage_durations_and_the_deployed_models_metric(s3: Any) -> None:
     cloudwatch = RecordingCloudWatch()
-    evaluation = {"passed": True, "metric": "coverage", "candidate": {"solutionVersionArn": "arn:version", "value": 0.25}}
+    evaluation = {
+        "passed": True,
+        "metric": "coverage",
+        "candidate": {"solutionVersionArn": "arn:version", "value": 0.25},
+    }
 
     prepare_data.record_run(
         record_event(metricNamespace="PersonalizePipeline", pipelineName="movielens", evaluation=evaluation),
@@ -518,13 +567,19 @@ def test_record_run_sends_stage_durations_and_the_deployed_models_metric(s3: Any
             "MetricData": [
                 {
                     "MetricName": "StageDuration",
-                    "Dimensions": [{"Name": "PipelineName", "Value": "movielens"}, {"Name": "Stage", "Value": "SolutionVersion.FULL"}],
+                    "Dimensions": [
+                        {"Name": "PipelineName", "Value": "movielens"},
+                        {"Name": "Stage", "Value": "SolutionVersion.FULL"},
+                    ],
                     "Value": 7200.0,
                     "Unit": "Seconds",
                 },
                 {
                     "MetricName": "DeployedModelMetric",
-                    "Dimensions": [{"Name": "PipelineName", "Value": "movielens"}, {"Name": "Metric", "Value": "coverage"}],
+                    "Dimensions": [
+                        {"Name": "PipelineName", "Value": "movielens"},
+                        {"Name": "Metric", "Value": "coverage"},
+                    ],
                     "Value": 0.25,
                     "Unit": "None",
                 },
@@ -535,11 +590,20 @@ def test_record_run_sends_stage_durations_and_the_deployed_models_metric(s3: Any
 
 def test_a_rejected_version_is_not_reported_as_the_deployed_model(s3: Any) -> None:
     cloudwatch = RecordingCloudWatch()
-    evaluation = {"passed": False, "metric": "coverage", "candidate": {"solutionVersionArn": "arn:version", "value": 0.1}}
+    evaluation = {
+        "passed": False,
+        "metric": "coverage",
+        "candidate": {"solutionVersionArn": "arn:version", "value": 0.1},
+    }
 
     prepare_data.record_run(
-        record_event(outcome="rejected", campaignArn=_DROP, metricNamespace="PersonalizePipeline",
-                     pipelineName="movielens", evaluation=evaluation),
+        record_event(
+            outcome="rejected",
+            campaignArn=_DROP,
+            metricNamespace="PersonalizePipeline",
+            pipelineName="movielens",
+            evaluation=evaluation,
+        ),
         s3=s3,
         cloudwatch=cloudwatch,
     )
@@ -549,10 +613,19 @@ def test_a_rejected_version_is_not_reported_as_the_deployed_model(s3: Any) -> No
 
 def test_the_record_keeps_the_previously_deployed_version_for_a_rollback(s3: Any) -> None:
     prepare_data.record_run(record_event(solutionVersionArn="arn:version-1", executionName="week-1"), s3=s3)
-    prepare_data.record_run(record_event(solutionVersionArn="arn:version-2", executionName="week-2",
-                                         dataFingerprint="f2"), s3=s3)
-    prepare_data.record_run(record_event(outcome="rejected", campaignArn=_DROP, solutionVersionArn="arn:version-3",
-                                         executionName="week-3", dataFingerprint="f3"), s3=s3)
+    prepare_data.record_run(
+        record_event(solutionVersionArn="arn:version-2", executionName="week-2", dataFingerprint="f2"), s3=s3
+    )
+    prepare_data.record_run(
+        record_event(
+            outcome="rejected",
+            campaignArn=_DROP,
+            solutionVersionArn="arn:version-3",
+            executionName="week-3",
+            dataFingerprint="f3",
+        ),
+        s3=s3,
+    )
 
     state = json.loads(s3.get_object(Bucket=BUCKET, Key=STATE_KEY)["Body"].read())
     assert state["lastSuccessfulRun"]["solutionVersionArn"] == "arn:version-2"
@@ -560,11 +633,16 @@ def test_the_record_keeps_the_previously_deployed_version_for_a_rollback(s3: Any
 
 
 def age_event() -> dict[str, Any]:
-    return {"bucket": BUCKET, "stateKey": STATE_KEY, "metricNamespace": "PersonalizePipeline", "pipelineName": "movielens"}
+    return {
+        "bucket": BUCKET,
+        "stateKey": STATE_KEY,
+        "metricNamespace": "PersonalizePipeline",
+        "pipelineName": "movielens",
+    }
 
 
 def test_the_heartbeat_reports_hours_since_the_last_successful_retraining(s3: Any) -> None:
-    recorded_at = (datetime.now(timezone.utc) - timedelta(hours=30)).isoformat()
+    recorded_at = (datetime.now(UTC) - timedelta(hours=30)).isoformat()
     s3.put_object(Bucket=BUCKET, Key=STATE_KEY, Body=json.dumps({"lastSuccessfulRun": {"recordedAt": recorded_at}}))
     cloudwatch = RecordingCloudWatch()
 
@@ -588,7 +666,9 @@ def test_the_heartbeat_reports_hours_since_the_last_successful_retraining(s3: An
 def test_before_the_first_successful_run_the_heartbeat_sends_nothing(s3: Any) -> None:
     cloudwatch = RecordingCloudWatch()
 
-    assert prepare_data.report_retraining_age(age_event(), s3=s3, cloudwatch=cloudwatch) == {"hoursSinceLastRetraining": None}
+    assert prepare_data.report_retraining_age(age_event(), s3=s3, cloudwatch=cloudwatch) == {
+        "hoursSinceLastRetraining": None
+    }
     assert cloudwatch.sent == []
 
 

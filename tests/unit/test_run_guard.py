@@ -5,22 +5,27 @@ Register sfn.list-executions.eventual-consistency: a listing may lack this run, 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import Stubber
-
 import run_guard
+from botocore.stub import Stubber
 
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:PersonalizePipeline"
 EXECUTION = MACHINE.replace(":stateMachine:", ":execution:")
-T0 = datetime(2026, 1, 5, 6, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
 
 
 def execution(name: str, started: datetime) -> dict[str, Any]:
-    return {"executionArn": f"{EXECUTION}:{name}", "stateMachineArn": MACHINE, "name": name, "status": "RUNNING", "startDate": started}
+    return {
+        "executionArn": f"{EXECUTION}:{name}",
+        "stateMachineArn": MACHINE,
+        "name": name,
+        "status": "RUNNING",
+        "startDate": started,
+    }
 
 
 @pytest.mark.parametrize(
@@ -35,7 +40,9 @@ def execution(name: str, started: datetime) -> dict[str, Any]:
         ([execution("me", T0), execution("z-same-time", T0)], []),
     ],
 )
-def test_only_an_earlier_running_execution_makes_this_run_step_aside(listed: list[dict[str, Any]], earlier: list[str]) -> None:
+def test_only_an_earlier_running_execution_makes_this_run_step_aside(
+    listed: list[dict[str, Any]], earlier: list[str]
+) -> None:
     assert run_guard.earlier_runs(f"{EXECUTION}:me", T0, listed) == [f"{EXECUTION}:{name}" for name in earlier]
 
 
@@ -46,11 +53,17 @@ def test_the_handler_lists_every_page_of_running_executions() -> None:
     with Stubber(client) as stub:
         stub.add_response("list_executions", first_page, {"stateMachineArn": MACHINE, "statusFilter": "RUNNING"})
         stub.add_response(
-            "list_executions", second_page, {"stateMachineArn": MACHINE, "statusFilter": "RUNNING", "nextToken": "page-2"}
+            "list_executions",
+            second_page,
+            {"stateMachineArn": MACHINE, "statusFilter": "RUNNING", "nextToken": "page-2"},
         )
 
         result = run_guard.handler(
-            {"stateMachineArn": MACHINE, "executionArn": f"{EXECUTION}:me", "executionStartTime": "2026-01-05T06:00:00.000Z"},
+            {
+                "stateMachineArn": MACHINE,
+                "executionArn": f"{EXECUTION}:me",
+                "executionStartTime": "2026-01-05T06:00:00.000Z",
+            },
             stepfunctions=client,
         )
 
@@ -69,14 +82,22 @@ def test_throttling_reaches_the_state_machine_under_its_own_name() -> None:
 
         with pytest.raises(run_guard.ThrottlingException):
             run_guard.handler(
-                {"stateMachineArn": MACHINE, "executionArn": f"{EXECUTION}:me", "executionStartTime": "2026-01-05T06:00:00Z"},
+                {
+                    "stateMachineArn": MACHINE,
+                    "executionArn": f"{EXECUTION}:me",
+                    "executionStartTime": "2026-01-05T06:00:00Z",
+                },
                 stepfunctions=client,
             )
 
 
 @pytest.mark.parametrize("missing", ["stateMachineArn", "executionArn", "executionStartTime"])
 def test_a_malformed_event_names_the_field(missing: str) -> None:
-    event = {"stateMachineArn": MACHINE, "executionArn": f"{EXECUTION}:me", "executionStartTime": "2026-01-05T06:00:00Z"}
+    event = {
+        "stateMachineArn": MACHINE,
+        "executionArn": f"{EXECUTION}:me",
+        "executionStartTime": "2026-01-05T06:00:00Z",
+    }
     del event[missing]
 
     with pytest.raises(run_guard.InvalidEventError, match=f"event field '{missing}' must be a non-empty string"):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-
 import schedule_start
 
-NOW = datetime(2026, 12, 1, 14, 3, 27, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 14, 3, 27, tzinfo=UTC)
 
 
 def event(request: str = "Create", **properties: str) -> dict[str, object]:

@@ -66,4 +66,9 @@ def test_the_log_helper_names_the_operation_in_its_own_key(caplog: pytest.LogCap
         log_operation(logging.getLogger("test"), "ensure_solution", arn="arn:x", count=2)
 
     (record,) = caplog.records
-    assert (record.getMessage(), record.operation, record.arn, record.count) == ("ensure_solution", "ensure_solution", "arn:x", 2)
+    assert (record.getMessage(), record.operation, record.arn, record.count) == (
+        "ensure_solution",
+        "ensure_solution",
+        "arn:x",
+        2,
+    )

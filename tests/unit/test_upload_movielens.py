@@ -42,8 +42,12 @@ def make_zip(path: Path, members: dict[str, bytes]) -> Path:
 def moto_session() -> Iterator[boto3.Session]:
     """One moto for the module: starting mock_aws per test costs ~0.2 s each."""
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                            "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION}.items():
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+        }.items():
             patch.setenv(name, value)
         with mock_aws():
             yield boto3.Session(region_name=REGION)
@@ -62,9 +66,9 @@ def session(moto_session: boto3.Session) -> Iterator[boto3.Session]:
 
 @pytest.fixture
 def ml100k_zip(tmp_path: Path) -> Path:
-    return make_zip(tmp_path / "ml-100k.zip", {"ml-100k/u.data": U_DATA,
-                                               "ml-100k/u.item": U_ITEM,
-                                               "ml-100k/README": b"readme"})
+    return make_zip(
+        tmp_path / "ml-100k.zip", {"ml-100k/u.data": U_DATA, "ml-100k/u.item": U_ITEM, "ml-100k/README": b"readme"}
+    )
 
 
 def read(session: boto3.Session, key: str) -> bytes:
@@ -84,28 +88,32 @@ class StubbedStackSession:
         return self.cloudformation if name == "cloudformation" else self._session.client(name)
 
 
-def stack_session(session: boto3.Session, stack_name: str,
-                  outputs: dict[str, str] | None) -> StubbedStackSession:
+def stack_session(session: boto3.Session, stack_name: str, outputs: dict[str, str] | None) -> StubbedStackSession:
     """A session whose DescribeStacks returns ``outputs`` (None: the stack does not exist)."""
     stubbed = StubbedStackSession(session)
     if outputs is None:
         stubbed.stubber.add_client_error(
-            "describe_stacks", service_error_code="ValidationError", http_status_code=400,
+            "describe_stacks",
+            service_error_code="ValidationError",
+            http_status_code=400,
             service_message=f"Stack with id {stack_name} does not exist",
-            expected_params={"StackName": stack_name})
+            expected_params={"StackName": stack_name},
+        )
         return stubbed
-    stack = {"StackName": stack_name, "CreationTime": datetime(2026, 1, 1),
-             "StackStatus": "CREATE_COMPLETE",
-             "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()]}
-    stubbed.stubber.add_response("describe_stacks", {"Stacks": [stack]},
-                                 expected_params={"StackName": stack_name})
+    stack = {
+        "StackName": stack_name,
+        "CreationTime": datetime(2026, 1, 1),
+        "StackStatus": "CREATE_COMPLETE",
+        "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()],
+    }
+    stubbed.stubber.add_response("describe_stacks", {"Stacks": [stack]}, expected_params={"StackName": stack_name})
     return stubbed
 
 
 def test_uploads_ratings_and_titles_with_explicit_target(
-        session: boto3.Session, ml100k_zip: Path, capsys: pytest.CaptureFixture) -> None:
-    code = main(["--from-file", str(ml100k_zip), "--bucket", BUCKET,
-                 "--key", "raw/ml-100k/u.data"], session=session)
+    session: boto3.Session, ml100k_zip: Path, capsys: pytest.CaptureFixture
+) -> None:
+    code = main(["--from-file", str(ml100k_zip), "--bucket", BUCKET, "--key", "raw/ml-100k/u.data"], session=session)
     assert code == 0
     assert read(session, "raw/ml-100k/u.data") == U_DATA
     assert read(session, "raw/ml-100k/u.item") == U_ITEM  # bytes kept as-is (latin-1)
@@ -113,10 +121,12 @@ def test_uploads_ratings_and_titles_with_explicit_target(
 
 
 def test_ml_latest_small_uses_stack_outputs(session: boto3.Session, tmp_path: Path) -> None:
-    stubbed = stack_session(session, "PersonalizePipeline", {
-        "DataBucketName": BUCKET, "RawDataKey": "raw/ml-latest-small/ratings.csv"})
-    archive = make_zip(tmp_path / "small.zip", {"ml-latest-small/ratings.csv": RATINGS_CSV,
-                                                "ml-latest-small/movies.csv": MOVIES_CSV})
+    stubbed = stack_session(
+        session, "PersonalizePipeline", {"DataBucketName": BUCKET, "RawDataKey": "raw/ml-latest-small/ratings.csv"}
+    )
+    archive = make_zip(
+        tmp_path / "small.zip", {"ml-latest-small/ratings.csv": RATINGS_CSV, "ml-latest-small/movies.csv": MOVIES_CSV}
+    )
     code = main(["--dataset", "ml-latest-small", "--from-file", str(archive)], session=stubbed)
     assert code == 0
     stubbed.stubber.assert_no_pending_responses()
@@ -124,8 +134,7 @@ def test_ml_latest_small_uses_stack_outputs(session: boto3.Session, tmp_path: Pa
     assert read(session, "raw/ml-latest-small/movies.csv") == MOVIES_CSV
 
 
-def test_stack_not_found(session: boto3.Session, ml100k_zip: Path,
-                         capsys: pytest.CaptureFixture) -> None:
+def test_stack_not_found(session: boto3.Session, ml100k_zip: Path, capsys: pytest.CaptureFixture) -> None:
     stubbed = stack_session(session, "Nope", None)
     code = main(["--from-file", str(ml100k_zip), "--stack-name", "Nope"], session=stubbed)
     assert code == 1
@@ -133,18 +142,24 @@ def test_stack_not_found(session: boto3.Session, ml100k_zip: Path,
     assert err.startswith("error: stack 'Nope' not found") and err.count("\n") == 1
 
 
-def test_stack_without_outputs(session: boto3.Session, ml100k_zip: Path,
-                               capsys: pytest.CaptureFixture) -> None:
+def test_stack_without_outputs(session: boto3.Session, ml100k_zip: Path, capsys: pytest.CaptureFixture) -> None:
     stubbed = stack_session(session, "PersonalizePipeline", {"DataBucketName": BUCKET})
     assert main(["--from-file", str(ml100k_zip)], session=stubbed) == 1
     assert "has no output RawDataKey" in capsys.readouterr().err
 
 
-def test_no_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ml100k_zip: Path,
-                        capsys: pytest.CaptureFixture) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                 "AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-                 "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+def test_no_credentials(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ml100k_zip: Path, capsys: pytest.CaptureFixture
+) -> None:
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
@@ -154,8 +169,9 @@ def test_no_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ml100k_
     assert capsys.readouterr().err.startswith("error: no AWS credentials found")
 
 
-def test_download_failure(session: boto3.Session, monkeypatch: pytest.MonkeyPatch,
-                          capsys: pytest.CaptureFixture) -> None:
+def test_download_failure(
+    session: boto3.Session, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     def refuse(url: str, timeout: float) -> Any:
         raise urllib.error.URLError("connection refused")
 
@@ -166,36 +182,35 @@ def test_download_failure(session: boto3.Session, monkeypatch: pytest.MonkeyPatc
     assert "--from-file" in err
 
 
-def test_download_streams_into_zip(session: boto3.Session, ml100k_zip: Path,
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_download_streams_into_zip(session: boto3.Session, ml100k_zip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     payload = ml100k_zip.read_bytes()
-    monkeypatch.setattr(upload_movielens.urllib.request, "urlopen",
-                        lambda url, timeout: io.BytesIO(payload))
+    monkeypatch.setattr(upload_movielens.urllib.request, "urlopen", lambda url, timeout: io.BytesIO(payload))
     assert main(["--bucket", BUCKET, "--key", "raw/ml-100k/u.data"], session=session) == 0
     assert read(session, "raw/ml-100k/u.data") == U_DATA
 
 
 @pytest.mark.parametrize(
     ("members", "expected"),
-    [({"ml-100k/u.item": U_ITEM}, "the zip has no u.data: is it the ml-100k release"),
-     (None, "not a valid zip file")],
+    [({"ml-100k/u.item": U_ITEM}, "the zip has no u.data: is it the ml-100k release"), (None, "not a valid zip file")],
 )
-def test_wrong_zip(session: boto3.Session, tmp_path: Path, capsys: pytest.CaptureFixture,
-                   members: dict[str, bytes] | None, expected: str) -> None:
+def test_wrong_zip(
+    session: boto3.Session,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    members: dict[str, bytes] | None,
+    expected: str,
+) -> None:
     path = tmp_path / "x.zip"
     if members is None:
         path.write_bytes(b"not a zip")
     else:
         make_zip(path, members)
-    assert main(["--from-file", str(path), "--bucket", BUCKET, "--key", "k"],
-                session=session) == 1
+    assert main(["--from-file", str(path), "--bucket", BUCKET, "--key", "k"], session=session) == 1
     assert expected in capsys.readouterr().err
 
 
-def test_missing_file(session: boto3.Session, tmp_path: Path,
-                      capsys: pytest.CaptureFixture) -> None:
-    assert main(["--from-file", str(tmp_path / "absent.zip"), "--bucket", BUCKET, "--key", "k"],
-                session=session) == 1
+def test_missing_file(session: boto3.Session, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["--from-file", str(tmp_path / "absent.zip"), "--bucket", BUCKET, "--key", "k"], session=session) == 1
     assert "no such file" in capsys.readouterr().err
 
 

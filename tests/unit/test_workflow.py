@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from stacks.config import PipelineConfig, load_config
 from contract.events import EVENT_DETAIL_TYPE, EVENT_SOURCE
 from contract.functions import WORKFLOW_FUNCTIONS
 from contract.readiness import IMPORT_READY, READINESS_CHECKS
+from stacks.config import PipelineConfig, load_config
 from stacks.workflow import build_workflow_definition, render_definition
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,7 +31,11 @@ def test_definition_is_deterministic() -> None:
 
 
 def test_the_stages_run_in_the_documented_order(definition: dict[str, Any]) -> None:
-    tasks = [name for name, state in definition["States"].items() if state["Type"] == "Task" and state["Resource"].startswith("${")]
+    tasks = [
+        name
+        for name, state in definition["States"].items()
+        if state["Type"] == "Task" and state["Resource"].startswith("${")
+    ]
     assert definition["StartAt"] == "Run input has a trigger?"
     assert definition["States"]["Run trigger is text?"]["Choices"] == [
         {"Variable": "$.trigger", "IsString": True, "Next": "Look for another run"}
@@ -162,7 +166,9 @@ def test_every_task_failure_names_its_stage_publishes_the_failure_and_then_fails
     # A smoke test that finds no items first puts the previous version back (after an update).
     smoke_catches = states["Smoke test recommendations"]["Catch"]
     assert smoke_catches[0] == {
-        "ErrorEquals": ["SmokeTestFailedError"], "Next": "Roll back the campaign?", "ResultPath": "$.failure"
+        "ErrorEquals": ["SmokeTestFailedError"],
+        "Next": "Roll back the campaign?",
+        "ResultPath": "$.failure",
     }
     assert states["Roll back the campaign?"]["Default"] == "Failed in smoke test"
     assert states["Roll back campaign"]["Parameters"]["solutionVersionArn.$"] == "$.campaign.previousSolutionVersionArn"
@@ -209,7 +215,7 @@ def test_each_terminal_state_is_reached_only_through_its_outcome_event(definitio
         "Run skipped": ["Publish skip: another run", "Publish skip: no data yet", "Publish skip: no new data"],
         "Run failed": ["Publish failure"],
     }
-    for publisher in sum(leading_to.values(), []):
+    for publisher in [name for names in leading_to.values() for name in names]:
         state = states[publisher]
         (entry,) = state["Parameters"]["Entries"]
         assert state["Resource"] == "arn:aws:states:::events:putEvents"
@@ -217,7 +223,9 @@ def test_each_terminal_state_is_reached_only_through_its_outcome_event(definitio
         assert "EventBusName" not in entry  # the account's default bus, which the rule watches
         # The state passes through unchanged: the execution's output is the run's summary.
         assert state["ResultPath"] is None
-        assert state["Retry"] == [{"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2.0}]
+        assert state["Retry"] == [
+            {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2.0}
+        ]
 
 
 def test_every_outcome_event_has_the_same_keys(definition: dict[str, Any]) -> None:
@@ -226,14 +234,33 @@ def test_every_outcome_event_has_the_same_keys(definition: dict[str, Any]) -> No
     def detail(name: str) -> dict[str, Any]:
         return states[name]["Parameters"]["Entries"][0]["Detail"]
 
-    keys = {name: {key.removesuffix(".$") for key in detail(name)} for name in (
-        "Publish success", "Publish rejection", "Publish skip: another run", "Publish skip: no new data", "Publish failure"
-    )}
+    keys = {
+        name: {key.removesuffix(".$") for key in detail(name)}
+        for name in (
+            "Publish success",
+            "Publish rejection",
+            "Publish skip: another run",
+            "Publish skip: no new data",
+            "Publish failure",
+        )
+    }
     assert set(map(frozenset, keys.values())) == {
-        frozenset({
-            "pipelineName", "runName", "executionArn", "runStartedAt", "outcome", "reason", "failedStage", "error",
-            "cause", "metrics", "solutionVersionArn", "campaignArn",
-        })
+        frozenset(
+            {
+                "pipelineName",
+                "runName",
+                "executionArn",
+                "runStartedAt",
+                "outcome",
+                "reason",
+                "failedStage",
+                "error",
+                "cause",
+                "metrics",
+                "solutionVersionArn",
+                "campaignArn",
+            }
+        )
     }
     assert detail("Publish success") == {
         "pipelineName": "movielens",
@@ -256,7 +283,10 @@ def test_every_outcome_event_has_the_same_keys(definition: dict[str, Any]) -> No
     }
     failure = detail("Publish failure")
     assert (failure["outcome"], failure["failedStage.$"], failure["error.$"], failure["cause.$"]) == (
-        "failed", "$.failure.Stage", "$.failure.Error", "$.failure.Cause"
+        "failed",
+        "$.failure.Stage",
+        "$.failure.Error",
+        "$.failure.Cause",
     )
     assert (failure["metrics"], failure["solutionVersionArn"], failure["campaignArn"]) == (None, None, None)
 
@@ -306,7 +336,9 @@ def test_config_values_reach_the_steps() -> None:
         "minimum": 0.05,
     }
     assert states["Ensure dataset group"]["Parameters"] == {"name": "films"}
-    assert states["Ensure solution"]["Parameters"]["recipeArn"] == "arn:aws:personalize:::recipe/aws-user-personalization"
+    assert (
+        states["Ensure solution"]["Parameters"]["recipeArn"] == "arn:aws:personalize:::recipe/aws-user-personalization"
+    )
     assert states["Deploy campaign"]["Parameters"]["name"] == "films-campaign"
     assert states["Deploy campaign"]["Parameters"]["minProvisionedTPS"] == 3
     assert states["Smoke test recommendations"]["Parameters"]["userId"] == "42"
@@ -381,7 +413,11 @@ def test_the_guard_decides_on_arns_and_start_times(definition: dict[str, Any]) -
     assert states["Another run in progress?"] == {
         "Type": "Choice",
         "Choices": [
-            {"Variable": "$.running.anotherRunInProgress", "BooleanEquals": True, "Next": "Skip: another run in progress"}
+            {
+                "Variable": "$.running.anotherRunInProgress",
+                "BooleanEquals": True,
+                "Next": "Skip: another run in progress",
+            }
         ],
         "Default": "Prepare data",
     }

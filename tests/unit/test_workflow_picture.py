@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from contract.wait_states import WaitStateNames
 from pipeline.picture import render_markdown, render_mermaid, with_readme_picture
 from pipeline.workflow_graph import FAIL, TASK, WAIT, build_graph
 from stacks.artifacts import DEFINITION_FILE_NAME
-from contract.wait_states import WaitStateNames
 
 REPO = Path(__file__).resolve().parents[2]
 PICTURE = REPO / "docs" / "workflow.md"
@@ -61,7 +61,9 @@ def test_every_wait_fragment_is_one_step_with_its_bound(definition: dict[str, An
         "Wait until campaign rollback is ACTIVE",
     ]
     training = next(step for step in waits if step.wait == WaitStateNames("solution version"))
-    assert training.states == tuple(name for name in WaitStateNames("solution version").all if name in definition["States"])
+    assert training.states == tuple(
+        name for name in WaitStateNames("solution version").all if name in definition["States"]
+    )
     update = next(step for step in waits if step.wait == WaitStateNames("campaign update"))
     assert "Campaign update visible?" in update.states and "Campaign update never visible" in update.states
     assert training.max_checks == 288
