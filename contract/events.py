@@ -6,6 +6,24 @@ from __future__ import annotations
 EVENT_SOURCE = "personalize-retraining"
 EVENT_DETAIL_TYPE = "Retraining run finished"
 OUTCOMES = ("succeeded", "failed", "skipped", "rejected")
+# Every outcome event's detail has exactly these keys (null where they do not apply), whatever the
+# outcome: consumers (rules, dashboards, the CLI) may rely on each being present.
+OUTCOME_DETAIL_KEYS = frozenset(
+    {
+        "pipelineName",
+        "runName",
+        "executionArn",
+        "runStartedAt",
+        "outcome",
+        "reason",
+        "failedStage",
+        "error",
+        "cause",
+        "metrics",
+        "solutionVersionArn",
+        "campaignArn",
+    }
+)
 
 # CloudWatch namespace of the pipeline's own metrics; each carries the dimension PipelineName.
 METRIC_NAMESPACE = "PersonalizePipeline"

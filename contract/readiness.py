@@ -7,7 +7,7 @@ dashboard and the command-line tool show them. One definition for all of them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from contract.wait_states import WaitStateNames
 
@@ -131,17 +131,8 @@ CAMPAIGN_UPDATED = ReadinessCheck(
 )
 # Putting the previous version back after a failed smoke test: waited for at the configured
 # campaign pace (not learned, it is rare), and not part of the planned checks.
-CAMPAIGN_ROLLBACK = ReadinessCheck(
-    "campaign rollback",
-    "describeCampaign",
-    "CampaignArn",
-    "$.campaign.arn",
-    "Campaign",
-    "LatestCampaignUpdate.Status",
-    interval_seconds=60,
-    max_checks=180,
-    version_field="LatestCampaignUpdate.SolutionVersionArn",
-    expected_version_path="$.campaign.previousSolutionVersionArn",
+CAMPAIGN_ROLLBACK = replace(
+    CAMPAIGN_UPDATED, stage="campaign rollback", expected_version_path="$.campaign.previousSolutionVersionArn"
 )
 # The planned checks: their waits are learned from earlier runs.
 READINESS_CHECKS = (

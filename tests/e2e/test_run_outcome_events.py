@@ -11,25 +11,12 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from contract.events import OUTCOME_DETAIL_KEYS
 from simulator.offline import ACCOUNT_ID, REGION, STATE_MACHINE_ARN, OfflinePipeline
 from simulator.sample_data import generate_ratings, to_u_data
 
 ARN = f"arn:aws:personalize:{REGION}:{ACCOUNT_ID}"
 METRIC = "normalized_discounted_cumulative_gain_at_10"
-DETAIL_KEYS = {
-    "pipelineName",
-    "runName",
-    "executionArn",
-    "runStartedAt",
-    "outcome",
-    "reason",
-    "failedStage",
-    "error",
-    "cause",
-    "metrics",
-    "solutionVersionArn",
-    "campaignArn",
-}
 
 
 def new_ratings_arrive(pipeline: OfflinePipeline, week: int) -> None:
@@ -53,7 +40,7 @@ def only_event_of(pipeline: OfflinePipeline, run_name: str) -> dict[str, Any]:
         "default",
     )
     assert event["resources"] == [execution_arn, STATE_MACHINE_ARN]
-    assert set(event["detail"]) == DETAIL_KEYS
+    assert set(event["detail"]) == OUTCOME_DETAIL_KEYS
     assert event["detail"]["executionArn"] == execution_arn
     assert event["detail"]["pipelineName"] == "movielens"
     return event["detail"]
@@ -112,7 +99,9 @@ def test_unchanged_data_publishes_one_skipped_event_and_touches_nothing_in_perso
     assert result.output["outcome"] == "skipped"
     assert pipeline.account.personalize.calls[calls_before:] == []
     detail = only_event_of(pipeline, "week-2")
-    assert {key: detail[key] for key in DETAIL_KEYS - {"runName", "executionArn", "runStartedAt", "pipelineName"}} == {
+    assert {
+        key: detail[key] for key in OUTCOME_DETAIL_KEYS - {"runName", "executionArn", "runStartedAt", "pipelineName"}
+    } == {
         "outcome": "skipped",
         "reason": "no new data since the last training",
         "failedStage": None,

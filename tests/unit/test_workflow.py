@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from contract.events import EVENT_DETAIL_TYPE, EVENT_SOURCE
+from contract.events import EVENT_DETAIL_TYPE, EVENT_SOURCE, OUTCOME_DETAIL_KEYS
 from contract.functions import WORKFLOW_FUNCTIONS
 from contract.readiness import IMPORT_READY, READINESS_CHECKS
 from stacks.config import PipelineConfig, load_config
@@ -244,24 +244,7 @@ def test_every_outcome_event_has_the_same_keys(definition: dict[str, Any]) -> No
             "Publish failure",
         )
     }
-    assert set(map(frozenset, keys.values())) == {
-        frozenset(
-            {
-                "pipelineName",
-                "runName",
-                "executionArn",
-                "runStartedAt",
-                "outcome",
-                "reason",
-                "failedStage",
-                "error",
-                "cause",
-                "metrics",
-                "solutionVersionArn",
-                "campaignArn",
-            }
-        )
-    }
+    assert set(map(frozenset, keys.values())) == {OUTCOME_DETAIL_KEYS}
     assert detail("Publish success") == {
         "pipelineName": "movielens",
         "runName.$": "$$.Execution.Name",
