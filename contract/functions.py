@@ -93,8 +93,8 @@ SMOKE_TEST = FunctionSpec(
 )
 RECORD_RUN = FunctionSpec(
     "RecordRun",
-    "prepare_data",
-    "prepare_data.record_run",
+    "run_record",
+    "run_record.record_run",
     "Records what the deployed model was trained on, for change detection",
 )
 WORKFLOW_FUNCTIONS = (
@@ -116,8 +116,8 @@ WORKFLOW_FUNCTIONS = (
 # An hourly heartbeat that turns the state record into the staleness metric.
 REPORT_RETRAINING_AGE = FunctionSpec(
     "ReportRetrainingAge",
-    "prepare_data",
-    "prepare_data.report_retraining_age",
+    "run_record",
+    "run_record.report_retraining_age",
     "Reports the hours since the last successful retraining, for the staleness alarm",
     memory_mb=128,
     timeout_seconds=30,

@@ -24,7 +24,7 @@ from contract.wait_states import WaitStateNames
 from pipeline.runs import REJECTED, RUNNING, SKIPPED, SUCCEEDED, outcome_of, short_id, short_metric
 from pipeline.workflow_graph import FAIL, TASK, WAIT, Step, WorkflowGraph
 
-# The pipeline keeps training durations per training mode (lambdas/prepare_data/pipeline_state.py).
+# The pipeline keeps training durations per training mode (contract/run_record.py).
 TRAINING_STAGE = "SolutionVersion"
 MARKS = {"running": "…", "done": "✓", "failed": "✗"}
 STYLES = {"running": "cyan", "done": "green", "failed": "bold red"}

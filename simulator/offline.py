@@ -487,16 +487,20 @@ def invoke_lambda(
     An unhandled exception becomes the task error Step Functions reports for a Lambda:
     Error is the exception's class name, Cause the runtime's JSON error document. What the
     handler prints goes to ``log`` (its CloudWatch log stream, in AWS), not to our stdout.
-    A handler module that reads the time exposes a ``clock`` attribute; ``clock`` replaces it
-    (a module that reads no time has none).
+    ``clock`` is handed to the handler module's ``DEPENDENCIES`` (contract/runtime.py) for this
+    invocation; its AWS clients are its own, made by boto3 against the simulated services.
     """
     handler = _load_handler(function)
-    module = sys.modules[handler.__module__]
-    if clock is not None and hasattr(module, "clock"):
-        module.clock = clock
+    dependencies = getattr(sys.modules[handler.__module__], "DEPENDENCIES", None)
+    given = dependencies.given(clock=clock) if dependencies is not None else contextlib.nullcontext()
     context = _LambdaContext(function, arn)
     stream = log or io.StringIO()
-    with _environment(function.environment), contextlib.redirect_stdout(stream), _json_log_format(stream, context):
+    with (
+        _environment(function.environment),
+        contextlib.redirect_stdout(stream),
+        _json_log_format(stream, context),
+        given,
+    ):
         try:
             result = handler(event, context)
         except Exception as error:  # the Lambda runtime turns any exception into an error result

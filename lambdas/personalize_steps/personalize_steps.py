@@ -21,20 +21,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from contract.logs import log_operation
 from contract.personalize import ACTIVE, DELETING_STATUSES, PENDING_STATUSES
+from contract.runtime import Dependencies
 
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
 
 # Throttling is retried by boto3 first (standard mode, jittered backoff), then by the state
 # machine's Retry if it persists.
-_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
-_clients: dict[str, Any] = {}
+DEPENDENCIES = Dependencies("personalize_steps", config=Config(retries={"mode": "standard", "max_attempts": 5}))
 
 USABLE_STATUS = ACTIVE
 
@@ -90,7 +89,8 @@ _RENAMED_ERRORS: dict[str, type[Exception]] = {
 
 
 def step(handler: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-    """A Lambda entry point whose service errors reach the state machine under their own names."""
+    """A Lambda entry point whose service errors reach the state machine under their own names;
+    like every handler, it takes its clients as keywords when a caller hands them in."""
 
     @functools.wraps(handler)
     def entry_point(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -102,14 +102,7 @@ def step(handler: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]
                 raise
             raise renamed(str(error)) from error
 
-    return entry_point
-
-
-def client(service: str) -> Any:
-    """A cached client, created on first use so a cold start pays only for what it calls."""
-    if service not in _clients:
-        _clients[service] = boto3.client(service, config=_BOTO_CONFIG)
-    return _clients[service]
+    return DEPENDENCIES.entry_point(entry_point)
 
 
 def _log(operation: str, **fields: Any) -> None:
@@ -125,7 +118,7 @@ def _require(event: dict[str, Any], field: str, kind: type = str) -> Any:
 
 
 def _paginate(operation: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
-    paginator = client("personalize").get_paginator(operation)
+    paginator = DEPENDENCIES.client("personalize").get_paginator(operation)
     for page in paginator.paginate(**params):
         yield from page.get(key, [])
 
@@ -206,7 +199,7 @@ def ensure_dataset_group(event: dict[str, Any], context: Any = None) -> dict[str
         return next((g for g in _paginate("list_dataset_groups", "datasetGroups") if g["name"] == name), None)
 
     def create() -> str:
-        return client("personalize").create_dataset_group(name=name)["datasetGroupArn"]
+        return DEPENDENCIES.client("personalize").create_dataset_group(name=name)["datasetGroupArn"]
 
     arn, created = _find_or_create(
         find,
@@ -214,7 +207,7 @@ def ensure_dataset_group(event: dict[str, Any], context: Any = None) -> dict[str
         "dataset group",
         name,
         "datasetGroupArn",
-        lambda arn: client("personalize").delete_dataset_group(datasetGroupArn=arn),
+        lambda arn: DEPENDENCIES.client("personalize").delete_dataset_group(datasetGroupArn=arn),
     )
     _log("ensure_dataset_group", resourceName=name, arn=arn, createdNow=created)
     return {"arn": arn, "created": created}
@@ -229,7 +222,7 @@ def ensure_interactions_dataset(event: dict[str, Any], context: Any = None) -> d
     schema_name = _require(event, "schemaName")
     schema = _require(event, "schema")
     dataset_name = _require(event, "datasetName")
-    personalize = client("personalize")
+    personalize = DEPENDENCIES.client("personalize")
 
     schema_arn = _ensure_schema(schema_name, schema)
 
@@ -268,7 +261,7 @@ def ensure_interactions_dataset(event: dict[str, Any], context: Any = None) -> d
 
 
 def _ensure_schema(name: str, schema: str) -> str:
-    personalize = client("personalize")
+    personalize = DEPENDENCIES.client("personalize")
 
     def find() -> dict[str, Any] | None:
         return next((s for s in _paginate("list_schemas", "schemas") if s["name"] == name), None)
@@ -310,7 +303,7 @@ def start_import(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         )
 
     def create() -> str:
-        return client("personalize").create_dataset_import_job(
+        return DEPENDENCIES.client("personalize").create_dataset_import_job(
             jobName=job_name,
             datasetArn=dataset_arn,
             dataSource={"dataLocation": data_location},
@@ -333,7 +326,7 @@ def ensure_solution(event: dict[str, Any], context: Any = None) -> dict[str, Any
     name = _require(event, "name")
     dataset_group_arn = _require(event, "datasetGroupArn")
     recipe_arn = _require(event, "recipeArn")
-    personalize = client("personalize")
+    personalize = DEPENDENCIES.client("personalize")
 
     def find() -> dict[str, Any] | None:
         return next(
@@ -386,7 +379,7 @@ def start_training(event: dict[str, Any], context: Any = None) -> dict[str, Any]
     name = run_scoped_name(
         _require(event, "namePrefix"), _require(event, "executionName"), _require(event, "executionStartTime")
     )
-    personalize = client("personalize")
+    personalize = DEPENDENCIES.client("personalize")
     existing = _solution_version_named(solution_arn, name)
     if existing is not None:
         # A retry of this step: training for this execution was already started.
@@ -401,7 +394,7 @@ def start_training(event: dict[str, Any], context: Any = None) -> dict[str, Any]
 
 def _solution_version_named(solution_arn: str, name: str) -> str | None:
     """Only versions still being created can belong to a retried call of this execution."""
-    personalize = client("personalize")
+    personalize = DEPENDENCIES.client("personalize")
     for summary in _paginate("list_solution_versions", "solutionVersions", solutionArn=solution_arn):
         if summary.get("status") not in PENDING_STATUSES:
             continue
@@ -505,7 +498,7 @@ def _number(event: dict[str, Any], field: str) -> float:
 
 
 def _metrics(solution_version_arn: str) -> dict[str, float]:
-    response = client("personalize").get_solution_metrics(solutionVersionArn=solution_version_arn)
+    response = DEPENDENCIES.client("personalize").get_solution_metrics(solutionVersionArn=solution_version_arn)
     return dict(response.get("metrics", {}))
 
 
@@ -514,7 +507,7 @@ def _served_version(solution_arn: str, campaign_name: str) -> str | None:
     summary = _campaign_named(solution_arn, campaign_name)
     if summary is None:
         return None
-    campaign = client("personalize").describe_campaign(campaignArn=summary["campaignArn"])["campaign"]
+    campaign = DEPENDENCIES.client("personalize").describe_campaign(campaignArn=summary["campaignArn"])["campaign"]
     if campaign.get("status") != USABLE_STATUS:
         return None
     return campaign.get("solutionVersionArn")
@@ -540,7 +533,7 @@ def deploy_campaign(event: dict[str, Any], context: Any = None) -> dict[str, Any
     solution_arn = _require(event, "solutionArn")
     solution_version_arn = _require(event, "solutionVersionArn")
     min_tps = _require(event, "minProvisionedTPS", int)
-    personalize = client("personalize")
+    personalize = DEPENDENCIES.client("personalize")
     campaign_config = {"syncWithLatestSolutionVersion": False}
 
     existing = _campaign_named(solution_arn, name)
@@ -591,7 +584,7 @@ def smoke_test(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     campaign_arn = _require(event, "campaignArn")
     user_id = _require(event, "userId")
     num_results = _require(event, "numResults", int)
-    response = client("personalize-runtime").get_recommendations(
+    response = DEPENDENCIES.client("personalize-runtime").get_recommendations(
         campaignArn=campaign_arn, userId=user_id, numResults=num_results
     )
     item_ids = [item["itemId"] for item in response.get("itemList", [])]

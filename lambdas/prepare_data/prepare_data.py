@@ -12,31 +12,21 @@ Exception class names become Step Functions error names (``RawDataNotFoundError`
 from __future__ import annotations
 
 import logging
-import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
-import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 from movielens import FORMATS, ConversionStats, NoUsableRowsError, convert
-from pipeline_state import (
-    data_fingerprint,
-    last_fingerprint,
-    measured_stage_seconds,
-    plan_training_mode,
-    plan_waits,
-    read_state,
-    record_training,
-    write_state,
-)
 
-from contract.events import DEPLOYED_MODEL_METRIC, RETRAINING_AGE_METRIC, STAGE_DURATION_METRIC
+from contract.event_fields import InvalidEventError, required_number, required_str
 from contract.logs import log_operation
 from contract.personalize import TRAINING_MODES
+from contract.run_record import data_fingerprint, last_fingerprint, plan_training_mode, plan_waits, read_state
+from contract.runtime import Dependencies
 from contract.timestamps import parse_time
 
 __all__ = [
@@ -73,17 +63,9 @@ TRANSFER_CONFIG: Final = _transfer_config()
 UPLOADER_HINT: Final = "python tools/upload_movielens.py --stack-name <your stack name>"
 _NOT_FOUND_CODES: Final = frozenset({"NoSuchKey", "NoSuchBucket", "404"})
 
-# When a record is made and how old it is: the offline runtime puts its simulated clock here, as
-# in every handler that reads the time.
-clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
-_s3_client: Any = None
-_cloudwatch_client: Any = None
+DEPENDENCIES = Dependencies("prepare_data")
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
-
-
-class InvalidEventError(Exception):
-    """The state machine passed an event this function cannot work with."""
 
 
 class RawDataNotFoundError(Exception):
@@ -127,13 +109,13 @@ def parse_event(event: Any) -> PrepareRequest:
         raise InvalidEventError(
             f"event must be a JSON object with bucket, rawKey, format, minRating, outputKey; got {type(event).__name__}"
         )
-    bucket = _required_str(event, "bucket", "an S3 bucket name")
-    raw_key = _required_str(event, "rawKey", "an S3 key such as 'raw/ml-100k/u.data'")
-    fmt = _required_str(event, "format", f"one of {', '.join(FORMATS)}")
+    bucket = required_str(event, "bucket", "an S3 bucket name")
+    raw_key = required_str(event, "rawKey", "an S3 key such as 'raw/ml-100k/u.data'")
+    fmt = required_str(event, "format", f"one of {', '.join(FORMATS)}")
     if fmt not in FORMATS:
         raise InvalidEventError(f"field 'format' must be one of {', '.join(FORMATS)}; got {fmt!r}")
-    min_rating = _required_number(event, "minRating")
-    output_key = _required_str(event, "outputKey", "an S3 key such as 'prepared/interactions.csv'")
+    min_rating = required_number(event, "minRating")
+    output_key = required_str(event, "outputKey", "an S3 key such as 'prepared/interactions.csv'")
     if output_key == raw_key:
         raise InvalidEventError(
             f"field 'outputKey' must differ from 'rawKey' ({raw_key!r}): the raw data would be overwritten"
@@ -183,27 +165,6 @@ def _planning(value: Any) -> RunPlanning:
     return RunPlanning(mode, days, started, polling)
 
 
-def _required_str(event: Mapping[str, Any], name: str, expected: str) -> str:
-    """A present, non-blank string field."""
-    if name not in event:
-        raise InvalidEventError(f"field {name!r} is missing: expected {expected}")
-    value = event[name]
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidEventError(f"field {name!r} must be a non-empty string ({expected}); got {value!r}")
-    return value
-
-
-def _required_number(event: Mapping[str, Any], name: str) -> float:
-    """A present, finite JSON number (booleans are not numbers here)."""
-    expected = "a number such as 4 or 3.5"
-    if name not in event:
-        raise InvalidEventError(f"field {name!r} is missing: expected {expected}")
-    value = event[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidEventError(f"field {name!r} must be {expected}; got {value!r}")
-    return float(value)
-
-
 class _GeneratorReader:
     """Minimal read-only file object over a generator of byte strings.
 
@@ -236,22 +197,6 @@ class _GeneratorReader:
                 data = bytes(view[:size])  # one copy, no intermediate bytearray
             del self._buffer[:size]
         return data
-
-
-def get_cloudwatch_client() -> Any:
-    """Created on first use: only the record step and the heartbeat send metrics."""
-    global _cloudwatch_client
-    if _cloudwatch_client is None:
-        _cloudwatch_client = boto3.client("cloudwatch")
-    return _cloudwatch_client
-
-
-def get_s3_client() -> Any:
-    """Create the default S3 client once per execution environment (cold start only)."""
-    global _s3_client
-    if _s3_client is None:
-        _s3_client = boto3.client("s3")
-    return _s3_client
 
 
 def open_raw(s3: Any, request: PrepareRequest) -> dict[str, Any]:
@@ -358,124 +303,16 @@ def _log_event(operation: str, **fields: Any) -> None:
     log_operation(logger, operation, **fields)
 
 
-def handler(event: Any, context: Any = None, *, s3: Any = None) -> dict[str, Any]:
-    """Lambda entry point; ``s3`` can be injected by tests and the offline simulator."""
+@DEPENDENCIES.entry_point
+def handler(event: Any, context: Any = None) -> dict[str, Any]:
+    """Lambda entry point (tests and the offline simulator may hand in ``s3=``)."""
     started = time.monotonic()
     request: PrepareRequest | None = None
     try:
         request = parse_event(event)
-        result = prepare(request, s3 if s3 is not None else get_s3_client())
+        result = prepare(request, DEPENDENCIES.client("s3"))
     except BaseException as error:
         _log(request, {"status": "error", "errorType": type(error).__name__, "errorMessage": str(error)}, started)
         raise
     _log(request, {"status": "ok", **{k: v for k, v in result.items() if k != "interactionsUri"}}, started)
     return result
-
-
-RECORD_OUTCOMES: Final = ("succeeded", "rejected")
-
-
-def record_run(event: Any, context: Any = None, *, s3: Any = None, cloudwatch: Any = None) -> dict[str, Any]:
-    """Last step of a run that trained a version: remember what was trained, deployed and learned.
-
-    ``outcome`` is ``succeeded`` (the campaign now serves the version) or ``rejected`` (the
-    quality gate kept the previous one). ``polls`` are the run's last Describe* answers per
-    readiness check and ``resourcePaths`` where in each the resource's times are. With
-    ``metricNamespace`` and ``pipelineName``, each measured stage's duration and, when the
-    version is deployed, its quality-gate metric go to CloudWatch for the dashboard.
-    """
-    if not isinstance(event, Mapping):
-        raise InvalidEventError(f"event must be a JSON object; got {type(event).__name__}")
-    outcome = _required_str(event, "outcome", " or ".join(RECORD_OUTCOMES))
-    if outcome not in RECORD_OUTCOMES:
-        raise InvalidEventError(f"field 'outcome' must be one of {', '.join(RECORD_OUTCOMES)}; got {outcome!r}")
-    required = ["dataFingerprint", "executionName", "datasetImportJobArn", "solutionVersionArn"]
-    if outcome == "succeeded":
-        required.append("campaignArn")
-    run = {name: _required_str(event, name, "a non-empty string") for name in required}
-    bucket = _required_str(event, "bucket", "an S3 bucket name")
-    key = _required_str(event, "stateKey", "an S3 key")
-    training_mode = _required_str(event, "trainingMode", " or ".join(TRAINING_MODES))
-    run_started_at = _required_str(event, "runStartedAt", "an ISO-8601 time")
-    polls, paths = event.get("polls", {}), event.get("resourcePaths", {})
-    if not isinstance(polls, Mapping) or not isinstance(paths, Mapping):
-        raise InvalidEventError("fields 'polls' and 'resourcePaths' must be JSON objects when given")
-    if isinstance(event.get("evaluation"), Mapping):
-        run["evaluation"] = event["evaluation"]
-    client = s3 if s3 is not None else get_s3_client()
-    try:
-        started = parse_time(run_started_at)
-    except ValueError:
-        raise InvalidEventError(f"field 'runStartedAt' must be an ISO-8601 time; got {run_started_at!r}") from None
-    measured = measured_stage_seconds(polls, paths, training_mode, created_since=started)
-    state = record_training(
-        read_state(client, bucket, key),
-        outcome=outcome,
-        run=run,
-        training_mode=training_mode,
-        run_started_at=run_started_at,
-        stage_seconds=measured,
-        recorded_at=clock(),
-    )
-    write_state(client, bucket, key, state)
-    if "metricNamespace" in event:
-        namespace = _required_str(event, "metricNamespace", "a CloudWatch namespace")
-        pipeline = _required_str(event, "pipelineName", "the pipeline's name")
-        data = [
-            _metric(STAGE_DURATION_METRIC, seconds, "Seconds", pipeline, Stage=stage)
-            for stage, seconds in measured.items()
-        ]
-        evaluation = event.get("evaluation")
-        if (
-            outcome == "succeeded"
-            and isinstance(evaluation, Mapping)
-            and isinstance(evaluation.get("candidate"), Mapping)
-        ):
-            value = evaluation["candidate"].get("value")
-            if isinstance(value, (int, float)):
-                data.append(
-                    _metric(DEPLOYED_MODEL_METRIC, value, "None", pipeline, Metric=str(evaluation.get("metric")))
-                )
-        if data:
-            (cloudwatch if cloudwatch is not None else get_cloudwatch_client()).put_metric_data(
-                Namespace=namespace, MetricData=data
-            )
-    _log_event("record_run", status="ok", state=f"s3://{bucket}/{key}", outcome=outcome, stageSeconds=measured)
-    return {"outcome": outcome, "trainingMode": training_mode, "stageSeconds": measured}
-
-
-def report_retraining_age(event: Any, context: Any = None, *, s3: Any = None, cloudwatch: Any = None) -> dict[str, Any]:
-    """Hourly heartbeat: how long ago the last successful retraining was recorded, as a metric.
-
-    The staleness alarm needs a data point every hour whatever the schedule (CloudWatch alarms
-    look back at most seven days, and a weekly schedule needs more). Before the first
-    successful run there is nothing to measure and nothing is sent: the alarm treats missing
-    data as breaching, so a pipeline that never succeeds, or a heartbeat that stopped, alarms too.
-    """
-    if not isinstance(event, Mapping):
-        raise InvalidEventError(f"event must be a JSON object; got {type(event).__name__}")
-    bucket = _required_str(event, "bucket", "an S3 bucket name")
-    key = _required_str(event, "stateKey", "an S3 key")
-    namespace = _required_str(event, "metricNamespace", "a CloudWatch namespace")
-    pipeline = _required_str(event, "pipelineName", "the pipeline's name")
-    state = read_state(s3 if s3 is not None else get_s3_client(), bucket, key)
-    recorded_at = (state.get("lastSuccessfulRun") or {}).get("recordedAt")
-    if not recorded_at:
-        _log_event("report_retraining_age", status="no successful run recorded yet", state=f"s3://{bucket}/{key}")
-        return {"hoursSinceLastRetraining": None}
-    hours = round((clock() - parse_time(recorded_at)).total_seconds() / 3600, 2)
-    (cloudwatch if cloudwatch is not None else get_cloudwatch_client()).put_metric_data(
-        Namespace=namespace, MetricData=[_metric(RETRAINING_AGE_METRIC, hours, "None", pipeline)]
-    )
-    _log_event("report_retraining_age", status="ok", hoursSinceLastRetraining=hours, lastRetrainingAt=recorded_at)
-    return {"hoursSinceLastRetraining": hours}
-
-
-def _metric(name: str, value: float, unit: str, pipeline: str, **dimensions: str) -> dict[str, Any]:
-    return {
-        "MetricName": name,
-        "Dimensions": [{"Name": "PipelineName", "Value": pipeline}]
-        + [{"Name": key, "Value": item} for key, item in dimensions.items()],
-        "Value": float(value),
-        "Unit": unit,
-    }

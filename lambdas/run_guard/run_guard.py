@@ -21,18 +21,17 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from contract.logs import log_operation
+from contract.runtime import Dependencies
 from contract.timestamps import parse_time as contract_parse_time
 
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
 
-_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
-_clients: dict[str, Any] = {}
+DEPENDENCIES = Dependencies("run_guard", config=Config(retries={"mode": "standard", "max_attempts": 5}))
 
 
 class InvalidEventError(ValueError):
@@ -45,12 +44,6 @@ class ThrottlingException(RuntimeError):
     stepfunctions' service model has no ThrottlingException, so botocore raises a plain
     ClientError, which would reach Step Functions as ``ClientError``.
     """
-
-
-def stepfunctions_client() -> Any:
-    if "stepfunctions" not in _clients:
-        _clients["stepfunctions"] = boto3.client("stepfunctions", config=_BOTO_CONFIG)
-    return _clients["stepfunctions"]
 
 
 def parse_time(value: Any) -> datetime:
@@ -77,7 +70,8 @@ def earlier_runs(own_arn: str, own_start: datetime, running: Iterable[Mapping[st
     return [e["executionArn"] for e in earlier]
 
 
-def handler(event: Any, context: Any = None, *, stepfunctions: Any = None) -> dict[str, Any]:
+@DEPENDENCIES.entry_point
+def handler(event: Any, context: Any = None) -> dict[str, Any]:
     """``{stateMachineArn, executionArn, executionStartTime}`` -> whether an earlier run is in progress."""
     if not isinstance(event, Mapping):
         raise InvalidEventError(f"event must be a JSON object; got {type(event).__name__}")
@@ -88,7 +82,7 @@ def handler(event: Any, context: Any = None, *, stepfunctions: Any = None) -> di
             raise InvalidEventError(f"event field '{name}' must be a non-empty string; got {value!r}")
         fields[name] = value
     own_start = parse_time(fields["executionStartTime"])
-    sfn = stepfunctions if stepfunctions is not None else stepfunctions_client()
+    sfn = DEPENDENCIES.client("stepfunctions")
     running: list[dict[str, Any]] = []
     try:
         for page in sfn.get_paginator("list_executions").paginate(

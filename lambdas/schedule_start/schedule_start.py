@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from contract.logs import log_operation
+from contract.runtime import Dependencies
 from contract.schedule import rate_period
 
 logger = logging.getLogger()
@@ -29,8 +30,7 @@ logger.setLevel(logging.INFO)
 PHYSICAL_ID = "schedule-start"
 # CloudFormation applies the schedule a little after this function answers.
 MARGIN = timedelta(minutes=5)
-# Replaced by the offline simulator with its clock, as other handlers' clocks are.
-clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
+DEPENDENCIES = Dependencies("schedule_start")
 
 
 class InvalidEventError(ValueError):
@@ -63,6 +63,7 @@ def first_run(expression: str, configured: str | None, now: datetime) -> datetim
     return start
 
 
+@DEPENDENCIES.entry_point
 def on_event(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
     """The provider framework's onEvent: Create and Update answer the StartDate; Delete has nothing to undo."""
     request = event.get("RequestType")
@@ -74,7 +75,7 @@ def on_event(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
     expression = properties.get("Expression")
     if not isinstance(expression, str):
         raise InvalidEventError(f"property 'Expression' must be a string; got {expression!r}")
-    start = first_run(expression, properties.get("ConfiguredStartDate") or None, clock())
+    start = first_run(expression, properties.get("ConfiguredStartDate") or None, DEPENDENCIES.now())
     text = start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     log_operation(logger, "schedule_start", request=request, startDate=text)
     return {"PhysicalResourceId": PHYSICAL_ID, "Data": {"StartDate": text}}

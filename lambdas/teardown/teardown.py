@@ -23,17 +23,17 @@ boto3 and the standard library only: the folder is deployed as it is, without bu
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from contract.logs import log_operation
 from contract.personalize import DELETING_STATUSES, PENDING_STATUSES, STOPPING
+from contract.runtime import Dependencies
 
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
@@ -44,16 +44,8 @@ PHYSICAL_RESOURCE_ID = "personalize-teardown"
 DEADLINE_KEY = "TeardownDeadline"
 
 
-_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
-_clients: dict[str, Any] = {}
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-# The clock the deadline is measured on. Offline runs put the simulated clock here.
-clock: Callable[[], datetime] = _utc_now
+# The clients, and the clock the deadline is measured on (offline runs hand in the simulated one).
+DEPENDENCIES = Dependencies("teardown", config=Config(retries={"mode": "standard", "max_attempts": 5}))
 
 
 class InvalidEventError(ValueError):
@@ -66,13 +58,6 @@ class ForeignResourceError(RuntimeError):
 
 class TeardownTimeoutError(RuntimeError):
     """The deletions did not finish within the time the provider framework allows."""
-
-
-def client(service: str) -> Any:
-    """A cached client, created on first use."""
-    if service not in _clients:
-        _clients[service] = boto3.client(service, config=_BOTO_CONFIG)
-    return _clients[service]
 
 
 def _log(operation: str, **fields: Any) -> None:
@@ -153,6 +138,7 @@ def _request_type(event: dict[str, Any]) -> str:
 # --- entry points ---------------------------------------------------------------------------
 
 
+@DEPENDENCIES.entry_point
 def on_event(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Create/Update: nothing to do. Delete: pause the pipeline and set the deadline."""
     if _request_type(event) != "Delete":
@@ -160,11 +146,12 @@ def on_event(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     pipeline = Pipeline.from_event(event)
     disable_schedule(pipeline)
     stop_running_executions(pipeline)
-    deadline = clock() + pipeline.give_up_after
+    deadline = DEPENDENCIES.now() + pipeline.give_up_after
     _log("teardown_started", pipeline=pipeline.name, deadline=deadline.isoformat())
     return {"PhysicalResourceId": event["PhysicalResourceId"], DEADLINE_KEY: deadline.isoformat()}
 
 
+@DEPENDENCIES.entry_point
 def is_complete(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """One pass of deletions; complete when nothing of the pipeline is left."""
     if _request_type(event) != "Delete":
@@ -177,7 +164,7 @@ def is_complete(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     if not waiting:
         _log("teardown_complete", pipeline=pipeline.name)
         return {"IsComplete": True}
-    if clock() >= datetime.fromisoformat(deadline_text):
+    if DEPENDENCIES.now() >= datetime.fromisoformat(deadline_text):
         minutes = int(pipeline.give_up_after.total_seconds() // 60)
         raise TeardownTimeoutError(
             f"Teardown of Personalize pipeline '{pipeline.name}' did not finish within {minutes} minutes: "
@@ -208,7 +195,7 @@ _SCHEDULE_SETTINGS = (
 
 def disable_schedule(pipeline: Pipeline) -> None:
     """Keep the schedule from starting a run while resources are being deleted."""
-    scheduler = client("scheduler")
+    scheduler = DEPENDENCIES.client("scheduler")
     try:
         schedule = scheduler.get_schedule(Name=pipeline.schedule_name, GroupName=pipeline.schedule_group)
     except ClientError as error:
@@ -221,7 +208,7 @@ def disable_schedule(pipeline: Pipeline) -> None:
     settings = {key: schedule[key] for key in _SCHEDULE_SETTINGS if schedule.get(key) is not None}
     # Register scheduler.start-date.not-in-past: the first run's StartDate has usually passed, and
     # UpdateSchedule may refuse a StartDate in the past; a disabled schedule needs none.
-    if "StartDate" in settings and settings["StartDate"] <= clock() + timedelta(minutes=5):
+    if "StartDate" in settings and settings["StartDate"] <= DEPENDENCIES.now() + timedelta(minutes=5):
         del settings["StartDate"]
     scheduler.update_schedule(Name=pipeline.schedule_name, State="DISABLED", **settings)
     _log("schedule_disabled", resourceName=pipeline.schedule_name)
@@ -229,7 +216,7 @@ def disable_schedule(pipeline: Pipeline) -> None:
 
 def stop_running_executions(pipeline: Pipeline) -> list[str]:
     """Stop every RUNNING execution, so no step creates a resource behind the teardown."""
-    states = client("stepfunctions")
+    states = DEPENDENCIES.client("stepfunctions")
     try:
         running = [
             execution["executionArn"]
@@ -298,7 +285,7 @@ SCHEMA_STATUS = "present"  # schemas have no status
 
 
 def _listed(operation: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
-    for page in client("personalize").get_paginator(operation).paginate(**params):
+    for page in DEPENDENCIES.client("personalize").get_paginator(operation).paginate(**params):
         yield from page.get(key, [])
 
 
@@ -327,7 +314,7 @@ def _start_deletion(found: _Found) -> str:
         return ""
     operation, arn_parameter = _DELETE_CALLS[found.kind]
     try:
-        getattr(client("personalize"), operation)(**{arn_parameter: found.arn})
+        getattr(DEPENDENCIES.client("personalize"), operation)(**{arn_parameter: found.arn})
     except ClientError as error:
         code = _error_code(error)
         if code == "ResourceNotFoundException":

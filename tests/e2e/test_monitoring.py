@@ -23,7 +23,7 @@ def heartbeat(pipeline: OfflinePipeline) -> Any:
     """Invoke the heartbeat function with the input its hourly rule sends."""
     resources = pipeline.synthesized.template["Resources"]
     (function,) = [
-        f for f in pipeline.synthesized.functions.values() if f.handler == "prepare_data.report_retraining_age"
+        f for f in pipeline.synthesized.functions.values() if f.handler == "run_record.report_retraining_age"
     ]
     (rule,) = [
         r["Properties"]

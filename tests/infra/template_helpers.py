@@ -51,7 +51,7 @@ HANDLERS = {
     "EvaluateVersion": "personalize_steps.evaluate_version",
     "DeployCampaign": "personalize_steps.deploy_campaign",
     "SmokeTest": "personalize_steps.smoke_test",
-    "RecordRun": "prepare_data.record_run",
+    "RecordRun": "run_record.record_run",
 }
 
 # The AWS calls each handler makes (read from lambdas/), as IAM actions.

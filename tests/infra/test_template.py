@@ -820,7 +820,7 @@ def heartbeat_function_id(pipeline: SynthesizedPipeline) -> str:
     (function_id,) = [
         rid
         for rid, function in resources_of_type(pipeline, "AWS::Lambda::Function").items()
-        if function["Properties"]["Handler"] == "prepare_data.report_retraining_age"
+        if function["Properties"]["Handler"] == "run_record.report_retraining_age"
     ]
     return function_id
 

@@ -28,9 +28,8 @@ def personalize(monkeypatch: pytest.MonkeyPatch) -> Iterator[PersonalizeSimulato
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(steps, "_clients", {})
     simulator = PersonalizeSimulator(SimulatedClock(), min_training_interactions=0)
-    with simulated_aws.activate(simulator):
+    with simulated_aws.activate(simulator), steps.DEPENDENCIES.given(personalize=boto3.client("personalize")):
         yield simulator
 
 
@@ -226,34 +225,34 @@ DEPLOY_EVENT = {
 }
 
 
-def test_deploy_campaign_replaces_a_campaign_whose_creation_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_deploy_campaign_replaces_a_campaign_whose_creation_failed() -> None:
     fake = CampaignPersonalize("CREATE FAILED")
-    monkeypatch.setattr(steps, "_clients", {"personalize": fake})
 
     with pytest.raises(steps.ResourceBeingReplacedError, match=r"was CREATE FAILED \(Solution version not found\)"):
-        steps.deploy_campaign(DEPLOY_EVENT)
+        steps.deploy_campaign(DEPLOY_EVENT, personalize=fake)
 
     assert fake.deleted == [fake.arn]
 
 
-def test_deploy_campaign_refuses_to_update_a_campaign_still_being_created(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_deploy_campaign_refuses_to_update_a_campaign_still_being_created() -> None:
     fake = CampaignPersonalize("CREATE IN_PROGRESS")
-    monkeypatch.setattr(steps, "_clients", {"personalize": fake})
 
     with pytest.raises(steps.ResourceUnusableError, match=r"is CREATE IN_PROGRESS .*; it must be ACTIVE to be updated"):
-        steps.deploy_campaign(DEPLOY_EVENT)
+        steps.deploy_campaign(DEPLOY_EVENT, personalize=fake)
     assert fake.deleted == []
 
 
-def test_smoke_test_fails_when_the_campaign_returns_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_smoke_test_fails_when_the_campaign_returns_nothing() -> None:
     class EmptyRuntime:
         def get_recommendations(self, **params: Any) -> dict[str, Any]:
             assert params == {"campaignArn": f"{ARN}:campaign/c", "userId": "1", "numResults": 10}
             return {"itemList": []}
 
-    monkeypatch.setattr(steps, "_clients", {"personalize-runtime": EmptyRuntime()})
     with pytest.raises(steps.SmokeTestFailedError, match="returned no recommendations for user 1"):
-        steps.smoke_test({"campaignArn": f"{ARN}:campaign/c", "userId": "1", "numResults": 10})
+        steps.smoke_test(
+            {"campaignArn": f"{ARN}:campaign/c", "userId": "1", "numResults": 10},
+            **{"personalize-runtime": EmptyRuntime()},
+        )
 
 
 @pytest.mark.parametrize(
@@ -321,11 +320,7 @@ def evaluate(fake: GatePersonalize, **overrides: Any) -> dict[str, Any]:
         "minimum": None,
         **overrides,
     }
-    steps._clients["personalize"] = fake
-    try:
-        return steps.evaluate_version(event)
-    finally:
-        steps._clients.pop("personalize")
+    return steps.evaluate_version(event, personalize=fake)
 
 
 def test_gate_compares_the_new_version_with_the_served_one() -> None:

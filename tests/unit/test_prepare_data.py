@@ -11,13 +11,10 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambdas" / "prepare_data"
 if str(LAMBDA_DIR) not in sys.path:
@@ -27,6 +24,8 @@ import movielens  # noqa: E402
 import prepare_data  # noqa: E402
 from movielens import ConversionStats, NoUsableRowsError, convert, iter_lines  # noqa: E402
 from prepare_data import InvalidEventError, RawDataNotFoundError  # noqa: E402
+
+from contract.run_record import data_fingerprint  # noqa: E402
 
 BUCKET = "pipeline-data-bucket"
 RAW_KEY = "raw/ml-100k/u.data"
@@ -59,33 +58,6 @@ def event(**overrides: Any) -> dict[str, Any]:
 
 
 _DROP = object()
-
-
-@pytest.fixture(scope="module")
-def moto_s3() -> Iterator[Any]:
-    """One moto S3 for the module: starting mock_aws per test costs ~0.2 s each."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            patch.setenv(name, value)
-        with mock_aws():
-            yield boto3.client("s3", region_name="us-east-1")
-
-
-@pytest.fixture
-def s3(moto_s3: Any) -> Iterator[Any]:
-    """A fresh, empty bucket for each test."""
-    moto_s3.create_bucket(Bucket=BUCKET)
-    yield moto_s3
-    for version in moto_s3.list_object_versions(Bucket=BUCKET).get("Versions", []):
-        moto_s3.delete_object(Bucket=BUCKET, Key=version["Key"], VersionId=version["VersionId"])
-    for upload in moto_s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []):
-        moto_s3.abort_multipart_upload(Bucket=BUCKET, Key=upload["Key"], UploadId=upload["UploadId"])
-    moto_s3.delete_bucket(Bucket=BUCKET)
 
 
 def keys(s3: Any) -> list[str]:
@@ -394,17 +366,7 @@ def test_stream_failure_mid_multipart_aborts_upload(s3: Any) -> None:
     assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
 
 
-def test_default_client_is_created_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    created: list[str] = []
-    monkeypatch.setattr(prepare_data, "_s3_client", None)
-    monkeypatch.setattr(prepare_data.boto3, "client", lambda name: created.append(name) or name)
-    assert prepare_data.get_s3_client() == "s3" and prepare_data.get_s3_client() == "s3"
-    assert created == ["s3"]
-
-
 def test_fingerprint_follows_content_format_and_threshold() -> None:
-    from pipeline_state import data_fingerprint
-
     base = data_fingerprint('"53db7c79f9fdfd02185b31ec3cd34ff8"', "ml-100k", 4.0)
     assert base == data_fingerprint("53db7c79f9fdfd02185b31ec3cd34ff8", "ml-100k", 4)
     assert base != data_fingerprint("63db7c79f9fdfd02185b31ec3cd34ff8", "ml-100k", 4.0)
@@ -457,221 +419,3 @@ def test_first_run_plans_full_training_and_configured_waits(s3: Any) -> None:
         "trainingModeReason": "no FULL-trained model is deployed yet; UPDATE needs one to build on",
         "waits": {"SolutionVersion": {"firstSeconds": 300, "intervalSeconds": 300}},
     }
-
-
-def record_event(**overrides: Any) -> dict[str, Any]:
-    base = {
-        "bucket": BUCKET,
-        "stateKey": STATE_KEY,
-        "outcome": "succeeded",
-        "dataFingerprint": "f1",
-        "executionName": "week-1",
-        "runStartedAt": "2026-03-03T06:00:00Z",
-        "trainingMode": "FULL",
-        "datasetImportJobArn": "arn:import",
-        "solutionVersionArn": "arn:version",
-        "campaignArn": "arn:campaign",
-        "evaluation": {"passed": True, "metric": "coverage"},
-        "polls": {
-            "SolutionVersion": {
-                "SolutionVersion": {
-                    "Status": "ACTIVE",
-                    "CreationDateTime": "2026-03-03T06:20:00Z",
-                    "LastUpdatedDateTime": "2026-03-03T08:20:00Z",
-                }
-            }
-        },
-        "resourcePaths": {"SolutionVersion": "SolutionVersion"},
-    }
-    base.update(overrides)
-    return {k: v for k, v in base.items() if v is not _DROP}
-
-
-def test_record_run_then_plan_uses_what_was_learned(s3: Any) -> None:
-    s3.put_object(Bucket=BUCKET, Key=RAW_KEY, Body=u_data([(1, 10, 5, 100)]) + b"\n")
-    version = {
-        "Status": "ACTIVE",
-        "CreationDateTime": "2026-03-05T06:20:00Z",
-        "LastUpdatedDateTime": "2026-03-05T08:20:00Z",
-    }
-    recorded = prepare_data.record_run(
-        record_event(runStartedAt="2026-03-05T06:00:00Z", polls={"SolutionVersion": {"SolutionVersion": version}}),
-        s3=s3,
-    )
-    s3.put_object(Bucket=BUCKET, Key=RAW_KEY, Body=u_data([(1, 10, 5, 100), (2, 10, 5, 101)]))
-
-    planned = prepare_data.handler(event(stateKey=STATE_KEY, plan=PLAN), s3=s3)["plan"]
-
-    assert recorded == {"outcome": "succeeded", "trainingMode": "FULL", "stageSeconds": {"SolutionVersion.FULL": 7200}}
-    assert planned["trainingMode"] == "UPDATE"
-    # Only a FULL training was measured: an UPDATE run polls at the configured interval.
-    assert planned["waits"] == {"SolutionVersion": {"firstSeconds": 300, "intervalSeconds": 300}}
-    full_plan = prepare_data.handler(event(stateKey=STATE_KEY, plan={**PLAN, "trainingMode": "FULL"}), s3=s3)["plan"]
-    assert full_plan["waits"] == {"SolutionVersion": {"firstSeconds": 6840, "intervalSeconds": 180}}
-    state = json.loads(s3.get_object(Bucket=BUCKET, Key=STATE_KEY)["Body"].read())
-    assert state["lastSuccessfulRun"]["evaluation"] == {"passed": True, "metric": "coverage"}
-    assert state["lastFullTraining"] == {"at": "2026-03-05T06:00:00Z", "solutionVersionArn": "arn:version"}
-
-
-def test_a_rejected_run_needs_no_campaign(s3: Any) -> None:
-    result = prepare_data.record_run(record_event(outcome="rejected", campaignArn=_DROP), s3=s3)
-
-    assert result["outcome"] == "rejected"
-
-
-@pytest.mark.parametrize(
-    ("overrides", "expected"),
-    [
-        ({"outcome": "skipped"}, "field 'outcome' must be one of succeeded, rejected; got 'skipped'"),
-        ({"campaignArn": _DROP}, "field 'campaignArn' is missing"),
-        ({"polls": []}, "fields 'polls' and 'resourcePaths' must be JSON objects"),
-    ],
-)
-def test_record_run_rejects_a_malformed_event(overrides: dict[str, Any], expected: str) -> None:
-    with pytest.raises(InvalidEventError) as caught:
-        prepare_data.record_run(record_event(**overrides), s3=object())
-    assert expected in str(caught.value)
-
-
-# --- metrics for the dashboard and the staleness alarm ------------------------------------------
-
-
-class RecordingCloudWatch:
-    """Stands in for the CloudWatch client: keeps what was sent (botocore validates shapes in e2e runs)."""
-
-    def __init__(self) -> None:
-        self.sent: list[dict[str, Any]] = []
-
-    def put_metric_data(self, **request: Any) -> dict[str, Any]:
-        self.sent.append(request)
-        return {}
-
-
-def test_record_run_sends_stage_durations_and_the_deployed_models_metric(s3: Any) -> None:
-    cloudwatch = RecordingCloudWatch()
-    evaluation = {
-        "passed": True,
-        "metric": "coverage",
-        "candidate": {"solutionVersionArn": "arn:version", "value": 0.25},
-    }
-
-    prepare_data.record_run(
-        record_event(metricNamespace="PersonalizePipeline", pipelineName="movielens", evaluation=evaluation),
-        s3=s3,
-        cloudwatch=cloudwatch,
-    )
-
-    assert cloudwatch.sent == [
-        {
-            "Namespace": "PersonalizePipeline",
-            "MetricData": [
-                {
-                    "MetricName": "StageDuration",
-                    "Dimensions": [
-                        {"Name": "PipelineName", "Value": "movielens"},
-                        {"Name": "Stage", "Value": "SolutionVersion.FULL"},
-                    ],
-                    "Value": 7200.0,
-                    "Unit": "Seconds",
-                },
-                {
-                    "MetricName": "DeployedModelMetric",
-                    "Dimensions": [
-                        {"Name": "PipelineName", "Value": "movielens"},
-                        {"Name": "Metric", "Value": "coverage"},
-                    ],
-                    "Value": 0.25,
-                    "Unit": "None",
-                },
-            ],
-        }
-    ]
-
-
-def test_a_rejected_version_is_not_reported_as_the_deployed_model(s3: Any) -> None:
-    cloudwatch = RecordingCloudWatch()
-    evaluation = {
-        "passed": False,
-        "metric": "coverage",
-        "candidate": {"solutionVersionArn": "arn:version", "value": 0.1},
-    }
-
-    prepare_data.record_run(
-        record_event(
-            outcome="rejected",
-            campaignArn=_DROP,
-            metricNamespace="PersonalizePipeline",
-            pipelineName="movielens",
-            evaluation=evaluation,
-        ),
-        s3=s3,
-        cloudwatch=cloudwatch,
-    )
-
-    assert [m["MetricName"] for m in cloudwatch.sent[0]["MetricData"]] == ["StageDuration"]
-
-
-def test_the_record_keeps_the_previously_deployed_version_for_a_rollback(s3: Any) -> None:
-    prepare_data.record_run(record_event(solutionVersionArn="arn:version-1", executionName="week-1"), s3=s3)
-    prepare_data.record_run(
-        record_event(solutionVersionArn="arn:version-2", executionName="week-2", dataFingerprint="f2"), s3=s3
-    )
-    prepare_data.record_run(
-        record_event(
-            outcome="rejected",
-            campaignArn=_DROP,
-            solutionVersionArn="arn:version-3",
-            executionName="week-3",
-            dataFingerprint="f3",
-        ),
-        s3=s3,
-    )
-
-    state = json.loads(s3.get_object(Bucket=BUCKET, Key=STATE_KEY)["Body"].read())
-    assert state["lastSuccessfulRun"]["solutionVersionArn"] == "arn:version-2"
-    assert state["previousSuccessfulRun"]["solutionVersionArn"] == "arn:version-1"
-
-
-def age_event() -> dict[str, Any]:
-    return {
-        "bucket": BUCKET,
-        "stateKey": STATE_KEY,
-        "metricNamespace": "PersonalizePipeline",
-        "pipelineName": "movielens",
-    }
-
-
-def test_the_heartbeat_reports_hours_since_the_last_successful_retraining(s3: Any) -> None:
-    recorded_at = (datetime.now(UTC) - timedelta(hours=30)).isoformat()
-    s3.put_object(Bucket=BUCKET, Key=STATE_KEY, Body=json.dumps({"lastSuccessfulRun": {"recordedAt": recorded_at}}))
-    cloudwatch = RecordingCloudWatch()
-
-    result = prepare_data.report_retraining_age(age_event(), s3=s3, cloudwatch=cloudwatch)
-
-    assert 29.99 <= result["hoursSinceLastRetraining"] <= 30.01
-    (request,) = cloudwatch.sent
-    assert request == {
-        "Namespace": "PersonalizePipeline",
-        "MetricData": [
-            {
-                "MetricName": "HoursSinceLastRetraining",
-                "Dimensions": [{"Name": "PipelineName", "Value": "movielens"}],
-                "Value": result["hoursSinceLastRetraining"],
-                "Unit": "None",
-            }
-        ],
-    }
-
-
-def test_before_the_first_successful_run_the_heartbeat_sends_nothing(s3: Any) -> None:
-    cloudwatch = RecordingCloudWatch()
-
-    assert prepare_data.report_retraining_age(age_event(), s3=s3, cloudwatch=cloudwatch) == {
-        "hoursSinceLastRetraining": None
-    }
-    assert cloudwatch.sent == []
-
-
-def test_the_heartbeat_rejects_an_event_without_its_namespace() -> None:
-    with pytest.raises(InvalidEventError, match="metricNamespace"):
-        prepare_data.report_retraining_age({**age_event(), "metricNamespace": ""}, s3=object(), cloudwatch=object())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import schedule_start
@@ -18,39 +19,39 @@ def event(request: str = "Create", **properties: str) -> dict[str, object]:
     }
 
 
-@pytest.fixture(autouse=True)
-def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(schedule_start, "clock", lambda: NOW)
+def on_event(request: dict[str, Any]) -> dict[str, Any]:
+    """The handler as deployed at NOW (the clock handed in, as the offline runtime does)."""
+    return schedule_start.on_event(request, clock=lambda: NOW)
 
 
 def test_without_a_configured_start_the_first_run_is_one_period_after_the_deployment() -> None:
-    assert schedule_start.on_event(event()) == {
+    assert on_event(event()) == {
         "PhysicalResourceId": "schedule-start",
         "Data": {"StartDate": "2026-12-08T14:04:00Z"},
     }
 
 
 def test_a_change_of_the_schedule_starts_the_period_again() -> None:
-    answer = schedule_start.on_event(event("Update", Expression="rate(12 hours)"))
+    answer = on_event(event("Update", Expression="rate(12 hours)"))
 
     assert answer["Data"] == {"StartDate": "2026-12-02T02:04:00Z"}
 
 
 def test_a_configured_start_in_the_future_is_kept() -> None:
-    answer = schedule_start.on_event(event(ConfiguredStartDate="2027-01-04T06:00:00Z"))
+    answer = on_event(event(ConfiguredStartDate="2027-01-04T06:00:00Z"))
 
     assert answer["Data"] == {"StartDate": "2027-01-04T06:00:00Z"}
 
 
 def test_a_configured_start_that_has_passed_moves_on_by_whole_periods_keeping_its_weekday_and_time() -> None:
     """UpdateSchedule may refuse a StartDate in the past (register scheduler.start-date.not-in-past)."""
-    answer = schedule_start.on_event(event(ConfiguredStartDate="2026-11-02T06:00:00Z"))  # a Monday
+    answer = on_event(event(ConfiguredStartDate="2026-11-02T06:00:00Z"))  # a Monday
 
     assert answer["Data"] == {"StartDate": "2026-12-07T06:00:00Z"}  # the next Monday, 06:00
 
 
 def test_delete_has_nothing_to_undo() -> None:
-    assert schedule_start.on_event(event("Delete")) == {"PhysicalResourceId": "schedule-start"}
+    assert on_event(event("Delete")) == {"PhysicalResourceId": "schedule-start"}
 
 
 @pytest.mark.parametrize(
@@ -62,4 +63,4 @@ def test_delete_has_nothing_to_undo() -> None:
 )
 def test_bad_properties_fail_the_deployment_with_the_property_named(properties: dict[str, str], message: str) -> None:
     with pytest.raises(schedule_start.InvalidEventError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        schedule_start.on_event(event(**properties))
+        on_event(event(**properties))

@@ -1,13 +1,13 @@
-"""The pipeline-state record: planning a run from it and recording a run into it."""
+"""The run record (contract/run_record.py): planning a run from it and recording a run into it."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pipeline_state as ps
 import pytest
 
+from contract import run_record as ps
 from contract.readiness import READINESS_CHECKS, TRAINING_READY
 
 NOW = datetime(2026, 3, 10, 6, 0, tzinfo=UTC)

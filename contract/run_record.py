@@ -1,8 +1,10 @@
-"""The pipeline-state record: what the pipeline trained, deployed and learned in earlier runs.
+"""The run record: what the pipeline trained, deployed and learned in earlier runs.
 
-One small JSON object in the data bucket, kept beside the data it describes. The data
-preparation reads it to plan a run (skip unchanged data, choose the training mode, size the
-waits); the workflow's last step writes it. Everything here is pure except read/write.
+One small JSON object in the data bucket (``contract.layout.STATE_KEY``), kept beside the data
+it describes. The data preparation reads it to plan a run (skip unchanged data, choose the
+training mode, size the waits); the workflow's last step (lambdas/run_record) writes it; the
+hourly heartbeat and the operator CLI read it. Everything here is pure except read/write, which
+take the caller's S3 client.
 
 The record (``version`` 2; a version-1 record, which had only ``lastSuccessfulRun``, is read
 as if it were the same record without the newer parts):
@@ -26,8 +28,6 @@ import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from contract.readiness import CAMPAIGN_CREATED, CAMPAIGN_UPDATED, TRAINING_READY
 from contract.timestamps import parse_time
@@ -63,11 +63,14 @@ def read_state(s3: Any, bucket: str, key: str) -> dict[str, Any]:
     """The record, or {} before the first successful run."""
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+    except Exception as error:
+        # botocore's ClientError, read by its error code: the contract does not import botocore.
+        response = getattr(error, "response", None)
+        if isinstance(response, dict) and response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
             return {}
         raise
-    return json.loads(body)
+    record: dict[str, Any] = json.loads(body)
+    return record
 
 
 def write_state(s3: Any, bucket: str, key: str, state: Mapping[str, Any]) -> None:
@@ -78,7 +81,7 @@ def last_fingerprint(state: Mapping[str, Any]) -> str | None:
     """The data the last training used, deployed or rejected: the same data would train the same model."""
     for part in ("lastTraining", "lastSuccessfulRun"):
         fingerprint = state.get(part, {}).get("dataFingerprint")
-        if fingerprint:
+        if isinstance(fingerprint, str) and fingerprint:
             return fingerprint
     return None
 
