@@ -35,13 +35,13 @@ node_modules/.installed: package.json package-lock.json
 synth: install
 	$(CDK) synth --quiet
 
-## demo: synth, then `python -m pipeline --offline run --wait`: one retraining run against the local simulator
+## demo: synth, then `python -m pipelinectl --offline run --wait`: one retraining run against the local simulator
 demo: synth
-	$(PYTHON) -m pipeline --offline --cdk-out cdk.out run --wait
+	$(PYTHON) -m pipelinectl --offline --cdk-out cdk.out run --wait
 
 ## picture: regenerate docs/workflow.md, the workflow's Mermaid diagram, from the emitted definition
 picture: synth
-	$(PYTHON) -m pipeline.picture --cdk-out cdk.out --output docs/workflow.md
+	$(PYTHON) -m pipelinectl.picture --cdk-out cdk.out --output docs/workflow.md
 
 ## lint: ruff (lint, format check) and mypy: strict on contract/ and stacks/, one pass per Lambda folder
 ## (each folder is its own import root in the Lambda runtime, with the contract layer beside it)

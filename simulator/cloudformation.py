@@ -1,7 +1,7 @@
 """CloudFormation's DescribeStacks for the offline account: the deployed stack and its outputs.
 
 Tools find the pipeline's resources from the stack's outputs (tools/upload_movielens.py,
-``python -m pipeline``). Offline, "deploying" the synthesized stack records it here with the
+``python -m pipelinectl``). Offline, "deploying" the synthesized stack records it here with the
 offline values of the template's outputs, so those tools take the same path as against AWS,
 errors included: another name is "Stack with id X does not exist", as CloudFormation says it.
 """

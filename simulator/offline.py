@@ -34,7 +34,7 @@ from contract.resources import (
     SDK_INTEGRATION_PREFIX,
     TEARDOWN_RESOURCE_TYPE,
 )
-from pipeline.schedule import next_run
+from pipelinectl.schedule import next_run
 from simulator import aws as simulated_aws
 from simulator.clock import SimulatedClock
 from simulator.cloud_assembly import LambdaFunction, SynthesizedPipeline, substitute

@@ -4,7 +4,7 @@ The interpreter runs each execution to its end. What it did is recorded here, in
 of the Step Functions API, and answered through the same operations a boto3 client calls:
 ListExecutions and StopExecution (the workflow's own ``aws-sdk:sfn`` task, the teardown
 handler), StartExecution, DescribeExecution and GetExecutionHistory (the command-line tool,
-``python -m pipeline``). Every request and answer is checked against botocore's model.
+``python -m pipelinectl``). Every request and answer is checked against botocore's model.
 
 An execution started through StartExecution runs on a thread of its own (see
 :meth:`simulator.offline.OfflinePipeline.start_from_api`), so a caller can follow its history

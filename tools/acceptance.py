@@ -73,13 +73,13 @@ from movielens import MIN_INTERACTIONS, MIN_USERS_WITH_TWO_INTERACTIONS, Convers
 
 from contract.layout import STATE_KEY  # noqa: E402
 from contract.personalize import PENDING_STATUSES  # noqa: E402
-from pipeline import cli  # noqa: E402
-from pipeline.backend import Backend  # noqa: E402
-from pipeline.errors import ActionNeeded, ExitCode, NoCredentials, NotConfirmed  # noqa: E402
-from pipeline.run_view import RunView, elapsed_text  # noqa: E402
-from pipeline.runs import SKIPPED, SUCCEEDED, Run, describe_run, new_history_events  # noqa: E402
-from pipeline.stack import PipelineStack, find_stack  # noqa: E402
-from pipeline.workflow_graph import build_graph  # noqa: E402
+from pipelinectl import cli  # noqa: E402
+from pipelinectl.backend import Backend  # noqa: E402
+from pipelinectl.errors import ActionNeeded, ExitCode, NoCredentials, NotConfirmed  # noqa: E402
+from pipelinectl.run_view import RunView, elapsed_text  # noqa: E402
+from pipelinectl.runs import SKIPPED, SUCCEEDED, Run, describe_run, new_history_events  # noqa: E402
+from pipelinectl.stack import PipelineStack, find_stack  # noqa: E402
+from pipelinectl.workflow_graph import build_graph  # noqa: E402
 from simulator.sample_data import generate_ratings, to_ratings_csv, to_u_data  # noqa: E402
 from stacks.artifacts import STACK_NAME, STACK_NAME_CONTEXT_KEY, StackNameError, stack_name_from_context  # noqa: E402
 from stacks.config import CONTEXT_KEY, PipelineConfig, load_config  # noqa: E402
@@ -635,7 +635,7 @@ def state_output(events: Sequence[Mapping[str, Any]], state_name: str) -> dict[s
 
 
 def step_durations(definition: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Each step of a run with its real duration, as `python -m pipeline watch` shows it."""
+    """Each step of a run with its real duration, as `python -m pipelinectl watch` shows it."""
     view = RunView(build_graph(dict(definition)))
     for event in events:
         view.apply(dict(event))
@@ -997,7 +997,7 @@ class Session:
         return record
 
     def follow(self, stack: PipelineStack, arn: str) -> Run:
-        """`python -m pipeline watch` until the run ends; a watch that an AWS error ended is started again."""
+        """`python -m pipelinectl watch` until the run ends; a watch that an AWS error ended is started again."""
         for _ in range(WATCH_ATTEMPTS):
             code = cli.main(
                 ["--stack-name", stack.name, "watch", arn], out=self.deps.out, err=self.deps.err, backend=self.backend

@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 import pytest
 
-from pipeline.backend import Backend
+from pipelinectl.backend import Backend
 from simulator.offline import ACCOUNT_ID, REGION, OfflinePipeline
 from stacks.artifacts import STACK_NAME
 from stacks.config import PipelineConfig
@@ -145,7 +145,7 @@ def offline_session(pipeline: OfflinePipeline, tmp_path: Path) -> tuple[Session,
         err=err,
         environ={},
         run_command=cdk,
-        # As `python -m pipeline --offline` does: watching pauses in real time, waiting for AWS
+        # As `python -m pipelinectl --offline` does: watching pauses in real time, waiting for AWS
         # (the campaign update) moves the simulated clock.
         make_backend=lambda session: Backend(
             session=session,

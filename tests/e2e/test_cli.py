@@ -1,4 +1,4 @@
-"""The command-line tool (python -m pipeline) against the local simulator: every command, its
+"""The command-line tool (python -m pipelinectl) against the local simulator: every command, its
 output and its exit code. ``--offline`` sessions are what the README's offline main job runs."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from pipeline.backend import Backend
-from pipeline.cli import main
-from pipeline.errors import ExitCode
-from pipeline.offline_session import offline_backend
+from pipelinectl.backend import Backend
+from pipelinectl.cli import main
+from pipelinectl.errors import ExitCode
+from pipelinectl.offline_session import offline_backend
 from simulator.cloud_assembly import SynthesizedPipeline
 
 
@@ -135,12 +135,12 @@ def test_run_without_wait_starts_and_says_how_to_follow(synthesized: Synthesized
         unknown = run_cli("--offline", "watch", "no-such-run", backend=backend)
 
     assert started.code == ExitCode.OK
-    assert "Started run nightly" in started.out and "Follow it with: python -m pipeline watch nightly" in started.out
+    assert "Started run nightly" in started.out and "Follow it with: python -m pipelinectl watch nightly" in started.out
     assert watched.code == ExitCode.OK and "Watching run nightly" in watched.out
     assert "Outcome: succeeded after 2:28:00" in watched.out
     assert latest.out == watched.out
     assert unknown.code == ExitCode.ACTION_NEEDED
-    assert unknown.err == "error: no run no-such-run of this pipeline: `python -m pipeline history` lists the runs\n"
+    assert unknown.err == "error: no run no-such-run of this pipeline: `python -m pipelinectl history` lists the runs\n"
 
 
 # --------------------------------------------------------------------------- history and status
@@ -249,14 +249,12 @@ def test_before_any_run_the_views_say_what_to_do(synthesized: SynthesizedPipelin
         status = run_cli("--offline", "status", backend=backend)
         recommend = run_cli("--offline", "recommend", "--user", "1", backend=backend)
 
-    no_runs = (
-        "error: no runs yet: start one with `python -m pipeline run --wait`, or wait for the schedule (see `status`)\n"
-    )
+    no_runs = "error: no runs yet: start one with `python -m pipelinectl run --wait`, or wait for the schedule (see `status`)\n"
     assert (history.code, history.err) == (ExitCode.ACTION_NEEDED, no_runs)
     assert (watch.code, watch.err) == (ExitCode.ACTION_NEEDED, no_runs)
     no_campaign = (
         "error: campaign movielens-campaign does not exist yet: the first successful run creates it "
-        "(`python -m pipeline run --wait`)\n"
+        "(`python -m pipelinectl run --wait`)\n"
     )
     assert (status.code, status.err) == (ExitCode.ACTION_NEEDED, no_campaign)
     assert (recommend.code, recommend.err) == (ExitCode.ACTION_NEEDED, no_campaign)

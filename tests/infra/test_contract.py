@@ -36,7 +36,7 @@ SHARED_FACTS = (
     "PUT_EVENTS_INTEGRATION",
     "SDK_INTEGRATION_PREFIX",
 )
-CODE_FOLDERS = ("stacks", "lambdas", "pipeline", "simulator", "tools")
+CODE_FOLDERS = ("stacks", "lambdas", "pipelinectl", "simulator", "tools")
 
 
 def test_each_shared_fact_is_assigned_only_in_the_contract() -> None:

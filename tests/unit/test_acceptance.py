@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from pipeline.errors import ExitCode, NotConfirmed
+from pipelinectl.errors import ExitCode, NotConfirmed
 from stacks.artifacts import STACK_NAME, StackNameError, stack_name_from_context
 from stacks.config import PipelineConfig, load_config
 from tools import acceptance

@@ -11,7 +11,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 REGISTER = REPO / "docs" / "aws-behaviour.md"
-CITED_IN = ("contract", "simulator", "stacks", "lambdas", "pipeline", "tools", "tests")
+CITED_IN = ("contract", "simulator", "stacks", "lambdas", "pipelinectl", "tools", "tests")
 CITATION = re.compile(r"[Rr]egister\s+`{0,2}([a-z][a-z0-9-]*(?:\.[a-z0-9-]+)+)`{0,2}")
 ENTRY = re.compile(r"^### `([^`]+)`\n(.*?)(?=^### |^## |\Z)", re.MULTILINE | re.DOTALL)
 

@@ -13,11 +13,11 @@ import pytest
 from botocore.stub import Stubber
 from rich.console import Console
 
-from pipeline.errors import StackNotFound, StackNotReady
-from pipeline.run_view import RunView
-from pipeline.schedule import next_run
-from pipeline.stack import find_stack
-from pipeline.workflow_graph import build_graph
+from pipelinectl.errors import StackNotFound, StackNotReady
+from pipelinectl.run_view import RunView
+from pipelinectl.schedule import next_run
+from pipelinectl.stack import find_stack
+from pipelinectl.workflow_graph import build_graph
 
 START = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
 OUTPUTS = [
@@ -164,7 +164,7 @@ def test_a_running_training_shows_a_progress_bar_against_the_learned_duration() 
 
 def test_a_rollback_waits_for_the_update_to_its_version_not_a_stale_answer() -> None:
     """Register personalize.campaign-update.stale-read: the previous update, ACTIVE, is not this one."""
-    from pipeline.campaign import ServedCampaign, switch_version
+    from pipelinectl.campaign import ServedCampaign, switch_version
 
     personalize = boto3.client("personalize", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     arn = "arn:aws:personalize:us-east-1:111122223333:campaign/movielens-campaign"

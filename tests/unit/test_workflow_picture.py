@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from contract.wait_states import WaitStateNames
-from pipeline.picture import render_markdown, render_mermaid, with_readme_picture
-from pipeline.workflow_graph import FAIL, TASK, WAIT, build_graph
+from pipelinectl.picture import render_markdown, render_mermaid, with_readme_picture
+from pipelinectl.workflow_graph import FAIL, TASK, WAIT, build_graph
 from stacks.artifacts import DEFINITION_FILE_NAME
 
 REPO = Path(__file__).resolve().parents[2]

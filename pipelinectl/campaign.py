@@ -2,7 +2,7 @@
 
 The campaign is found by the name the pipeline gives it (contract/names.py). Which versions it
 served comes from the runs that deployed them (Personalize keeps no history of a campaign's
-versions): pipeline.runs.deployed_runs.
+versions): pipelinectl.runs.deployed_runs.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from contract.personalize import PENDING_STATUSES
-from pipeline.errors import CampaignNotCreated, NothingToRollBack, RollbackFailed, RunInProgress
-from pipeline.runs import Run, deployed_runs, list_executions, short_id
-from pipeline.stack import PipelineStack
+from pipelinectl.errors import CampaignNotCreated, NothingToRollBack, RollbackFailed, RunInProgress
+from pipelinectl.runs import Run, deployed_runs, list_executions, short_id
+from pipelinectl.stack import PipelineStack
 
 CAMPAIGN_UPDATE_CHECK_SECONDS = 30
 CAMPAIGN_UPDATE_MAX_CHECKS = 360  # three hours
@@ -42,7 +42,7 @@ def find_campaign(personalize: Any, stack: PipelineStack) -> dict[str, Any]:
                 campaign: dict[str, Any] = personalize.describe_campaign(campaignArn=summary["campaignArn"])["campaign"]
                 return campaign
     raise CampaignNotCreated(
-        f"campaign {name} does not exist yet: the first successful run creates it (`python -m pipeline run --wait`)"
+        f"campaign {name} does not exist yet: the first successful run creates it (`python -m pipelinectl run --wait`)"
     )
 
 
@@ -51,7 +51,7 @@ def served_campaign(personalize: Any, stack: PipelineStack) -> ServedCampaign:
     if campaign["status"] in PENDING_STATUSES:
         raise CampaignNotCreated(
             f"campaign {campaign['name']} is being created ({campaign['status']}): "
-            "try again when the run finishes (`python -m pipeline watch`)"
+            "try again when the run finishes (`python -m pipelinectl watch`)"
         )
     update = campaign.get("latestCampaignUpdate")
     since = campaign.get("lastUpdatedDateTime") or campaign["creationDateTime"]
@@ -97,7 +97,7 @@ def refuse_while_running(stepfunctions: Any, stack: PipelineStack) -> None:
         if execution["status"] == "RUNNING":
             raise RunInProgress(
                 f"run {execution['name']} is in progress and may deploy a version: wait for it "
-                "(`python -m pipeline watch`), then roll back"
+                "(`python -m pipelinectl watch`), then roll back"
             )
 
 

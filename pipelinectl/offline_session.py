@@ -25,9 +25,9 @@ from pathlib import Path
 import boto3
 from rich.console import Console
 
-from pipeline.backend import Backend
-from pipeline.catalog import titles_key
-from pipeline.errors import SynthesisNeeded
+from pipelinectl.backend import Backend
+from pipelinectl.catalog import titles_key
+from pipelinectl.errors import SynthesisNeeded
 from simulator.cloud_assembly import CloudAssemblyError, load_synthesized_pipeline
 from simulator.offline import OfflinePipeline, offline_account
 from simulator.sample_data import generate_ratings, to_u_data, to_u_item

@@ -1,7 +1,7 @@
-"""python -m pipeline: run, watch, inspect and roll back the retraining pipeline.
+"""python -m pipelinectl: run, watch, inspect and roll back the retraining pipeline.
 
 Finds the pipeline from its CloudFormation stack's outputs (--stack-name); with --offline,
-from the same stack deployed into the local simulator (see pipeline/offline_session.py).
+from the same stack deployed into the local simulator (see pipelinectl/offline_session.py).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from rich.live import Live
 from rich.table import Table
 
 from contract.personalize import PENDING_STATUSES
-from pipeline.backend import Backend
-from pipeline.campaign import (
+from pipelinectl.backend import Backend
+from pipelinectl.campaign import (
     metrics,
     refuse_while_running,
     rollback_target,
@@ -33,8 +33,8 @@ from pipeline.campaign import (
     switch_version,
     user_in_training_data,
 )
-from pipeline.catalog import read_titles
-from pipeline.errors import (
+from pipelinectl.catalog import read_titles
+from pipelinectl.errors import (
     EXIT_CODES_HELP,
     ActionNeeded,
     ExitCode,
@@ -44,8 +44,8 @@ from pipeline.errors import (
     RunInProgress,
     UnknownUser,
 )
-from pipeline.run_view import RunView, elapsed_text
-from pipeline.runs import (
+from pipelinectl.run_view import RunView, elapsed_text
+from pipelinectl.runs import (
     FAILED,
     REJECTED,
     deployed_runs,
@@ -56,12 +56,12 @@ from pipeline.runs import (
     short_id,
     short_metric,
 )
-from pipeline.schedule import next_run
-from pipeline.stack import PipelineStack, find_stack
-from pipeline.workflow_graph import build_graph
+from pipelinectl.schedule import next_run
+from pipelinectl.stack import PipelineStack, find_stack
+from pipelinectl.workflow_graph import build_graph
 from stacks.artifacts import STACK_NAME
 
-PROG = "python -m pipeline"
+PROG = "python -m pipelinectl"
 CREDENTIAL_ERRORS = ("ExpiredToken", "ExpiredTokenException", "UnrecognizedClientException", "InvalidClientTokenId")
 NO_CREDENTIALS = (
     "no valid AWS credentials: run `aws configure` or `aws sso login`, or set AWS_PROFILE (or pass --profile); "
@@ -385,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
 @contextlib.contextmanager
 def open_backend(args: argparse.Namespace, console: Console) -> Iterator[Backend]:
     if args.offline:
-        from pipeline.offline_session import offline_backend  # imports moto and the simulator: offline only
+        from pipelinectl.offline_session import offline_backend  # imports moto and the simulator: offline only
 
         prior_runs = args.offline_runs if args.offline_runs is not None else (0 if args.command == "run" else 2)
         with offline_backend(args.cdk_out, prior_runs=prior_runs, same_data=args.same_data, console=console) as backend:

@@ -3,7 +3,7 @@
 The definition has about 70 states, most of them the "wait until ready" fragments (check,
 decide, wait, count, failed, timed out) that stacks/workflow/waits.py builds for each stage. Here
 each fragment becomes one step, and the states that only lead to a Fail state are folded into
-it, so the picture (pipeline.picture) and the live view (pipeline.run_view) show what a run
+it, so the picture (pipelinectl.picture) and the live view (pipelinectl.run_view) show what a run
 does rather than how it polls. Everything is read from the definition; nothing is restated.
 """
 

@@ -1,7 +1,7 @@
 """The live view of one run: its steps with status, elapsed time and what each did.
 
 Built from the execution's history events (Step Functions' GetExecutionHistory, the same
-offline), on the readable graph of pipeline.workflow_graph: each wait fragment is one row
+offline), on the readable graph of pipelinectl.workflow_graph: each wait fragment is one row
 that counts its checks and, for a stage whose duration the pipeline learned in earlier runs
 (state/pipeline-state.json ``stageSeconds``), shows a progress bar against that duration.
 """
@@ -21,8 +21,8 @@ from rich.table import Table
 from rich.text import Text
 
 from contract.wait_states import WaitStateNames
-from pipeline.runs import REJECTED, RUNNING, SKIPPED, SUCCEEDED, outcome_of, short_id, short_metric
-from pipeline.workflow_graph import FAIL, TASK, WAIT, Step, WorkflowGraph
+from pipelinectl.runs import REJECTED, RUNNING, SKIPPED, SUCCEEDED, outcome_of, short_id, short_metric
+from pipelinectl.workflow_graph import FAIL, TASK, WAIT, Step, WorkflowGraph
 
 # The pipeline keeps training durations per training mode (contract/run_record.py).
 TRAINING_STAGE = "SolutionVersion"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pipeline.errors import NoRunsYet
+from pipelinectl.errors import NoRunsYet
 
 SUCCEEDED, SKIPPED, REJECTED, FAILED, RUNNING = "succeeded", "skipped", "rejected", "failed", "running"
 METRIC_ABBREVIATIONS = {
@@ -127,7 +127,7 @@ def recent_runs(stepfunctions: Any, state_machine_arn: str, limit: int) -> list[
         runs.append(describe_run(stepfunctions, execution["executionArn"]))
     if not runs:
         raise NoRunsYet(
-            "no runs yet: start one with `python -m pipeline run --wait`, or wait for the schedule (see `status`)"
+            "no runs yet: start one with `python -m pipelinectl run --wait`, or wait for the schedule (see `status`)"
         )
     return runs
 
@@ -140,7 +140,7 @@ def latest_execution_arn(stepfunctions: Any, state_machine_arn: str) -> str:
     for execution in list_executions(stepfunctions, state_machine_arn):
         return str(execution["executionArn"])
     raise NoRunsYet(
-        "no runs yet: start one with `python -m pipeline run --wait`, or wait for the schedule (see `status`)"
+        "no runs yet: start one with `python -m pipelinectl run --wait`, or wait for the schedule (see `status`)"
     )
 
 

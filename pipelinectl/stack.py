@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from contract.layout import STATE_KEY
 from contract.names import PersonalizeNames
-from pipeline.errors import StackNotFound, StackNotReady
+from pipelinectl.errors import StackNotFound, StackNotReady
 
 REQUIRED_OUTPUTS = ("DataBucketName", "RawDataKey", "StateMachineArn", "ScheduleName", "PipelineName")
 READY_STATUSES = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE")

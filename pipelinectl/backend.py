@@ -1,7 +1,7 @@
 """Where the commands' AWS calls go, and how time passes: AWS itself, or the offline account.
 
 The commands only ever talk to boto3 clients. Against AWS, time is the wall clock; offline
-(``--offline``, see pipeline.offline_session) the clients reach the simulator and the clock is
+(``--offline``, see pipelinectl.offline_session) the clients reach the simulator and the clock is
 the simulated one, so waiting for a campaign update costs no real time.
 """
 

@@ -1,1 +1,0 @@
-"""The pipeline's command-line tool: run, watch, inspect and roll back retraining (python -m pipeline)."""

@@ -1,0 +1,1 @@
+"""The pipeline's command-line tool: run, watch, inspect and roll back retraining (python -m pipelinectl)."""

@@ -1,0 +1,5 @@
+import sys
+
+from pipelinectl.cli import main
+
+sys.exit(main())
