@@ -31,7 +31,7 @@ from contract.layout import STATE_KEY
 from contract.personalize import TRAINING_MODES
 from contract.readiness import READINESS_CHECKS, TRAINING_READY
 from stacks.config import PipelineConfig
-from stacks.workflow_functions import least_privilege_function, put_metric_data_statement
+from stacks.lambda_functions import least_privilege_function, put_metric_data_statement
 
 # A run may end this much later than the schedule's longest interval before the model counts as
 # stale: a slow training, or a failed run retried by hand the same day, is not yet an alarm.

@@ -14,12 +14,12 @@ from contract.names import PersonalizeNames
 from contract.resources import DATA_BUCKET_PLACEHOLDER, PERSONALIZE_ROLE_PLACEHOLDER
 from stacks.config import PipelineConfig
 from stacks.data_bucket import DataBucket
+from stacks.lambda_functions import WorkflowFunctions
 from stacks.monitoring import PipelineMonitoring
 from stacks.notifications import RunNotifications
 from stacks.personalize_access import PersonalizeArns, PersonalizeServiceRole
-from stacks.retraining_workflow import RetrainingWorkflow
+from stacks.state_machine import RetrainingStateMachine
 from stacks.teardown import PersonalizeTeardown
-from stacks.workflow_functions import WorkflowFunctions
 
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 
@@ -65,7 +65,7 @@ class PersonalizePipelineStack(Stack):
             PERSONALIZE_ROLE_PLACEHOLDER: personalize_role.role.role_arn,
             **{f.placeholder: steps.functions[f.key].function_arn for f in WORKFLOW_FUNCTIONS},
         }
-        workflow = RetrainingWorkflow(
+        workflow = RetrainingStateMachine(
             self,
             "Retraining",
             definition_text=definition_text() if callable(definition_text) else definition_text,

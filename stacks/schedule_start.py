@@ -25,8 +25,8 @@ from constructs import Construct
 from contract.functions import COMPUTE_SCHEDULE_START
 from contract.resources import SCHEDULE_START_RESOURCE_TYPE
 from stacks.config import ScheduleConfig
+from stacks.lambda_functions import least_privilege_function, provider_framework_role
 from stacks.nag_acknowledgements import PROVIDER_INVOKE_REASON, acknowledge_reviewed_wildcards
-from stacks.workflow_functions import least_privilege_function, provider_framework_role
 
 
 class ScheduleStart(Construct):

@@ -23,9 +23,9 @@ from constructs import Construct
 from contract.functions import DELETE_PERSONALIZE_RESOURCES, PAUSE_PIPELINE
 from contract.names import PersonalizeNames
 from contract.resources import TEARDOWN_RESOURCE_TYPE
+from stacks.lambda_functions import allow, least_privilege_function, provider_framework_role
 from stacks.nag_acknowledgements import PROVIDER_INVOKE_REASON, acknowledge_finding, acknowledge_reviewed_wildcards
 from stacks.personalize_access import PersonalizeArns
-from stacks.workflow_functions import allow, least_privilege_function, provider_framework_role
 
 # The provider framework's maximum; CloudFormation itself waits an hour for a custom resource.
 # Real deletions take minutes each (a campaign alone often ten), in seven dependent stages.

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from stacks.artifacts import STACK_NAME, VALIDATION_REPORT_FILE_NAME
-from stacks.retraining_workflow import chosen_log_level_reason
+from stacks.state_machine import chosen_log_level_reason
 from tests.conftest import REPO, AppSynth, app_synth_once
 from tests.infra.conftest import CUSTOM_BLOCK, VARIATIONS_BLOCK
 

@@ -43,7 +43,7 @@ INVOKE_QUALIFIERS_REASON = (
 )
 
 
-class RetrainingWorkflow(Construct):
+class RetrainingStateMachine(Construct):
     """Deploys exactly the definition synth emitted, with deploy-time ARNs substituted."""
 
     def __init__(

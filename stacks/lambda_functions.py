@@ -80,7 +80,7 @@ class WorkflowFunctions(Construct):
         # List* calls of Personalize support no resource-level permissions (Service
         # Authorization Reference), so they are the only statements on "*".
         statements: dict[str, list[iam.PolicyStatement]] = {
-            # states:ListExecutions on the state machine: a policy of its own (RetrainingWorkflow).
+            # states:ListExecutions on the state machine: a policy of its own (RetrainingStateMachine).
             LOOK_FOR_ANOTHER_RUN.key: [],
             PREPARE_DATA.key: [
                 allow(["s3:GetObject"], [bucket.arn_for_objects(raw_key), bucket.arn_for_objects(STATE_KEY)]),
