@@ -8,7 +8,8 @@ from typing import Any
 
 import boto3
 
-from simulator.offline import REGION, OfflinePipeline, invoke_lambda
+from simulator.lambda_runtime import invoke_lambda
+from simulator.offline import REGION, OfflinePipeline
 
 NAMESPACE = "PersonalizePipeline"
 METRIC = "normalized_discounted_cumulative_gain_at_10"

@@ -43,8 +43,8 @@ def test_each_shared_fact_is_assigned_only_in_the_contract() -> None:
     # The simulated Personalize states the service's rules on its own (from docs/aws-behaviour.md),
     # so that a wrong contract fails a test instead of agreeing with itself.
     allowed_elsewhere = {
-        ("simulator/personalize.py", "IN_FLIGHT"),
-        ("simulator/personalize.py", "UPDATE_CAPABLE_RECIPES"),
+        ("simulator/personalize/core.py", "IN_FLIGHT"),
+        ("simulator/personalize/core.py", "UPDATE_CAPABLE_RECIPES"),
     }
     definitions = []
     for folder in CODE_FOLDERS:

@@ -7,7 +7,16 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 # Folders whose every module a newcomer may open; each must have its line.
-MAPPED_FOLDERS = ("contract", "stacks", "stacks/workflow", "lambdas", "pipelinectl", "simulator", "tools")
+MAPPED_FOLDERS = (
+    "contract",
+    "stacks",
+    "stacks/workflow",
+    "lambdas",
+    "pipelinectl",
+    "simulator",
+    "simulator/personalize",
+    "tools",
+)
 UNLISTED = {"__init__.py"}
 
 

@@ -1,0 +1,20 @@
+"""The offline Amazon Personalize: one simulator, split by resource family.
+
+- :mod:`.core`: resources and their status lifecycles, faults, request dispatch and validation;
+- :mod:`.datasets`: dataset groups, schemas, datasets, import jobs;
+- :mod:`.training`: solutions, solution versions, metrics, automatic training;
+- :mod:`.serving`: campaigns and their updates, event trackers, filters, GetRecommendations.
+"""
+
+from __future__ import annotations
+
+from simulator.personalize.core import PersonalizeCore, StageDurations, iter_operations
+from simulator.personalize.datasets import DatasetOperations
+from simulator.personalize.serving import ServingOperations
+from simulator.personalize.training import TrainingOperations
+
+__all__ = ["PersonalizeSimulator", "StageDurations", "iter_operations"]
+
+
+class PersonalizeSimulator(DatasetOperations, TrainingOperations, ServingOperations, PersonalizeCore):
+    """In-memory Personalize: control plane resources plus GetRecommendations."""

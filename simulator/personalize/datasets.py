@@ -1,0 +1,292 @@
+"""Dataset groups, schemas, datasets and import jobs: the data side of Personalize."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from simulator.personalize.core import (
+    IN_FLIGHT,
+    REQUIRED_INTERACTION_FIELDS,
+    in_use,
+    invalid_input,
+    operation,
+)
+from simulator.personalize.lifecycle import Interactions, Resource
+from simulator.service_model import SimulatedServiceError
+
+
+class DatasetOperations:
+    """Operations of dataset groups, schemas, datasets and import jobs; mixed into PersonalizeSimulator (core state in PersonalizeCore)."""
+
+    # ----------------------------------------------------------------- dataset groups
+
+    @operation("personalize", "CreateDatasetGroup")
+    def _create_dataset_group(self, p: dict[str, Any]) -> dict[str, Any]:
+        self._require_unique_name("dataset_group", p["name"], "Dataset group")
+        if len(self._live("dataset_group")) >= self.max_dataset_groups:
+            raise SimulatedServiceError("LimitExceededException", "Exceeded the maximum number of dataset groups")
+        arn = self._arn(f"dataset-group/{p['name']}")
+        attrs = {k: p[k] for k in ("roleArn", "kmsKeyArn", "domain") if k in p}
+        self._add("dataset_group", arn, p["name"], self._life(self.durations.dataset_group, "dataset_group"), attrs)
+        out = {"datasetGroupArn": arn}
+        if "domain" in p:
+            out["domain"] = p["domain"]
+        return out
+
+    def _view_dataset_group(self, res: Resource) -> dict[str, Any]:
+        return self._stamp(res, {"name": res.name, "datasetGroupArn": res.arn, **res.attrs})
+
+    @operation("personalize", "DescribeDatasetGroup")
+    def _describe_dataset_group(self, p: dict[str, Any]) -> dict[str, Any]:
+        res = self._get(p["datasetGroupArn"], "dataset_group", "dataset group")
+        return {"datasetGroup": self._view_dataset_group(res)}
+
+    @operation("personalize", "ListDatasetGroups")
+    def _list_dataset_groups(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self._list("dataset_group", p, "datasetGroups", "DatasetGroupSummary")
+
+    @operation("personalize", "DeleteDatasetGroup")
+    def _delete_dataset_group(self, p: dict[str, Any]) -> dict[str, Any]:
+        res = self._get(p["datasetGroupArn"], "dataset_group", "dataset group")
+        for kind, label in (
+            ("dataset", "datasets"),
+            ("solution", "solutions"),
+            ("event_tracker", "event trackers"),
+            ("filter", "filters"),
+        ):
+            if self._children(res.arn, kind):
+                raise in_use(f"Dataset group {res.arn} still has {label}; delete them first")
+        self._start_delete(res)
+        return {}
+
+    # ----------------------------------------------------------------- schemas
+
+    @operation("personalize", "CreateSchema")
+    def _create_schema(self, p: dict[str, Any]) -> dict[str, Any]:
+        fields = _parse_schema(p["schema"])
+        self._require_unique_name("schema", p["name"], "Schema")
+        arn = self._arn(f"schema/{p['name']}")
+        attrs = {"schema": p["schema"], "fields": fields, **({"domain": p["domain"]} if "domain" in p else {})}
+        self._add("schema", arn, p["name"], self._life(self.durations.schema, None), attrs)
+        return {"schemaArn": arn}
+
+    def _view_schema(self, res: Resource) -> dict[str, Any]:
+        body = {"name": res.name, "schemaArn": res.arn, "schema": res.attrs["schema"]}
+        if "domain" in res.attrs:
+            body["domain"] = res.attrs["domain"]
+        return self._stamp(res, body, with_status=False)
+
+    @operation("personalize", "DescribeSchema")
+    def _describe_schema(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"schema": self._view_schema(self._get(p["schemaArn"], "schema", "schema"))}
+
+    @operation("personalize", "ListSchemas")
+    def _list_schemas(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self._list("schema", p, "schemas", "DatasetSchemaSummary")
+
+    @operation("personalize", "DeleteSchema")
+    def _delete_schema(self, p: dict[str, Any]) -> dict[str, Any]:
+        res = self._get(p["schemaArn"], "schema", "schema")
+        if any(ds.attrs["schemaArn"] == res.arn for ds in self._live("dataset")):
+            raise in_use(f"Schema {res.arn} is used by a dataset")
+        self._drop(res.arn)
+        return {}
+
+    # ----------------------------------------------------------------- datasets
+
+    @operation("personalize", "CreateDataset")
+    def _create_dataset(self, p: dict[str, Any]) -> dict[str, Any]:
+        group = self._get(p["datasetGroupArn"], "dataset_group", "dataset group")
+        schema = self._get(p["schemaArn"], "schema", "schema")
+        dataset_type = p["datasetType"].upper()
+        if dataset_type not in ("INTERACTIONS", "ITEMS", "USERS", "ACTIONS", "ACTION_INTERACTIONS"):
+            raise invalid_input(f"Invalid dataset type {p['datasetType']}")
+        if dataset_type == "INTERACTIONS":
+            missing = [f for f in REQUIRED_INTERACTION_FIELDS if f not in schema.attrs["fields"]]
+            if missing:
+                raise invalid_input(f"Schema {schema.arn} is missing required fields for INTERACTIONS: {missing}")
+        self._require_active(group, "Dataset group")
+        self._require_unique_name("dataset", p["name"], "Dataset")
+        arn = self._arn(f"dataset/{group.name}/{dataset_type}")
+        if arn in self._resources:
+            raise SimulatedServiceError(
+                "ResourceAlreadyExistsException", f"Dataset group {group.arn} already has a {dataset_type} dataset"
+            )
+        attrs = {"datasetType": dataset_type, "schemaArn": schema.arn}
+        self._add("dataset", arn, p["name"], self._life(self.durations.dataset, "dataset"), attrs, group.arn)
+        return {"datasetArn": arn}
+
+    def _view_dataset(self, res: Resource) -> dict[str, Any]:
+        body = self._stamp(res, {"name": res.name, "datasetArn": res.arn, "datasetGroupArn": res.parent, **res.attrs})
+        # Register personalize.last-updated-moves (assumed): a dataset's LastUpdatedDateTime also
+        # moves when data is imported into it, so on a reused dataset it is not its creation's end.
+        imported = [
+            job.life.finished_at() for job in self._children(res.arn, "import_job") if self._status(job) == "ACTIVE"
+        ]
+        if body["status"] == "ACTIVE" and imported:
+            body["lastUpdatedDateTime"] = max([body["lastUpdatedDateTime"], *imported])
+        return body
+
+    @operation("personalize", "DescribeDataset")
+    def _describe_dataset(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"dataset": self._view_dataset(self._get(p["datasetArn"], "dataset", "dataset"))}
+
+    @operation("personalize", "ListDatasets")
+    def _list_datasets(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self._list("dataset", p, "datasets", "DatasetSummary", p.get("datasetGroupArn"))
+
+    @operation("personalize", "DeleteDataset")
+    def _delete_dataset(self, p: dict[str, Any]) -> dict[str, Any]:
+        res = self._get(p["datasetArn"], "dataset", "dataset")
+        busy = [job for job in self._children(res.arn, "import_job") if self._status(job) in IN_FLIGHT]
+        if busy:
+            raise in_use(f"Dataset {res.arn} has an import job in progress: {busy[0].arn}")
+        self._start_delete(res)
+        return {}
+
+    # ----------------------------------------------------------------- import jobs
+
+    @operation("personalize", "CreateDatasetImportJob")
+    def _create_import_job(self, p: dict[str, Any]) -> dict[str, Any]:
+        dataset = self._get(p["datasetArn"], "dataset", "dataset")
+        location = p["dataSource"].get("dataLocation", "")
+        if not location.startswith("s3://"):
+            raise invalid_input(f"Data location {location!r} must be an S3 path (s3://bucket/key)")
+        self._require_active(dataset, "Dataset")
+        if any(self._status(job) in IN_FLIGHT for job in self._children(dataset.arn, "import_job")):
+            raise in_use(f"Dataset {dataset.arn} already has an import job in progress")
+        self._require_unique_name("import_job", p["jobName"], "Dataset import job")
+        arn = self._arn(f"dataset-import-job/{p['jobName']}")
+        life = self._life(self.durations.import_job, "import_job")
+        rows, problem = self._read_interactions(location)
+        denied = self.s3_access_denied(p.get("roleArn", ""), location) if self.s3_access_denied else None
+        problem = denied or problem
+        if problem and not life.failure:
+            life.failure = problem
+        attrs = {
+            "dataSource": {"dataLocation": location},
+            "importMode": p.get("importMode", "FULL"),
+            "publishAttributionMetricsToS3": p.get("publishAttributionMetricsToS3", False),
+            **({"roleArn": p["roleArn"]} if "roleArn" in p else {}),
+        }
+        self._add("import_job", arn, p["jobName"], life, attrs, dataset.arn)
+        self._imports[arn] = Interactions(rows)
+        return {"datasetImportJobArn": arn}
+
+    def _read_interactions(self, location: str) -> tuple[list[tuple[str, str, int]] | None, str | None]:
+        """Read the CSV the job points at; returns (rows, failureReason)."""
+        if self.s3_reader is None:
+            return None, None
+        bucket, _, key = location[len("s3://") :].partition("/")
+        try:
+            keys = self._keys_at(bucket, key)
+            blobs = [self.s3_reader(bucket, k) for k in keys]
+        except (OSError, LookupError, ClientError) as exc:
+            return None, (
+                f"Failed to read input data from {location}: {type(exc).__name__}. Check that the file exists "
+                "and that the role passed in roleArn and the bucket policy allow Personalize to read it."
+            )
+        if not blobs:
+            return None, f"No input data files found at {location}"
+        rows: list[tuple[str, str, int]] = []
+        for blob in blobs:
+            parsed, problem = _parse_interactions_csv(blob)
+            if problem:
+                return None, problem
+            rows += parsed
+        return rows, None
+
+    def _keys_at(self, bucket: str, key: str) -> list[str]:
+        if not key.endswith("/"):
+            return [key]
+        if self.s3_lister is None:
+            raise FileNotFoundError(f"listing s3://{bucket}/{key} needs an s3_lister")
+        return sorted(k for k in self.s3_lister(bucket, key) if not k.endswith("/"))
+
+    def _view_import_job(self, res: Resource) -> dict[str, Any]:
+        body = {"jobName": res.name, "datasetImportJobArn": res.arn, "datasetArn": res.parent, **res.attrs}
+        return self._stamp(res, body)
+
+    @operation("personalize", "DescribeDatasetImportJob")
+    def _describe_import_job(self, p: dict[str, Any]) -> dict[str, Any]:
+        res = self._get(p["datasetImportJobArn"], "import_job", "dataset import job")
+        return {"datasetImportJob": self._view_import_job(res)}
+
+    @operation("personalize", "ListDatasetImportJobs")
+    def _list_import_jobs(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self._list("import_job", p, "datasetImportJobs", "DatasetImportJobSummary", p.get("datasetArn"))
+
+    def _group_data(self, group_arn: str, at: datetime) -> list[tuple[str, str, int]] | None:
+        """Interactions of a dataset group as of ``at``; None when nothing real was imported."""
+        jobs = [
+            job
+            for ds in self._children(group_arn, "dataset")
+            if ds.attrs["datasetType"] == "INTERACTIONS"
+            for job in self._children(ds.arn, "import_job")
+            if job.life.status(at) == "ACTIVE"
+        ]
+        jobs.sort(key=lambda job: job.life.finished_at())
+        data: list[tuple[str, str, int]] | None = None
+        for job in jobs:
+            rows = self._imports[job.arn].rows
+            if rows is None:
+                continue
+            data = rows[:] if job.attrs["importMode"] == "FULL" or data is None else data + rows
+        return data
+
+    def _has_active_import(self, group_arn: str) -> bool:
+        return any(
+            self._status(job) == "ACTIVE"
+            for ds in self._children(group_arn, "dataset")
+            for job in self._children(ds.arn, "import_job")
+        )
+
+
+def _parse_schema(text: str) -> list[str]:
+    """Accept an Avro-like record schema and return its field names."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise invalid_input(f"Schema is not valid JSON: {exc.msg} at position {exc.pos}") from exc
+    if not isinstance(doc, dict) or doc.get("type") != "record":
+        raise invalid_input('Invalid Avro schema: the top-level type must be "record"')
+    if not isinstance(doc.get("name"), str):
+        raise invalid_input('Invalid Avro schema: a record needs a "name"')
+    fields = doc.get("fields")
+    if not isinstance(fields, list) or not fields:
+        raise invalid_input('Invalid Avro schema: "fields" must be a non-empty list')
+    names = []
+    for entry in fields:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or "type" not in entry:
+            raise invalid_input(f"Invalid Avro schema: every field needs a name and a type, got {entry!r}")
+        names.append(entry["name"])
+    return names
+
+
+def _parse_interactions_csv(blob: bytes) -> tuple[list[tuple[str, str, int]], str | None]:
+    """Parse USER_ID, ITEM_ID, TIMESTAMP rows; return (rows, failureReason)."""
+    try:
+        text = blob.decode("utf-8")
+    except UnicodeDecodeError:
+        return [], "Input data is not valid UTF-8 CSV"
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip().upper() for h in next(reader, [])]
+    missing = [f for f in REQUIRED_INTERACTION_FIELDS if f not in header]
+    if missing:
+        return [], f"Input CSV is missing the following columns: [{', '.join(missing)}]"
+    user_i, item_i, ts_i = (header.index(f) for f in REQUIRED_INTERACTION_FIELDS)
+    rows = []
+    for line_no, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        try:
+            rows.append((row[user_i], row[item_i], int(row[ts_i])))
+        except (IndexError, ValueError):
+            return [], f"Malformed row {line_no} in input CSV: TIMESTAMP must be an integer Unix epoch"
+    return rows, None
