@@ -20,7 +20,6 @@ from stacks.artifacts import (
     stack_name_from_context,
 )
 from stacks.config import CONTEXT_KEY, ConfigError, load_config
-from stacks.definition_build import DefinitionBuild, DefinitionBuildError
 
 
 def main() -> int:
@@ -32,25 +31,19 @@ def main() -> int:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 1
 
-    # The definition is built in a second process (the Data Science SDK takes seconds to import)
-    # while this one imports the CDK's modules and builds the first constructs of the stack.
-    definition = DefinitionBuild(app.node.try_get_context(CONTEXT_KEY))
-
     from cdk_nag import AwsSolutionsChecks
 
     from stacks.pipeline_stack import PersonalizePipelineStack
+    from stacks.workflow import build_workflow_definition, render_definition
 
-    try:
-        PersonalizePipelineStack(
-            app,
-            stack_name,
-            config=config,
-            definition_text=definition.text,
-            description="Amazon Personalize movie recommender that retrains itself on a schedule",
-        )
-    except DefinitionBuildError as error:
-        print(f"Workflow definition error: {error}", file=sys.stderr)
-        return 1
+    definition_text = render_definition(build_workflow_definition(config))
+    PersonalizePipelineStack(
+        app,
+        stack_name,
+        config=config,
+        definition_text=definition_text,
+        description="Amazon Personalize movie recommender that retrains itself on a schedule",
+    )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     report = Path(app.outdir, VALIDATION_REPORT_FILE_NAME)
     report.unlink(missing_ok=True)  # a stale report must not explain this synth
@@ -68,7 +61,7 @@ def main() -> int:
         )
         return 1
     # The emitted definition sits beside the template; the template deploys this very text.
-    Path(assembly.directory, DEFINITION_FILE_NAME).write_text(definition.text())
+    Path(assembly.directory, DEFINITION_FILE_NAME).write_text(definition_text)
     return 0
 
 

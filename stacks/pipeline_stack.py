@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Stack
@@ -33,11 +32,11 @@ class PersonalizePipelineStack(Stack):
         construct_id: str,
         *,
         config: PipelineConfig,
-        definition_text: str | Callable[[], str],
+        definition_text: str,
         **kwargs: Any,
     ) -> None:
-        """``definition_text`` may be a function that returns it: it is called only when the state
-        machine is built, after the bucket, roles and functions (app.py builds it meanwhile)."""
+        """``definition_text`` is the workflow definition (stacks/workflow), with placeholders for
+        the ARNs the stack substitutes."""
         super().__init__(scope, construct_id, **kwargs)
         names = PersonalizeNames(config.pipeline_name)
         arns = PersonalizeArns(self, names, config.recipe_arn)
@@ -68,7 +67,7 @@ class PersonalizePipelineStack(Stack):
         workflow = RetrainingStateMachine(
             self,
             "Retraining",
-            definition_text=definition_text() if callable(definition_text) else definition_text,
+            definition_text=definition_text,
             substitutions=substitutions,
             functions=list(steps.functions.values()),
             run_guard_role=steps.role_of(LOOK_FOR_ANOTHER_RUN),

@@ -14,14 +14,13 @@ exist once the stack is deployed appear as ``${Placeholder}`` strings; the stack
 text to Step Functions with ``definition_substitutions``, and the offline simulator substitutes
 its own values.
 
-Only this package imports the Data Science SDK (it imports sagemaker, ~2 s): synth and the tests
+Only this package imports the Data Science SDK (its state-machine core, through :mod:`.sdk`): synth and the tests
 that check the definition. Everything else reads the shared facts from contract/.
 """
 
 from __future__ import annotations
 
 import json
-import warnings
 from typing import Any
 
 from contract.readiness import CAMPAIGN_CREATED, CAMPAIGN_ROLLBACK, CAMPAIGN_UPDATED, READINESS_CHECKS
@@ -30,11 +29,8 @@ from stacks.workflow.builder import WorkflowBuilder
 from stacks.workflow.deploy_and_smoke_test import build_deploy_and_smoke_test
 from stacks.workflow.ensure_and_import import build_ensure_and_import
 from stacks.workflow.guard_and_prepare import build_guard_and_prepare
+from stacks.workflow.sdk import Graph
 from stacks.workflow.train_and_evaluate import build_train_and_evaluate
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from stepfunctions.steps.states import Graph
 
 __all__ = ["build_workflow_definition", "execution_timeout_seconds", "render_definition"]
 

@@ -7,16 +7,7 @@ says which steps it has and how they connect.
 
 from __future__ import annotations
 
-import logging
-import warnings
 from typing import Any
-
-# sagemaker (imported by the SDK) logs where it looked for its own defaults and warns that v3
-# exists; neither concerns synth, and the SDK needs v2 (see FACTS.md).
-logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from stepfunctions.steps.states import Catch, Fail, Pass, Retry, State, Task
 
 from contract.events import EVENT_DETAIL_TYPE, EVENT_SOURCE, METRIC_NAMESPACE, STAGE_NOTIFICATION, STAGE_RECORD
 from contract.functions import RECORD_RUN, FunctionSpec
@@ -26,6 +17,7 @@ from contract.readiness import READINESS_CHECKS, ReadinessCheck
 from contract.resources import DATA_BUCKET_PLACEHOLDER, PUT_EVENTS_INTEGRATION
 from stacks.config import PipelineConfig
 from stacks.workflow.outcomes import outcome_detail
+from stacks.workflow.sdk import Catch, Fail, Pass, Retry, State, Task
 from stacks.workflow.waits import build_wait_until_active
 
 # Errors of the Lambda service itself (not of our code): always worth a retry.

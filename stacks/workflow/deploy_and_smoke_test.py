@@ -6,18 +6,12 @@ an update, the previous version is put back (and awaited) before the run fails.
 
 from __future__ import annotations
 
-import warnings
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from stepfunctions.steps.choice_rule import ChoiceRule
-    from stepfunctions.steps.states import Catch, Chain, Choice, Pass, State, Succeed, Task
-
 from contract.events import STAGE_CAMPAIGN, STAGE_SMOKE_TEST
 from contract.functions import DEPLOY_CAMPAIGN, SMOKE_TEST
 from contract.readiness import CAMPAIGN_CREATED, CAMPAIGN_ROLLBACK, CAMPAIGN_UPDATED
 from stacks.workflow.builder import WorkflowBuilder
 from stacks.workflow.outcomes import SUCCESS_METRICS, outcome_detail
+from stacks.workflow.sdk import Catch, Chain, Choice, ChoiceRule, Pass, State, Succeed, Task
 
 
 def build_deploy_and_smoke_test(b: WorkflowBuilder) -> State:

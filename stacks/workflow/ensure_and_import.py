@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from stepfunctions.steps.states import State
-
 from contract.events import STAGE_DATASET, STAGE_DATASET_GROUP, STAGE_IMPORT
 from contract.functions import ENSURE_DATASET, ENSURE_DATASET_GROUP, START_IMPORT
 from contract.readiness import DATASET_GROUP_READY, DATASET_READY, IMPORT_READY
 from contract.resources import PERSONALIZE_ROLE_PLACEHOLDER
 from stacks.interactions_schema import INTERACTIONS_SCHEMA_JSON
 from stacks.workflow.builder import RUN_CONTEXT, WorkflowBuilder
+from stacks.workflow.sdk import State
 
 
 def build_ensure_and_import(b: WorkflowBuilder, *, then: State) -> State:

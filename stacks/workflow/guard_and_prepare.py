@@ -6,13 +6,6 @@ been uploaded and nothing trained yet; the data is the data of the last training
 
 from __future__ import annotations
 
-import warnings
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from stepfunctions.steps.choice_rule import ChoiceRule
-    from stepfunctions.steps.states import Chain, Choice, Pass, State, Succeed
-
 from contract.events import STAGE_GUARD, STAGE_INPUT, STAGE_PREPARE
 from contract.functions import LOOK_FOR_ANOTHER_RUN, PREPARE_DATA
 from contract.layout import STATE_KEY, TRAINING_PREFIX
@@ -20,6 +13,7 @@ from contract.readiness import CAMPAIGN_ROLLBACK, READINESS_CHECKS
 from contract.resources import DATA_BUCKET_PLACEHOLDER
 from stacks.workflow.builder import WorkflowBuilder
 from stacks.workflow.outcomes import outcome_detail
+from stacks.workflow.sdk import Chain, Choice, ChoiceRule, Pass, State, Succeed
 
 
 def build_guard_and_prepare(b: WorkflowBuilder, *, then: State) -> State:

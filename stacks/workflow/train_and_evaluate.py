@@ -6,18 +6,12 @@ A version the gate rejects is recorded (the same data is not trained again) and 
 
 from __future__ import annotations
 
-import warnings
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from stepfunctions.steps.choice_rule import ChoiceRule
-    from stepfunctions.steps.states import Chain, Choice, Pass, State, Succeed
-
 from contract.events import STAGE_EVALUATION, STAGE_SOLUTION, STAGE_TRAINING
 from contract.functions import ENSURE_SOLUTION, EVALUATE_VERSION, START_TRAINING
 from contract.readiness import SOLUTION_READY, TRAINING_READY
 from stacks.workflow.builder import RUN_CONTEXT, WorkflowBuilder
 from stacks.workflow.outcomes import REJECTION_METRICS, outcome_detail
+from stacks.workflow.sdk import Chain, Choice, ChoiceRule, Pass, State, Succeed
 
 
 def build_train_and_evaluate(b: WorkflowBuilder, *, deploy: State) -> State:

@@ -5,17 +5,12 @@ Every wait of the workflow is built here from a :class:`contract.readiness.Readi
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from stepfunctions.steps.choice_rule import ChoiceRule
-    from stepfunctions.steps.states import Chain, Choice, Pass, Retry, State, Task, Wait
 
 from contract.personalize import ACTIVE, FAILED_STATUSES
 from contract.readiness import ReadinessCheck
 from contract.resources import SDK_INTEGRATION_PREFIX
+from stacks.workflow.sdk import Chain, Choice, ChoiceRule, Pass, Retry, State, Task, Wait
 
 # Personalize throttling reaching an aws-sdk task (register sfn.aws-sdk.error-names): its model
 # has no ThrottlingException, so Step Functions reports it as the SDK's generic
