@@ -52,9 +52,10 @@ lint: install
 	for folder in lambdas/*/; do $(VENV)/bin/mypy "$$folder" || exit 1; done
 
 ## test: lint, then the whole test suite (unit, infrastructure with the security gates, offline end-to-end), on two
-## workers (pytest-xdist): the offline runs spend most of their time in the ASL interpreter, one core each
+## workers (pytest-xdist): the offline runs spend most of their time in the ASL interpreter, one core each; an idle
+## worker steals queued tests from the busy one (--dist worksteal), so the few long tests do not leave a core idle
 test: lint
-	$(PYTHON) -m pytest -n 2
+	$(PYTHON) -m pytest -n 2 --dist worksteal
 
 ## bench: the emitted workflow against the notebook's polling, and a month of daily runs (simulated time)
 bench: synth

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +27,25 @@ for folder in sorted(LAMBDAS.iterdir()):
 NODE_BIN = REPO / "node_modules" / ".bin"
 if NODE_BIN.is_dir() and not os.environ.get("PATH", "").startswith(str(NODE_BIN)):
     os.environ["PATH"] = os.pathsep.join([str(NODE_BIN), os.environ.get("PATH", "")])
+
+
+# The one non-default config besides the infrastructure tests' custom one, so that every
+# single-value variation a test checks costs one synth in all: a daily schedule, ERROR-level
+# state machine logs, an e-mail subscription, the data deleted with the stack, and (for the
+# end-to-end training-policy tests) a recipe that supports UPDATE training with a metric floor.
+VARIATIONS_BLOCK: dict[str, Any] = {
+    "schedule": {"expression": "rate(1 day)"},
+    "logging": {"stateMachineLevel": "ERROR"},
+    "notifications": {"email": "ml-ops@example.com"},
+    "data": {"onDestroy": "destroy"},
+    "recipeArn": "arn:aws:personalize:::recipe/aws-user-personalization",
+    "training": {"mode": "UPDATE", "fullRetrainEveryDays": 7},
+    "qualityGate": {
+        "metric": "normalized_discounted_cumulative_gain_at_10",
+        "maxRelativeRegression": 0.05,
+        "minimum": 0.1,
+    },
+}
 
 
 def run_app(outdir: Path, personalize: object = None) -> subprocess.CompletedProcess[str]:

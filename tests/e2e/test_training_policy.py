@@ -1,7 +1,7 @@
 """End-to-end: which training a run starts, whether its version is promoted, how long it waits.
 
 Training modes and the quality gate need a non-default config (a recipe that supports
-UPDATE, a metric floor), synthesized here once through the real entry point.
+UPDATE, a metric floor): the suite's variations config, synthesized once through the real entry point.
 """
 
 from __future__ import annotations
@@ -17,21 +17,16 @@ from simulator.cloud_assembly import SynthesizedPipeline, load_synthesized_pipel
 from simulator.interpreter import ExecutionResult
 from simulator.offline import ACCOUNT_ID, REGION, OfflinePipeline
 from simulator.sample_data import generate_ratings, to_u_data
-from tests.conftest import synthesize
+from tests.conftest import VARIATIONS_BLOCK, synthesize
 from tests.e2e.conftest import deployed_with_ratings
 
 ARN = f"arn:aws:personalize:{REGION}:{ACCOUNT_ID}"
-METRIC = "normalized_discounted_cumulative_gain_at_10"
-UPDATE_MODE = {
-    "recipeArn": "arn:aws:personalize:::recipe/aws-user-personalization",
-    "training": {"mode": "UPDATE", "fullRetrainEveryDays": 7},
-    "qualityGate": {"metric": METRIC, "maxRelativeRegression": 0.05, "minimum": 0.1},
-}
+METRIC = VARIATIONS_BLOCK["qualityGate"]["metric"]
 
 
 @pytest.fixture(scope="module")
 def update_mode(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPipeline:
-    return load_synthesized_pipeline(synthesize(tmp_path_factory, UPDATE_MODE))
+    return load_synthesized_pipeline(synthesize(tmp_path_factory, VARIATIONS_BLOCK))
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from stacks.config import PipelineConfig, load_config
+from tests.conftest import VARIATIONS_BLOCK
 from tests.conftest import synthesize as synthesize_app
 
 # A config that differs from the defaults in every value a template depends on.
@@ -78,21 +79,6 @@ def pipeline(request: pytest.FixtureRequest) -> SynthesizedPipeline:
     """Each of the two synthesized stacks in turn, for properties that must hold for any config."""
     synthesized: SynthesizedPipeline = request.getfixturevalue(request.param)
     return synthesized
-
-
-@pytest.fixture(scope="session")
-def destroy_data_pipeline(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPipeline:
-    """The default stack with the data retention switch set to destroy."""
-    return synthesize(tmp_path_factory, {"data": {"onDestroy": "destroy"}})
-
-
-# One config for the single-value variations the template tests check, so that they cost one
-# synth: a daily schedule, ERROR-level state machine logs and an e-mail subscription.
-VARIATIONS_BLOCK: dict[str, Any] = {
-    "schedule": {"expression": "rate(1 day)"},
-    "logging": {"stateMachineLevel": "ERROR"},
-    "notifications": {"email": "ml-ops@example.com"},
-}
 
 
 @pytest.fixture(scope="session")

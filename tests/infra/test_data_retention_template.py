@@ -13,11 +13,11 @@ def test_by_default_the_data_bucket_and_its_objects_survive_destroy(default_pipe
     default_pipeline.template.resource_count_is("Custom::S3AutoDeleteObjects", 0)
 
 
-def test_set_to_destroy_the_bucket_is_emptied_and_deleted(destroy_data_pipeline: SynthesizedPipeline) -> None:
-    bucket = bucket_id(destroy_data_pipeline)
-    _, auto_delete = only_resource(destroy_data_pipeline, "Custom::S3AutoDeleteObjects")
+def test_set_to_destroy_the_bucket_is_emptied_and_deleted(variations_pipeline: SynthesizedPipeline) -> None:
+    bucket = bucket_id(variations_pipeline)
+    _, auto_delete = only_resource(variations_pipeline, "Custom::S3AutoDeleteObjects")
 
-    destroy_data_pipeline.template.has_resource(
+    variations_pipeline.template.has_resource(
         "AWS::S3::Bucket", {"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"}
     )
     assert auto_delete["BucketName"] == {"Ref": bucket}
