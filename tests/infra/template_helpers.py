@@ -308,3 +308,16 @@ def allowed_personalize_resources(pipeline: SynthesizedPipeline) -> set[str]:
         personalize_arn("event-tracker/*"),
         pipeline.config.recipe_arn,
     }
+
+
+def notification_topic_id(pipeline: SynthesizedPipeline) -> str:
+    return only_resource(pipeline, "AWS::SNS::Topic")[0]
+
+
+def heartbeat_function_id(pipeline: SynthesizedPipeline) -> str:
+    (function_id,) = [
+        rid
+        for rid, function in resources_of_type(pipeline, "AWS::Lambda::Function").items()
+        if function["Properties"]["Handler"] == "run_record.report_retraining_age"
+    ]
+    return function_id

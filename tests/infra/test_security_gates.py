@@ -1,6 +1,6 @@
 """IAM rules over every policy document in the template, whichever construct wrote it.
 
-test_template.py checks each role's exact actions; these rules hold for any policy a later
+test_lambda_functions.py and test_state_machine.py check each role's exact actions; these rules hold for any policy a later
 change adds (a role's inline or attached policy, a managed policy, a resource policy): no
 managed *FullAccess policy, no wildcard action, ``Resource: "*"`` only for actions that have no
 resource-level permission, and ``iam:PassRole`` only for the Personalize role, to Personalize

@@ -1,6 +1,6 @@
 """Every Lambda logs structured JSON: its fields are top-level keys of Lambda's JSON log format.
 
-The functions are deployed with LoggingFormat JSON (tests/infra/test_template.py). In that
+The functions are deployed with LoggingFormat JSON (tests/infra/test_lambda_functions.py). In that
 format only records of the ``logging`` module become JSON, with ``extra`` fields as keys;
 ``print`` output stays plain text, and an ``extra`` key named like a LogRecord attribute
 (``name``, ``created``, ...) raises instead of logging.
