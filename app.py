@@ -7,6 +7,7 @@ exit code 1 (docs/security-gates.md says how to fix or acknowledge one).
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import aws_cdk as cdk
 
 from stacks.artifacts import (
     DEFINITION_FILE_NAME,
+    KEY_POLICY_FILE_NAME,
     STACK_NAME_CONTEXT_KEY,
     VALIDATION_REPORT_FILE_NAME,
     StackNameError,
@@ -37,7 +39,7 @@ def main() -> int:
     from stacks.workflow import build_workflow_definition, render_definition
 
     definition_text = render_definition(build_workflow_definition(config))
-    PersonalizePipelineStack(
+    stack = PersonalizePipelineStack(
         app,
         stack_name,
         config=config,
@@ -62,6 +64,14 @@ def main() -> int:
         return 1
     # The emitted definition sits beside the template; the template deploys this very text.
     Path(assembly.directory, DEFINITION_FILE_NAME).write_text(definition_text)
+    if stack.key_policy_to_add is not None:
+        key_policy = Path(assembly.directory, KEY_POLICY_FILE_NAME)
+        key_policy.write_text(json.dumps(stack.key_policy_to_add, indent=2) + "\n")
+        print(
+            f"encryption.kmsKey names an existing key: add the statements of {key_policy} to its key policy "
+            "before the first run (README, 'Encryption with your own key').",
+            file=sys.stderr,
+        )
     return 0
 
 

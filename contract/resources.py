@@ -14,3 +14,5 @@ SDK_INTEGRATION_PREFIX = "arn:aws:states:::aws-sdk:"
 # each workflow step's function ARN is ``${<key>FunctionArn}`` (contract.functions).
 DATA_BUCKET_PLACEHOLDER = "DataBucketName"
 PERSONALIZE_ROLE_PLACEHOLDER = "PersonalizeRoleArn"
+# The pipeline's KMS key, when the config names or creates one (encryption.kmsKey).
+KMS_KEY_PLACEHOLDER = "PipelineKeyArn"

@@ -93,6 +93,8 @@ class TemplateValues:
             "AWS::CloudWatch::Alarm": f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}",
             "AWS::Events::Rule": f"arn:aws:events:{region}:{account}:rule/{name}",
             "AWS::Scheduler::Schedule": f"arn:aws:scheduler:{region}:{account}:schedule/default/{name}",
+            # A key's ARN ends in a generated key id; offline, the logical id stands in for it.
+            "AWS::KMS::Key": f"arn:aws:kms:{region}:{account}:key/{name}",
         }
         if kind not in builders:
             raise TemplateValueError(f"no offline ARN for {kind} ({logical_id})")

@@ -13,8 +13,8 @@ import io
 import json
 import threading
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,7 +34,7 @@ from simulator.clock import SimulatedClock
 from simulator.cloud_assembly import SynthesizedPipeline, substitute
 from simulator.cloudformation import CloudFormationStacks
 from simulator.events import EventBus, PutEventsTaskError
-from simulator.iam import ALLOW, Request, TemplateValues, evaluate
+from simulator.iam import ALLOW, DENY, Request, TemplateValues, evaluate
 from simulator.interpreter import ExecutionEvent, ExecutionResult, TaskFailure, TaskRequest, run_execution
 from simulator.lambda_runtime import environment, invoke_lambda
 from simulator.personalize import PersonalizeSimulator, StageDurations
@@ -196,7 +196,50 @@ class OfflinePipeline:
                     f"Insufficient privileges for accessing data in S3 ({action} on {resource} denied). Check that the "
                     "role passed in roleArn and the bucket policy allow Amazon Personalize to read it."
                 )
+        # Register s3.sse-kms.decrypt: reading an SSE-KMS object also needs kms:Decrypt on its key,
+        # which the key policy grants (register kms.key-policy.authorization).
+        key_arn, key_policy = self._bucket_kms_key(bucket)
+        if key_policy is not None and not self._key_allows(
+            key_arn, key_policy, identity, Request("kms:Decrypt", "*", principal_arn=role_arn)
+        ):
+            return (
+                f"Insufficient privileges for accessing data in S3 (kms:Decrypt on {key_arn} denied): the objects "
+                "are encrypted with that KMS key. Check that its key policy lets the role passed in roleArn use it."
+            )
         return None
+
+    @staticmethod
+    def _key_allows(key_arn: str | None, key_policy: Mapping[str, Any], identity: list[Any], request: Request) -> bool:
+        """KMS's rule: the key policy allows the principal itself, or it allows the account (its root)
+        and then the principal's IAM policies decide, on the key's ARN."""
+        if evaluate([key_policy], request, resource_policy=True) == DENY:
+            return False
+        if evaluate([key_policy], request, resource_policy=True) == ALLOW:
+            return True
+        account_root = replace(request, principal_arn=f"arn:aws:iam::{ACCOUNT_ID}:root")
+        return (
+            evaluate([key_policy], account_root, resource_policy=True) == ALLOW
+            and evaluate(identity, replace(request, resource=key_arn)) == ALLOW
+        )
+
+    def _bucket_kms_key(self, bucket: str) -> tuple[str | None, Mapping[str, Any] | None]:
+        """The KMS key of the bucket's default encryption (SSE-KMS) and, for a key the stack creates,
+        its key policy (an imported key's policy is not in the template: offline, it is not checked)."""
+        resources = self.synthesized.template["Resources"]
+        for resource in resources.values():
+            if resource["Type"] != "AWS::S3::Bucket" or self.bucket_name != bucket:
+                continue
+            encryption = resource.get("Properties", {}).get("BucketEncryption", {})
+            for rule in encryption.get("ServerSideEncryptionConfiguration", []):
+                default = rule.get("ServerSideEncryptionByDefault", {})
+                if default.get("SSEAlgorithm") == "aws:kms" and "KMSMasterKeyID" in default:
+                    key = default["KMSMasterKeyID"]
+                    logical_id = key.get("Fn::GetAtt", [None])[0] if isinstance(key, dict) else None
+                    if logical_id in resources and resources[logical_id]["Type"] == "AWS::KMS::Key":
+                        policy = self.values.resolve(resources[logical_id]["Properties"]["KeyPolicy"])
+                        return self.values.resolve(key), policy
+                    return self.values.resolve(key), None
+        return None, None
 
     def fire_alarm(self, alarm: str, *, state: str = "ALARM") -> list[bool]:
         """CloudWatch moves the alarm (its logical id, or a unique part of it) to ``state``; True per action that published."""

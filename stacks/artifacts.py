@@ -6,6 +6,8 @@ import json
 import re
 
 DEFINITION_FILE_NAME = "personalize-workflow.asl.json"
+# With encryption.kmsKey naming an existing key: the statements its key policy needs.
+KEY_POLICY_FILE_NAME = "key-policy-to-add.json"
 STACK_NAME = "PersonalizePipeline"
 # Written by CDK's policy validation (the cdk-nag plugin app.py adds) on every synth.
 VALIDATION_REPORT_FILE_NAME = "validation-report.json"

@@ -65,6 +65,12 @@ EMAIL_MAX_LENGTH = 254
 STATE_MACHINE_LOG_LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
 
 
+KMS_KEY_CREATE = "create"
+KMS_KEY_ARN_PATTERN = re.compile(
+    r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/mrk-[0-9a-f]{32}"
+)
+
+
 class ConfigError(ValueError):
     """A configuration value that would produce a broken or rejected deployment."""
 
@@ -172,6 +178,22 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class EncryptionConfig:
+    """Which key protects the pipeline's data: AWS-managed and AWS-owned keys (``kms_key`` None),
+    a key the stack creates (``"create"``), or the ARN of an existing customer-managed key."""
+
+    kms_key: str | None = None
+
+    @property
+    def creates_key(self) -> bool:
+        return self.kms_key == KMS_KEY_CREATE
+
+    @property
+    def imported_key_arn(self) -> str | None:
+        return self.kms_key if self.kms_key not in (None, KMS_KEY_CREATE) else None
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """Everything a deployment of the pipeline can be told, validated."""
 
@@ -185,6 +207,7 @@ class PipelineConfig:
     quality_gate: QualityGateConfig = QualityGateConfig()
     notifications: NotificationsConfig = NotificationsConfig()
     logging: LoggingConfig = LoggingConfig()
+    encryption: EncryptionConfig = EncryptionConfig()
 
     @property
     def recipe_name(self) -> str:
@@ -218,6 +241,7 @@ def load_config(context_value: Any) -> PipelineConfig:
             "qualityGate",
             "notifications",
             "logging",
+            "encryption",
         },
     )
     recipe_arn = _recipe_arn(block.get("recipeArn", defaults.recipe_arn))
@@ -234,6 +258,7 @@ def load_config(context_value: Any) -> PipelineConfig:
         quality_gate=_quality_gate(block.get("qualityGate", {})),
         notifications=_notifications(block.get("notifications", {})),
         logging=_logging(block.get("logging", {})),
+        encryption=_encryption(block.get("encryption", {})),
     )
 
 
@@ -529,3 +554,20 @@ def _logging(value: Any) -> LoggingConfig:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _encryption(value: Any) -> EncryptionConfig:
+    block = _require_object("encryption", value, '{"kmsKey": "create"}')
+    _reject_unknown_keys("encryption.", block, {"kmsKey"})
+    key = block.get("kmsKey", EncryptionConfig().kms_key)
+    if key is None or key == KMS_KEY_CREATE or (isinstance(key, str) and KMS_KEY_ARN_PATTERN.fullmatch(key)):
+        return EncryptionConfig(kms_key=key)
+    raise ConfigError(
+        "encryption.kmsKey",
+        key,
+        'null (AWS-managed encryption), "create" (the stack creates a customer-managed key with rotation on) or '
+        "the ARN of an existing symmetric customer-managed key in this account and region "
+        "(arn:aws:kms:<region>:<account>:key/<key id>; an alias is not accepted, since key policies and "
+        "Personalize need the key itself)",
+        '"create"',
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -21,15 +22,25 @@ class DataBucket(Construct):
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, training_file_retention: Duration, destroy_on_delete: bool = False
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        training_file_retention: Duration,
+        destroy_on_delete: bool = False,
+        encryption_key: kms.IKey | None = None,
     ) -> None:
-        """``destroy_on_delete``: `cdk destroy` empties and deletes the bucket; by default it is kept."""
+        """``destroy_on_delete``: `cdk destroy` empties and deletes the bucket; by default it is kept.
+        ``encryption_key``: SSE-KMS with that key and an S3 bucket key (fewer KMS requests), instead
+        of S3-managed keys."""
         super().__init__(scope, construct_id)
         account = Stack.of(self).account
         self.bucket = s3.Bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
+            encryption=s3.BucketEncryption.KMS if encryption_key else s3.BucketEncryption.S3_MANAGED,
+            encryption_key=encryption_key,
+            bucket_key_enabled=True if encryption_key else None,
             enforce_ssl=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,

@@ -3,7 +3,7 @@
 Source: the Service Authorization Reference, "Actions, resources, and condition keys for <service>"
 (https://docs.aws.amazon.com/service-authorization/latest/reference/), one page per service:
 Amazon Personalize, AWS Step Functions, Amazon S3, Amazon SNS, Amazon EventBridge, Amazon
-EventBridge Scheduler, AWS Lambda, Amazon CloudWatch, Amazon CloudWatch Logs, AWS X-Ray, IAM.
+EventBridge Scheduler, AWS Lambda, Amazon CloudWatch, Amazon CloudWatch Logs, AWS X-Ray, IAM, AWS KMS.
 Register entry ``iam.resource-types`` in docs/aws-behaviour.md.
 
 An action with no resource type accepts only ``Resource: "*"``. An action with required types
@@ -41,6 +41,7 @@ ARN_FORMATS: dict[str, str] = {
     "logs:log-group": "arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}",
     "logs:log-stream": "arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}:log-stream:${LogStreamName}",
     "iam:role": "arn:${Partition}:iam::${Account}:role/${RoleNameWithPath}",
+    "kms:key": "arn:${Partition}:kms:${Region}:${Account}:key/${KeyId}",
 }
 
 
@@ -64,6 +65,11 @@ NONE = ActionReference()
 
 ACTIONS: dict[str, ActionReference] = {
     # --- Amazon Personalize
+    # --- AWS Key Management Service (encryption.kmsKey)
+    "kms:Decrypt": _required("kms:key"),
+    "kms:GenerateDataKey": _required("kms:key"),
+    "kms:DescribeKey": _required("kms:key"),
+    "kms:ListGrants": _required("kms:key"),
     "personalize:CreateDatasetGroup": _required("personalize:datasetGroup"),
     "personalize:DeleteDatasetGroup": _required("personalize:datasetGroup"),
     "personalize:DescribeDatasetGroup": _required("personalize:datasetGroup"),

@@ -99,7 +99,7 @@ class PipelineMonitoring(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
-        heartbeat = least_privilege_function(
+        self.heartbeat = heartbeat = least_privilege_function(
             self,
             REPORT_RETRAINING_AGE,
             [
@@ -154,7 +154,7 @@ class PipelineMonitoring(Construct):
             # No report is as bad as a stale one: the heartbeat stopped, or nothing ever succeeded.
             treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
         )
-        alarms = (self.failed_alarm, self.timed_out_alarm, self.stale_alarm)
+        self.alarms = alarms = (self.failed_alarm, self.timed_out_alarm, self.stale_alarm)
         for alarm in alarms:
             alarm.add_alarm_action(notify)
         self.stale_alarm.add_ok_action(notify)

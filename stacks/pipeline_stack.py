@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import Aspects, CfnOutput, Duration, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from contract.functions import LOOK_FOR_ANOTHER_RUN, WORKFLOW_FUNCTIONS
+from contract.functions import ENSURE_DATASET_GROUP, LOOK_FOR_ANOTHER_RUN, PREPARE_DATA, RECORD_RUN, WORKFLOW_FUNCTIONS
 from contract.names import PersonalizeNames
-from contract.resources import DATA_BUCKET_PLACEHOLDER, PERSONALIZE_ROLE_PLACEHOLDER
+from contract.resources import DATA_BUCKET_PLACEHOLDER, KMS_KEY_PLACEHOLDER, PERSONALIZE_ROLE_PLACEHOLDER
 from stacks.config import PipelineConfig
 from stacks.data_bucket import DataBucket
+from stacks.encryption import (
+    PERSONALIZE_KEY_ACTIONS,
+    PERSONALIZE_ROLE_OUTPUT,
+    S3_READ_WRITE_KEY_ACTIONS,
+    EncryptWithKey,
+    PipelineKey,
+    key_policy_document,
+    service_statements,
+)
 from stacks.lambda_functions import WorkflowFunctions
 from stacks.monitoring import PipelineMonitoring
 from stacks.notifications import RunNotifications
@@ -38,11 +48,22 @@ class PersonalizePipelineStack(Stack):
         """``definition_text`` is the workflow definition (stacks/workflow), with placeholders for
         the ARNs the stack substitutes."""
         super().__init__(scope, construct_id, **kwargs)
+        # With an existing key (encryption.kmsKey as an ARN): the statements its policy needs.
+        self.key_policy_to_add: dict[str, Any] | None = None
         names = PersonalizeNames(config.pipeline_name)
         arns = PersonalizeArns(self, names, config.recipe_arn)
 
+        key = (
+            PipelineKey(self, "Encryption", config=config.encryption, destroy_on_delete=config.data.destroy_on_delete)
+            if config.encryption.kms_key is not None
+            else None
+        )
         data = DataBucket(
-            self, "Data", training_file_retention=Duration.days(90), destroy_on_delete=config.data.destroy_on_delete
+            self,
+            "Data",
+            training_file_retention=Duration.days(90),
+            destroy_on_delete=config.data.destroy_on_delete,
+            encryption_key=key.key if key else None,
         )
         # Each wildcard ARN a policy may name, with the reason it cannot be narrower.
         wildcard_reasons = {**data.wildcard_reasons, **arns.wildcard_reasons}
@@ -64,6 +85,8 @@ class PersonalizePipelineStack(Stack):
             PERSONALIZE_ROLE_PLACEHOLDER: personalize_role.role.role_arn,
             **{f.placeholder: steps.functions[f.key].function_arn for f in WORKFLOW_FUNCTIONS},
         }
+        if key is not None:
+            substitutions[KMS_KEY_PLACEHOLDER] = key.key_arn
         workflow = RetrainingStateMachine(
             self,
             "Retraining",
@@ -76,6 +99,7 @@ class PersonalizePipelineStack(Stack):
             log_retention=LOG_RETENTION,
             log_level=config.logging.state_machine_level,
             wildcard_reasons=wildcard_reasons,
+            encryption_key=key.key if key else None,
         )
         notifications = RunNotifications(
             self,
@@ -106,6 +130,9 @@ class PersonalizePipelineStack(Stack):
             wildcard_reasons=wildcard_reasons,
         )
 
+        if key is not None:
+            self._encrypt_with(key, arns, personalize_role.role, steps, monitoring)
+
         CfnOutput(self, "DataBucketName", value=data.bucket.bucket_name, description="Bucket of raw and training data")
         CfnOutput(self, "RawDataKey", value=config.data.raw_key, description="Where the raw ratings file goes")
         CfnOutput(
@@ -124,3 +151,52 @@ class PersonalizePipelineStack(Stack):
             description="Run outcomes and alarms; subscribe here (or set notifications.email)",
         )
         CfnOutput(self, "DashboardName", value=monitoring.dashboard.dashboard_name)
+
+    def _encrypt_with(
+        self,
+        key: PipelineKey,
+        arns: PersonalizeArns,
+        personalize_role: iam.IRole,
+        steps: WorkflowFunctions,
+        monitoring: PipelineMonitoring,
+    ) -> None:
+        """The key on everything that holds data, and the right to use it for whoever reads that data."""
+        Aspects.of(self).add(EncryptWithKey(key.key))
+        # Personalize reads the SSE-KMS training files through its role, and uses the key for
+        # the dataset group it creates with it.
+        personalize_role.add_to_principal_policy(
+            iam.PolicyStatement(actions=PERSONALIZE_KEY_ACTIONS, resources=[key.key_arn])
+        )
+        # The dataset group is created with the key and the role Personalize uses it through, and
+        # an existing group's key is checked against the configured one.
+        dataset_group_step = steps.role_of(ENSURE_DATASET_GROUP)
+        dataset_group_step.add_to_principal_policy(
+            iam.PolicyStatement(actions=["personalize:DescribeDatasetGroup"], resources=[arns.dataset_group])
+        )
+        dataset_group_step.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[personalize_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}},
+            )
+        )
+        # Every function that reads or writes the bucket: the raw file, the training file, the run record.
+        for role in (steps.role_of(PREPARE_DATA), steps.role_of(RECORD_RUN)):
+            role.add_to_principal_policy(
+                iam.PolicyStatement(actions=S3_READ_WRITE_KEY_ACTIONS, resources=[key.key_arn])
+            )
+        if monitoring.heartbeat.role is not None:
+            monitoring.heartbeat.role.add_to_principal_policy(
+                iam.PolicyStatement(actions=["kms:Decrypt"], resources=[key.key_arn])
+            )
+        statements = service_statements(self, personalize_role_arn=personalize_role.role_arn)
+        key.add_service_statements(statements)
+        if not key.created:
+            # For the user to add to the existing key's policy (app.py writes it beside the template).
+            self.key_policy_to_add = key_policy_document(self, statements)
+            CfnOutput(
+                self,
+                PERSONALIZE_ROLE_OUTPUT,
+                value=personalize_role.role_arn,
+                description="The role Personalize assumes: the AWS principal of the key policy statements to add",
+            )

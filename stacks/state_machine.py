@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from aws_cdk import Duration, RemovalPolicy, Stack, TimeZone
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_scheduler as scheduler
@@ -60,6 +61,7 @@ class RetrainingStateMachine(Construct):
         log_retention: logs.RetentionDays,
         log_level: str,
         wildcard_reasons: Mapping[str, str],
+        encryption_key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         arns = personalize_arns
@@ -85,6 +87,13 @@ class RetrainingStateMachine(Construct):
             # resource-level permissions.
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel[log_level], include_execution_data=True),
+            # Execution data (inputs, outputs, history) under the pipeline's key, with data keys
+            # reused for five minutes (the Step Functions default) to bound the KMS requests.
+            encryption_configuration=(
+                sfn.CustomerManagedEncryptionConfiguration(encryption_key, Duration.minutes(5))
+                if encryption_key is not None
+                else None
+            ),
         )
         if log_level != "ALL":
             acknowledge_finding(

@@ -31,8 +31,9 @@ if NODE_BIN.is_dir() and not os.environ.get("PATH", "").startswith(str(NODE_BIN)
 
 # The one non-default config besides the infrastructure tests' custom one, so that every
 # single-value variation a test checks costs one synth in all: a daily schedule, ERROR-level
-# state machine logs, an e-mail subscription, the data deleted with the stack, and (for the
-# end-to-end training-policy tests) a recipe that supports UPDATE training with a metric floor.
+# state machine logs, an e-mail subscription, the data deleted with the stack, a customer-managed
+# key the stack creates, and (for the end-to-end training-policy tests) a recipe that supports
+# UPDATE training with a metric floor.
 VARIATIONS_BLOCK: dict[str, Any] = {
     "schedule": {"expression": "rate(1 day)"},
     "logging": {"stateMachineLevel": "ERROR"},
@@ -45,6 +46,8 @@ VARIATIONS_BLOCK: dict[str, Any] = {
         "maxRelativeRegression": 0.05,
         "minimum": 0.1,
     },
+    # Everything encrypted with a key the stack creates (and deletes with the data).
+    "encryption": {"kmsKey": "create"},
 }
 
 

@@ -42,6 +42,10 @@ class InvalidEventError(ValueError):
     """The state machine sent an event this step cannot act on."""
 
 
+class DatasetGroupKeyMismatchError(Exception):
+    """The existing dataset group is not encrypted with the configured key (or has one it should not)."""
+
+
 class ResourceUnusableError(RuntimeError):
     """A resource with the pipeline's name exists but cannot be used as it is."""
 
@@ -193,13 +197,17 @@ def run_scoped_name(prefix: str, execution_name: str, execution_start_time: str)
 
 @step
 def ensure_dataset_group(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Find or create the dataset group; with ``kmsKeyArn`` (and the ``roleArn`` Personalize uses
+    it through), created with that key, and an existing group must have exactly that key."""
     name = _require(event, "name")
+    kms_key_arn = event.get("kmsKeyArn")
+    encryption = {"kmsKeyArn": kms_key_arn, "roleArn": _require(event, "roleArn")} if kms_key_arn else {}
 
     def find() -> dict[str, Any] | None:
         return next((g for g in _paginate("list_dataset_groups", "datasetGroups") if g["name"] == name), None)
 
     def create() -> str:
-        return DEPENDENCIES.client("personalize").create_dataset_group(name=name)["datasetGroupArn"]
+        return DEPENDENCIES.client("personalize").create_dataset_group(name=name, **encryption)["datasetGroupArn"]
 
     arn, created = _find_or_create(
         find,
@@ -209,8 +217,26 @@ def ensure_dataset_group(event: dict[str, Any], context: Any = None) -> dict[str
         "datasetGroupArn",
         lambda arn: DEPENDENCIES.client("personalize").delete_dataset_group(datasetGroupArn=arn),
     )
-    _log("ensure_dataset_group", resourceName=name, arn=arn, createdNow=created)
+    if kms_key_arn and not created:
+        _require_same_key(name, arn, kms_key_arn)
+    _log("ensure_dataset_group", resourceName=name, arn=arn, createdNow=created, kmsKeyArn=kms_key_arn)
     return {"arn": arn, "created": created}
+
+
+def _require_same_key(name: str, arn: str, configured: str) -> None:
+    """A dataset group's key is fixed when it is created: refuse to go on with another one."""
+    group = DEPENDENCIES.client("personalize").describe_dataset_group(datasetGroupArn=arn)["datasetGroup"]
+    existing = group.get("kmsKeyArn")
+    if existing == configured:
+        return
+    has = f"is encrypted with {existing}" if existing else "was created without a KMS key"
+    wants = f"encryption.kmsKey is {configured}"
+    raise DatasetGroupKeyMismatchError(
+        f"dataset group '{name}' ({arn}) {has}, but {wants}. Personalize cannot change a dataset group's key. "
+        "Either set encryption.kmsKey back to the key the group has, or deploy under another pipelineName "
+        "(a new dataset group, trained from the same data); then delete the old dataset group yourself once "
+        "nothing serves from it. The pipeline deleted and recreated nothing."
+    )
 
 
 # --- schema and interactions dataset -----------------------------------------------------------

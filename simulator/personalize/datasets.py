@@ -31,6 +31,14 @@ class DatasetOperations:
         self._require_unique_name("dataset_group", p["name"], "Dataset group")
         if len(self._live("dataset_group")) >= self.max_dataset_groups:
             raise SimulatedServiceError("LimitExceededException", "Exceeded the maximum number of dataset groups")
+        # Register personalize.dataset-group.kms: a KMS key needs the role that may use it, and a
+        # role is only valid with a key (CreateDatasetGroup's documentation in the service model).
+        if "kmsKeyArn" in p and "roleArn" not in p:
+            raise invalid_input(
+                "If you specify a KMS key, you must also include an IAM role that has permission to access the key"
+            )
+        if "roleArn" in p and "kmsKeyArn" not in p:
+            raise invalid_input("Supplying an IAM role is only valid when also specifying a KMS key")
         arn = self._arn(f"dataset-group/{p['name']}")
         attrs = {k: p[k] for k in ("roleArn", "kmsKeyArn", "domain") if k in p}
         self._add("dataset_group", arn, p["name"], self._life(self.durations.dataset_group, "dataset_group"), attrs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from contract.events import STAGE_DATASET, STAGE_DATASET_GROUP, STAGE_IMPORT
 from contract.functions import ENSURE_DATASET, ENSURE_DATASET_GROUP, START_IMPORT
 from contract.readiness import DATASET_GROUP_READY, DATASET_READY, IMPORT_READY
-from contract.resources import PERSONALIZE_ROLE_PLACEHOLDER
+from contract.resources import KMS_KEY_PLACEHOLDER, PERSONALIZE_ROLE_PLACEHOLDER
 from stacks.interactions_schema import INTERACTIONS_SCHEMA_JSON
 from stacks.workflow.builder import RUN_CONTEXT, WorkflowBuilder
 from stacks.workflow.sdk import State
@@ -14,10 +14,18 @@ from stacks.workflow.sdk import State
 def build_ensure_and_import(b: WorkflowBuilder, *, then: State) -> State:
     """Each step waits until its resource is ACTIVE; the imported data goes on to ``then``."""
     names = b.names
+    dataset_group: dict[str, str] = {"name": names.dataset_group}
+    if b.config.encryption.kms_key is not None:
+        # Created with the pipeline's key and the role Personalize assumes to use it; an
+        # existing group must already have that key (the step refuses another).
+        dataset_group |= {
+            "kmsKeyArn": "${" + KMS_KEY_PLACEHOLDER + "}",
+            "roleArn": "${" + PERSONALIZE_ROLE_PLACEHOLDER + "}",
+        }
     ensure_dataset_group = b.invoke(
         "Ensure dataset group",
         ENSURE_DATASET_GROUP,
-        {"name": names.dataset_group},
+        dataset_group,
         "$.datasetGroup",
         STAGE_DATASET_GROUP,
     )

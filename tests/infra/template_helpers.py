@@ -321,3 +321,24 @@ def heartbeat_function_id(pipeline: SynthesizedPipeline) -> str:
         if function["Properties"]["Handler"] == "run_record.report_retraining_age"
     ]
     return function_id
+
+
+# With encryption.kmsKey, what each role holds besides its handler's calls: the functions that
+# read and write SSE-KMS objects, and the dataset group step, which creates the group with the key
+# (passing the Personalize role) and checks an existing group's key.
+KEY_ACTIONS = {
+    "PrepareData": {"kms:Decrypt", "kms:GenerateDataKey"},
+    "RecordRun": {"kms:Decrypt", "kms:GenerateDataKey"},
+    "EnsureDatasetGroup": {"personalize:DescribeDatasetGroup", "iam:PassRole"},
+}
+PERSONALIZE_ROLE_KEY_ACTIONS = {"kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:ListGrants"}
+
+
+def encrypted(pipeline: SynthesizedPipeline) -> bool:
+    """Whether the config names or creates a customer-managed key."""
+    return pipeline.config.encryption.kms_key is not None
+
+
+def expected_handler_actions(pipeline: SynthesizedPipeline, step: str) -> set[str]:
+    """The step's handler calls, plus what the key adds in an encrypted pipeline."""
+    return HANDLER_ACTIONS[step] | (KEY_ACTIONS.get(step, set()) if encrypted(pipeline) else set())

@@ -23,8 +23,8 @@ def test_stack_has_exactly_one_data_bucket(pipeline: SynthesizedPipeline) -> Non
     pipeline.template.resource_count_is("AWS::S3::Bucket", 1)
 
 
-def test_data_bucket_is_encrypted_with_s3_managed_keys(pipeline: SynthesizedPipeline) -> None:
-    pipeline.template.has_resource_properties(
+def test_data_bucket_is_encrypted_with_s3_managed_keys(default_pipeline: SynthesizedPipeline) -> None:
+    default_pipeline.template.has_resource_properties(
         "AWS::S3::Bucket",
         {
             "BucketEncryption": Match.object_equals(

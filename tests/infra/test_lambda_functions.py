@@ -13,7 +13,6 @@ from tests.infra.conftest import SynthesizedPipeline
 from tests.infra.template_helpers import (
     FUNCTION_LOG_ACTIONS,
     FUNCTION_XRAY_ACTIONS,
-    HANDLER_ACTIONS,
     HANDLERS,
     LAMBDA_RUNTIME,
     LOG_DELIVERY_ACTIONS,
@@ -23,6 +22,8 @@ from tests.infra.template_helpers import (
     all_policy_statements,
     allowed_personalize_resources,
     bucket_id,
+    encrypted,
+    expected_handler_actions,
     function_ids,
     function_role_id,
     heartbeat_function_id,
@@ -106,7 +107,7 @@ def test_function_traces_and_logs_json_to_its_own_log_group(pipeline: Synthesize
 
 @pytest.mark.parametrize("step", HANDLERS)
 def test_function_role_holds_exactly_the_actions_its_handler_calls(pipeline: SynthesizedPipeline, step: str) -> None:
-    expected = HANDLER_ACTIONS[step] | FUNCTION_LOG_ACTIONS | FUNCTION_XRAY_ACTIONS
+    expected = expected_handler_actions(pipeline, step) | FUNCTION_LOG_ACTIONS | FUNCTION_XRAY_ACTIONS
 
     assert role_actions(pipeline, function_role_id(pipeline, step)) == expected
 
@@ -183,9 +184,10 @@ def test_pass_role_is_granted_once_for_the_personalize_role_to_personalize(pipel
         if "iam:PassRole" in s.actions and s.conditions == PASSED_TO_PERSONALIZE
     ]
 
-    assert pass_role_grants == [
+    passers = ["EnsureDatasetGroup", "StartImport"] if encrypted(pipeline) else ["StartImport"]
+    assert sorted(pass_role_grants, key=lambda grant: grant[0]) == [
         (
-            function_role_id(pipeline, "StartImport"),
+            function_role_id(pipeline, step),
             Statement(
                 "Allow",
                 frozenset({"iam:PassRole"}),
@@ -194,16 +196,17 @@ def test_pass_role_is_granted_once_for_the_personalize_role_to_personalize(pipel
                 None,
             ),
         )
+        for step in sorted(passers, key=lambda step: function_role_id(pipeline, step))
     ]
 
 
 def test_pass_role_goes_only_to_personalize_and_to_the_scheduler(pipeline: SynthesizedPipeline) -> None:
     conditions = [s.conditions for _, s in all_policy_statements(pipeline) if "iam:PassRole" in s.actions]
+    to_personalize = 2 if encrypted(pipeline) else 1  # the dataset group's role, with a key
 
-    assert conditions == [PASSED_TO_PERSONALIZE, PASSED_TO_SCHEDULER] or conditions == [
-        PASSED_TO_SCHEDULER,
-        PASSED_TO_PERSONALIZE,
-    ]
+    assert sorted(map(str, conditions)) == sorted(
+        map(str, [PASSED_TO_SCHEDULER] + [PASSED_TO_PERSONALIZE] * to_personalize)
+    )
 
 
 def test_personalize_permissions_name_only_this_pipelines_resources(pipeline: SynthesizedPipeline) -> None:

@@ -15,6 +15,7 @@ from tests.infra.template_helpers import (
     FUNCTION_XRAY_ACTIONS,
     Json,
     bucket_id,
+    encrypted,
     heartbeat_function_id,
     only_resource,
     render,
@@ -119,10 +120,11 @@ def test_the_heartbeat_reads_only_the_state_record_and_puts_only_its_metric(pipe
     statements = role_statements(pipeline, role_id)
 
     assert function["LoggingConfig"]["LogFormat"] == "JSON"
-    assert (
-        role_actions(pipeline, role_id)
-        == {"s3:GetObject", "s3:ListBucket", "cloudwatch:PutMetricData"} | FUNCTION_LOG_ACTIONS | FUNCTION_XRAY_ACTIONS
-    )
+    assert role_actions(pipeline, role_id) == {
+        "s3:GetObject",
+        "s3:ListBucket",
+        "cloudwatch:PutMetricData",
+    } | FUNCTION_LOG_ACTIONS | FUNCTION_XRAY_ACTIONS | ({"kms:Decrypt"} if encrypted(pipeline) else set())
     readable = {r for s in statements if "s3:GetObject" in s.actions for r in s.resources}
     assert readable == {f"${{{bucket}.Arn}}/state/pipeline-state.json"}
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 from tests.infra.conftest import SynthesizedPipeline
 from tests.infra.template_helpers import (
     PERSONALIZE_PRINCIPAL,
+    PERSONALIZE_ROLE_KEY_ACTIONS,
     SOURCE_ACCOUNT,
     Statement,
     bucket_id,
+    encrypted,
     personalize_service_role_id,
     role_statements,
 )
@@ -35,7 +37,12 @@ def test_personalize_role_reads_only_training_prefix(pipeline: SynthesizedPipeli
     bucket = bucket_id(pipeline)
     statements = role_statements(pipeline, personalize_service_role_id(pipeline))
 
-    assert sorted(statements, key=lambda s: sorted(s.actions)) == [
+    expected = [
         Statement("Allow", frozenset({"s3:GetObject"}), frozenset({f"${{{bucket}.Arn}}/training/*"}), {}, None),
         Statement("Allow", frozenset({"s3:ListBucket"}), frozenset({f"${{{bucket}.Arn}}"}), {}, None),
     ]
+    if encrypted(pipeline):
+        key = pipeline.config.encryption.imported_key_arn or "${EncryptionKey3A692D6E.Arn}"
+        expected.insert(0, Statement("Allow", frozenset(PERSONALIZE_ROLE_KEY_ACTIONS), frozenset({key}), {}, None))
+
+    assert sorted(statements, key=lambda s: sorted(s.actions)) == expected

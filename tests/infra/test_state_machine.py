@@ -20,6 +20,7 @@ from tests.infra.template_helpers import (
     Statement,
     as_list,
     bucket_id,
+    encrypted,
     function_ids,
     function_role_id,
     only_resource,
@@ -48,7 +49,8 @@ def test_every_definition_placeholder_has_a_substitution(pipeline: SynthesizedPi
     placeholders = set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", pipeline.definition_text))
 
     assert set(state_machine["DefinitionSubstitutions"]) == placeholders
-    assert placeholders == {"DataBucketName", "PersonalizeRoleArn"} | {f"{step}FunctionArn" for step in HANDLERS}
+    key = {"PipelineKeyArn"} if encrypted(pipeline) else set()
+    assert placeholders == {"DataBucketName", "PersonalizeRoleArn"} | key | {f"{step}FunctionArn" for step in HANDLERS}
 
 
 def test_substitutions_point_at_the_bucket_and_the_personalize_role(pipeline: SynthesizedPipeline) -> None:
@@ -109,6 +111,8 @@ def test_state_machine_role_holds_only_invoke_describe_events_logging_and_tracin
     # Listing executions is the guard function's (register sfn.list-executions.eventual-consistency).
     expected = {"lambda:InvokeFunction", "events:PutEvents"} | STATE_MACHINE_PERSONALIZE_ACTIONS
     expected |= LOG_DELIVERY_ACTIONS | STATE_MACHINE_XRAY_ACTIONS
+    if encrypted(pipeline):  # its execution data, under the key (added by CDK, scoped by encryption context)
+        expected |= {"kms:Decrypt", "kms:GenerateDataKey"}
 
     assert role_actions(pipeline, state_machine_role_id(pipeline)) == expected
 

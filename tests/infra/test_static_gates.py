@@ -18,8 +18,8 @@ import yaml
 
 from stacks.artifacts import STACK_NAME, VALIDATION_REPORT_FILE_NAME
 from stacks.state_machine import chosen_log_level_reason
-from tests.conftest import REPO, AppSynth, app_synth_once
-from tests.infra.conftest import CUSTOM_BLOCK, VARIATIONS_BLOCK
+from tests.conftest import REPO, VARIATIONS_BLOCK, AppSynth, app_synth_once
+from tests.infra.conftest import CUSTOM_BLOCK
 
 Json = dict[str, Any]
 
@@ -142,23 +142,52 @@ def test_cfn_lint_finds_no_error_in_the_template(cloud_assembly: Path) -> None:
 # --- checkov --------------------------------------------------------------------------------
 
 
-def test_checkov_passes_every_check_not_on_the_documented_skip_list(cloud_assembly: Path) -> None:
-    template = cloud_assembly / f"{STACK_NAME}.template.json"
+# Skips that only the default mode needs: with encryption.kmsKey, the key is on every log group,
+# the topic and the functions' environment, and these checks must pass.
+UNENCRYPTED_MODE_SKIPS = {"CKV_AWS_158", "CKV_AWS_26", "CKV_AWS_173"}
+
+
+def run_checkov(template: Path, skips: list[str]) -> tuple[list[str], Json, subprocess.CompletedProcess[str]]:
+    """checkov's failed checks (``<id> <resource>: <title>``) on ``template``, with ``skips``."""
     assert CHECKOV.exists(), "checkov is missing: run `make install` (it creates .venv-tools)"
     completed = subprocess.run(
-        [str(CHECKOV), "--config-file", str(CHECKOV_CONFIG), "--file", str(template), "--output", "json"],
+        [
+            *(str(CHECKOV), "--config-file", str(CHECKOV_CONFIG), "--file", str(template), "--output", "json"),
+            *("--skip-check", ",".join(skips)),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
-    result = json.loads(completed.stdout)
+    result: Json = json.loads(completed.stdout)
     failed = [f"{c['check_id']} {c['resource']}: {c['check_name']}" for c in result["results"]["failed_checks"]]
+    return failed, result, completed
+
+
+def test_checkov_passes_every_check_not_on_the_documented_skip_list(cloud_assembly: Path) -> None:
+    template = cloud_assembly / f"{STACK_NAME}.template.json"
+    failed, result, completed = run_checkov(template, yaml.safe_load(CHECKOV_CONFIG.read_text())["skip-check"])
 
     assert failed == []
     assert result["summary"]["parsing_errors"] == 0
     assert result["summary"]["resource_count"] == len(json.loads(template.read_text())["Resources"])
     assert completed.returncode == 0, completed.stderr
+
+
+def test_with_a_customer_managed_key_checkov_needs_no_encryption_skip(tmp_path_factory: pytest.TempPathFactory) -> None:
+    encrypted = app_synth_once(tmp_path_factory, VARIATIONS_BLOCK)
+    skips = [
+        check
+        for check in yaml.safe_load(CHECKOV_CONFIG.read_text())["skip-check"]
+        if check not in UNENCRYPTED_MODE_SKIPS
+    ]
+
+    failed, result, _ = run_checkov(encrypted.outdir / f"{STACK_NAME}.template.json", skips)
+
+    assert UNENCRYPTED_MODE_SKIPS <= set(yaml.safe_load(CHECKOV_CONFIG.read_text())["skip-check"])
+    assert failed == []
+    assert result["summary"]["passed"] > 0
 
 
 def test_every_checkov_skip_is_explained_in_the_docs() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 import personalize_steps as steps
 import pytest
+from botocore.exceptions import ClientError
 
 from simulator import aws as simulated_aws
 from simulator.clock import SimulatedClock
@@ -60,6 +61,55 @@ def test_ensure_dataset_group_creates_once_then_reuses(personalize: PersonalizeS
     assert first == {"arn": f"{ARN}:dataset-group/movielens", "created": True}
     assert second == {"arn": f"{ARN}:dataset-group/movielens", "created": False}
     assert [params for name, params in personalize.calls if name == "CreateDatasetGroup"] == [{"name": "movielens"}]
+
+
+KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+OTHER_KEY = "arn:aws:kms:us-east-1:123456789012:key/99999999-12ab-34cd-56ef-1234567890ab"
+ROLE = "arn:aws:iam::123456789012:role/PersonalizeAccessRole"
+
+
+def test_with_a_key_the_group_is_created_with_it_and_reused_while_it_has_it(personalize: PersonalizeSimulator) -> None:
+    event = {"name": "movielens", "kmsKeyArn": KEY, "roleArn": ROLE}
+
+    first = steps.ensure_dataset_group(event)
+    second = steps.ensure_dataset_group(event)
+
+    assert (first["created"], second["created"]) == (True, False)
+    assert [params for name, params in personalize.calls if name == "CreateDatasetGroup"] == [
+        {"name": "movielens", "kmsKeyArn": KEY, "roleArn": ROLE}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("existing", "says"),
+    [
+        ({}, "was created without a KMS key"),
+        ({"kmsKeyArn": OTHER_KEY, "roleArn": ROLE}, f"is encrypted with {OTHER_KEY}"),
+    ],
+    ids=["group-without-key", "group-with-another-key"],
+)
+def test_an_existing_group_with_another_key_stops_the_run_and_nothing_is_deleted(
+    personalize: PersonalizeSimulator, existing: dict[str, str], says: str
+) -> None:
+    client().create_dataset_group(name="movielens", **existing)
+
+    with pytest.raises(steps.DatasetGroupKeyMismatchError) as refused:
+        steps.ensure_dataset_group({"name": "movielens", "kmsKeyArn": KEY, "roleArn": ROLE})
+
+    assert str(refused.value) == (
+        f"dataset group 'movielens' ({ARN}:dataset-group/movielens) {says}, but encryption.kmsKey is {KEY}. "
+        "Personalize cannot change a dataset group's key. Either set encryption.kmsKey back to the key the group "
+        "has, or deploy under another pipelineName (a new dataset group, trained from the same data); then delete "
+        "the old dataset group yourself once nothing serves from it. The pipeline deleted and recreated nothing."
+    )
+    assert [name for name, _ in personalize.calls if name.startswith(("Delete", "Create"))] == ["CreateDatasetGroup"]
+
+
+def test_the_simulator_refuses_a_key_without_a_role_and_a_role_without_a_key(personalize: PersonalizeSimulator) -> None:
+    with pytest.raises(ClientError, match="you must also include an IAM role"):
+        client().create_dataset_group(name="a", kmsKeyArn=KEY)
+    with pytest.raises(ClientError, match="only valid when also specifying a KMS key"):
+        client().create_dataset_group(name="b", roleArn=ROLE)
 
 
 def test_a_failed_dataset_group_is_deleted_and_created_again(personalize: PersonalizeSimulator) -> None:
