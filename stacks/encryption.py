@@ -91,15 +91,20 @@ def service_statements(stack: Stack, *, personalize_role_arn: str) -> list[iam.P
     account, region, partition = Aws.ACCOUNT_ID, Aws.REGION, Aws.PARTITION
     return [
         # CloudWatch Logs encrypts each log group's events with the key; the encryption context
-        # names the log group, so the grant covers only this account's log groups in this region.
+        # names the log group, so the grant covers only this stack's log groups: those
+        # CloudFormation names <stack>-<logical id>-<suffix>, and the state machine's under
+        # /aws/vendedlogs/states/<stack>-.
         iam.PolicyStatement(
-            sid="CloudWatchLogsEncryptsThisAccountsLogGroups",
+            sid="CloudWatchLogsEncryptsThisStacksLogGroups",
             principals=[iam.ServicePrincipal(f"logs.{region}.amazonaws.com")],
             actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
             resources=["*"],
             conditions={
                 "ArnLike": {
-                    "kms:EncryptionContext:aws:logs:arn": f"arn:{partition}:logs:{region}:{account}:log-group:*"
+                    "kms:EncryptionContext:aws:logs:arn": [
+                        f"arn:{partition}:logs:{region}:{account}:log-group:{stack.stack_name}-*",
+                        f"arn:{partition}:logs:{region}:{account}:log-group:/aws/vendedlogs/states/{stack.stack_name}-*",
+                    ]
                 }
             },
         ),

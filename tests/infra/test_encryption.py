@@ -135,13 +135,21 @@ def test_the_created_key_policy_lets_each_service_do_only_its_part(variations_pi
         if r["Type"] == "AWS::IAM::Role" and lid.startswith("PersonalizeAccessRole")
     )
 
-    logs = by_sid["CloudWatchLogsEncryptsThisAccountsLogGroups"]
+    logs = by_sid["CloudWatchLogsEncryptsThisStacksLogGroups"]
+    groups = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
     assert logs["Principal"] == {"Service": "logs.${AWS::Region}.amazonaws.com"}
     assert logs["Condition"] == {
         "ArnLike": {
-            "kms:EncryptionContext:aws:logs:arn": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"
+            "kms:EncryptionContext:aws:logs:arn": [
+                f"{groups}PersonalizePipeline-*",
+                f"{groups}/aws/vendedlogs/states/PersonalizePipeline-*",
+            ]
         }
     }
+    # Every log group of the stack is named so that the condition covers it.
+    for lid, group in resources_of_type(variations_pipeline, "AWS::Logs::LogGroup").items():
+        name = group["Properties"].get("LogGroupName", f"PersonalizePipeline-{lid}")
+        assert name.startswith(("PersonalizePipeline-", "/aws/vendedlogs/states/PersonalizePipeline-")), lid
     personalize = by_sid["PersonalizeUsesTheKeyForTheDatasetGroupAndTheTrainingFiles"]
     assert personalize["Principal"] == {
         "AWS": f"${{{role_id}.Arn}}",
@@ -171,7 +179,7 @@ def test_with_an_existing_key_synth_writes_the_statements_the_readme_shows(
 
     assert written == shown
     assert {s["Sid"] for s in written["Statement"]} == {
-        "CloudWatchLogsEncryptsThisAccountsLogGroups",
+        "CloudWatchLogsEncryptsThisStacksLogGroups",
         "PersonalizeUsesTheKeyForTheDatasetGroupAndTheTrainingFiles",
         "EventBridgeAndCloudWatchPublishToTheEncryptedTopic",
     }
