@@ -45,10 +45,11 @@ EVERY_RUN_CALLS = (
     "UpdateCampaign",
     "GetRecommendations",
 )
-# Calls the state machine makes itself (aws-sdk integrations); the others are the Lambdas'.
+# Calls that a later run makes first from the state machine itself (aws-sdk integrations); the
+# others come first from a Lambda. DescribeDatasetGroup is both, and on a later run "Ensure
+# dataset group" describes the existing group (its KMS key) before the wait fragment does.
 SDK_INTEGRATION_CALLS = frozenset(
     {
-        "DescribeDatasetGroup",
         "DescribeDatasetImportJob",
         "DescribeSolutionVersion",
     }

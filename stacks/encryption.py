@@ -32,8 +32,6 @@ from stacks.config import EncryptionConfig
 # A created key costs $1 a month plus its requests (register kms.pricing); the bucket key keeps
 # S3's requests to KMS few. The longest waiting period KMS allows before it deletes a key (7 to 30 days).
 PENDING_WINDOW_DAYS = 30
-# The stack output that names the role Personalize assumes, with an existing key.
-PERSONALIZE_ROLE_OUTPUT = "PersonalizeRoleArn"
 # What Personalize needs of the key for a dataset group created with it and for SSE-KMS training
 # files: in the key policy all five, in the role's IAM policy all but CreateGrant (register
 # kms.pipeline-key.services, Personalize developer guide).
@@ -85,7 +83,7 @@ class PipelineKey(Construct):
                 self.key.add_to_resource_policy(statement)
 
 
-def service_statements(stack: Stack, *, personalize_role_arn: str) -> list[iam.PolicyStatement]:
+def service_statements(stack: Stack) -> list[iam.PolicyStatement]:
     """What each service needs of the key (register kms.pipeline-key.services), each statement's
     Sid saying what for. The stack's own roles get the key through their IAM policies."""
     account, region, partition = Aws.ACCOUNT_ID, Aws.REGION, Aws.PARTITION
@@ -108,18 +106,21 @@ def service_statements(stack: Stack, *, personalize_role_arn: str) -> list[iam.P
                 }
             },
         ),
-        # Personalize uses the key for the dataset group created with it and reads the SSE-KMS
-        # training files, as itself and through the role it assumes: the documented statement
-        # names both, and the import needs it in the key policy.
+        # Personalize uses the key for the dataset group created with it. The guide's example also
+        # names the role Personalize assumes; here the role gets the key through its IAM policy
+        # (the key policy's default statement lets IAM decide), because a key policy that names
+        # a role created in the same deployment can be refused while the role propagates, and an
+        # existing key's policy could not name it before the first deploy.
         iam.PolicyStatement(
-            sid="PersonalizeUsesTheKeyForTheDatasetGroupAndTheTrainingFiles",
-            principals=[iam.ServicePrincipal("personalize.amazonaws.com"), iam.ArnPrincipal(personalize_role_arn)],
+            sid="PersonalizeUsesTheKeyForTheDatasetGroup",
+            principals=[iam.ServicePrincipal("personalize.amazonaws.com")],
             actions=PERSONALIZE_KEY_POLICY_ACTIONS,
             resources=["*"],
         ),
         # EventBridge rules and CloudWatch alarms publish to the encrypted topic: SNS asks KMS for a
         # data key on their behalf (the AWS-managed SNS key's policy cannot be changed to allow
-        # them). Who may publish is limited by the topic policy, to this stack's rules and alarms.
+        # them). Who may publish is the topic policy's decision: alarms only from this stack,
+        # EventBridge without conditions (CDK's SNS target writes it so).
         iam.PolicyStatement(
             sid="EventBridgeAndCloudWatchPublishToTheEncryptedTopic",
             principals=[iam.ServicePrincipal("events.amazonaws.com"), iam.ServicePrincipal("cloudwatch.amazonaws.com")],
@@ -131,8 +132,7 @@ def service_statements(stack: Stack, *, personalize_role_arn: str) -> list[iam.P
 
 def key_policy_document(stack: Stack, statements: list[iam.PolicyStatement]) -> dict[str, Any]:
     """The statements as key-policy JSON a user can paste: the account, region and partition are
-    written ``<account>``, ``<region>``, ``<partition>`` (the stack is environment-agnostic), and
-    the Personalize role ``<PersonalizeRoleArn>``, the stack output of that name."""
+    written ``<account>``, ``<region>``, ``<partition>`` (the stack is environment-agnostic)."""
     resolved = stack.resolve(iam.PolicyDocument(statements=statements).to_json())
     return dict(_with_placeholders(resolved))
 
@@ -143,8 +143,6 @@ _PSEUDO = {"AWS::AccountId": "<account>", "AWS::Region": "<region>", "AWS::Parti
 def _with_placeholders(value: Any) -> Any:
     if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in _PSEUDO:
         return _PSEUDO[value["Ref"]]
-    if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
-        return f"<{PERSONALIZE_ROLE_OUTPUT}>"
     if isinstance(value, dict) and set(value) == {"Fn::Join"}:
         separator, parts = value["Fn::Join"]
         return separator.join(str(_with_placeholders(part)) for part in parts)

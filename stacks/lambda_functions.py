@@ -93,7 +93,15 @@ class WorkflowFunctions(Construct):
             ENSURE_DATASET_GROUP.key: [
                 allow(["personalize:ListDatasetGroups"], ["*"]),
                 # Delete: a CREATE FAILED dataset group is replaced, not left to block every run.
-                allow(["personalize:CreateDatasetGroup", "personalize:DeleteDatasetGroup"], [arns.dataset_group]),
+                # Describe: an existing group's KMS key is checked against encryption.kmsKey.
+                allow(
+                    [
+                        "personalize:CreateDatasetGroup",
+                        "personalize:DeleteDatasetGroup",
+                        "personalize:DescribeDatasetGroup",
+                    ],
+                    [arns.dataset_group],
+                ),
             ],
             ENSURE_DATASET.key: [
                 allow(["personalize:ListSchemas", "personalize:ListDatasets"], ["*"]),

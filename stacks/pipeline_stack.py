@@ -16,7 +16,6 @@ from stacks.config import PipelineConfig
 from stacks.data_bucket import DataBucket
 from stacks.encryption import (
     PERSONALIZE_KEY_ACTIONS,
-    PERSONALIZE_ROLE_OUTPUT,
     S3_READ_WRITE_KEY_ACTIONS,
     EncryptWithKey,
     PipelineKey,
@@ -119,7 +118,7 @@ class PersonalizePipelineStack(Stack):
             log_retention=LOG_RETENTION,
             wildcard_reasons=wildcard_reasons,
         )
-        PersonalizeTeardown(
+        teardown = PersonalizeTeardown(
             self,
             "Teardown",
             pipeline_name=config.pipeline_name,
@@ -132,6 +131,7 @@ class PersonalizePipelineStack(Stack):
 
         if key is not None:
             self._encrypt_with(key, arns, personalize_role.role, steps, monitoring)
+            self._callers_of_the_encrypted_state_machine(key, workflow, teardown)
 
         CfnOutput(self, "DataBucketName", value=data.bucket.bucket_name, description="Bucket of raw and training data")
         CfnOutput(self, "RawDataKey", value=config.data.raw_key, description="Where the raw ratings file goes")
@@ -167,13 +167,8 @@ class PersonalizePipelineStack(Stack):
         personalize_role.add_to_principal_policy(
             iam.PolicyStatement(actions=PERSONALIZE_KEY_ACTIONS, resources=[key.key_arn])
         )
-        # The dataset group is created with the key and the role Personalize uses it through, and
-        # an existing group's key is checked against the configured one.
-        dataset_group_step = steps.role_of(ENSURE_DATASET_GROUP)
-        dataset_group_step.add_to_principal_policy(
-            iam.PolicyStatement(actions=["personalize:DescribeDatasetGroup"], resources=[arns.dataset_group])
-        )
-        dataset_group_step.add_to_principal_policy(
+        # The dataset group is created with the key and the role Personalize uses it through.
+        steps.role_of(ENSURE_DATASET_GROUP).add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["iam:PassRole"],
                 resources=[personalize_role.role_arn],
@@ -189,14 +184,32 @@ class PersonalizePipelineStack(Stack):
             monitoring.heartbeat.role.add_to_principal_policy(
                 iam.PolicyStatement(actions=["kms:Decrypt"], resources=[key.key_arn])
             )
-        statements = service_statements(self, personalize_role_arn=personalize_role.role_arn)
+        statements = service_statements(self)
         key.add_service_statements(statements)
         if not key.created:
             # For the user to add to the existing key's policy (app.py writes it beside the template).
             self.key_policy_to_add = key_policy_document(self, statements)
-            CfnOutput(
-                self,
-                PERSONALIZE_ROLE_OUTPUT,
-                value=personalize_role.role_arn,
-                description="The role Personalize assumes: the AWS principal of the key policy statements to add",
-            )
+
+    def _callers_of_the_encrypted_state_machine(
+        self, key: PipelineKey, workflow: RetrainingStateMachine, teardown: PersonalizeTeardown
+    ) -> None:
+        """Starting an execution (the schedule) and stopping one with an error and cause (the
+        teardown) encrypt data with the state machine's key (register kms.pipeline-key.services):
+        both may use the key for this state machine's encryption context only."""
+        context = {
+            "StringEquals": {
+                "kms:EncryptionContext:aws:states:stateMachineArn": workflow.state_machine.state_machine_arn
+            }
+        }
+        statement = iam.PolicyStatement(
+            actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn], conditions=context
+        )
+        callers = [
+            role
+            for role in self.node.find_all()
+            if isinstance(role, iam.Role) and role.node.id.startswith("SchedulerRoleForTarget")
+        ]
+        if teardown.pause_function.role is not None:
+            callers.append(teardown.pause_function.role)
+        for role in callers:
+            role.add_to_principal_policy(statement)

@@ -79,6 +79,10 @@ class RetrainingStateMachine(Construct):
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
+            # With a key, a fixed name: the role's KMS grant is scoped by the encryption context
+            # aws:states:stateMachineArn, which CDK builds from the name (a generated name would
+            # leave it empty and the grant unusable). Turning the key on replaces the state machine.
+            state_machine_name=f"{Stack.of(self).stack_name}-retraining" if encryption_key is not None else None,
             comment="Retrains and redeploys the Amazon Personalize recommender",
             definition_body=sfn.DefinitionBody.from_string(definition_text),
             definition_substitutions=substitutions,

@@ -217,20 +217,20 @@ def ensure_dataset_group(event: dict[str, Any], context: Any = None) -> dict[str
         "datasetGroupArn",
         lambda arn: DEPENDENCIES.client("personalize").delete_dataset_group(datasetGroupArn=arn),
     )
-    if kms_key_arn and not created:
+    if not created:
         _require_same_key(name, arn, kms_key_arn)
     _log("ensure_dataset_group", resourceName=name, arn=arn, createdNow=created, kmsKeyArn=kms_key_arn)
     return {"arn": arn, "created": created}
 
 
-def _require_same_key(name: str, arn: str, configured: str) -> None:
+def _require_same_key(name: str, arn: str, configured: str | None) -> None:
     """A dataset group's key is fixed when it is created: refuse to go on with another one."""
     group = DEPENDENCIES.client("personalize").describe_dataset_group(datasetGroupArn=arn)["datasetGroup"]
     existing = group.get("kmsKeyArn")
     if existing == configured:
         return
     has = f"is encrypted with {existing}" if existing else "was created without a KMS key"
-    wants = f"encryption.kmsKey is {configured}"
+    wants = f"encryption.kmsKey is {configured}" if configured else "encryption.kmsKey is null"
     raise DatasetGroupKeyMismatchError(
         f"dataset group '{name}' ({arn}) {has}, but {wants}. Personalize cannot change a dataset group's key. "
         "Either set encryption.kmsKey back to the key the group has, or deploy under another pipelineName "

@@ -24,7 +24,9 @@ def encrypted(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPipeline:
     return load_synthesized_pipeline(synthesize(tmp_path_factory, VARIATIONS_BLOCK))
 
 
-def test_a_run_creates_the_dataset_group_with_the_key_and_trains_and_deploys(encrypted: SynthesizedPipeline) -> None:
+def test_a_run_creates_the_dataset_group_with_the_key_and_its_import_reads_the_encrypted_file(
+    encrypted: SynthesizedPipeline,
+) -> None:
     with offline_account() as account:
         pipeline = OfflinePipeline(encrypted, account)
         pipeline.upload_raw_data(to_u_data(generate_ratings()))
@@ -37,23 +39,21 @@ def test_a_run_creates_the_dataset_group_with_the_key_and_trains_and_deploys(enc
     assert group["roleArn"] == pipeline.personalize_role_arn
 
 
-def without_the_personalize_role_on_the_key(synthesized: SynthesizedPipeline) -> SynthesizedPipeline:
-    """The template with the role's kms statement gone from its policy and from the key policy."""
+def without_the_personalize_roles_key_grant(synthesized: SynthesizedPipeline) -> SynthesizedPipeline:
+    """The template without the role's IAM grant of the key. The key policy names only the
+    Personalize service and delegates to the account, so that grant is what lets the role
+    decrypt (register kms.key-policy.authorization)."""
     template = copy.deepcopy(synthesized.template)
     for resource in template["Resources"].values():
         if resource["Type"] == "AWS::IAM::Policy":
             statements = resource["Properties"]["PolicyDocument"]["Statement"]
             statements[:] = [s for s in statements if "kms:ListGrants" not in s.get("Action", [])]
-        if resource["Type"] == "AWS::KMS::Key":
-            for statement in resource["Properties"]["KeyPolicy"]["Statement"]:
-                if statement.get("Sid") == "PersonalizeUsesTheKeyForTheDatasetGroupAndTheTrainingFiles":
-                    statement["Principal"] = {"Service": "personalize.amazonaws.com"}
     return dataclasses.replace(synthesized, template=template)
 
 
 def test_an_import_whose_role_may_not_decrypt_the_training_file_fails(encrypted: SynthesizedPipeline) -> None:
     with offline_account() as account:
-        pipeline = OfflinePipeline(without_the_personalize_role_on_the_key(encrypted), account)
+        pipeline = OfflinePipeline(without_the_personalize_roles_key_grant(encrypted), account)
         pipeline.upload_raw_data(to_u_data(generate_ratings()))
 
         result = pipeline.start_execution(name="week-1")

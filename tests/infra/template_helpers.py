@@ -66,6 +66,7 @@ HANDLER_ACTIONS = {
         "personalize:ListDatasetGroups",
         "personalize:CreateDatasetGroup",
         "personalize:DeleteDatasetGroup",
+        "personalize:DescribeDatasetGroup",  # an existing group's KMS key
     },
     "EnsureDataset": {
         "personalize:ListSchemas",
@@ -325,11 +326,11 @@ def heartbeat_function_id(pipeline: SynthesizedPipeline) -> str:
 
 # With encryption.kmsKey, what each role holds besides its handler's calls: the functions that
 # read and write SSE-KMS objects, and the dataset group step, which creates the group with the key
-# (passing the Personalize role) and checks an existing group's key.
+# (passing the Personalize role).
 KEY_ACTIONS = {
     "PrepareData": {"kms:Decrypt", "kms:GenerateDataKey"},
     "RecordRun": {"kms:Decrypt", "kms:GenerateDataKey"},
-    "EnsureDatasetGroup": {"personalize:DescribeDatasetGroup", "iam:PassRole"},
+    "EnsureDatasetGroup": {"iam:PassRole"},
 }
 PERSONALIZE_ROLE_KEY_ACTIONS = {"kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:ListGrants"}
 
@@ -342,3 +343,13 @@ def encrypted(pipeline: SynthesizedPipeline) -> bool:
 def expected_handler_actions(pipeline: SynthesizedPipeline, step: str) -> set[str]:
     """The step's handler calls, plus what the key adds in an encrypted pipeline."""
     return HANDLER_ACTIONS[step] | (KEY_ACTIONS.get(step, set()) if encrypted(pipeline) else set())
+
+
+def execution_key_statements(pipeline: SynthesizedPipeline, state_machine_id: str) -> list[Statement]:
+    """With a key: the grant a caller that starts or stops executions holds, on the key, for this
+    state machine's encryption context only (none without a key)."""
+    if not encrypted(pipeline):
+        return []
+    key = pipeline.config.encryption.imported_key_arn or "${EncryptionKey3A692D6E.Arn}"
+    context = {"StringEquals": {"kms:EncryptionContext:aws:states:stateMachineArn": {"Ref": state_machine_id}}}
+    return [Statement("Allow", frozenset({"kms:Decrypt", "kms:GenerateDataKey"}), frozenset({key}), context, None)]

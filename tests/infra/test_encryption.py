@@ -45,8 +45,18 @@ def test_without_a_key_nothing_is_customer_key_encrypted(default_pipeline: Synth
     assert "EncryptionConfiguration" not in state_machine
 
 
+def test_by_default_a_created_key_is_kept_with_the_data(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from tests.infra.conftest import synthesize
+
+    kept = synthesize(tmp_path_factory, {"encryption": {"kmsKey": "create"}})
+    (key,) = [r for r in kept.resources.values() if r["Type"] == "AWS::KMS::Key"]
+
+    assert (key["DeletionPolicy"], key["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    kept.template.has_resource("AWS::S3::Bucket", {"DeletionPolicy": "Retain"})
+
+
 def test_the_created_key_rotates_and_is_deleted_after_the_longest_wait_only_with_the_data(
-    variations_pipeline: SynthesizedPipeline, default_pipeline: SynthesizedPipeline
+    variations_pipeline: SynthesizedPipeline,
 ) -> None:
     (key_id,) = [lid for lid, r in variations_pipeline.resources.items() if r["Type"] == "AWS::KMS::Key"]
     key = variations_pipeline.resources[key_id]
@@ -128,12 +138,6 @@ def key_policy(pipeline: SynthesizedPipeline) -> list[Json]:
 
 def test_the_created_key_policy_lets_each_service_do_only_its_part(variations_pipeline: SynthesizedPipeline) -> None:
     by_sid = {s["Sid"]: rendered(s) for s in key_policy(variations_pipeline) if "Sid" in s}
-    personalize_role = variations_pipeline.resources
-    role_id = next(
-        lid
-        for lid, r in personalize_role.items()
-        if r["Type"] == "AWS::IAM::Role" and lid.startswith("PersonalizeAccessRole")
-    )
 
     logs = by_sid["CloudWatchLogsEncryptsThisStacksLogGroups"]
     groups = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
@@ -146,15 +150,16 @@ def test_the_created_key_policy_lets_each_service_do_only_its_part(variations_pi
             ]
         }
     }
-    # Every log group of the stack is named so that the condition covers it.
-    for lid, group in resources_of_type(variations_pipeline, "AWS::Logs::LogGroup").items():
-        name = group["Properties"].get("LogGroupName", f"PersonalizePipeline-{lid}")
-        assert name.startswith(("PersonalizePipeline-", "/aws/vendedlogs/states/PersonalizePipeline-")), lid
-    personalize = by_sid["PersonalizeUsesTheKeyForTheDatasetGroupAndTheTrainingFiles"]
-    assert personalize["Principal"] == {
-        "AWS": f"${{{role_id}.Arn}}",
-        "Service": "personalize.amazonaws.com",
+    # The condition covers every log group: CloudFormation names those without a LogGroupName
+    # <stack>-<logical id>-<suffix>; the one named group is the state machine's.
+    named = {
+        lid: group["Properties"]["LogGroupName"]
+        for lid, group in resources_of_type(variations_pipeline, "AWS::Logs::LogGroup").items()
+        if "LogGroupName" in group["Properties"]
     }
+    assert list(named.values()) == ["/aws/vendedlogs/states/PersonalizePipeline-retraining"]
+    personalize = by_sid["PersonalizeUsesTheKeyForTheDatasetGroup"]
+    assert personalize["Principal"] == {"Service": "personalize.amazonaws.com"}
     assert sorted(personalize["Action"]) == [
         "kms:CreateGrant",
         "kms:Decrypt",
@@ -180,7 +185,37 @@ def test_with_an_existing_key_synth_writes_the_statements_the_readme_shows(
     assert written == shown
     assert {s["Sid"] for s in written["Statement"]} == {
         "CloudWatchLogsEncryptsThisStacksLogGroups",
-        "PersonalizeUsesTheKeyForTheDatasetGroupAndTheTrainingFiles",
+        "PersonalizeUsesTheKeyForTheDatasetGroup",
         "EventBridgeAndCloudWatchPublishToTheEncryptedTopic",
     }
-    assert "PersonalizeRoleArn" in custom_pipeline.template_json["Outputs"]
+
+
+def test_the_state_machine_and_its_callers_may_use_the_key_for_its_executions_only(
+    variations_pipeline: SynthesizedPipeline,
+) -> None:
+    """The role's grant is scoped by aws:states:stateMachineArn: with an empty name it would match
+    nothing and every run would fail on KMS (hence the fixed name in this mode)."""
+    machine_id, state_machine = workflow_state_machine(variations_pipeline)
+    name = state_machine["StateMachineName"]
+    arn = f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{name}"
+    scoped = [
+        (policy_id, rendered(statement["Condition"]))
+        for policy_id, policy in resources_of_type(variations_pipeline, "AWS::IAM::Policy").items()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "kms:EncryptionContext:aws:states:stateMachineArn" in str(statement.get("Condition"))
+    ]
+
+    assert name == "PersonalizePipeline-retraining"
+    assert [c for _, c in scoped if not c["StringEquals"]["kms:EncryptionContext:aws:states:stateMachineArn"]] == []
+    by_role = {policy_id.split("DefaultPolicy")[0]: c for policy_id, c in scoped}
+    assert by_role["RetrainingStateMachineRole"]["StringEquals"] == {
+        "kms:EncryptionContext:aws:states:stateMachineArn": arn
+    }
+    # The schedule starts executions and the teardown stops them with an error and cause.
+    assert any(role.startswith("SchedulerRoleForTarget") for role in by_role)
+    assert any(role.startswith("TeardownPausePipelineRole") for role in by_role)
+    for condition in by_role.values():
+        assert condition["StringEquals"]["kms:EncryptionContext:aws:states:stateMachineArn"] in (
+            arn,
+            f"${{{machine_id}}}",
+        )

@@ -21,6 +21,7 @@ from tests.infra.template_helpers import (
     as_list,
     bucket_id,
     encrypted,
+    execution_key_statements,
     function_ids,
     function_role_id,
     only_resource,
@@ -279,5 +280,6 @@ def test_schedule_role_may_only_start_this_state_machine(pipeline: SynthesizedPi
 
     assert trust_principals(pipeline.resources[role_id]) == [{"Service": "scheduler.amazonaws.com"}]
     assert role_statements(pipeline, role_id) == [
-        Statement("Allow", frozenset({"states:StartExecution"}), frozenset({f"${{{state_machine_id}}}"}), {}, None)
+        Statement("Allow", frozenset({"states:StartExecution"}), frozenset({f"${{{state_machine_id}}}"}), {}, None),
+        *execution_key_statements(pipeline, state_machine_id),
     ]

@@ -10,6 +10,7 @@ from tests.infra.template_helpers import (
     PASSED_TO_SCHEDULER,
     Json,
     Statement,
+    execution_key_statements,
     only_resource,
     personalize_arn,
     provider_framework_function_ids,
@@ -143,6 +144,7 @@ def test_pausing_may_only_disable_this_schedule_and_stop_this_state_machine(pipe
             ),
             Statement("Allow", frozenset({"states:ListExecutions"}), frozenset({f"${{{state_machine_id}}}"}), {}, None),
             Statement("Allow", frozenset({"states:StopExecution"}), frozenset({executions}), {}, None),
+            *execution_key_statements(pipeline, state_machine_id),
         ],
         key=str,
     )

@@ -484,3 +484,14 @@ def test_the_quality_gate_verdict_is_the_floor_then_the_tolerance(
     verdict = steps.quality_gate_verdict("ndcg", value, served, tolerance=0.05, minimum=minimum)
 
     assert (verdict.passed, verdict.reason, verdict.threshold) == (passed, reason, threshold)
+
+
+def test_a_group_with_a_key_is_refused_when_the_config_names_none(personalize: PersonalizeSimulator) -> None:
+    """kmsKey set back to null: the bucket would go back to SSE-S3 and the role lose the key, while
+    the group keeps it; the run stops instead of failing later inside Personalize."""
+    client().create_dataset_group(name="movielens", kmsKeyArn=KEY, roleArn=ROLE)
+
+    with pytest.raises(
+        steps.DatasetGroupKeyMismatchError, match=f"is encrypted with {KEY}, but encryption.kmsKey is null"
+    ):
+        steps.ensure_dataset_group({"name": "movielens"})
