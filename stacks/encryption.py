@@ -78,7 +78,7 @@ class PipelineKey(Construct):
 
     def add_service_statements(self, statements: list[iam.PolicyStatement]) -> None:
         """Put the services' statements on a created key's policy (an imported key's is the user's)."""
-        if isinstance(self.key, kms.Key):
+        if self.created:
             for statement in statements:
                 self.key.add_to_resource_policy(statement)
 

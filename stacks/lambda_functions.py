@@ -50,6 +50,15 @@ def allow(actions: list[str], resources: list[str]) -> iam.PolicyStatement:
     return iam.PolicyStatement(actions=actions, resources=resources)
 
 
+def pass_to_personalize(role: iam.IRole) -> iam.PolicyStatement:
+    """Passing the role Personalize assumes, to Personalize only (an import job, a dataset group with a key)."""
+    return iam.PolicyStatement(
+        actions=["iam:PassRole"],
+        resources=[role.role_arn],
+        conditions={"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}},
+    )
+
+
 def put_metric_data_statement() -> iam.PolicyStatement:
     """PutMetricData, which names no resource, for the pipeline's own namespace only."""
     return iam.PolicyStatement(
@@ -116,11 +125,7 @@ class WorkflowFunctions(Construct):
             START_IMPORT.key: [
                 allow(["personalize:ListDatasetImportJobs"], ["*"]),
                 allow(["personalize:CreateDatasetImportJob"], [arns.import_jobs, arns.datasets]),
-                iam.PolicyStatement(
-                    actions=["iam:PassRole"],
-                    resources=[personalize_role.role_arn],
-                    conditions={"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}},
-                ),
+                pass_to_personalize(personalize_role),
             ],
             ENSURE_SOLUTION.key: [
                 allow(["personalize:ListSolutions"], ["*"]),

@@ -22,7 +22,7 @@ from stacks.encryption import (
     key_policy_document,
     service_statements,
 )
-from stacks.lambda_functions import WorkflowFunctions
+from stacks.lambda_functions import WorkflowFunctions, pass_to_personalize
 from stacks.monitoring import PipelineMonitoring
 from stacks.notifications import RunNotifications
 from stacks.personalize_access import PersonalizeArns, PersonalizeServiceRole
@@ -130,7 +130,7 @@ class PersonalizePipelineStack(Stack):
         )
 
         if key is not None:
-            self._encrypt_with(key, arns, personalize_role.role, steps, monitoring)
+            self._encrypt_with(key, personalize_role.role, steps, monitoring)
             self._callers_of_the_encrypted_state_machine(key, workflow, teardown)
 
         CfnOutput(self, "DataBucketName", value=data.bucket.bucket_name, description="Bucket of raw and training data")
@@ -155,7 +155,6 @@ class PersonalizePipelineStack(Stack):
     def _encrypt_with(
         self,
         key: PipelineKey,
-        arns: PersonalizeArns,
         personalize_role: iam.IRole,
         steps: WorkflowFunctions,
         monitoring: PipelineMonitoring,
@@ -168,13 +167,7 @@ class PersonalizePipelineStack(Stack):
             iam.PolicyStatement(actions=PERSONALIZE_KEY_ACTIONS, resources=[key.key_arn])
         )
         # The dataset group is created with the key and the role Personalize uses it through.
-        steps.role_of(ENSURE_DATASET_GROUP).add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[personalize_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}},
-            )
-        )
+        steps.role_of(ENSURE_DATASET_GROUP).add_to_principal_policy(pass_to_personalize(personalize_role))
         # Every function that reads or writes the bucket: the raw file, the training file, the run record.
         for role in (steps.role_of(PREPARE_DATA), steps.role_of(RECORD_RUN)):
             role.add_to_principal_policy(
