@@ -91,6 +91,28 @@ SMOKE_TEST = FunctionSpec(
     "personalize_steps.smoke_test",
     "Asks the campaign for recommendations for a sample user",
 )
+# A deployment to batch (deployment.targets): the job, the check of its output, the manifest.
+START_BATCH_INFERENCE = FunctionSpec(
+    "StartBatchInference",
+    "personalize_steps",
+    "personalize_steps.start_batch_inference",
+    "Starts this run's batch inference job for the version that passed the quality gate",
+)
+# Reads the whole output once: time and memory for large outputs (8 bytes per user are kept).
+VALIDATE_BATCH_OUTPUT = FunctionSpec(
+    "ValidateBatchOutput",
+    "batch_output",
+    "batch_output.validate_batch_output",
+    "Checks that the batch output has every input user and no error line",
+    memory_mb=512,
+    timeout_seconds=15 * 60,
+)
+PUBLISH_BATCH_OUTPUT = FunctionSpec(
+    "PublishBatchOutput",
+    "batch_output",
+    "batch_output.publish_batch_output",
+    "Points recommendations/latest.json at this run's validated batch output",
+)
 RECORD_RUN = FunctionSpec(
     "RecordRun",
     "run_record",
@@ -110,6 +132,18 @@ WORKFLOW_FUNCTIONS = (
     SMOKE_TEST,
     RECORD_RUN,
 )
+CAMPAIGN_FUNCTIONS = (DEPLOY_CAMPAIGN, SMOKE_TEST)
+BATCH_FUNCTIONS = (START_BATCH_INFERENCE, VALIDATE_BATCH_OUTPUT, PUBLISH_BATCH_OUTPUT)
+
+
+def workflow_functions(*, campaign: bool = True, batch: bool = False) -> tuple[FunctionSpec, ...]:
+    """The workflow steps a deployment has: the campaign's steps only with a campaign, the batch
+    job's only with batch output (deployment.targets)."""
+    steps = [f for f in WORKFLOW_FUNCTIONS if campaign or f not in CAMPAIGN_FUNCTIONS]
+    if batch:
+        steps[steps.index(RECORD_RUN) : steps.index(RECORD_RUN)] = BATCH_FUNCTIONS
+    return tuple(steps)
+
 
 # --- functions that are not workflow steps ----------------------------------------------------
 

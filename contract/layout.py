@@ -6,3 +6,9 @@ from __future__ import annotations
 TRAINING_PREFIX = "training/"
 # The pipeline-state record: what was trained and deployed, and how long each stage took.
 STATE_KEY = "state/pipeline-state.json"
+# A deployment to batch: the users each run recommends for (written by the data preparation) ...
+BATCH_INPUT_PREFIX = "batch-input/"
+# ... and what its batch inference job writes, one folder per run (recommendations/<run>/).
+RECOMMENDATIONS_PREFIX = "recommendations/"
+# The one object consumers read: which run's output is current (replaced only after validation).
+MANIFEST_KEY = f"{RECOMMENDATIONS_PREFIX}latest.json"

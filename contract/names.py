@@ -45,6 +45,11 @@ class PersonalizeNames:
         return f"{self.pipeline}-train"
 
     @property
+    def batch_job_prefix(self) -> str:
+        """Batch inference jobs (a deployment to batch) are named like import jobs."""
+        return f"{self.pipeline}-batch"
+
+    @property
     def owned_prefix(self) -> str:
         """Event trackers and filters in the dataset group count as this pipeline's only with this prefix.
 

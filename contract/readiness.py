@@ -134,7 +134,20 @@ CAMPAIGN_UPDATED = ReadinessCheck(
 CAMPAIGN_ROLLBACK = replace(
     CAMPAIGN_UPDATED, stage="campaign rollback", expected_version_path="$.campaign.previousSolutionVersionArn"
 )
-# The planned checks: their waits are learned from earlier runs.
+# A batch inference job (deployment.targets has "batch"). Register personalize.batch.request:
+# it cannot be stopped, and the guide gives no duration; 12 hours at most, checked every 5 minutes.
+BATCH_READY = ReadinessCheck(
+    "batch inference job",
+    "describeBatchInferenceJob",
+    "BatchInferenceJobArn",
+    "$.batchJob.arn",
+    "BatchInferenceJob",
+    "Status",
+    interval_seconds=300,
+    max_checks=144,
+)
+CAMPAIGN_CHECKS = (CAMPAIGN_CREATED, CAMPAIGN_UPDATED)
+# The planned checks of a campaign deployment: their waits are learned from earlier runs.
 READINESS_CHECKS = (
     DATASET_GROUP_READY,
     DATASET_READY,
@@ -144,3 +157,10 @@ READINESS_CHECKS = (
     CAMPAIGN_CREATED,
     CAMPAIGN_UPDATED,
 )
+
+
+def planned_checks(*, campaign: bool = True, batch: bool = False) -> tuple[ReadinessCheck, ...]:
+    """The checks a run of this deployment plans: the campaign's only with a campaign, the batch
+    job's only with batch output (deployment.targets)."""
+    checks = [check for check in READINESS_CHECKS if campaign or check not in CAMPAIGN_CHECKS]
+    return (*checks, BATCH_READY) if batch else tuple(checks)

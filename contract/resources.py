@@ -16,3 +16,5 @@ DATA_BUCKET_PLACEHOLDER = "DataBucketName"
 PERSONALIZE_ROLE_PLACEHOLDER = "PersonalizeRoleArn"
 # The pipeline's KMS key, when the config names or creates one (encryption.kmsKey).
 KMS_KEY_PLACEHOLDER = "PipelineKeyArn"
+# The role a batch inference job reads its users file and writes its output with (deployment to batch).
+BATCH_ROLE_PLACEHOLDER = "BatchInferenceRoleArn"

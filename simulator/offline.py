@@ -81,8 +81,25 @@ def offline_account(
         def read_s3(bucket: str, key: str) -> bytes:
             return boto3.client("s3", region_name=REGION).get_object(Bucket=bucket, Key=key)["Body"].read()
 
+        def list_s3(bucket: str, prefix: str) -> list[str]:
+            pages = (
+                boto3.client("s3", region_name=REGION)
+                .get_paginator("list_objects_v2")
+                .paginate(Bucket=bucket, Prefix=prefix)
+            )
+            return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+        def write_s3(bucket: str, key: str, body: bytes) -> None:
+            boto3.client("s3", region_name=REGION).put_object(Bucket=bucket, Key=key, Body=body)
+
         personalize = PersonalizeSimulator(
-            clock, region=REGION, account_id=ACCOUNT_ID, durations=durations or StageDurations(), s3_reader=read_s3
+            clock,
+            region=REGION,
+            account_id=ACCOUNT_ID,
+            durations=durations or StageDurations(),
+            s3_reader=read_s3,
+            s3_lister=list_s3,
+            s3_writer=write_s3,
         )
         step_functions = StepFunctionsExecutions(clock, STATE_MACHINE_ARN)
         cloudformation = CloudFormationStacks(region=REGION, account_id=ACCOUNT_ID)
@@ -126,6 +143,7 @@ class OfflinePipeline:
         self.topics = Topics(self.values)
         self.account.event_bus.listeners.append(self.topics.deliver_event)
         self.account.personalize.s3_access_denied = self._personalize_s3_access_denied
+        self.account.personalize.batch_s3_access_denied = self._batch_s3_access_denied
         self.definition = self.synthesized.resolve_definition(self._substitution_values())
         self.schedule_name = SCHEDULE_NAME
         self._deploy_schedule()
@@ -162,13 +180,31 @@ class OfflinePipeline:
             names[role] = self.personalize_role_arn.rpartition("/")[2]
         return TemplateValues(self.synthesized.template, REGION, ACCOUNT_ID, STACK_NAME, names)
 
-    def _personalize_s3_access_denied(self, role_arn: str, location: str) -> str | None:
-        """Personalize's reads for an import, decided by the role's policies and the bucket policy.
+    def _batch_s3_access_denied(self, role_arn: str, input_path: str, output_path: str) -> str | None:
+        """A batch job's reads and writes, decided by its role's policies and the bucket policy.
 
-        Register personalize.s3-access.policy (the requests are assumed: ListBucket on the bucket
-        without a prefix, then GetObject on the file; the documented policies allow exactly those).
+        Register personalize.batch.permissions (the requests are assumed: ListBucket, GetObject on
+        the input file, PutObject of ``<input file name>.out`` under the output path).
         """
-        bucket, _, key = location.removeprefix("s3://").partition("/")
+        bucket, _, input_key = input_path.removeprefix("s3://").partition("/")
+        out_bucket, _, output_prefix = output_path.removeprefix("s3://").partition("/")
+        output_key = f"{output_prefix}{input_key.rpartition('/')[2]}.out"
+        return self._service_access_denied(
+            role_arn,
+            [
+                ("s3:ListBucket", f"arn:aws:s3:::{bucket}", bucket),
+                ("s3:GetObject", f"arn:aws:s3:::{bucket}/{input_key}", bucket),
+                ("s3:PutObject", f"arn:aws:s3:::{out_bucket}/{output_key}", out_bucket),
+            ],
+            key_actions=("kms:Decrypt", "kms:GenerateDataKey"),
+        )
+
+    def _service_access_denied(
+        self, role_arn: str, requests: list[tuple[str, str, str]], *, key_actions: tuple[str, ...]
+    ) -> str | None:
+        """Personalize acting on S3 through ``role_arn``: each (action, resource, bucket) must be allowed
+        by the role's policies and by the bucket's policy for the service principal, and with SSE-KMS
+        each of ``key_actions`` by the key (register s3.sse-kms.decrypt)."""
         role_name = role_arn.rpartition("/")[2]
         resources = self.synthesized.template["Resources"]
         identity = [
@@ -176,16 +212,13 @@ class OfflinePipeline:
             for r in resources.values()
             if r["Type"] == "AWS::IAM::Policy" and role_name in self.values.resolve(r["Properties"].get("Roles", []))
         ]
-        bucket_policy = [
-            self.values.resolve(r["Properties"]["PolicyDocument"])
-            for r in resources.values()
-            if r["Type"] == "AWS::S3::BucketPolicy" and self.values.resolve(r["Properties"]["Bucket"]) == bucket
-        ]
-        for action, resource in (
-            ("s3:ListBucket", f"arn:aws:s3:::{bucket}"),
-            ("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}"),
-        ):
-            context = {"aws:SourceAccount": ACCOUNT_ID, "aws:SecureTransport": "true"}
+        context = {"aws:SourceAccount": ACCOUNT_ID, "aws:SecureTransport": "true"}
+        for action, resource, bucket in requests:
+            bucket_policy = [
+                self.values.resolve(r["Properties"]["PolicyDocument"])
+                for r in resources.values()
+                if r["Type"] == "AWS::S3::BucketPolicy" and self.values.resolve(r["Properties"]["Bucket"]) == bucket
+            ]
             as_role = Request(action, resource, principal_arn=role_arn, context=context)
             as_service = Request(action, resource, principal_service="personalize.amazonaws.com", context=context)
             if (
@@ -194,19 +227,36 @@ class OfflinePipeline:
             ):
                 return (
                     f"Insufficient privileges for accessing data in S3 ({action} on {resource} denied). Check that the "
-                    "role passed in roleArn and the bucket policy allow Amazon Personalize to read it."
+                    "role passed in roleArn and the bucket policy allow Amazon Personalize to do it."
                 )
-        # Register s3.sse-kms.decrypt: reading an SSE-KMS object also needs kms:Decrypt on its key,
-        # which the key policy grants (register kms.key-policy.authorization).
-        key_arn, key_policy = self._bucket_kms_key(bucket)
-        if key_policy is not None and not self._key_allows(
-            key_arn, key_policy, identity, Request("kms:Decrypt", "*", principal_arn=role_arn)
-        ):
-            return (
-                f"Insufficient privileges for accessing data in S3 (kms:Decrypt on {key_arn} denied): the objects "
-                "are encrypted with that KMS key. Check that its key policy lets the role passed in roleArn use it."
-            )
+        for bucket in sorted({bucket for _, _, bucket in requests}):
+            key_arn, key_policy = self._bucket_kms_key(bucket)
+            for key_action in key_actions:
+                if key_policy is not None and not self._key_allows(
+                    key_arn, key_policy, identity, Request(key_action, "*", principal_arn=role_arn)
+                ):
+                    return (
+                        f"Insufficient privileges for accessing data in S3 ({key_action} on {key_arn} denied): the "
+                        "objects are encrypted with that KMS key. Check that its key policy lets the role passed in "
+                        "roleArn use it."
+                    )
         return None
+
+    def _personalize_s3_access_denied(self, role_arn: str, location: str) -> str | None:
+        """Personalize's reads for an import, decided by the role's policies and the bucket policy.
+
+        Register personalize.s3-access.policy (the requests are assumed: ListBucket on the bucket
+        without a prefix, then GetObject on the file; the documented policies allow exactly those).
+        """
+        bucket, _, key = location.removeprefix("s3://").partition("/")
+        return self._service_access_denied(
+            role_arn,
+            [
+                ("s3:ListBucket", f"arn:aws:s3:::{bucket}", bucket),
+                ("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}", bucket),
+            ],
+            key_actions=("kms:Decrypt",),
+        )
 
     @staticmethod
     def _key_allows(key_arn: str | None, key_policy: Mapping[str, Any], identity: list[Any], request: Request) -> bool:

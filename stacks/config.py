@@ -16,7 +16,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from contract.layout import STATE_KEY, TRAINING_PREFIX
+from contract.layout import (
+    BATCH_INPUT_PREFIX,
+    RECOMMENDATIONS_PREFIX,
+    STATE_KEY,
+    TRAINING_PREFIX,
+)
 from contract.personalize import TRAINING_MODES, UPDATE_CAPABLE_RECIPES
 from contract.schedule import CRON_PATTERN, RATE_PATTERN
 
@@ -64,6 +69,15 @@ EMAIL_MAX_LENGTH = 254
 # Step Functions execution log levels (CloudWatch Logs): ALL logs every state, OFF nothing.
 STATE_MACHINE_LOG_LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
 
+
+# Where a trained, quality-gated version goes: a campaign (real-time, billed per provisioned TPS-hour),
+# a batch inference job (a file of recommendations per run), or both.
+DEPLOYMENT_TARGETS = ("campaign", "batch")
+# CreateBatchInferenceJob's numResults: the model (NumBatchResults) sets no bound; 500 is the
+# documented maximum of GetRecommendations, assumed for batch (register personalize.batch.request).
+BATCH_MAX_RESULTS = 500
+# Prefixes the workflow writes; raw data and a batch users file must live elsewhere.
+WORKFLOW_PREFIXES = (TRAINING_PREFIX, BATCH_INPUT_PREFIX, RECOMMENDATIONS_PREFIX)
 
 KMS_KEY_CREATE = "create"
 KMS_KEY_ARN_PATTERN = re.compile(
@@ -178,6 +192,35 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class BatchConfig:
+    """The batch inference job a deployment to ``batch`` runs after the quality gate passes.
+
+    ``users_key``: the S3 key (in the data bucket) of a JSON-lines file of ``{"userId": ...}``
+    lines to recommend for; None means every user of the run's training data, written by the
+    data preparation.
+    """
+
+    num_results: int = 25
+    users_key: str | None = None
+
+
+@dataclass(frozen=True)
+class DeploymentConfig:
+    """Where a version that passed the quality gate is deployed: ``campaign``, ``batch`` or both."""
+
+    targets: tuple[str, ...] = ("campaign",)
+    batch: BatchConfig = BatchConfig()
+
+    @property
+    def campaign(self) -> bool:
+        return "campaign" in self.targets
+
+    @property
+    def batch_job(self) -> bool:
+        return "batch" in self.targets
+
+
+@dataclass(frozen=True)
 class EncryptionConfig:
     """Which key protects the pipeline's data: AWS-managed and AWS-owned keys (``kms_key`` None),
     a key the stack creates (``"create"``), or the ARN of an existing customer-managed key."""
@@ -208,6 +251,7 @@ class PipelineConfig:
     notifications: NotificationsConfig = NotificationsConfig()
     logging: LoggingConfig = LoggingConfig()
     encryption: EncryptionConfig = EncryptionConfig()
+    deployment: DeploymentConfig = DeploymentConfig()
 
     @property
     def recipe_name(self) -> str:
@@ -242,6 +286,7 @@ def load_config(context_value: Any) -> PipelineConfig:
             "notifications",
             "logging",
             "encryption",
+            "deployment",
         },
     )
     recipe_arn = _recipe_arn(block.get("recipeArn", defaults.recipe_arn))
@@ -259,6 +304,7 @@ def load_config(context_value: Any) -> PipelineConfig:
         notifications=_notifications(block.get("notifications", {})),
         logging=_logging(block.get("logging", {})),
         encryption=_encryption(block.get("encryption", {})),
+        deployment=_deployment(block.get("deployment", {})),
     )
 
 
@@ -409,25 +455,30 @@ def _is_known_time_zone(name: str) -> bool:
     return True
 
 
+def _is_user_data_key(key: Any) -> bool:
+    """An S3 object key of the data bucket that the user uploads: not a folder, not where the workflow writes."""
+    return (
+        isinstance(key, str)
+        and bool(key)
+        and not key.startswith("/")
+        and not key.endswith("/")
+        and not key.startswith(WORKFLOW_PREFIXES)
+        and key != STATE_KEY
+        and len(key.encode()) <= 1024
+    )
+
+
 def _data(value: Any) -> DataConfig:
     block = _require_object("data", value, '{"rawKey": "raw/ml-100k/u.data", "format": "ml-100k"}')
     _reject_unknown_keys("data.", block, {"rawKey", "format", "minRating", "onDestroy"})
     defaults = DataConfig()
     raw_key = block.get("rawKey", defaults.raw_key)
-    if (
-        not isinstance(raw_key, str)
-        or not raw_key
-        or raw_key.startswith("/")
-        or raw_key.endswith("/")
-        or raw_key.startswith(TRAINING_PREFIX)
-        or raw_key == STATE_KEY
-        or len(raw_key.encode()) > 1024
-    ):
+    if not _is_user_data_key(raw_key):
         raise ConfigError(
             "data.rawKey",
             raw_key,
             "the S3 key of the raw ratings file in the data bucket, not under "
-            f"'{TRAINING_PREFIX}' (the workflow writes there)",
+            f"{', '.join(repr(p) for p in WORKFLOW_PREFIXES)} (the workflow writes there)",
             '"raw/ml-100k/u.data"',
         )
     data_format = block.get("format", defaults.format)
@@ -571,3 +622,59 @@ def _encryption(value: Any) -> EncryptionConfig:
         "Personalize need the key itself)",
         '"create"',
     )
+
+
+def _deployment(value: Any) -> DeploymentConfig:
+    block = _require_object("deployment", value, '{"targets": ["campaign"]}')
+    _reject_unknown_keys("deployment.", block, {"targets", "batch"})
+    defaults = DeploymentConfig()
+    targets = block.get("targets", list(defaults.targets))
+    if (
+        not isinstance(targets, list)
+        or not targets
+        or any(target not in DEPLOYMENT_TARGETS for target in targets)
+        or len(set(targets)) != len(targets)
+    ):
+        raise ConfigError(
+            "deployment.targets",
+            targets,
+            'a list of "campaign" (real-time recommendations, billed per provisioned TPS-hour) and/or "batch" '
+            "(a file of recommendations per user after every promoted training), each at most once",
+            '["campaign"], ["batch"] or ["campaign", "batch"]',
+        )
+    batch = _batch(block.get("batch", {}))
+    if "batch" in block and "batch" not in targets:
+        raise ConfigError(
+            "deployment.batch",
+            block["batch"],
+            'no batch settings unless "batch" is in deployment.targets (they would have no effect)',
+            '"targets": ["campaign", "batch"]',
+        )
+    # In the order of DEPLOYMENT_TARGETS, so that equal configs are equal.
+    return DeploymentConfig(targets=tuple(t for t in DEPLOYMENT_TARGETS if t in targets), batch=batch)
+
+
+def _batch(value: Any) -> BatchConfig:
+    block = _require_object("deployment.batch", value, '{"numResults": 25}')
+    _reject_unknown_keys("deployment.batch.", block, {"numResults", "usersKey"})
+    defaults = BatchConfig()
+    num_results = block.get("numResults", defaults.num_results)
+    if isinstance(num_results, bool) or not isinstance(num_results, int) or not 1 <= num_results <= BATCH_MAX_RESULTS:
+        raise ConfigError(
+            "deployment.batch.numResults",
+            num_results,
+            f"an integer from 1 to {BATCH_MAX_RESULTS}: how many items to recommend per user",
+            "25",
+        )
+    users_key = block.get("usersKey", defaults.users_key)
+    if users_key is not None and not _is_user_data_key(users_key):
+        raise ConfigError(
+            "deployment.batch.usersKey",
+            users_key,
+            "null (every user of the run's training data) or the S3 key, in the data bucket, of a JSON-lines file "
+            'with one {"userId": "..."} per line, not under '
+            + ", ".join(repr(p) for p in WORKFLOW_PREFIXES)
+            + " (the workflow writes there)",
+            '"batch/users.json"',
+        )
+    return BatchConfig(num_results=num_results, users_key=users_key)

@@ -8,7 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from contract.layout import TRAINING_PREFIX
+from contract.layout import BATCH_INPUT_PREFIX, TRAINING_PREFIX
 from stacks.nag_acknowledgements import acknowledge_finding
 
 PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
@@ -29,10 +29,11 @@ class DataBucket(Construct):
         training_file_retention: Duration,
         destroy_on_delete: bool = False,
         encryption_key: kms.IKey | None = None,
+        expire_batch_input: bool = False,
     ) -> None:
         """``destroy_on_delete``: `cdk destroy` empties and deletes the bucket; by default it is kept.
         ``encryption_key``: SSE-KMS with that key and an S3 bucket key (fewer KMS requests), instead
-        of S3-managed keys."""
+        of S3-managed keys. ``expire_batch_input``: the users files of batch jobs expire like training files."""
         super().__init__(scope, construct_id)
         account = Stack.of(self).account
         self.bucket = s3.Bucket(
@@ -55,6 +56,18 @@ class DataBucket(Construct):
                     prefix=TRAINING_PREFIX,
                     expiration=training_file_retention,
                     noncurrent_version_expiration=Duration.days(7),
+                ),
+                *(
+                    [
+                        s3.LifecycleRule(
+                            id="ExpireBatchInput",
+                            prefix=BATCH_INPUT_PREFIX,
+                            expiration=training_file_retention,
+                            noncurrent_version_expiration=Duration.days(7),
+                        )
+                    ]
+                    if expire_batch_input
+                    else []
                 ),
                 s3.LifecycleRule(id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=Duration.days(1)),
             ],
@@ -91,6 +104,29 @@ class DataBucket(Construct):
                 principals=[iam.ServicePrincipal(PERSONALIZE_PRINCIPAL)],
                 actions=["s3:ListBucket"],
                 resources=[self.bucket.bucket_arn],
+                conditions=source_account,
+            )
+        )
+
+    def allow_batch_jobs(self, *, input_objects_arn: str, output_objects_arn: str) -> None:
+        """A deployment to batch: the bucket policy must let Personalize read the users file and
+        write the output as well (register personalize.batch.permissions), within this account."""
+        source_account = {"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="PersonalizeReadsBatchInput",
+                principals=[iam.ServicePrincipal(PERSONALIZE_PRINCIPAL)],
+                actions=["s3:GetObject"],
+                resources=[input_objects_arn],
+                conditions=source_account,
+            )
+        )
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="PersonalizeWritesBatchOutput",
+                principals=[iam.ServicePrincipal(PERSONALIZE_PRINCIPAL)],
+                actions=["s3:PutObject"],
+                resources=[output_objects_arn],
                 conditions=source_account,
             )
         )

@@ -26,6 +26,7 @@ ARN_FORMATS: dict[str, str] = {
     "personalize:schema": "arn:${Partition}:personalize:${Region}:${Account}:schema/${ResourceId}",
     "personalize:solution": "arn:${Partition}:personalize:${Region}:${Account}:solution/${ResourceId}",
     "personalize:campaign": "arn:${Partition}:personalize:${Region}:${Account}:campaign/${ResourceId}",
+    "personalize:batchInferenceJob": "arn:${Partition}:personalize:${Region}:${Account}:batch-inference-job/${ResourceId}",
     "personalize:eventTracker": "arn:${Partition}:personalize:${Region}:${Account}:event-tracker/${ResourceId}",
     "personalize:filter": "arn:${Partition}:personalize:${Region}:${Account}:filter/${ResourceId}",
     "personalize:recipe": "arn:${Partition}:personalize:::recipe/${ResourceId}",
@@ -105,6 +106,10 @@ ACTIONS: dict[str, ActionReference] = {
     "personalize:DeleteCampaign": _required("personalize:campaign"),
     "personalize:ListCampaigns": NONE,
     "personalize:GetRecommendations": _required("personalize:campaign"),
+    # A deployment to batch (register personalize.batch.permissions): the job and the solution it runs.
+    "personalize:CreateBatchInferenceJob": _required("personalize:batchInferenceJob", "personalize:solution"),
+    "personalize:DescribeBatchInferenceJob": _required("personalize:batchInferenceJob"),
+    "personalize:ListBatchInferenceJobs": NONE,
     "personalize:ListEventTrackers": NONE,
     "personalize:DeleteEventTracker": _required("personalize:eventTracker"),
     "personalize:ListFilters": NONE,

@@ -21,14 +21,18 @@ from contract.functions import (
     EVALUATE_VERSION,
     LOOK_FOR_ANOTHER_RUN,
     PREPARE_DATA,
+    PUBLISH_BATCH_OUTPUT,
     RECORD_RUN,
     SMOKE_TEST,
+    START_BATCH_INFERENCE,
     START_IMPORT,
     START_TRAINING,
-    WORKFLOW_FUNCTIONS,
+    VALIDATE_BATCH_OUTPUT,
     FunctionSpec,
+    workflow_functions,
 )
-from contract.layout import STATE_KEY, TRAINING_PREFIX
+from contract.layout import MANIFEST_KEY, STATE_KEY, TRAINING_PREFIX
+from stacks.config import DeploymentConfig
 from stacks.contract_layer import contract_layer
 from stacks.nag_acknowledgements import acknowledge_reviewed_wildcards
 from stacks.personalize_access import PersonalizeArns
@@ -82,8 +86,15 @@ class WorkflowFunctions(Construct):
         personalize_role: iam.IRole,
         log_retention: logs.RetentionDays,
         wildcard_reasons: Mapping[str, str],
+        deployment: DeploymentConfig | None = None,
+        batch_role: iam.IRole | None = None,
+        batch_input_arn: str | None = None,
+        batch_output_arn: str | None = None,
     ) -> None:
+        """With batch output (``deployment``), ``batch_role`` is the role the batch jobs use and
+        ``batch_input_arn``/``batch_output_arn`` the objects they read and write."""
         super().__init__(scope, construct_id)
+        deployment = deployment or DeploymentConfig()
         arns = personalize_arns
         self._wildcard_reasons = wildcard_reasons
         # List* calls of Personalize support no resource-level permissions (Service
@@ -170,8 +181,38 @@ class WorkflowFunctions(Construct):
                 put_metric_data_statement(),
             ],
         }
+        if deployment.batch_job:
+            if batch_role is None or batch_input_arn is None or batch_output_arn is None:
+                raise ValueError("a deployment to batch needs the batch role and its input and output objects")
+            statements[PREPARE_DATA.key] += [
+                # The users file it writes (or the configured one it checks), and the manifest it
+                # reads the served version from.
+                allow(
+                    ["s3:PutObject", "s3:GetObject"] if deployment.batch.users_key is None else ["s3:GetObject"],
+                    [batch_input_arn],
+                ),
+                allow(["s3:GetObject"], [bucket.arn_for_objects(MANIFEST_KEY)]),
+            ]
+            statements[START_BATCH_INFERENCE.key] = [
+                allow(["personalize:ListBatchInferenceJobs"], ["*"]),
+                # Authorized against the job and the solution of the version it runs (register
+                # iam.resource-types); both forms of the version's ARN, as for CreateCampaign.
+                allow(
+                    ["personalize:CreateBatchInferenceJob"],
+                    [arns.batch_jobs, arns.solution, arns.solution_versions],
+                ),
+                pass_to_personalize(batch_role),
+            ]
+            statements[VALIDATE_BATCH_OUTPUT.key] = [
+                allow(["s3:GetObject"], [batch_input_arn, batch_output_arn]),
+                allow(["s3:ListBucket"], [bucket.bucket_arn]),
+            ]
+            statements[PUBLISH_BATCH_OUTPUT.key] = [
+                allow(["s3:GetObject", "s3:PutObject"], [bucket.arn_for_objects(MANIFEST_KEY)]),
+                allow(["s3:ListBucket"], [bucket.bucket_arn]),
+            ]
         self.functions: dict[str, lambda_.Function] = {}
-        for function in WORKFLOW_FUNCTIONS:
+        for function in workflow_functions(campaign=deployment.campaign, batch=deployment.batch_job):
             self.functions[function.key] = least_privilege_function(
                 self,
                 function,

@@ -29,7 +29,7 @@ from contract.events import METRIC_NAMESPACE, RETRAINING_AGE_METRIC
 from contract.functions import REPORT_RETRAINING_AGE
 from contract.layout import STATE_KEY
 from contract.personalize import TRAINING_MODES
-from contract.readiness import READINESS_CHECKS, TRAINING_READY
+from contract.readiness import TRAINING_READY, planned_checks
 from stacks.config import PipelineConfig
 from stacks.lambda_functions import least_privilege_function, put_metric_data_statement
 
@@ -47,10 +47,11 @@ def staleness_threshold_hours(config: PipelineConfig) -> int:
     return math.ceil((config.schedule.longest_interval + STALENESS_GRACE).total_seconds() / 3600)
 
 
-def stage_keys() -> list[str]:
+def stage_keys(config: PipelineConfig | None = None) -> list[str]:
     """The Stage dimension values the record step reports (training is kept per mode)."""
+    deployment = (config or PipelineConfig()).deployment
     keys = []
-    for check in READINESS_CHECKS:
+    for check in planned_checks(campaign=deployment.campaign, batch=deployment.batch_job):
         keys += [f"{check.key}.{mode}" for mode in TRAINING_MODES] if check is TRAINING_READY else [check.key]
     return keys
 
@@ -230,7 +231,7 @@ class PipelineMonitoring(Construct):
                         period=day,
                         label=stage,
                     )
-                    for stage in stage_keys()
+                    for stage in stage_keys(config)
                 ],
                 width=12,
             ),

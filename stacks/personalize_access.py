@@ -13,7 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from contract.layout import TRAINING_PREFIX
+from contract.layout import RECOMMENDATIONS_PREFIX, TRAINING_PREFIX
 from contract.names import PersonalizeNames
 from stacks.data_bucket import PERSONALIZE_PRINCIPAL
 from stacks.nag_acknowledgements import acknowledge_reviewed_wildcards
@@ -33,6 +33,7 @@ class PersonalizeArns:
         self.solution = arn("solution", names.solution)
         self.solution_versions = arn("solution", f"{names.solution}/*")
         self.campaign = arn("campaign", names.campaign)
+        self.batch_jobs = arn("batch-inference-job", f"{names.batch_job_prefix}-*")
         self.filters = arn("filter", f"{names.owned_prefix}*")
         # Event tracker ARNs carry an id, not the name: no narrower pattern exists.
         self.event_trackers = arn("event-tracker", "*")
@@ -45,6 +46,9 @@ class PersonalizeArns:
             "only at run time; the wildcard covers only this pipeline's import-job name prefix.",
             self.solution_versions: "Solution version ARNs end in an id Personalize generates at training time; "
             "the wildcard covers only the versions of this pipeline's solution.",
+            self.batch_jobs: "Each run with batch output creates its own batch inference job named "
+            "{pipeline}-batch-{time}-{hash}, known only at run time; the wildcard covers only this pipeline's "
+            "batch-job name prefix.",
         }
 
 
@@ -70,3 +74,44 @@ class PersonalizeServiceRole(Construct):
         # As documented, without an s3:prefix condition (register personalize.s3-access.policy).
         self.role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
         acknowledge_reviewed_wildcards(self.role, wildcard_reasons)
+
+
+class BatchInferenceRole(Construct):
+    """The role Personalize assumes for a batch inference job: it reads the users file and writes
+    the run's output, nothing else.
+
+    The guide's batch policy grants GetObject, PutObject and ListBucket on the whole bucket
+    (register personalize.batch.permissions); here reading is limited to ``input_objects_arn`` and
+    writing to ``recommendations/<run>/...``, so a job can never replace the manifest
+    (``recommendations/latest.json``, one level up) that only the publishing step writes.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bucket: s3.IBucket,
+        input_objects_arn: str,
+        wildcard_reasons: Mapping[str, str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        account = Stack.of(self).account
+        self.output_objects_arn = batch_output_objects_arn(bucket)
+        self.role = iam.Role(
+            self,
+            "Role",
+            description="Assumed by Amazon Personalize to read the batch users file and write batch recommendations",
+            assumed_by=iam.ServicePrincipal(PERSONALIZE_PRINCIPAL).with_conditions(
+                {"StringEquals": {"aws:SourceAccount": account}}
+            ),
+        )
+        self.role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[input_objects_arn]))
+        self.role.add_to_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[self.output_objects_arn]))
+        self.role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
+        acknowledge_reviewed_wildcards(self.role, wildcard_reasons)
+
+
+def batch_output_objects_arn(bucket: s3.IBucket) -> str:
+    """Objects in a run's folder under recommendations/ (recommendations/<run>/<file>), not the manifest."""
+    return bucket.arn_for_objects(f"{RECOMMENDATIONS_PREFIX}*/*")

@@ -9,9 +9,23 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from contract.functions import ENSURE_DATASET_GROUP, LOOK_FOR_ANOTHER_RUN, PREPARE_DATA, RECORD_RUN, WORKFLOW_FUNCTIONS
+from contract.functions import (
+    ENSURE_DATASET_GROUP,
+    LOOK_FOR_ANOTHER_RUN,
+    PREPARE_DATA,
+    PUBLISH_BATCH_OUTPUT,
+    RECORD_RUN,
+    VALIDATE_BATCH_OUTPUT,
+    workflow_functions,
+)
+from contract.layout import BATCH_INPUT_PREFIX
 from contract.names import PersonalizeNames
-from contract.resources import DATA_BUCKET_PLACEHOLDER, KMS_KEY_PLACEHOLDER, PERSONALIZE_ROLE_PLACEHOLDER
+from contract.resources import (
+    BATCH_ROLE_PLACEHOLDER,
+    DATA_BUCKET_PLACEHOLDER,
+    KMS_KEY_PLACEHOLDER,
+    PERSONALIZE_ROLE_PLACEHOLDER,
+)
 from stacks.config import PipelineConfig
 from stacks.data_bucket import DataBucket
 from stacks.encryption import (
@@ -25,7 +39,7 @@ from stacks.encryption import (
 from stacks.lambda_functions import WorkflowFunctions, pass_to_personalize
 from stacks.monitoring import PipelineMonitoring
 from stacks.notifications import RunNotifications
-from stacks.personalize_access import PersonalizeArns, PersonalizeServiceRole
+from stacks.personalize_access import BatchInferenceRole, PersonalizeArns, PersonalizeServiceRole
 from stacks.state_machine import RetrainingStateMachine
 from stacks.teardown import PersonalizeTeardown
 
@@ -50,6 +64,7 @@ class PersonalizePipelineStack(Stack):
         # With an existing key (encryption.kmsKey as an ARN): the statements its policy needs.
         self.key_policy_to_add: dict[str, Any] | None = None
         names = PersonalizeNames(config.pipeline_name)
+        deployment = config.deployment
         arns = PersonalizeArns(self, names, config.recipe_arn)
 
         key = (
@@ -63,12 +78,33 @@ class PersonalizePipelineStack(Stack):
             training_file_retention=Duration.days(90),
             destroy_on_delete=config.data.destroy_on_delete,
             encryption_key=key.key if key else None,
+            expire_batch_input=deployment.batch_job,
         )
         # Each wildcard ARN a policy may name, with the reason it cannot be narrower.
         wildcard_reasons = {**data.wildcard_reasons, **arns.wildcard_reasons}
         personalize_role = PersonalizeServiceRole(
             self, "PersonalizeAccess", bucket=data.bucket, wildcard_reasons=wildcard_reasons
         )
+        batch_role = None
+        if deployment.batch_job:
+            # The users file: each run's own (batch-input/<run>/users.json) or the configured one.
+            users_key = deployment.batch.users_key
+            batch_input_arn = data.bucket.arn_for_objects(users_key or f"{BATCH_INPUT_PREFIX}*")
+            wildcard_reasons |= {
+                data.bucket.arn_for_objects(f"{BATCH_INPUT_PREFIX}*"): "Each run writes the users of its batch job "
+                "to batch-input/{execution name}/users.json, a key known only at run time.",
+                data.bucket.arn_for_objects("recommendations/*/*"): "Each run's batch job writes its output under "
+                "recommendations/{execution name}/, a key known only at run time; the pattern excludes the "
+                "manifest recommendations/latest.json.",
+            }
+            batch_role = BatchInferenceRole(
+                self,
+                "BatchInference",
+                bucket=data.bucket,
+                input_objects_arn=batch_input_arn,
+                wildcard_reasons=wildcard_reasons,
+            )
+            data.allow_batch_jobs(input_objects_arn=batch_input_arn, output_objects_arn=batch_role.output_objects_arn)
         steps = WorkflowFunctions(
             self,
             "Steps",
@@ -78,12 +114,21 @@ class PersonalizePipelineStack(Stack):
             personalize_role=personalize_role.role,
             log_retention=LOG_RETENTION,
             wildcard_reasons=wildcard_reasons,
+            deployment=deployment,
+            batch_role=batch_role.role if batch_role else None,
+            batch_input_arn=batch_input_arn if batch_role else None,
+            batch_output_arn=batch_role.output_objects_arn if batch_role else None,
         )
         substitutions = {
             DATA_BUCKET_PLACEHOLDER: data.bucket.bucket_name,
             PERSONALIZE_ROLE_PLACEHOLDER: personalize_role.role.role_arn,
-            **{f.placeholder: steps.functions[f.key].function_arn for f in WORKFLOW_FUNCTIONS},
+            **{
+                f.placeholder: steps.functions[f.key].function_arn
+                for f in workflow_functions(campaign=deployment.campaign, batch=deployment.batch_job)
+            },
         }
+        if batch_role is not None:
+            substitutions[BATCH_ROLE_PLACEHOLDER] = batch_role.role.role_arn
         if key is not None:
             substitutions[KMS_KEY_PLACEHOLDER] = key.key_arn
         workflow = RetrainingStateMachine(
@@ -99,6 +144,7 @@ class PersonalizePipelineStack(Stack):
             log_level=config.logging.state_machine_level,
             wildcard_reasons=wildcard_reasons,
             encryption_key=key.key if key else None,
+            deployment=deployment,
         )
         notifications = RunNotifications(
             self,
@@ -131,6 +177,8 @@ class PersonalizePipelineStack(Stack):
 
         if key is not None:
             self._encrypt_with(key, personalize_role.role, steps, monitoring)
+            if batch_role is not None:
+                self._batch_jobs_use(key, batch_role.role, steps)
             self._callers_of_the_encrypted_state_machine(key, workflow, teardown)
 
         CfnOutput(self, "DataBucketName", value=data.bucket.bucket_name, description="Bucket of raw and training data")
@@ -182,6 +230,17 @@ class PersonalizePipelineStack(Stack):
         if not key.created:
             # For the user to add to the existing key's policy (app.py writes it beside the template).
             self.key_policy_to_add = key_policy_document(self, statements)
+
+    def _batch_jobs_use(self, key: PipelineKey, batch_role: iam.IRole, steps: WorkflowFunctions) -> None:
+        """Batch jobs read and write SSE-KMS objects through their role (register
+        personalize.batch.permissions); the steps around them read and write the same objects."""
+        batch_role.add_to_principal_policy(
+            iam.PolicyStatement(actions=PERSONALIZE_KEY_ACTIONS, resources=[key.key_arn])
+        )
+        for spec in (VALIDATE_BATCH_OUTPUT, PUBLISH_BATCH_OUTPUT):
+            steps.role_of(spec).add_to_principal_policy(
+                iam.PolicyStatement(actions=S3_READ_WRITE_KEY_ACTIONS, resources=[key.key_arn])
+            )
 
     def _callers_of_the_encrypted_state_machine(
         self, key: PipelineKey, workflow: RetrainingStateMachine, teardown: PersonalizeTeardown

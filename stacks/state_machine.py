@@ -15,8 +15,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from contract.events import EVENT_DETAIL_TYPE, EVENT_SOURCE
-from contract.readiness import READINESS_CHECKS
-from stacks.config import ScheduleConfig
+from contract.readiness import planned_checks
+from stacks.config import DeploymentConfig, ScheduleConfig
 from stacks.nag_acknowledgements import acknowledge_finding, acknowledge_reviewed_wildcards
 from stacks.personalize_access import PersonalizeArns
 from stacks.schedule_start import ScheduleStart
@@ -62,9 +62,11 @@ class RetrainingStateMachine(Construct):
         log_level: str,
         wildcard_reasons: Mapping[str, str],
         encryption_key: kms.IKey | None = None,
+        deployment: DeploymentConfig | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         arns = personalize_arns
+        deployment = deployment or DeploymentConfig()
         # Under /aws/vendedlogs/: Step Functions' best practices page ("Avoiding Amazon CloudWatch Logs
         # resource policy size limits"): log delivery then needs no per-group entry in the account's
         # 5,120-character Logs resource policy (register sfn.logs.vendedlogs-prefix). A stack
@@ -106,7 +108,8 @@ class RetrainingStateMachine(Construct):
         # The definition is opaque to CDK, so the role's permissions are granted by hand.
         for function in functions:
             function.grant_invoke(self.state_machine)
-        describe_actions = sorted({check.iam_action for check in READINESS_CHECKS})
+        checks = planned_checks(campaign=deployment.campaign, batch=deployment.batch_job)
+        describe_actions = sorted({check.iam_action for check in checks})
         self.state_machine.add_to_role_policy(
             iam.PolicyStatement(
                 actions=describe_actions,
@@ -116,7 +119,8 @@ class RetrainingStateMachine(Construct):
                     arns.import_jobs,
                     arns.solution,
                     arns.solution_versions,
-                    arns.campaign,
+                    *([arns.campaign] if deployment.campaign else []),
+                    *([arns.batch_jobs] if deployment.batch_job else []),
                 ],
             )
         )

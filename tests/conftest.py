@@ -32,8 +32,8 @@ if NODE_BIN.is_dir() and not os.environ.get("PATH", "").startswith(str(NODE_BIN)
 # The one non-default config besides the infrastructure tests' custom one, so that every
 # single-value variation a test checks costs one synth in all: a daily schedule, ERROR-level
 # state machine logs, an e-mail subscription, the data deleted with the stack, a customer-managed
-# key the stack creates, and (for the end-to-end training-policy tests) a recipe that supports
-# UPDATE training with a metric floor.
+# key the stack creates, a campaign of 3 TPS with batch output beside it, and (for the end-to-end
+# training-policy tests) a recipe that supports UPDATE training with a metric floor.
 VARIATIONS_BLOCK: dict[str, Any] = {
     "schedule": {"expression": "rate(1 day)"},
     "logging": {"stateMachineLevel": "ERROR"},
@@ -48,6 +48,26 @@ VARIATIONS_BLOCK: dict[str, Any] = {
     },
     # Everything encrypted with a key the stack creates (and deletes with the data).
     "encryption": {"kmsKey": "create"},
+    # Another campaign capacity, and batch output beside the campaign.
+    "campaignMinProvisionedTps": 3,
+    "deployment": {"targets": ["campaign", "batch"], "batch": {"numResults": 10}},
+}
+
+# An existing customer-managed key (encryption.kmsKey as an ARN).
+IMPORTED_KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+# The infrastructure tests' config, which differs from the defaults in every other value a template
+# depends on.
+CUSTOM_BLOCK: dict[str, Any] = {
+    "pipelineName": "films",
+    "schedule": {"expression": "cron(0 3 ? * MON *)", "timeZone": "Europe/Berlin", "enabled": False},
+    "data": {"rawKey": "raw/ml-latest-small/ratings.csv", "format": "ratings-csv", "minRating": 3.5},
+    "encryption": {"kmsKey": IMPORTED_KEY_ARN},
+}
+# A deployment to batch only (no campaign), with the custom data: the batch tests' own config.
+BATCH_ONLY_BLOCK: dict[str, Any] = {
+    "pipelineName": "films",
+    "data": {"rawKey": "raw/ml-latest-small/ratings.csv", "format": "ratings-csv", "minRating": 3.5},
+    "deployment": {"targets": ["batch"]},
 }
 
 

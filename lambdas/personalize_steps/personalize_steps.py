@@ -25,7 +25,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from contract.logs import log_operation
-from contract.personalize import ACTIVE, DELETING_STATUSES, PENDING_STATUSES
+from contract.personalize import ACTIVE, BATCH_JOB_PENDING_STATUSES, DELETING_STATUSES, PENDING_STATUSES
 from contract.runtime import Dependencies
 
 logger = logging.getLogger()
@@ -165,7 +165,7 @@ def _usable_arn(
     """Schemas have no status; anything else must be ACTIVE or on its way there."""
     status = summary.get("status", USABLE_STATUS)
     arn = summary[arn_key]
-    if status == USABLE_STATUS or status in PENDING_STATUSES:
+    if status == USABLE_STATUS or status in PENDING_STATUSES or status in BATCH_JOB_PENDING_STATUSES:
         return arn
     reason = summary.get("failureReason", "no reason given")
     if delete is not None and status in ("CREATE FAILED", *DELETING_STATUSES):
@@ -478,7 +478,14 @@ def evaluate_version(event: dict[str, Any], context: Any = None) -> dict[str, An
     """
     candidate_arn = _require(event, "solutionVersionArn")
     solution_arn = _require(event, "solutionArn")
-    campaign_name = _require(event, "campaignName")
+    # The served version: the campaign's, or without a campaign (deployment to batch only) the one
+    # whose batch output the manifest names, as the data preparation read it (null before any).
+    campaign_name = event.get("campaignName")
+    if campaign_name is None and "servedSolutionVersionArn" not in event:
+        raise InvalidEventError("event needs 'campaignName' or 'servedSolutionVersionArn' (null before any is served)")
+    served_given = event.get("servedSolutionVersionArn")
+    if served_given is not None and (not isinstance(served_given, str) or not served_given):
+        raise InvalidEventError(f"event field 'servedSolutionVersionArn' must be an ARN or null; got {served_given!r}")
     metric = _require(event, "metric")
     tolerance = _number(event, "maxRelativeRegression")
     minimum = None if event.get("minimum") is None else _number(event, "minimum")
@@ -490,7 +497,9 @@ def evaluate_version(event: dict[str, Any], context: Any = None) -> dict[str, An
             f"{', '.join(sorted(candidate_metrics)) or 'no metrics'}: choose one of those as qualityGate.metric"
         )
     value = float(candidate_metrics[metric])
-    served_arn = _served_version(solution_arn, campaign_name)
+    served_arn = (
+        _served_version(solution_arn, _require(event, "campaignName")) if campaign_name is not None else served_given
+    )
     current: dict[str, Any] | None = None
     served_value: float | None = None
     if served_arn is not None and served_arn != candidate_arn:
@@ -618,3 +627,63 @@ def smoke_test(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         raise SmokeTestFailedError(f"campaign {campaign_arn} returned no recommendations for user {user_id}")
     _log("smoke_test", campaignArn=campaign_arn, userId=user_id, itemIds=item_ids)
     return {"userId": user_id, "itemIds": item_ids}
+
+
+# --- batch inference -----------------------------------------------------------------------------
+
+
+@step
+def start_batch_inference(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Start this run's batch inference job for the promoted version (or find the one a retry started).
+
+    ``inputPath`` is the users file, ``outputPath`` the run's own folder (ending in '/');
+    ``filterArn`` and ``kmsKeyArn`` are optional. The job reads and writes with ``roleArn``.
+    Batch inference jobs cannot be stopped or deleted (register personalize.batch.request), so a
+    retried step must find its job rather than start a second one.
+    """
+    solution_version_arn = _require(event, "solutionVersionArn")
+    input_path = _require(event, "inputPath")
+    output_path = _require(event, "outputPath")
+    if not output_path.endswith("/"):
+        raise InvalidEventError(f"event field 'outputPath' must be a folder ending in '/'; got {output_path!r}")
+    role_arn = _require(event, "roleArn")
+    num_results = _require(event, "numResults", int)
+    job_name = run_scoped_name(
+        _require(event, "jobNamePrefix"), _require(event, "executionName"), _require(event, "executionStartTime")
+    )
+    kms = {"kmsKeyArn": event["kmsKeyArn"]} if event.get("kmsKeyArn") else {}
+    optional = {"filterArn": event["filterArn"]} if event.get("filterArn") else {}
+
+    def find() -> dict[str, Any] | None:
+        return next(
+            (
+                job
+                for job in _paginate(
+                    "list_batch_inference_jobs", "batchInferenceJobs", solutionVersionArn=solution_version_arn
+                )
+                if job["jobName"] == job_name
+            ),
+            None,
+        )
+
+    def create() -> str:
+        return DEPENDENCIES.client("personalize").create_batch_inference_job(
+            jobName=job_name,
+            solutionVersionArn=solution_version_arn,
+            numResults=num_results,
+            jobInput={"s3DataSource": {"path": input_path, **kms}},
+            jobOutput={"s3DataDestination": {"path": output_path, **kms}},
+            roleArn=role_arn,
+            **optional,
+        )["batchInferenceJobArn"]
+
+    arn, created = _find_or_create(find, create, "batch inference job", job_name, "batchInferenceJobArn")
+    _log(
+        "start_batch_inference",
+        jobName=job_name,
+        arn=arn,
+        inputPath=input_path,
+        outputPath=output_path,
+        createdNow=created,
+    )
+    return {"arn": arn, "name": job_name}

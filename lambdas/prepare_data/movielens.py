@@ -74,6 +74,10 @@ class ConversionStats:
         """Hex digest of every output byte produced so far."""
         return self._sha256.hexdigest()
 
+    def user_ids(self) -> Iterator[bytes]:
+        """Every distinct user written, in the order first seen (all of them unless users_overflowed)."""
+        return iter(self._user_counts)
+
     def malformed(self, line_number: int) -> None:
         """Count a malformed row and keep the first few line numbers as examples."""
         self.rows_malformed += 1

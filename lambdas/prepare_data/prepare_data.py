@@ -20,8 +20,9 @@ from typing import Any, Final
 
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
-from movielens import FORMATS, ConversionStats, NoUsableRowsError, convert
+from movielens import FORMATS, MAX_TRACKED_USERS, ConversionStats, NoUsableRowsError, convert
 
+from contract.batch_output import read_manifest, users_file_lines
 from contract.event_fields import InvalidEventError, required_number, required_str
 from contract.logs import log_operation
 from contract.personalize import TRAINING_MODES
@@ -30,10 +31,12 @@ from contract.runtime import Dependencies
 from contract.timestamps import parse_time
 
 __all__ = [
+    "BatchUsersNotFoundError",
     "InvalidEventError",
     "NoUsableRowsError",
     "PrepareRequest",
     "RawDataNotFoundError",
+    "TooManyUsersForBatchError",
     "handler",
     "parse_event",
     "prepare",
@@ -72,6 +75,24 @@ class RawDataNotFoundError(Exception):
     """There is no raw ratings object where the pipeline expects one."""
 
 
+class BatchUsersNotFoundError(Exception):
+    """deployment.batch.usersKey names an object that is not in the bucket."""
+
+
+class TooManyUsersForBatchError(Exception):
+    """The training data has more distinct users than the users file can be written for from memory."""
+
+
+@dataclass(frozen=True)
+class BatchInput:
+    """A deployment to batch: the manifest to read the served version from, and either the users
+    file to write (``input_key``) or the configured one to check (``users_key``)."""
+
+    manifest_key: str
+    input_key: str
+    generate: bool
+
+
 @dataclass(frozen=True)
 class RunPlanning:
     """What the workflow needs decided from the pipeline-state record before it starts work."""
@@ -93,6 +114,7 @@ class PrepareRequest:
     output_key: str
     state_key: str | None = None
     planning: RunPlanning | None = None
+    batch: BatchInput | None = None
 
     @property
     def raw_uri(self) -> str:
@@ -126,7 +148,25 @@ def parse_event(event: Any) -> PrepareRequest:
     planning = _planning(event["plan"]) if "plan" in event else None
     if planning is not None and state_key is None:
         raise InvalidEventError("field 'plan' needs 'stateKey': plans are made from the pipeline-state record")
-    return PrepareRequest(bucket, raw_key, fmt, min_rating, output_key, state_key, planning)
+    batch = _batch_input(event["batch"], raw_key, output_key) if "batch" in event else None
+    return PrepareRequest(bucket, raw_key, fmt, min_rating, output_key, state_key, planning, batch)
+
+
+def _batch_input(value: Any, raw_key: str, output_key: str) -> BatchInput:
+    if not isinstance(value, Mapping):
+        raise InvalidEventError(
+            f"field 'batch' must be an object with manifestKey and inputKey or usersKey; got {value!r}"
+        )
+    manifest_key = required_str(value, "manifestKey", "the S3 key of the batch output manifest")
+    if ("inputKey" in value) == ("usersKey" in value):
+        raise InvalidEventError(
+            "field 'batch' needs exactly one of 'inputKey' (the users file to write) and 'usersKey' (a given one)"
+        )
+    generate = "inputKey" in value
+    key = required_str(value, "inputKey" if generate else "usersKey", "an S3 key")
+    if key in (raw_key, output_key):
+        raise InvalidEventError(f"field 'batch' names {key!r}, which is the raw or the training file")
+    return BatchInput(manifest_key, key, generate)
 
 
 def _planning(value: Any) -> RunPlanning:
@@ -235,6 +275,8 @@ def prepare(request: PrepareRequest, s3: Any) -> dict[str, Any]:
             "raw": request.raw_uri,
             "detail": str(missing),
         }
+    if request.batch is not None and not request.batch.generate:
+        _require_users_file(s3, request.bucket, request.batch.input_key)
     body = raw["Body"]
     fingerprint = data_fingerprint(str(raw.get("ETag", "")), request.fmt, request.min_rating)
     if request.state_key and last_fingerprint(state) == fingerprint:
@@ -259,9 +301,53 @@ def prepare(request: PrepareRequest, s3: Any) -> dict[str, Any]:
     finally:
         body.close()
     result = {"unchanged": False, "noData": False, "dataFingerprint": fingerprint, **_result(request, raw, stats)}
+    if request.batch is not None:
+        result["batch"] = _prepare_batch(s3, request, request.batch, stats)
     if request.planning is not None:
         result["plan"] = _plan(state, request.planning)
     return result
+
+
+def _require_users_file(s3: Any, bucket: str, key: str) -> None:
+    """A configured users file must be there before anything is trained for it."""
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code in _NOT_FOUND_CODES:
+            raise BatchUsersNotFoundError(
+                f"no users file at s3://{bucket}/{key} (deployment.batch.usersKey): "
+                'upload one {"userId": "..."} JSON object per line there, or set usersKey to null to recommend '
+                "for every user of the training data"
+            ) from error
+        raise
+
+
+def _prepare_batch(s3: Any, request: PrepareRequest, batch: BatchInput, stats: ConversionStats) -> dict[str, Any]:
+    """The users file for this run's batch job (every user of the training data, unless one is
+    configured) and the version whose output the manifest names now (the quality gate's baseline)."""
+    users: int | None = None
+    if batch.generate:
+        if stats.users_overflowed:
+            raise TooManyUsersForBatchError(
+                f"{request.raw_uri} has more than {MAX_TRACKED_USERS:,} distinct users, more than the data "
+                "preparation keeps in memory to write the batch users file: put the users to recommend for in "
+                'a file of {"userId": "..."} lines and set deployment.batch.usersKey to its key'
+            )
+        s3.upload_fileobj(
+            _GeneratorReader(users_file_lines(stats.user_ids())),
+            request.bucket,
+            batch.input_key,
+            ExtraArgs={"ContentType": "application/x-ndjson"},
+            Config=TRANSFER_CONFIG,
+        )
+        users = stats.users
+    manifest = read_manifest(s3, request.bucket, batch.manifest_key)
+    return {
+        "inputKey": batch.input_key,
+        "usersWritten": users,
+        "servedSolutionVersionArn": manifest.get("solutionVersionArn") if manifest else None,
+    }
 
 
 def _plan(state: Mapping[str, Any], planning: RunPlanning) -> dict[str, Any]:

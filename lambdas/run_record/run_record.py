@@ -41,8 +41,9 @@ RECORD_OUTCOMES: Final = ("succeeded", "rejected")
 def record_run(event: Any, context: Any = None) -> dict[str, Any]:
     """Last step of a run that trained a version: remember what was trained, deployed and learned.
 
-    ``outcome`` is ``succeeded`` (the campaign now serves the version) or ``rejected`` (the
-    quality gate kept the previous one). ``polls`` are the run's last Describe* answers per
+    ``outcome`` is ``succeeded`` (the campaign now serves the version, or its batch output is
+    published: ``campaignArn``, ``batchOutput`` or both) or ``rejected`` (the quality gate kept
+    the previous one). ``polls`` are the run's last Describe* answers per
     readiness check and ``resourcePaths`` where in each the resource's times are. With
     ``metricNamespace`` and ``pipelineName``, each measured stage's duration and, when the
     version is deployed, its quality-gate metric go to CloudWatch for the dashboard.
@@ -53,9 +54,17 @@ def record_run(event: Any, context: Any = None) -> dict[str, Any]:
     if outcome not in RECORD_OUTCOMES:
         raise InvalidEventError(f"field 'outcome' must be one of {', '.join(RECORD_OUTCOMES)}; got {outcome!r}")
     required = ["dataFingerprint", "executionName", "datasetImportJobArn", "solutionVersionArn"]
-    if outcome == "succeeded":
+    # A deployed version went to the campaign, to batch output, or both (deployment.targets).
+    if outcome == "succeeded" and "batchOutput" not in event:
         required.append("campaignArn")
-    run = {name: required_str(event, name, "a non-empty string") for name in required}
+    if outcome == "succeeded" and "campaignArn" in event:
+        required.append("campaignArn")
+    run: dict[str, Any] = {name: required_str(event, name, "a non-empty string") for name in dict.fromkeys(required)}
+    if outcome == "succeeded" and "batchOutput" in event:
+        batch_output = event["batchOutput"]
+        if not isinstance(batch_output, Mapping) or not isinstance(batch_output.get("outputPrefix"), str):
+            raise InvalidEventError(f"field 'batchOutput' must be the published manifest; got {batch_output!r}")
+        run["batchOutputPrefix"] = batch_output["outputPrefix"]
     bucket = required_str(event, "bucket", "an S3 bucket name")
     key = required_str(event, "stateKey", "an S3 key")
     training_mode = required_str(event, "trainingMode", " or ".join(TRAINING_MODES))

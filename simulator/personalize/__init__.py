@@ -3,11 +3,13 @@
 - :mod:`.core`: resources and their status lifecycles, faults, request dispatch and validation;
 - :mod:`.datasets`: dataset groups, schemas, datasets, import jobs;
 - :mod:`.training`: solutions, solution versions, metrics, automatic training;
-- :mod:`.serving`: campaigns and their updates, event trackers, filters, GetRecommendations.
+- :mod:`.serving`: campaigns and their updates, event trackers, filters, GetRecommendations;
+- :mod:`.batch`: batch inference jobs, their input and output files.
 """
 
 from __future__ import annotations
 
+from simulator.personalize.batch import BatchOperations
 from simulator.personalize.core import PersonalizeCore, StageDurations, iter_operations
 from simulator.personalize.datasets import DatasetOperations
 from simulator.personalize.serving import ServingOperations
@@ -16,5 +18,5 @@ from simulator.personalize.training import TrainingOperations
 __all__ = ["PersonalizeSimulator", "StageDurations", "iter_operations"]
 
 
-class PersonalizeSimulator(DatasetOperations, TrainingOperations, ServingOperations, PersonalizeCore):
+class PersonalizeSimulator(DatasetOperations, TrainingOperations, ServingOperations, BatchOperations, PersonalizeCore):
     """In-memory Personalize: control plane resources plus GetRecommendations."""

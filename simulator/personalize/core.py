@@ -35,6 +35,7 @@ from simulator.service_model import SimulatedServiceError, check_response, valid
 
 S3Reader = Callable[[str, str], bytes]
 S3Lister = Callable[[str, str], list[str]]
+S3Writer = Callable[[str, str, bytes], None]
 
 REQUIRED_INTERACTION_FIELDS = ("USER_ID", "ITEM_ID", "TIMESTAMP")
 # Register personalize.update-training.recipes.
@@ -59,7 +60,16 @@ KNOWN_RECIPES = frozenset(
 RECIPE_ARN = re.compile(r"arn:aws:personalize:::recipe/([a-z0-9-]+)")
 IN_FLIGHT = frozenset({"CREATE PENDING", "CREATE IN_PROGRESS", "CREATE STOPPING"})
 FAILABLE_KINDS = frozenset(
-    {"dataset_group", "dataset", "import_job", "solution", "solution_version", "campaign", "campaign_update"}
+    {
+        "dataset_group",
+        "dataset",
+        "import_job",
+        "solution",
+        "solution_version",
+        "campaign",
+        "campaign_update",
+        "batch_job",
+    }
 )
 MIN_TRAINING_USERS = 25
 _DESCRIBE_SHAPES = {
@@ -72,6 +82,7 @@ _DESCRIBE_SHAPES = {
     "campaign": "Campaign",
     "event_tracker": "EventTracker",
     "filter": "Filter",
+    "batch_job": "BatchInferenceJob",
 }
 
 _SESSION = botocore.session.get_session()
@@ -120,6 +131,7 @@ class PersonalizeCore:
         durations: StageDurations | None = None,
         s3_reader: S3Reader | None = None,
         s3_lister: S3Lister | None = None,
+        s3_writer: S3Writer | None = None,
         min_training_interactions: int = 1000,
         max_concurrent_trainings: int = 20,
         max_dataset_groups: int = 5,
@@ -131,6 +143,7 @@ class PersonalizeCore:
         self.durations = durations or StageDurations()
         self.s3_reader = s3_reader
         self.s3_lister = s3_lister
+        self.s3_writer = s3_writer
         # Register personalize.quotas: training minimums, 5 active dataset groups and 20 trainings
         # in progress per region (the defaults; both quotas are adjustable).
         self.min_training_interactions = min_training_interactions
@@ -143,6 +156,9 @@ class PersonalizeCore:
         # lists the bucket and gets the object through the role in roleArn, and the bucket policy
         # must let it in as well. The harness answers with a failure reason, or None if allowed.
         self.s3_access_denied: Callable[[str, str], str | None] | None = None
+        # The same for a batch inference job: reading its input and writing its output with its role
+        # (register personalize.batch.permissions); (roleArn, input path, output path) -> reason or None.
+        self.batch_s3_access_denied: Callable[[str, str, str], str | None] | None = None
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._resources: dict[str, Resource] = {}
         self._updates: dict[str, list[CampaignUpdate]] = {}
@@ -151,6 +167,8 @@ class PersonalizeCore:
         self._metrics: dict[str, dict[str, float]] = {}
         self._autotrain_due: dict[str, datetime] = {}
         self._empty_models_next = 0
+        self._batch_outputs: dict[str, Any] = {}
+        self._batch_errors_next: list[tuple[int, str]] = []
         # Scheduled automatic trainings that did not start (solution busy, no data), for reports.
         self.autotraining_skipped: list[tuple[str, datetime]] = []
         self._next_metrics: list[dict[str, float]] = []
@@ -176,11 +194,16 @@ class PersonalizeCore:
         """The next solution version trains to ACTIVE but recommends nothing (itemList [])."""
         self._empty_models_next += 1
 
+    def batch_errors_next(self, users: int, error: str) -> None:
+        """The next batch inference job writes ``error`` (and no items) on the lines of its first ``users`` users."""
+        self._batch_errors_next.append((users, error))
+
     def clear_faults(self) -> None:
         """Forget injected failures and throttles not yet used (the service recovered)."""
         self._failures.clear()
         self._throttles.clear()
         self._empty_models_next = 0
+        self._batch_errors_next.clear()
 
     def stick_deleting(self, kind: str) -> None:
         """Resources of this kind deleted from now on stay DELETE IN_PROGRESS forever."""
@@ -222,6 +245,7 @@ class PersonalizeCore:
             validate_request(operation, params)
             self._purge()
             self._autotrain()
+            self._write_finished_batch_outputs()
             response: dict[str, Any] = getattr(self, method_name)(params)
             check_response(operation.output_shape, response)
             return response

@@ -26,6 +26,7 @@ class StageDurations:
     stop: float = 60
     event_tracker: float = 60
     filter: float = 60
+    batch_job: float = 1200
 
 
 # --------------------------------------------------------------------------- lifecycle

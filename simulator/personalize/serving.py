@@ -201,12 +201,12 @@ class ServingOperations:
             raise invalid_input("userId or itemId is required")
         model = self._models.get(self._served(campaign)["solutionVersionArn"], Model())
         exclude = set(model.seen.get(p.get("userId", ""), set())) | ({p["itemId"]} if "itemId" in p else set())
-        items = _rank(model.popularity, exclude, p.get("numResults", 25))
+        items = rank(model.popularity, exclude, p.get("numResults", 25))
         request_id = self._token(campaign.arn, p.get("userId", ""))
         return {"itemList": items, "recommendationId": f"RID-{request_id[:8]}-{request_id[8:12]}-{request_id[12:24]}"}
 
 
-def _rank(popularity: Counter[str], exclude: set[str], limit: int) -> list[dict[str, Any]]:
+def rank(popularity: Counter[str], exclude: set[str], limit: int) -> list[dict[str, Any]]:
     """Most-interacted items first, ties by item id: deterministic like a trained model."""
     total = sum(popularity.values()) or 1
     ranked = sorted((item for item in popularity if item not in exclude), key=lambda i: (-popularity[i], i))

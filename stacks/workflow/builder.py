@@ -13,7 +13,7 @@ from contract.events import EVENT_DETAIL_TYPE, EVENT_SOURCE, METRIC_NAMESPACE, S
 from contract.functions import RECORD_RUN, FunctionSpec
 from contract.layout import STATE_KEY
 from contract.names import PersonalizeNames
-from contract.readiness import READINESS_CHECKS, ReadinessCheck
+from contract.readiness import ReadinessCheck, planned_checks
 from contract.resources import DATA_BUCKET_PLACEHOLDER, PUT_EVENTS_INTEGRATION
 from stacks.config import PipelineConfig
 from stacks.workflow.outcomes import outcome_detail
@@ -152,6 +152,7 @@ class WorkflowBuilder:
 
     def record_run(self, state_name: str, outcome: str) -> Task:
         """The record step: what was trained (and deployed), and how long each stage took."""
+        deployment = self.config.deployment
         return self.invoke(
             state_name,
             RECORD_RUN,
@@ -165,10 +166,14 @@ class WorkflowBuilder:
                 "trainingMode.$": "$.data.plan.trainingMode",
                 "datasetImportJobArn.$": "$.importJob.arn",
                 "solutionVersionArn.$": "$.solutionVersion.arn",
-                **({"campaignArn.$": "$.campaign.arn"} if outcome == "succeeded" else {}),
+                **({"campaignArn.$": "$.campaign.arn"} if outcome == "succeeded" and deployment.campaign else {}),
+                **({"batchOutput.$": "$.batchManifest"} if outcome == "succeeded" and deployment.batch_job else {}),
                 "evaluation.$": "$.evaluation",
                 "polls.$": "$.poll",
-                "resourcePaths": {check.key: check.resource_path for check in READINESS_CHECKS},
+                "resourcePaths": {
+                    check.key: check.resource_path
+                    for check in planned_checks(campaign=deployment.campaign, batch=deployment.batch_job)
+                },
                 "metricNamespace": METRIC_NAMESPACE,
                 "pipelineName": self.config.pipeline_name,
             },

@@ -1,4 +1,4 @@
-"""Phase 4: deploy the version to the campaign, smoke-test it, record the run, publish success.
+"""Phase 4a, a deployment to a campaign: deploy the version, smoke-test it.
 
 A version that passed the gate but answers no recommendations must not stay in service: after
 an update, the previous version is put back (and awaited) before the run fails.
@@ -10,12 +10,11 @@ from contract.events import STAGE_CAMPAIGN, STAGE_SMOKE_TEST
 from contract.functions import DEPLOY_CAMPAIGN, SMOKE_TEST
 from contract.readiness import CAMPAIGN_CREATED, CAMPAIGN_ROLLBACK, CAMPAIGN_UPDATED
 from stacks.workflow.builder import WorkflowBuilder
-from stacks.workflow.outcomes import SUCCESS_METRICS, outcome_detail
-from stacks.workflow.sdk import Catch, Chain, Choice, ChoiceRule, Pass, State, Succeed, Task
+from stacks.workflow.sdk import Catch, Chain, Choice, ChoiceRule, State, Task
 
 
-def build_deploy_and_smoke_test(b: WorkflowBuilder) -> State:
-    """Returns the phase's first state, ``Deploy campaign``."""
+def build_deploy_and_smoke_test(b: WorkflowBuilder, *, then: State) -> State:
+    """A campaign that answers goes on to ``then``. Returns the phase's first state, ``Deploy campaign``."""
     config, names = b.config, b.names
 
     def deploy(state_name: str, version_path: str, result_path: str, stage: str) -> Task:
@@ -52,22 +51,6 @@ def build_deploy_and_smoke_test(b: WorkflowBuilder) -> State:
     rollback_possible.default_choice(b.failure_in(STAGE_SMOKE_TEST))
     roll_back.next(b.wait_until_active(CAMPAIGN_ROLLBACK, b.failure_in(STAGE_SMOKE_TEST), STAGE_SMOKE_TEST))
 
-    record_run = b.record_run("Record successful run", "succeeded")
-    summarize = Pass(
-        "Summarize run",
-        parameters={
-            "outcome": "succeeded",
-            "campaignArn.$": "$.campaign.arn",
-            "campaignAction.$": "$.campaign.action",
-            "solutionVersionArn.$": "$.solutionVersion.arn",
-            "trainingMode.$": "$.data.plan.trainingMode",
-            "trainingModeReason.$": "$.data.plan.trainingModeReason",
-            "datasetImportJobArn.$": "$.importJob.arn",
-            "evaluation.$": "$.evaluation",
-            "data.$": "$.data",
-            "recommendations.$": "$.smokeTest",
-        },
-    )
     campaign_created_or_updated = Choice("Campaign created or updated?")
     deploy_campaign.next(campaign_created_or_updated)
     campaign_created_or_updated.add_choice(
@@ -75,17 +58,5 @@ def build_deploy_and_smoke_test(b: WorkflowBuilder) -> State:
         b.wait_until_active(CAMPAIGN_UPDATED, smoke_test, STAGE_CAMPAIGN),
     )
     campaign_created_or_updated.default_choice(b.wait_until_active(CAMPAIGN_CREATED, smoke_test, STAGE_CAMPAIGN))
-    publish_success = b.publish_outcome(
-        "Publish success",
-        outcome_detail(
-            config,
-            "succeeded",
-            reason="$.evaluation.reason",
-            metrics=SUCCESS_METRICS,
-            solution_version_arn="$.solutionVersionArn",
-            campaign_arn="$.campaignArn",
-        ),
-        Succeed("Run succeeded"),
-    )
-    Chain([smoke_test, record_run, summarize, publish_success])
+    Chain([smoke_test, then])
     return deploy_campaign

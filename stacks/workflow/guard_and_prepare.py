@@ -6,10 +6,12 @@ been uploaded and nothing trained yet; the data is the data of the last training
 
 from __future__ import annotations
 
+from typing import Any
+
 from contract.events import STAGE_GUARD, STAGE_INPUT, STAGE_PREPARE
 from contract.functions import LOOK_FOR_ANOTHER_RUN, PREPARE_DATA
-from contract.layout import STATE_KEY, TRAINING_PREFIX
-from contract.readiness import CAMPAIGN_ROLLBACK, READINESS_CHECKS
+from contract.layout import BATCH_INPUT_PREFIX, MANIFEST_KEY, STATE_KEY, TRAINING_PREFIX
+from contract.readiness import CAMPAIGN_ROLLBACK, planned_checks
 from contract.resources import DATA_BUCKET_PLACEHOLDER
 from stacks.workflow.builder import WorkflowBuilder
 from stacks.workflow.outcomes import outcome_detail
@@ -19,6 +21,8 @@ from stacks.workflow.sdk import Chain, Choice, ChoiceRule, Pass, State, Succeed
 def build_guard_and_prepare(b: WorkflowBuilder, *, then: State) -> State:
     """The run's first states; a run with new data goes on to ``then``. Returns the start state."""
     config = b.config
+    deployment = config.deployment
+    checks = planned_checks(campaign=deployment.campaign, batch=deployment.batch_job)
     # Decided on ARNs and start times, not on a count: ListExecutions is eventually consistent
     # (register sfn.list-executions.eventual-consistency), so this run may not be listed yet.
     guard = b.invoke(
@@ -59,9 +63,10 @@ def build_guard_and_prepare(b: WorkflowBuilder, *, then: State) -> State:
                 "runStartedAt.$": "$$.Execution.StartTime",
                 "polling": {
                     check.key: {"intervalSeconds": check.interval_seconds, "maxChecks": check.max_checks}
-                    for check in READINESS_CHECKS
+                    for check in checks
                 },
             },
+            **({"batch": _batch_input(b)} if deployment.batch_job else {}),
         },
         "$.data",
         STAGE_PREPARE,
@@ -92,15 +97,19 @@ def build_guard_and_prepare(b: WorkflowBuilder, *, then: State) -> State:
                     "waitSeconds.$": f"$.data.plan.waits.{check.key}.firstSeconds",
                     "intervalSeconds.$": f"$.data.plan.waits.{check.key}.intervalSeconds",
                 }
-                for check in READINESS_CHECKS
+                for check in checks
             }
-            | {
-                CAMPAIGN_ROLLBACK.key: {
-                    "count": 0,
-                    "waitSeconds": CAMPAIGN_ROLLBACK.interval_seconds,
-                    "intervalSeconds": CAMPAIGN_ROLLBACK.interval_seconds,
+            | (
+                {
+                    CAMPAIGN_ROLLBACK.key: {
+                        "count": 0,
+                        "waitSeconds": CAMPAIGN_ROLLBACK.interval_seconds,
+                        "intervalSeconds": CAMPAIGN_ROLLBACK.interval_seconds,
+                    }
                 }
-            },
+                if deployment.campaign
+                else {}
+            ),
             "poll": {},
         },
     )
@@ -146,3 +155,17 @@ def build_guard_and_prepare(b: WorkflowBuilder, *, then: State) -> State:
     )
     Chain([plan_waits, then])
     return check_input
+
+
+def _batch_input(b: WorkflowBuilder) -> dict[str, Any]:
+    """What the data preparation does for a deployment to batch: write the users file (or check
+    the configured one is there) and read which version the published output came from."""
+    users_key = b.config.deployment.batch.users_key
+    return {
+        "manifestKey": MANIFEST_KEY,
+        **(
+            {"usersKey": users_key}
+            if users_key is not None
+            else {"inputKey.$": f"States.Format('{BATCH_INPUT_PREFIX}{{}}/users.json', $$.Execution.Name)"}
+        ),
+    }

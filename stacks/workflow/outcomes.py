@@ -34,11 +34,13 @@ def outcome_detail(
     metrics: dict[str, str] | None = None,
     solution_version_arn: str | None = None,
     campaign_arn: str | None = None,
+    batch_output: str | None = None,
 ) -> dict[str, Any]:
     """The detail of a run's outcome event: the same keys for every outcome, null where a run has no value.
 
     Each keyword is a JSONPath into the state at the publishing step (or None). Consumers can
-    match on ``outcome`` and read every key without checking whether it exists.
+    match on ``outcome`` and read every key without checking whether it exists. A deployment to
+    batch adds ``batchOutput`` (the published manifest on success) to every outcome it publishes.
     """
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {OUTCOMES}; got {outcome!r}")
@@ -59,4 +61,5 @@ def outcome_detail(
         "metrics": metrics,
         **field("solutionVersionArn", solution_version_arn),
         **field("campaignArn", campaign_arn),
+        **(field("batchOutput", batch_output) if config.deployment.batch_job else {}),
     }

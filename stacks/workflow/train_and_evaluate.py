@@ -42,7 +42,12 @@ def build_train_and_evaluate(b: WorkflowBuilder, *, deploy: State) -> State:
         {
             "solutionVersionArn.$": "$.solutionVersion.arn",
             "solutionArn.$": "$.solution.arn",
-            "campaignName": names.campaign,
+            # Compared with the campaign's version, or without a campaign with the published batch output's.
+            **(
+                {"campaignName": names.campaign}
+                if config.deployment.campaign
+                else {"servedSolutionVersionArn.$": "$.data.batch.servedSolutionVersionArn"}
+            ),
             "metric": config.quality_gate.metric,
             "maxRelativeRegression": config.quality_gate.max_relative_regression,
             "minimum": config.quality_gate.minimum,

@@ -15,19 +15,8 @@ import pytest
 from aws_cdk.assertions import Template
 
 from stacks.config import PipelineConfig, load_config
-from tests.conftest import VARIATIONS_BLOCK
+from tests.conftest import CUSTOM_BLOCK, VARIATIONS_BLOCK
 from tests.conftest import synthesize as synthesize_app
-
-# An existing customer-managed key (encryption.kmsKey as an ARN).
-IMPORTED_KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-# A config that differs from the defaults in every value a template depends on.
-CUSTOM_BLOCK: dict[str, Any] = {
-    "pipelineName": "films",
-    "campaignMinProvisionedTps": 3,
-    "schedule": {"expression": "cron(0 3 ? * MON *)", "timeZone": "Europe/Berlin", "enabled": False},
-    "data": {"rawKey": "raw/ml-latest-small/ratings.csv", "format": "ratings-csv", "minRating": 3.5},
-    "encryption": {"kmsKey": IMPORTED_KEY_ARN},
-}
 
 
 @dataclass(frozen=True)
@@ -73,7 +62,7 @@ def default_pipeline(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPip
 
 @pytest.fixture(scope="session")
 def custom_pipeline(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPipeline:
-    """The stack for :data:`CUSTOM_BLOCK`: other name, capacity, schedule, time zone and data."""
+    """The stack for :data:`CUSTOM_BLOCK`: other name, schedule, time zone, data and key."""
     return synthesize(tmp_path_factory, CUSTOM_BLOCK)
 
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from stacks.artifacts import KEY_POLICY_FILE_NAME
-from tests.conftest import REPO
-from tests.infra.conftest import IMPORTED_KEY_ARN, SynthesizedPipeline
+from tests.conftest import IMPORTED_KEY_ARN, REPO
+from tests.infra.conftest import SynthesizedPipeline
 from tests.infra.template_helpers import (
     Json,
     only_resource,

@@ -229,14 +229,21 @@ def test_every_lambda_task_invokes_a_function_of_the_stack(pipeline: Synthesized
     assert lambda_tasks == {f"${{{step}FunctionArn}}" for step in HANDLERS}
 
 
-def test_deployed_definition_carries_configured_names_and_capacity(custom_pipeline: SynthesizedPipeline) -> None:
+def test_deployed_definition_carries_configured_names_and_data(custom_pipeline: SynthesizedPipeline) -> None:
     _, state_machine = workflow_state_machine(custom_pipeline)
     states = json.loads(state_machine["DefinitionString"])["States"]
 
     assert states["Deploy campaign"]["Parameters"]["name"] == "films-campaign"
-    assert states["Deploy campaign"]["Parameters"]["minProvisionedTPS"] == 3
     assert states["Prepare data"]["Parameters"]["rawKey"] == "raw/ml-latest-small/ratings.csv"
     assert states["Prepare data"]["Parameters"]["format"] == "ratings-csv"
+
+
+def test_deployed_definition_carries_the_campaign_capacity(variations_pipeline: SynthesizedPipeline) -> None:
+    _, state_machine = workflow_state_machine(variations_pipeline)
+    states = json.loads(state_machine["DefinitionString"])["States"]
+
+    assert states["Deploy campaign"]["Parameters"]["name"] == "movielens-campaign"
+    assert states["Deploy campaign"]["Parameters"]["minProvisionedTPS"] == 3
 
 
 # --- schedule -------------------------------------------------------------------------------

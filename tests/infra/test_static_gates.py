@@ -18,8 +18,7 @@ import yaml
 
 from stacks.artifacts import STACK_NAME, VALIDATION_REPORT_FILE_NAME
 from stacks.state_machine import chosen_log_level_reason
-from tests.conftest import REPO, VARIATIONS_BLOCK, AppSynth, app_synth_once
-from tests.infra.conftest import CUSTOM_BLOCK
+from tests.conftest import CUSTOM_BLOCK, REPO, VARIATIONS_BLOCK, AppSynth, app_synth_once
 
 Json = dict[str, Any]
 

@@ -168,8 +168,8 @@ def test_errors_about_the_whole_block_name_it_personalize(block: Any) -> None:
         pytest.param(
             {"pipelinename": "films"},
             'Invalid cdk.json context "personalize.pipelinename": got "films"; expected no such key '
-            "(known keys: campaignMinProvisionedTps, data, encryption, logging, notifications, pipelineName, qualityGate, "
-            "recipeArn, schedule, smokeTestUserId, training), "
+            "(known keys: campaignMinProvisionedTps, data, deployment, encryption, logging, notifications, pipelineName, "
+            "qualityGate, recipeArn, schedule, smokeTestUserId, training), "
             "for example removing it or fixing its spelling.",
             id="unknown-top-level-key",
         ),
@@ -233,7 +233,8 @@ def test_errors_about_the_whole_block_name_it_personalize(block: Any) -> None:
         pytest.param(
             {"data": {"rawKey": "training/u.data"}},
             'Invalid cdk.json context "personalize.data.rawKey": got "training/u.data"; expected the S3 key of the '
-            "raw ratings file in the data bucket, not under 'training/' (the workflow writes there), for example "
+            "raw ratings file in the data bucket, not under 'training/', 'batch-input/', 'recommendations/' (the "
+            "workflow writes there), for example "
             '"raw/ml-100k/u.data".',
             id="raw-key-under-training",
         ),
@@ -244,6 +245,9 @@ def test_error_message_names_key_value_and_example(block: dict[str, Any], messag
 
 
 # --- every other bad value: key, shown value and example ------------------------------------
+
+
+TARGETS_EXAMPLE = '["campaign"], ["batch"] or ["campaign", "batch"]'
 
 
 @dataclass(frozen=True)
@@ -382,6 +386,17 @@ BAD_VALUES = [
     bad("qualityGate", 0.05, '{"metric": "normalized_discounted_cumulative_gain_at_10"}', "quality-gate-not-object"),
     bad("schedule", "rate(7 days)", '{"expression": "rate(7 days)"}', "schedule-not-object"),
     bad("data", ["raw/u.data"], '{"rawKey": "raw/ml-100k/u.data", "format": "ml-100k"}', "data-not-object"),
+    # deployment
+    bad("deployment", "batch", '{"targets": ["campaign"]}', "deployment-not-object"),
+    bad("deployment.targets", [], TARGETS_EXAMPLE, "targets-empty"),
+    bad("deployment.targets", "batch", TARGETS_EXAMPLE, "targets-not-a-list"),
+    bad("deployment.targets", ["campaign", "email"], TARGETS_EXAMPLE, "targets-unknown"),
+    bad("deployment.targets", ["batch", "batch"], TARGETS_EXAMPLE, "targets-repeated"),
+    bad("deployment.batch.numResults", 0, "25", "batch-num-results-zero"),
+    bad("deployment.batch.numResults", 501, "25", "batch-num-results-above-500"),
+    bad("deployment.batch.numResults", True, "25", "batch-num-results-bool"),
+    bad("deployment.batch.usersKey", "recommendations/users.json", '"batch/users.json"', "users-key-in-output"),
+    bad("deployment.batch.usersKey", "batch/", '"batch/users.json"', "users-key-folder"),
 ]
 
 
@@ -544,3 +559,28 @@ def test_no_email_means_the_topic_without_a_subscription() -> None:
 )
 def test_the_longest_interval_between_runs_bounds_the_schedule(expression: str, days: float) -> None:
     assert ScheduleConfig(expression=expression).longest_interval.total_seconds() == pytest.approx(days * 86400)
+
+
+# --- deployment targets ------------------------------------------------------------------------
+
+
+def test_deployment_defaults_to_a_campaign_only() -> None:
+    deployment = load_config({}).deployment
+    assert (deployment.targets, deployment.campaign, deployment.batch_job) == (("campaign",), True, False)
+
+
+def test_deployment_targets_are_kept_in_one_order_with_their_batch_settings() -> None:
+    deployment = load_config(
+        {"deployment": {"targets": ["batch", "campaign"], "batch": {"numResults": 50, "usersKey": "batch/users.json"}}}
+    ).deployment
+    assert deployment.targets == ("campaign", "batch")
+    assert (deployment.batch.num_results, deployment.batch.users_key) == (50, "batch/users.json")
+
+
+def test_batch_settings_without_the_batch_target_are_refused_as_having_no_effect() -> None:
+    error = config_error_of({"deployment": {"targets": ["campaign"], "batch": {"numResults": 10}}})
+    assert str(error) == (
+        'Invalid cdk.json context "personalize.deployment.batch": got {"numResults": 10}; expected no batch settings '
+        'unless "batch" is in deployment.targets (they would have no effect), for example "targets": ["campaign", '
+        '"batch"].'
+    )
