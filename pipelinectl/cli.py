@@ -24,6 +24,7 @@ from rich.table import Table
 
 from contract.personalize import PENDING_STATUSES
 from pipelinectl.backend import Backend
+from pipelinectl.batch import published_output, recommendations_of, roll_back_output
 from pipelinectl.campaign import (
     metrics,
     refuse_while_running,
@@ -185,6 +186,33 @@ def command_history(context: Context) -> int:
 
 
 def command_status(context: Context) -> int:
+    if context.stack.has_campaign:
+        _campaign_status(context)
+    if context.stack.has_batch_output:
+        _batch_status(context)
+    _schedule_status(context)
+    return ExitCode.OK
+
+
+def _batch_status(context: Context) -> None:
+    """The published batch output: its run, version, counts and where consumers read it."""
+    manifest = published_output(context.client("s3"), context.stack)
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    grid.add_row("Batch output", f"run {manifest['runName']}, s3://{manifest['bucket']}/{manifest['outputPrefix']}")
+    grid.add_row("From", f"solution version {short_id(manifest['solutionVersionArn'])}")
+    grid.add_row(
+        "Counts",
+        f"{manifest['users']:,} users, {manifest['recommendations']:,} recommendations "
+        f"({manifest['numResults']} asked per user; {manifest.get('usersWithFewerItems', 0):,} users with fewer)",
+    )
+    grid.add_row("Published", manifest["publishedAt"] + (" (a rollback)" if "rolledBackFrom" in manifest else ""))
+    grid.add_row("Earlier", ", ".join(entry["runName"] for entry in manifest.get("history", [])) or "none kept")
+    context.console.print(grid)
+
+
+def _campaign_status(context: Context) -> None:
     personalize = context.client("personalize")
     campaign = served_campaign(personalize, context.stack)
     version = personalize.describe_solution_version(solutionVersionArn=campaign.solution_version_arn)["solutionVersion"]
@@ -210,6 +238,9 @@ def command_status(context: Context) -> int:
     for name, value in sorted(metrics(personalize, campaign.solution_version_arn).items()):
         scores.add_row(short_metric(name), f"{value:.4f}")
     context.console.print(scores)
+
+
+def _schedule_status(context: Context) -> None:
     schedule = context.client("scheduler").get_schedule(Name=context.stack.schedule_name)
     anchor = schedule.get("StartDate") or schedule["CreationDate"]
     zone = schedule.get("ScheduleExpressionTimezone", "UTC")
@@ -223,7 +254,6 @@ def command_status(context: Context) -> int:
     else:
         plan.add_row("Next run", context.time(upcoming) if upcoming else "not computed for this expression (L, W or #)")
     context.console.print(plan)
-    return ExitCode.OK
 
 
 # --------------------------------------------------------------------------- recommend and rollback
@@ -231,6 +261,8 @@ def command_status(context: Context) -> int:
 
 def command_recommend(context: Context) -> int:
     user, count = context.args.user, context.args.n
+    if not context.stack.has_campaign:
+        return _recommend_from_batch_output(context, user, count)
     campaign = served_campaign(context.client("personalize"), context.stack)
     if not context.args.any_user:
         _require_known_user(context, user, campaign.solution_version_arn)
@@ -259,6 +291,27 @@ def command_recommend(context: Context) -> int:
     return ExitCode.OK
 
 
+def _recommend_from_batch_output(context: Context, user: str, count: int) -> int:
+    """Without a campaign, the user's line of the published batch output, and say so."""
+    s3 = context.client("s3")
+    manifest = published_output(s3, context.stack)
+    items = recommendations_of(s3, manifest, user)[:count]
+    titles = read_titles(s3, context.stack.bucket, context.stack.raw_key)
+    context.console.print(
+        f"Recommendations for user {user} from the batch output of run {manifest['runName']} "
+        f"(version {short_id(manifest['solutionVersionArn'])}, published {manifest['publishedAt']}); "
+        "this pipeline has no campaign (deployment.targets)"
+    )
+    table = Table()
+    table.add_column("#", justify="right")
+    table.add_column("Item")
+    table.add_column("Title")
+    for rank, item in enumerate(items, start=1):
+        table.add_row(str(rank), item, titles.get(item, "-"))
+    context.console.print(table)
+    return ExitCode.OK
+
+
 def _require_known_user(context: Context, user: str, version_arn: str) -> None:
     """Personalize answers an unknown user with popular items, silently; say so instead."""
     run = run_that_deployed(
@@ -275,8 +328,38 @@ def _require_known_user(context: Context, user: str, version_arn: str) -> None:
 
 
 def command_rollback(context: Context) -> int:
+    refuse_while_running(context.client("stepfunctions"), context.stack)
+    if context.stack.has_campaign:
+        _roll_back_campaign(context)
+    if context.stack.has_batch_output:
+        _roll_back_batch_output(context)
+    return ExitCode.OK
+
+
+def _roll_back_batch_output(context: Context) -> None:
+    """Point the manifest back at the output it named before the current one."""
+    s3 = context.client("s3")
+    manifest = published_output(s3, context.stack)
+    history = manifest.get("history", [])
+    previous = history[0] if history else None
+    if previous is not None and not context.args.yes:
+        question = (
+            f"Point the batch output manifest from run {manifest['runName']} (version "
+            f"{short_id(manifest['solutionVersionArn'])}) back at run {previous['runName']} (version "
+            f"{short_id(previous['solutionVersionArn'])}, s3://{previous['bucket']}/{previous['outputPrefix']})? [y/N] "
+        )
+        if context.ask(question).strip().lower() not in ("y", "yes"):
+            raise NotConfirmed("rollback cancelled: the manifest is unchanged")
+    rolled = roll_back_output(s3, context.stack, manifest, context.backend.now().isoformat(timespec="seconds"))
+    context.console.print(
+        f"Batch output manifest points at run {rolled['runName']} again "
+        f"(s3://{rolled['bucket']}/{rolled['outputPrefix']}). The next run publishes a new output only if new data "
+        "arrives and passes the quality gate."
+    )
+
+
+def _roll_back_campaign(context: Context) -> None:
     stepfunctions, personalize = context.client("stepfunctions"), context.client("personalize")
-    refuse_while_running(stepfunctions, context.stack)
     campaign = served_campaign(personalize, context.stack)
     if campaign.update and campaign.update.get("status") in PENDING_STATUSES:
         raise RunInProgress(
@@ -299,7 +382,6 @@ def command_rollback(context: Context) -> int:
         f"{elapsed_text(context.backend.now() - started)}). The next run deploys a new version only if new "
         "data arrives and passes the quality gate against this one."
     )
-    return ExitCode.OK
 
 
 def _metric_text(personalize: Any, version_arn: str) -> str:

@@ -21,7 +21,8 @@ EXIT_CODES_HELP = """exit codes:
   2    bad command line
   3    the run was rejected by the quality gate (the campaign kept its version)
   4    something to do first: no credentials, no such stack, stack not deployed, no runs yet,
-       campaign not created yet, user unknown to the model, nothing to roll back, not confirmed
+       campaign not created or batch output not published yet, user unknown to the model,
+       nothing to roll back, not confirmed
   5    an AWS call failed for another reason (permissions, throttling, ...)
   130  interrupted; a run being watched goes on"""
 
@@ -49,6 +50,10 @@ class NoRunsYet(ActionNeeded):
 
 
 class CampaignNotCreated(ActionNeeded):
+    pass
+
+
+class BatchOutputNotPublished(ActionNeeded):
     pass
 
 

@@ -4,7 +4,7 @@ The offline account (moto and simulator/, see simulator/offline.py) lives in thi
 so nothing persists between two invocations. Each one therefore plays a whole session:
 
 1. deploy the synthesized stack (cdk.out) into a fresh offline account;
-2. upload generated ratings in ml-100k's format, with generated titles (u.item) beside them;
+2. upload generated ratings in the configured format, with generated titles (u.item) beside them;
 3. run N retraining cycles a week apart, with a week of new ratings before each later one
    (``--offline-runs``; default 0 for ``run``, 2 for the other commands, so that they have a
    history, a serving campaign and an earlier version to roll back to);
@@ -30,7 +30,7 @@ from pipelinectl.catalog import titles_key
 from pipelinectl.errors import SynthesisNeeded
 from simulator.cloud_assembly import CloudAssemblyError, load_synthesized_pipeline
 from simulator.offline import OfflinePipeline, offline_account
-from simulator.sample_data import generate_ratings, to_u_data, to_u_item
+from simulator.sample_data import generate_ratings, to_u_item
 
 WEEK = timedelta(days=7)
 NEW_USERS_PER_WEEK = 40
@@ -47,9 +47,9 @@ def offline_backend(cdk_out: Path, *, prior_runs: int, same_data: bool, console:
     with offline_account() as account:
         pipeline = OfflinePipeline(synthesized, account)
         ratings = generate_ratings()
-        pipeline.upload_raw_data(to_u_data(ratings))
+        pipeline.upload_ratings(ratings)
         titles = titles_key(pipeline.raw_data_key)
-        if titles is not None:
+        if titles is not None and titles[0].endswith("u.item"):  # generated titles exist in u.item's format only
             account.s3().put_object(Bucket=pipeline.bucket_name, Key=titles[0], Body=to_u_item())
         console.print(
             f"Offline account {account.personalize.account_id} ({account.personalize.region}), simulated clock: "
@@ -59,7 +59,7 @@ def offline_backend(cdk_out: Path, *, prior_runs: int, same_data: bool, console:
         def new_week_of_ratings(week: int) -> None:
             first_user = 201 + NEW_USERS_PER_WEEK * (week - 2)
             ratings.extend(generate_ratings(users=NEW_USERS_PER_WEEK, seed=week, first_user=first_user))
-            pipeline.upload_raw_data(to_u_data(ratings))
+            pipeline.upload_ratings(ratings)
 
         for week in range(1, prior_runs + 1):
             if week > 1:

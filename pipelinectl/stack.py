@@ -23,6 +23,16 @@ class PipelineStack:
     state_machine_arn: str
     schedule_name: str
     pipeline_name: str
+    # deployment.targets; a stack deployed before batch output existed has only a campaign.
+    targets: tuple[str, ...] = ("campaign",)
+
+    @property
+    def has_campaign(self) -> bool:
+        return "campaign" in self.targets
+
+    @property
+    def has_batch_output(self) -> bool:
+        return "batch" in self.targets
 
     @property
     def names(self) -> PersonalizeNames:
@@ -63,6 +73,7 @@ def find_stack(cloudformation: Any, stack_name: str, region: str) -> PipelineSta
         state_machine_arn=outputs["StateMachineArn"],
         schedule_name=outputs["ScheduleName"],
         pipeline_name=outputs["PipelineName"],
+        targets=tuple(outputs.get("DeploymentTargets", "campaign").split(",")),
     )
 
 

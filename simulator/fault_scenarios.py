@@ -73,6 +73,9 @@ class Scenario:
     first_run: bool = False  # the fault hits the very first run (no model in service yet)
     serves_new_version: bool | None = None  # None: new if the run succeeded, else the previous one
     execution_input: Any = None  # None: what the schedule sends
+    # "campaign": the default deployment; "batch": a deployment to batch only, where what is in
+    # service is the version whose output recommendations/latest.json names.
+    deployment: str = "campaign"
 
 
 def _throttle(operation: str, *codes: str) -> Callable[[OfflinePipeline], None]:
@@ -220,6 +223,75 @@ def _create_failed_scenarios() -> Iterator[Scenario]:
 
 GOOD = to_u_data(generate_ratings())
 
+# The Personalize calls a later run of a deployment to batch makes besides those of a campaign-less
+# run; each is throttled in the matrix, and a test checks the list against the calls made.
+BATCH_RUN_CALLS = ("ListBatchInferenceJobs", "CreateBatchInferenceJob", "DescribeBatchInferenceJob")
+
+
+def _batch_scenarios() -> Iterator[Scenario]:
+    previous = "the manifest still names the previous output; the next run continues"
+    for operation in BATCH_RUN_CALLS:
+        sdk = operation == "DescribeBatchInferenceJob"
+        yield Scenario(
+            id=f"batch-throttled-then-ok-{operation}",
+            group="Batch output",
+            fault=f"{operation} answers ThrottlingException, then LimitExceededException, then works",
+            user_sees="run succeeds; the execution history shows two retries of the step",
+            left="new output published",
+            inject=_throttle(operation, "ThrottlingException", "LimitExceededException"),
+            status="SUCCEEDED",
+            outcome="succeeded",
+            deployment="batch",
+        )
+        yield Scenario(
+            id=f"batch-throttled-exhausted-{operation}",
+            group="Batch output",
+            fault=f"{operation} keeps answering ThrottlingException",
+            user_sees="run fails after 5 retries with "
+            + ("Personalize.PersonalizeException" if sdk else "ThrottlingException"),
+            left=previous,
+            inject=_throttle(operation, *["ThrottlingException"] * 12),
+            status="FAILED",
+            error="Personalize.PersonalizeException" if sdk else "ThrottlingException",
+            deployment="batch",
+        )
+    yield Scenario(
+        id="batch-job-failed",
+        group="Batch output",
+        fault="the batch inference job ends in CREATE FAILED",
+        user_sees="run fails with BatchInferenceJobFailed; the cause is Personalize's failureReason",
+        left=previous,
+        inject=_fail_resource("batch_job", "Simulated batch_job failure"),
+        status="FAILED",
+        error="BatchInferenceJobFailed",
+        cause="Simulated batch_job failure",
+        deployment="batch",
+    )
+    yield Scenario(
+        id="batch-output-error-lines",
+        group="Batch output",
+        fault="the batch job is ACTIVE but some output lines carry an error",
+        user_sees="run fails with BatchOutputInvalidError, naming how many lines and examples",
+        left=previous,
+        inject=lambda pipeline: pipeline.account.personalize.batch_errors_next(3, "Simulated error line"),
+        status="FAILED",
+        error="BatchOutputInvalidError",
+        cause="3 lines carry an error",
+        deployment="batch",
+    )
+    yield Scenario(
+        id="batch-validation-lambda-transient",
+        group="Batch output",
+        fault="the Lambda service fails one invocation of the output validation",
+        user_sees="run succeeds; the execution history shows one retry",
+        left="new output published",
+        inject=_lambda_fault("ValidateBatchOutput", "Lambda.ServiceException", "Service unavailable", 1),
+        status="SUCCEEDED",
+        outcome="succeeded",
+        deployment="batch",
+    )
+
+
 SCENARIOS: list[Scenario] = [
     *_call_scenarios(),
     Scenario(
@@ -348,6 +420,7 @@ SCENARIOS: list[Scenario] = [
         cause="malformed",
     ),
     *_input_scenarios(),
+    *_batch_scenarios(),
 ]
 
 
@@ -362,8 +435,9 @@ def render_report() -> str:
         "Generated from `simulator/fault_scenarios.py` by `python tools/render_fault_matrix.py`; a test",
         "fails when this file no longer matches the scenarios. Every scenario runs offline end to end",
         "with the real handlers and asserts the outcome below, then the invariants: the campaign",
-        "serves the last good solution version, the next run continues from what is left and",
-        "succeeds, and another team's dataset group is untouched.",
+        "serves the last good solution version (with batch output: the manifest names the last good",
+        "output), the next run continues from what is left and succeeds, and another team's dataset",
+        "group is untouched. The batch scenarios run a deployment to batch only.",
         "",
         f"{len(SCENARIOS)} scenarios. Configuration errors are covered separately: every bad value of",
         "`cdk.json` stops synth with one line naming the key, the value and an example",

@@ -39,6 +39,7 @@ from simulator.interpreter import ExecutionEvent, ExecutionResult, TaskFailure, 
 from simulator.lambda_runtime import environment, invoke_lambda
 from simulator.personalize import PersonalizeSimulator, StageDurations
 from simulator.provider_framework import CustomResourceOutcome, OfflineCustomResource
+from simulator.sample_data import Rating, to_ratings_csv, to_u_data
 from simulator.sns import Topics
 from simulator.step_functions import StepFunctionsExecutions
 from stacks.artifacts import STACK_NAME
@@ -380,6 +381,15 @@ class OfflinePipeline:
     @property
     def raw_data_key(self) -> str:
         return self.synthesized.output_value("RawDataKey")
+
+    @property
+    def raw_data_format(self) -> str:
+        """data.format of the deployed config, as the workflow hands it to the data preparation."""
+        return str(self.definition["States"]["Prepare data"]["Parameters"]["format"])
+
+    def upload_ratings(self, ratings: list[Rating]) -> None:
+        """Upload ``ratings`` as the raw file, in the deployed config's format."""
+        self.upload_raw_data(to_ratings_csv(ratings) if self.raw_data_format == "ratings-csv" else to_u_data(ratings))
 
     def upload_raw_data(self, body: bytes) -> None:
         self.account.s3().put_object(Bucket=self.bucket_name, Key=self.raw_data_key, Body=body)

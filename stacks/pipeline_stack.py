@@ -194,6 +194,12 @@ class PersonalizePipelineStack(Stack):
         CfnOutput(self, "PipelineName", value=config.pipeline_name)
         CfnOutput(
             self,
+            "DeploymentTargets",
+            value=",".join(deployment.targets),
+            description="Where promoted versions go (deployment.targets): campaign, batch",
+        )
+        CfnOutput(
+            self,
             "NotificationTopicArn",
             value=notifications.topic.topic_arn,
             description="Run outcomes and alarms; subscribe here (or set notifications.email)",

@@ -7,16 +7,23 @@ file from S3 and writes the documented output (register personalize.batch.input-
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from contract.layout import MANIFEST_KEY
+from pipelinectl.backend import Backend
+from pipelinectl.cli import main
+from pipelinectl.errors import ExitCode
+from pipelinectl.offline_session import offline_backend
 from simulator.cloud_assembly import SynthesizedPipeline, load_synthesized_pipeline
 from simulator.offline import OfflinePipeline, offline_account
-from simulator.sample_data import generate_ratings, to_ratings_csv, to_u_data
+from simulator.sample_data import generate_ratings
 from tests.conftest import BATCH_ONLY_BLOCK, VARIATIONS_BLOCK, synthesize
 
 USERS = 200  # generate_ratings()'s users, every one with ratings at or above the threshold
@@ -36,7 +43,7 @@ def both_targets(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPipelin
 def pipeline(batch_only: SynthesizedPipeline) -> Iterator[OfflinePipeline]:
     with offline_account() as account:
         deployed = OfflinePipeline(batch_only, account)
-        deployed.upload_raw_data(to_ratings_csv(generate_ratings()))
+        deployed.upload_ratings(generate_ratings())
         yield deployed
 
 
@@ -57,7 +64,7 @@ def outcome(pipeline: OfflinePipeline) -> dict[str, Any]:
 
 
 def new_ratings_arrive(pipeline: OfflinePipeline) -> None:
-    pipeline.upload_raw_data(to_ratings_csv(generate_ratings() + generate_ratings(users=30, seed=2, first_user=1000)))
+    pipeline.upload_ratings(generate_ratings() + generate_ratings(users=30, seed=2, first_user=1000))
 
 
 def test_batch_only_pipeline_writes_recommendations_for_every_user_and_publishes_them(
@@ -143,7 +150,7 @@ def test_both_targets_run_the_batch_job_before_the_campaign_and_publish_after_it
 ) -> None:
     with offline_account() as account:
         pipeline = OfflinePipeline(both_targets, account)
-        pipeline.upload_raw_data(to_u_data(generate_ratings()))
+        pipeline.upload_ratings(generate_ratings())
 
         result = pipeline.start_execution(name="week-1")
 
@@ -161,3 +168,51 @@ def test_both_targets_run_the_batch_job_before_the_campaign_and_publish_after_it
             manifest(pipeline)["solutionVersionArn"]
             == account.personalize.resources_of("campaign")[0]["solutionVersionArn"]
         )
+
+
+# --- the command-line tool on a batch-only deployment ---------------------------------------------
+
+
+def test_cli_shows_recommends_from_and_rolls_back_the_batch_output(batch_only: SynthesizedPipeline) -> None:
+    cli = ["--offline", "--cdk-out", str(batch_only.directory), "--offline-runs", "2"]
+    with offline_backend(
+        batch_only.directory, prior_runs=2, same_data=True, console=Console(file=io.StringIO())
+    ) as backend:
+        status = run_cli(backend, *cli, "status")
+        assert status.code == ExitCode.OK, status.err
+        assert "Campaign" not in status.out
+        assert "Batch output  run offline-week-2, s3://personalizepipeline-databucket-offline/recommendations/" in (
+            status.out
+        )
+        assert "Counts        240 users, 6,000 recommendations (25 asked per user; 0 users with fewer)" in status.out
+        assert "Earlier       offline-week-1" in status.out
+
+        recommend = run_cli(backend, *cli, "recommend", "--user", "7", "--n", "5")
+        assert recommend.code == ExitCode.OK, recommend.err
+        assert "from the batch output of run offline-week-2" in recommend.out
+        assert "this pipeline has no campaign (deployment.targets)" in recommend.out
+        assert run_cli(backend, *cli, "recommend", "--user", "no-such-user").code == ExitCode.ACTION_NEEDED
+
+        rollback = run_cli(backend, *cli, "rollback", "--yes")
+        assert rollback.code == ExitCode.OK, rollback.err
+        assert "Batch output manifest points at run offline-week-1 again" in rollback.out
+        s3 = backend.client("s3")
+        current = json.loads(s3.get_object(Bucket=backend.offline.bucket_name, Key=MANIFEST_KEY)["Body"].read())
+        assert (current["runName"], current["rolledBackFrom"]["runName"]) == ("offline-week-1", "offline-week-2")
+
+        again = run_cli(backend, *cli, "rollback", "--yes")
+        assert again.code == ExitCode.ACTION_NEEDED
+        assert "remembers none before it: nothing to roll back to" in again.err
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(backend: Backend, *argv: str) -> Result:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err, backend=backend)
+    return Result(code, out.getvalue(), err.getvalue())

@@ -21,27 +21,28 @@ from datetime import timedelta
 import boto3
 import pytest
 
-from simulator.cloud_assembly import SynthesizedPipeline
+from contract.layout import MANIFEST_KEY
+from simulator.cloud_assembly import SynthesizedPipeline, load_synthesized_pipeline
 from simulator.fault_scenarios import (
+    BATCH_RUN_CALLS,
     DOC,
     EVERY_RUN_CALLS,
     FIRST_RUN_ONLY_CALLS,
     FOREIGN_GROUP,
-    GOOD,
     SCENARIOS,
     Scenario,
     render_report,
 )
 from simulator.interpreter import ExecutionResult
 from simulator.offline import REGION, OfflinePipeline, offline_account
-from simulator.sample_data import generate_ratings, to_u_data
+from simulator.sample_data import generate_ratings
+from tests.conftest import BATCH_ONLY_BLOCK, synthesize
 
 # --- running a scenario --------------------------------------------------------------------------
 
 
 def _new_ratings(pipeline: OfflinePipeline, seed: int) -> None:
-    ratings = generate_ratings() + generate_ratings(users=30, seed=seed, first_user=1000 + 30 * seed)
-    pipeline.upload_raw_data(to_u_data(ratings))
+    pipeline.upload_ratings(generate_ratings() + generate_ratings(users=30, seed=seed, first_user=1000 + 30 * seed))
 
 
 def _foreign_resources() -> dict[str, str]:
@@ -51,7 +52,19 @@ def _foreign_resources() -> dict[str, str]:
     return {"group": group}
 
 
+@pytest.fixture(scope="module")
+def batch_only(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPipeline:
+    return load_synthesized_pipeline(synthesize(tmp_path_factory, BATCH_ONLY_BLOCK))
+
+
 def _served(pipeline: OfflinePipeline) -> str | None:
+    if pipeline.raw_data_format == "ratings-csv":  # the batch-only config: what the manifest names
+        s3 = pipeline.account.s3()
+        try:
+            manifest = json.loads(s3.get_object(Bucket=pipeline.bucket_name, Key=MANIFEST_KEY)["Body"].read())
+        except s3.exceptions.NoSuchKey:
+            return None
+        return str(manifest["solutionVersionArn"])
     campaigns = pipeline.account.personalize.resources_of("campaign")
     return campaigns[0]["solutionVersionArn"] if campaigns and campaigns[0]["status"] == "ACTIVE" else None
 
@@ -67,12 +80,13 @@ def _assert_outcome(scenario: Scenario, result: ExecutionResult) -> None:
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.id)
-def test_fault(synthesized: SynthesizedPipeline, scenario: Scenario) -> None:
+def test_fault(request: pytest.FixtureRequest, scenario: Scenario) -> None:
+    synthesized = request.getfixturevalue("batch_only" if scenario.deployment == "batch" else "synthesized")
     with offline_account() as account:
         pipeline = OfflinePipeline(synthesized, account)
         foreign = _foreign_resources()
         account.clock.advance(120)
-        pipeline.upload_raw_data(GOOD)
+        pipeline.upload_ratings(generate_ratings())
         good_version = None
         if not scenario.first_run:
             good = pipeline.start_execution(name="good-run")
@@ -121,7 +135,7 @@ def test_fault(synthesized: SynthesizedPipeline, scenario: Scenario) -> None:
 def test_the_matrix_covers_every_personalize_call_the_workflow_makes(synthesized: SynthesizedPipeline) -> None:
     with offline_account() as account:
         pipeline = OfflinePipeline(synthesized, account)
-        pipeline.upload_raw_data(GOOD)
+        pipeline.upload_ratings(generate_ratings())
         pipeline.start_execution(name="first")
         first_calls = {name for name, _ in account.personalize.calls}
         before = len(account.personalize.calls)
@@ -131,6 +145,20 @@ def test_the_matrix_covers_every_personalize_call_the_workflow_makes(synthesized
 
     assert later_calls == set(EVERY_RUN_CALLS)
     assert first_calls - later_calls == set(FIRST_RUN_ONLY_CALLS)
+
+
+def test_the_matrix_covers_every_batch_call_of_a_deployment_to_batch(batch_only: SynthesizedPipeline) -> None:
+    with offline_account() as account:
+        pipeline = OfflinePipeline(batch_only, account)
+        pipeline.upload_ratings(generate_ratings())
+        pipeline.start_execution(name="first")
+        before = len(account.personalize.calls)
+        _new_ratings(pipeline, 1)
+        pipeline.start_execution(name="second", gap=timedelta(days=1))
+        later_calls = {name for name, _ in account.personalize.calls[before:]}
+
+    campaign_calls = {"ListCampaigns", "DescribeCampaign", "UpdateCampaign", "GetRecommendations"}
+    assert later_calls == (set(EVERY_RUN_CALLS) - campaign_calls) | set(BATCH_RUN_CALLS)
 
 
 def test_the_report_in_docs_matches_the_scenarios() -> None:
