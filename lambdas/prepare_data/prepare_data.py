@@ -63,6 +63,8 @@ def _transfer_config() -> TransferConfig:
 
 
 TRANSFER_CONFIG: Final = _transfer_config()
+# A batch inference job's input quota (register personalize.batch.request).
+BATCH_INPUT_MAX_BYTES: Final = 1024**3
 UPLOADER_HINT: Final = "python tools/upload_movielens.py --stack-name <your stack name>"
 _NOT_FOUND_CODES: Final = frozenset({"NoSuchKey", "NoSuchBucket", "404"})
 
@@ -76,7 +78,7 @@ class RawDataNotFoundError(Exception):
 
 
 class BatchUsersNotFoundError(Exception):
-    """deployment.batch.usersKey names an object that is not in the bucket."""
+    """deployment.batch.usersKey names no usable object: missing, over the input quota, or not alone under its key."""
 
 
 class TooManyUsersForBatchError(Exception):
@@ -309,9 +311,11 @@ def prepare(request: PrepareRequest, s3: Any) -> dict[str, Any]:
 
 
 def _require_users_file(s3: Any, bucket: str, key: str) -> None:
-    """A configured users file must be there before anything is trained for it."""
+    """A configured users file must be there, alone under its key, and within the batch input quota,
+    before anything is trained for it (register personalize.batch.request: a job's input path is a
+    prefix, and its input is at most 1 GB)."""
     try:
-        s3.head_object(Bucket=bucket, Key=key)
+        head = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as error:
         code = str(error.response.get("Error", {}).get("Code", ""))
         if code in _NOT_FOUND_CODES:
@@ -321,6 +325,21 @@ def _require_users_file(s3: Any, bucket: str, key: str) -> None:
                 "for every user of the training data"
             ) from error
         raise
+    if int(head.get("ContentLength", 0)) > BATCH_INPUT_MAX_BYTES:
+        raise BatchUsersNotFoundError(
+            f"the users file s3://{bucket}/{key} has {int(head['ContentLength']):,} bytes; a batch inference job "
+            f"reads at most {BATCH_INPUT_MAX_BYTES:,} (1 GB): recommend for fewer users per run"
+        )
+    sharing = [
+        item["Key"]
+        for item in s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=3).get("Contents", [])
+        if item["Key"] != key
+    ]
+    if sharing:
+        raise BatchUsersNotFoundError(
+            f"s3://{bucket}/{sharing[0]} starts with the users file's key {key!r}: a batch inference job reads "
+            "every object under its input path as input, so it would read that too. Rename one of them"
+        )
 
 
 def _prepare_batch(s3: Any, request: PrepareRequest, batch: BatchInput, stats: ConversionStats) -> dict[str, Any]:

@@ -96,6 +96,13 @@ def test_batch_only_pipeline_writes_recommendations_for_every_user_and_publishes
     assert event["batchOutput"]["outputPrefix"] == "recommendations/week-1/"
     invoked = {logical_id for logical_id, _ in pipeline.invocations}
     assert not any("DeployCampaign" in lid or "SmokeTest" in lid for lid in invoked)
+    # cdk destroy: batch jobs cannot be deleted (nor need to be); everything else goes, the output stays.
+    assert pipeline.destroy().status == "SUCCESS"
+    personalize = pipeline.account.personalize
+    assert [
+        kind for kind in ("dataset_group", "dataset", "solution", "solution_version") if personalize.resources_of(kind)
+    ] == []
+    assert read(pipeline, MANIFEST_KEY) and read(pipeline, "recommendations/week-1/users.json.out")
 
 
 def test_a_rejected_version_produces_no_batch_output_and_leaves_the_manifest(pipeline: OfflinePipeline) -> None:

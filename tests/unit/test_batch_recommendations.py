@@ -7,6 +7,7 @@ the validation and publication handlers read it from a moto S3 as they would fro
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import batch_output
 import boto3
 import personalize_steps as steps
+import prepare_data
 import pytest
 
 from contract.batch_output import (
@@ -364,3 +366,55 @@ def test_publish_step_writes_the_manifest_consumers_read(s3: Any) -> None:
         "publishedAt": "2026-01-05T09:00:00+00:00",
         "history": [],
     }
+
+
+# --- the data preparation's part ------------------------------------------------------------------
+
+
+def prepare_event(**batch: str) -> dict[str, Any]:
+    return {
+        "bucket": BUCKET,
+        "rawKey": "raw/u.data",
+        "format": "ml-100k",
+        "minRating": 4,
+        "outputKey": "training/run-1/interactions.csv",
+        "batch": {"manifestKey": "recommendations/latest.json", **batch},
+    }
+
+
+def test_prepare_writes_every_trained_user_once_and_reads_the_served_version(s3: Any) -> None:
+    put(s3, "raw/u.data", b"7\t1\t5\t1\n8\t2\t5\t2\n7\t3\t4\t3\n9\t4\t1\t4\n")
+    put(s3, "recommendations/latest.json", json.dumps({"solutionVersionArn": f"{ARN}:solution/s/abc"}).encode())
+
+    result = prepare_data.handler(prepare_event(inputKey=INPUT_KEY), s3=s3)
+
+    assert result["batch"] == {
+        "inputKey": INPUT_KEY,
+        "usersWritten": 2,
+        "servedSolutionVersionArn": f"{ARN}:solution/s/abc",
+    }
+    body = s3.get_object(Bucket=BUCKET, Key=INPUT_KEY)["Body"].read()
+    assert body == b'{"userId":"7"}\n{"userId":"8"}\n'  # user 9 rated below the threshold only
+
+
+@pytest.mark.parametrize(
+    ("objects", "message"),
+    [
+        ({}, f"no users file at s3://{BUCKET}/batch/users.json (deployment.batch.usersKey)"),
+        (
+            {"batch/users.json": b"{}", "batch/users.json.old": b"{}"},
+            f"s3://{BUCKET}/batch/users.json.old starts with the users file's key 'batch/users.json'",
+        ),
+    ],
+    ids=["missing", "shares-its-prefix"],
+)
+def test_prepare_refuses_a_configured_users_file_the_job_could_not_use(
+    s3: Any, objects: dict[str, bytes], message: str
+) -> None:
+    put(s3, "raw/u.data", b"7\t1\t5\t1\n")
+    for key, body in objects.items():
+        put(s3, key, body)
+
+    with pytest.raises(prepare_data.BatchUsersNotFoundError, match=re.escape(message)):
+        prepare_data.handler(prepare_event(usersKey="batch/users.json"), s3=s3)
+    assert "training/run-1/interactions.csv" not in {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
