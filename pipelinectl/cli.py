@@ -127,7 +127,12 @@ def follow(context: Context, execution_arn: str) -> int:
     definition = json.loads(
         stepfunctions.describe_state_machine(stateMachineArn=context.stack.state_machine_arn)["definition"]
     )
-    view = RunView(build_graph(definition), expected_seconds=_learned_durations(context))
+    served = {("campaign",): "the campaign", ("batch",): "the published batch output"}
+    view = RunView(
+        build_graph(definition),
+        expected_seconds=_learned_durations(context),
+        in_service=served.get(context.stack.targets, "the campaign and the published batch output"),
+    )
     clock_note = " (times are simulated)" if context.backend.simulated else ""
     context.console.print(f"Watching run {run.name}, started {context.time(run.start)}{clock_note}")
     last_id = 0

@@ -99,6 +99,16 @@ TASK_SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "Smoke test recommendations": lambda r: (
         f"user {r['smokeTest']['userId']} gets {len(r['smokeTest']['itemIds'])} items"
     ),
+    "Start batch recommendations": lambda r: f"started {r['batchJob']['name']}",
+    "Validate batch output": lambda r: (
+        f"{r['batchOutput']['users']:,} users, {r['batchOutput']['recommendations']:,} items"
+        + (
+            f"; {r['batchOutput']['usersWithFewerItems']:,} with fewer"
+            if r["batchOutput"]["usersWithFewerItems"]
+            else ""
+        )
+    ),
+    "Publish batch recommendations": lambda r: "recommendations/latest.json updated",
     "Record successful run": lambda r: "state/pipeline-state.json updated",
     "Record rejected version": lambda r: "state/pipeline-state.json updated",
 }
@@ -128,6 +138,8 @@ class RunView:
     cause: str | None = None
     stopped: datetime | None = None
     training_mode: str | None = None
+    # What serves the pipeline's recommendations (deployment.targets), as the outcome lines name it.
+    in_service: str = "the campaign"
 
     @property
     def current(self) -> StepRow | None:
@@ -260,12 +272,23 @@ class RunView:
             return [Text(f"Still running after {duration}.", style="cyan")]
         if outcome == SUCCEEDED:
             lines = [Text(f"Outcome: succeeded after {duration}", style="bold green")]
-            lines.append(
-                Text(
-                    f"  campaign {short_id(output.get('campaignArn'))} ({output.get('campaignAction')}) now serves "
-                    f"solution version {short_id(output.get('solutionVersionArn'))}"
+            version = short_id(output.get("solutionVersionArn"))
+            if output.get("campaignArn"):
+                lines.append(
+                    Text(
+                        f"  campaign {short_id(output.get('campaignArn'))} ({output.get('campaignAction')}) now serves "
+                        f"solution version {version}"
+                    )
                 )
-            )
+            batch = output.get("batchOutput") or {}
+            if batch:
+                lines.append(
+                    Text(
+                        f"  batch recommendations of solution version {version} published: "
+                        f"s3://{batch['bucket']}/{batch['outputPrefix']} ({batch['users']:,} users), "
+                        "named by recommendations/latest.json"
+                    )
+                )
             recommendations = output.get("recommendations") or {}
             if recommendations.get("itemIds"):
                 lines.append(
@@ -279,7 +302,7 @@ class RunView:
         if outcome == REJECTED:
             return [
                 Text(f"Outcome: rejected by the quality gate after {duration}", style="bold yellow"),
-                Text(f"  {output.get('reason')}; the campaign keeps serving its version"),
+                Text(f"  {output.get('reason')}; {self.in_service} keeps serving its version"),
             ]
         failed = self.failed_step
         where = f" at step '{failed.step.name}'" if failed else ""
@@ -287,7 +310,7 @@ class RunView:
             Text(f"Outcome: failed{where} after {duration} ({self.status})", style="bold red"),
             Text(f"  error: {self.error}"),
             Text(f"  cause: {self.cause}"),
-            Text("  The campaign keeps serving the previous version."),
+            Text(f"  {self.in_service[0].upper()}{self.in_service[1:]} keeps serving the previous version."),
         ]
 
     def live(self, now: datetime) -> RenderableType:

@@ -87,7 +87,10 @@ class Run:
         if self.outcome in (SKIPPED, REJECTED):
             return str(self.output.get("reason", ""))
         if self.outcome == SUCCEEDED:
-            return f"campaign {self.output.get('campaignAction', 'deployed')}"
+            parts = [f"campaign {self.output['campaignAction']}"] if self.output.get("campaignAction") else []
+            if self.output.get("batchOutput"):
+                parts.append("batch output published")
+            return ", ".join(parts) or "campaign deployed"
         return ""
 
 

@@ -162,6 +162,53 @@ def test_a_running_training_shows_a_progress_bar_against_the_learned_duration() 
     assert "Still running after 1:00:00." in text
 
 
+def test_a_batch_only_run_ends_naming_its_published_output_and_what_keeps_serving() -> None:
+    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}
+    view = RunView(build_graph(definition), in_service="the published batch output")
+    view.started, view.stopped, view.status = START, START + timedelta(hours=2), "SUCCEEDED"
+    view.output = {
+        "outcome": "succeeded",
+        "solutionVersionArn": "arn:aws:personalize:us-east-1:111122223333:solution/films-solution/ebe96ce7",
+        "batchOutput": {"bucket": "data", "outputPrefix": "recommendations/week-1/", "users": 1200},
+    }
+
+    succeeded = [line.plain for line in view.summary_lines(START)]
+    view.status, view.error, view.cause, view.output = "FAILED", "BatchOutputInvalidError", "2 lines carry an error", {}
+    failed = [line.plain for line in view.summary_lines(START)]
+
+    assert succeeded == [
+        "Outcome: succeeded after 2:00:00",
+        "  batch recommendations of solution version ebe96ce7 published: s3://data/recommendations/week-1/ "
+        "(1,200 users), named by recommendations/latest.json",
+    ]
+    assert failed[-1] == "  The published batch output keeps serving the previous version."
+
+
+@pytest.mark.parametrize(
+    ("output", "note"),
+    [
+        ({"campaignAction": "updated"}, "campaign updated"),
+        ({"batchOutput": {"runName": "r"}}, "batch output published"),
+        ({"campaignAction": "created", "batchOutput": {"runName": "r"}}, "campaign created, batch output published"),
+    ],
+    ids=["campaign", "batch", "both"],
+)
+def test_history_notes_what_a_succeeded_run_deployed(output: dict[str, Any], note: str) -> None:
+    from pipelinectl.runs import Run
+
+    run = Run(
+        arn="arn:aws:states:us-east-1:1:execution:m:r",
+        name="r",
+        status="SUCCEEDED",
+        start=START,
+        stop=START,
+        output={"outcome": "succeeded", **output},
+        error=None,
+        cause=None,
+    )
+    assert run.note == note
+
+
 def test_a_rollback_waits_for_the_update_to_its_version_not_a_stale_answer() -> None:
     """Register personalize.campaign-update.stale-read: the previous update, ACTIVE, is not this one."""
     from pipelinectl.campaign import ServedCampaign, switch_version
