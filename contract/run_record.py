@@ -48,7 +48,7 @@ INTERVAL_SHARE = 0.025
 BORROWED_DURATIONS = {CAMPAIGN_UPDATED.key: CAMPAIGN_CREATED.key}
 
 
-def data_fingerprint(raw_etag: str, fmt: str, min_rating: float) -> str:
+def data_fingerprint(raw_etag: str, fmt: str, min_rating: float, items_etag: str | None = None) -> str:
     """Content fingerprint of the training data a run would produce, known before converting it.
 
     S3's ETag (register s3.etag.same-bytes) is derived from the object's bytes (MD5, or MD5 of part MD5s for multipart
@@ -56,6 +56,10 @@ def data_fingerprint(raw_etag: str, fmt: str, min_rating: float) -> str:
     another; format and threshold are part of it because they change what is imported.
     """
     text = f"{raw_etag.strip(chr(34))}|{fmt}|{min_rating:g}"
+    # The movie file, when one is imported: a changed movie file alone is new data. Without one the
+    # fingerprint is what it always was, so adding this did not make deployed pipelines retrain.
+    if items_etag is not None:
+        text += f"|items:{items_etag.strip(chr(34))}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 

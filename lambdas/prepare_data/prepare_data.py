@@ -21,6 +21,7 @@ from typing import Any, Final
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 from movielens import FORMATS, MAX_TRACKED_USERS, ConversionStats, NoUsableRowsError, convert
+from movies import ITEMS_FORMATS, ItemStats, NoUsableItemsError, convert_items
 
 from contract.batch_output import read_manifest, users_file_lines
 from contract.event_fields import InvalidEventError, required_number, required_str
@@ -33,6 +34,8 @@ from contract.timestamps import parse_time
 __all__ = [
     "BatchUsersNotFoundError",
     "InvalidEventError",
+    "ItemsNotFoundError",
+    "NoUsableItemsError",
     "NoUsableRowsError",
     "PrepareRequest",
     "RawDataNotFoundError",
@@ -81,8 +84,22 @@ class BatchUsersNotFoundError(Exception):
     """deployment.batch.usersKey names no usable object: missing, over the input quota, or not alone under its key."""
 
 
+class ItemsNotFoundError(Exception):
+    """The movie file is required (data.useItems) but not where the pipeline expects it."""
+
+
 class TooManyUsersForBatchError(Exception):
     """The training data has more distinct users than the users file can be written for from memory."""
+
+
+@dataclass(frozen=True)
+class ItemsInput:
+    """The movie file to convert into the items dataset's CSV, and whether a run needs it."""
+
+    key: str
+    fmt: str
+    output_key: str
+    required: bool
 
 
 @dataclass(frozen=True)
@@ -117,6 +134,7 @@ class PrepareRequest:
     state_key: str | None = None
     planning: RunPlanning | None = None
     batch: BatchInput | None = None
+    items: ItemsInput | None = None
 
     @property
     def raw_uri(self) -> str:
@@ -151,7 +169,26 @@ def parse_event(event: Any) -> PrepareRequest:
     if planning is not None and state_key is None:
         raise InvalidEventError("field 'plan' needs 'stateKey': plans are made from the pipeline-state record")
     batch = _batch_input(event["batch"], raw_key, output_key) if "batch" in event else None
-    return PrepareRequest(bucket, raw_key, fmt, min_rating, output_key, state_key, planning, batch)
+    items = _items_input(event["items"], raw_key, output_key) if "items" in event else None
+    return PrepareRequest(bucket, raw_key, fmt, min_rating, output_key, state_key, planning, batch, items)
+
+
+def _items_input(value: Any, raw_key: str, output_key: str) -> ItemsInput:
+    if not isinstance(value, Mapping):
+        raise InvalidEventError(
+            f"field 'items' must be an object with key, format, outputKey and required; got {value!r}"
+        )
+    key = required_str(value, "key", "the S3 key of the movie file")
+    fmt = required_str(value, "format", " or ".join(ITEMS_FORMATS))
+    if fmt not in ITEMS_FORMATS:
+        raise InvalidEventError(f"field 'items.format' must be one of {', '.join(ITEMS_FORMATS)}; got {fmt!r}")
+    items_output = required_str(value, "outputKey", "an S3 key such as 'training/<run>/items.csv'")
+    if len({key, items_output, raw_key, output_key}) != 4:
+        raise InvalidEventError("fields 'items.key' and 'items.outputKey' must differ from each other and the ratings")
+    required = value.get("required", False)
+    if not isinstance(required, bool):
+        raise InvalidEventError(f"field 'items.required' must be true or false; got {required!r}")
+    return ItemsInput(key, fmt, items_output, required)
 
 
 def _batch_input(value: Any, raw_key: str, output_key: str) -> BatchInput:
@@ -279,8 +316,14 @@ def prepare(request: PrepareRequest, s3: Any) -> dict[str, Any]:
         }
     if request.batch is not None and not request.batch.generate:
         _require_users_file(s3, request.bucket, request.batch.input_key)
+    items_head = _head_items(s3, request.bucket, request.items) if request.items is not None else None
     body = raw["Body"]
-    fingerprint = data_fingerprint(str(raw.get("ETag", "")), request.fmt, request.min_rating)
+    fingerprint = data_fingerprint(
+        str(raw.get("ETag", "")),
+        request.fmt,
+        request.min_rating,
+        items_etag=str(items_head.get("ETag", "")) if items_head is not None else None,
+    )
     if request.state_key and last_fingerprint(state) == fingerprint:
         body.close()
         return {"unchanged": True, "noData": False, "dataFingerprint": fingerprint, "raw": request.raw_uri}
@@ -303,11 +346,64 @@ def prepare(request: PrepareRequest, s3: Any) -> dict[str, Any]:
     finally:
         body.close()
     result = {"unchanged": False, "noData": False, "dataFingerprint": fingerprint, **_result(request, raw, stats)}
+    if request.items is not None:
+        result["items"] = _prepare_items(s3, request, request.items, items_head)
     if request.batch is not None:
         result["batch"] = _prepare_batch(s3, request, request.batch, stats)
     if request.planning is not None:
         result["plan"] = _plan(state, request.planning)
     return result
+
+
+def _head_items(s3: Any, bucket: str, items: ItemsInput) -> dict[str, Any] | None:
+    """The movie file's HeadObject, or None when there is none and it is not required."""
+    try:
+        head: dict[str, Any] = s3.head_object(Bucket=bucket, Key=items.key)
+    except ClientError as error:
+        if str(error.response.get("Error", {}).get("Code", "")) not in _NOT_FOUND_CODES:
+            raise
+        if items.required:
+            raise ItemsNotFoundError(
+                f"no movie file at s3://{bucket}/{items.key} ({items.fmt}), and "
+                "data.useItems requires one: upload it beside the ratings (`"
+                + UPLOADER_HINT
+                + "` does), or set data.useItems to auto"
+            ) from error
+        return None
+    return head
+
+
+def _prepare_items(
+    s3: Any, request: PrepareRequest, items: ItemsInput, head: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """Convert the movie file into the items CSV, streamed like the ratings; or say there is none."""
+    source = f"s3://{request.bucket}/{items.key}"
+    if head is None:
+        return {"itemsUri": None, "reason": f"no movie file at {source}: the run imports ratings only"}
+    stats = ItemStats()
+    body = s3.get_object(Bucket=request.bucket, Key=items.key)["Body"]
+    try:
+        s3.upload_fileobj(
+            _GeneratorReader(convert_items(body.iter_chunks(READ_CHUNK_BYTES), items.fmt, stats, source=source)),
+            request.bucket,
+            items.output_key,
+            ExtraArgs={"ContentType": "text/csv"},
+            Config=TRANSFER_CONFIG,
+        )
+    finally:
+        body.close()
+    return {
+        "itemsUri": f"s3://{request.bucket}/{items.output_key}",
+        "source": source,
+        "rowsRead": stats.rows_read,
+        "itemsWritten": stats.items_written,
+        "rowsMalformed": stats.rows_malformed,
+        "malformedLineNumbers": list(stats.malformed_line_numbers),
+        "withoutGenres": stats.without_genres,
+        "withoutYear": stats.without_year,
+        "withoutTimestamp": stats.without_timestamp,
+        "etag": str(head.get("ETag", "")).strip('"'),
+    }
 
 
 def _require_users_file(s3: Any, bucket: str, key: str) -> None:

@@ -419,3 +419,58 @@ def test_first_run_plans_full_training_and_configured_waits(s3: Any) -> None:
         "trainingModeReason": "no FULL-trained model is deployed yet; UPDATE needs one to build on",
         "waits": {"SolutionVersion": {"firstSeconds": 300, "intervalSeconds": 300}},
     }
+
+
+# --- the movie file (items dataset) -------------------------------------------------------------
+
+ITEMS_KEY = "raw/ml-100k/u.item"
+ITEMS_OUT = "training/run-1/items.csv"
+U_ITEM = (
+    "1|Toy Story (1995)|01-Jan-1995||http://x|" + "|".join("1" if i == 5 else "0" for i in range(19)) + "\n"
+).encode()
+
+
+def items_event(required: bool = False) -> dict[str, Any]:
+    return event(
+        stateKey="state/pipeline-state.json",
+        items={"key": ITEMS_KEY, "format": "u.item", "outputKey": ITEMS_OUT, "required": required},
+    )
+
+
+def test_the_movie_file_is_converted_beside_the_ratings_and_counted(s3: Any) -> None:
+    s3.put_object(Bucket=BUCKET, Key=RAW_KEY, Body=u_data([(1, 1, 5, 10)]))
+    s3.put_object(Bucket=BUCKET, Key=ITEMS_KEY, Body=U_ITEM)
+
+    result = prepare_data.handler(items_event(), s3=s3)
+
+    items = result["items"]
+    assert items["itemsUri"] == f"s3://{BUCKET}/{ITEMS_OUT}"
+    assert (items["rowsRead"], items["itemsWritten"], items["rowsMalformed"]) == (1, 1, 0)
+    body = s3.get_object(Bucket=BUCKET, Key=ITEMS_OUT)["Body"].read()
+    assert body == b"ITEM_ID,GENRES,YEAR,CREATION_TIMESTAMP\n1,Comedy,1995,788918400\n"
+
+
+def test_a_changed_movie_file_alone_is_new_data(s3: Any) -> None:
+    s3.put_object(Bucket=BUCKET, Key=RAW_KEY, Body=u_data([(1, 1, 5, 10)]))
+    s3.put_object(Bucket=BUCKET, Key=ITEMS_KEY, Body=U_ITEM)
+    first = prepare_data.handler(items_event(), s3=s3)["dataFingerprint"]
+    s3.put_object(Bucket=BUCKET, Key=ITEMS_KEY, Body=U_ITEM.replace(b"Toy Story", b"Toy Story!"))
+
+    second = prepare_data.handler(items_event(), s3=s3)["dataFingerprint"]
+
+    assert first != second
+    without_items = prepare_data.handler(event(stateKey="state/pipeline-state.json"), s3=s3)["dataFingerprint"]
+    assert without_items not in (first, second)
+
+
+def test_without_a_movie_file_the_run_imports_ratings_only_unless_one_is_required(s3: Any) -> None:
+    s3.put_object(Bucket=BUCKET, Key=RAW_KEY, Body=u_data([(1, 1, 5, 10)]))
+
+    result = prepare_data.handler(items_event(), s3=s3)
+
+    assert result["items"] == {
+        "itemsUri": None,
+        "reason": f"no movie file at s3://{BUCKET}/{ITEMS_KEY}: the run imports ratings only",
+    }
+    with pytest.raises(prepare_data.ItemsNotFoundError, match=f"no movie file at s3://{BUCKET}/{ITEMS_KEY} "):
+        prepare_data.handler(items_event(required=True), s3=s3)
