@@ -66,9 +66,12 @@ class OfflineAccount:
     step_functions: StepFunctionsExecutions
     cloudformation: CloudFormationStacks
     event_bus: EventBus
+    # One S3 client for the account's life: making a boto3 client costs ~35 ms, and the harness
+    # and the simulated services call S3 dozens of times per run (boto3 clients are thread-safe).
+    s3_client: Any = None
 
     def s3(self) -> Any:
-        return boto3.client("s3", region_name=REGION)
+        return self.s3_client
 
 
 @contextlib.contextmanager
@@ -79,19 +82,17 @@ def offline_account(
     with environment(OFFLINE_CREDENTIALS), mock_aws():
         clock = SimulatedClock(start) if start else SimulatedClock()
 
+        s3 = boto3.client("s3", region_name=REGION)
+
         def read_s3(bucket: str, key: str) -> bytes:
-            return boto3.client("s3", region_name=REGION).get_object(Bucket=bucket, Key=key)["Body"].read()
+            return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
         def list_s3(bucket: str, prefix: str) -> list[str]:
-            pages = (
-                boto3.client("s3", region_name=REGION)
-                .get_paginator("list_objects_v2")
-                .paginate(Bucket=bucket, Prefix=prefix)
-            )
+            pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
             return [item["Key"] for page in pages for item in page.get("Contents", [])]
 
         def write_s3(bucket: str, key: str, body: bytes) -> None:
-            boto3.client("s3", region_name=REGION).put_object(Bucket=bucket, Key=key, Body=body)
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
 
         personalize = PersonalizeSimulator(
             clock,
@@ -116,6 +117,7 @@ def offline_account(
                 step_functions=step_functions,
                 cloudformation=cloudformation,
                 event_bus=event_bus,
+                s3_client=s3,
             )
 
 
