@@ -121,6 +121,15 @@ def offline_account(
             )
 
 
+@dataclass(frozen=True)
+class OfflineSnapshot:
+    """An offline pipeline's account at one moment, for :meth:`OfflinePipeline.restore`."""
+
+    now: datetime
+    personalize: dict[str, Any]
+    objects: dict[str, bytes]
+
+
 @dataclass
 class OfflinePipeline:
     """The synthesized stack "deployed" into an offline account."""
@@ -383,6 +392,23 @@ class OfflinePipeline:
     @property
     def raw_data_key(self) -> str:
         return self.synthesized.output_value("RawDataKey")
+
+    def snapshot(self) -> OfflineSnapshot:
+        """What a later run depends on: the time, Personalize's state and the data bucket's objects."""
+        s3 = self.account.s3()
+        objects = {
+            item["Key"]: bytes(s3.get_object(Bucket=self.bucket_name, Key=item["Key"])["Body"].read())
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket_name)
+            for item in page.get("Contents", [])
+        }
+        return OfflineSnapshot(self.account.clock.now(), self.account.personalize.export_state(), objects)
+
+    def restore(self, snapshot: OfflineSnapshot) -> None:
+        """Bring a freshly deployed pipeline to a snapshot (executions and events are not carried)."""
+        self.account.clock.set(snapshot.now)
+        self.account.personalize.import_state(snapshot.personalize)
+        for key, body in snapshot.objects.items():
+            self.account.s3().put_object(Bucket=self.bucket_name, Key=key, Body=body)
 
     @property
     def raw_data_format(self) -> str:

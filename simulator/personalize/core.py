@@ -12,6 +12,7 @@ the model does not know is a bug in the simulator (it raises ``SimulatorBug``).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 import threading
@@ -177,6 +178,37 @@ class PersonalizeCore:
         self._sticky: set[str] = set()
         self._counter = 0
         self._lock = threading.RLock()
+
+    # ----------------------------------------------------------------- snapshots
+
+    # What the service holds: its resources and what they learned, not its wiring (clock, S3,
+    # hooks) nor injected faults. A harness restores it into a fresh account to skip a run it has
+    # already made once (tests/e2e/test_fault_matrix.py).
+    _SNAPSHOT_STATE = (
+        "calls",
+        "_resources",
+        "_updates",
+        "_imports",
+        "_models",
+        "_metrics",
+        "_autotrain_due",
+        "_batch_outputs",
+        "autotraining_skipped",
+        "_counter",
+    )
+
+    def export_state(self) -> dict[str, Any]:
+        """A deep copy of the service's state (no fault may be pending: it would not be carried)."""
+        with self._lock:
+            if self._failures or self._throttles or self._empty_models_next or self._batch_errors_next:
+                raise ValueError("export_state with injected faults pending: they would be lost")
+            return copy.deepcopy({name: getattr(self, name) for name in self._SNAPSHOT_STATE})
+
+    def import_state(self, state: dict[str, Any]) -> None:
+        """Replace the service's state with a copy of an exported one."""
+        with self._lock:
+            for name, value in copy.deepcopy(state).items():
+                setattr(self, name, value)
 
     # ----------------------------------------------------------------- test controls
 

@@ -659,3 +659,18 @@ def test_auto_training_skips_a_slot_while_busy_and_keeps_its_schedule(
     assert manual in versions
     assert modes == ["AUTOTRAIN", "FULL"]
     assert [arn for arn, _ in sim.autotraining_skipped] == [auto]
+
+
+def test_a_snapshot_carries_resources_into_another_simulator_but_never_pending_faults(
+    sim: PersonalizeSimulator, clock: SimulatedClock, pz: BaseClient
+) -> None:
+    group = pz.create_dataset_group(name="snap")["datasetGroupArn"]
+    state = sim.export_state()
+    other = PersonalizeSimulator(clock)
+
+    other.import_state(state)
+
+    assert [g["datasetGroupArn"] for g in other.resources_of("dataset_group")] == [group]
+    sim.fail_next("solution", "later")
+    with pytest.raises(ValueError, match="injected faults pending"):
+        sim.export_state()
