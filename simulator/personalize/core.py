@@ -39,6 +39,8 @@ S3Lister = Callable[[str, str], list[str]]
 S3Writer = Callable[[str, str, bytes], None]
 
 REQUIRED_INTERACTION_FIELDS = ("USER_ID", "ITEM_ID", "TIMESTAMP")
+# Register personalize.items.schema.
+REQUIRED_ITEM_FIELDS = ("ITEM_ID",)
 # Register personalize.update-training.recipes.
 UPDATE_CAPABLE_RECIPES = frozenset({"aws-user-personalization", "aws-hrnn-coldstart"})
 KNOWN_RECIPES = frozenset(
@@ -164,6 +166,8 @@ class PersonalizeCore:
         self._resources: dict[str, Resource] = {}
         self._updates: dict[str, list[CampaignUpdate]] = {}
         self._imports: dict[str, Interactions] = {}
+        # The items each ITEMS import read, by import job (for filters and item metadata, issue 12).
+        self._item_rows: dict[str, list[dict[str, Any]]] = {}
         self._models: dict[str, Model] = {}
         self._metrics: dict[str, dict[str, float]] = {}
         self._autotrain_due: dict[str, datetime] = {}
@@ -189,6 +193,7 @@ class PersonalizeCore:
         "_resources",
         "_updates",
         "_imports",
+        "_item_rows",
         "_models",
         "_metrics",
         "_autotrain_due",

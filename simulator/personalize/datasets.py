@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from simulator.personalize.core import (
     IN_FLIGHT,
     REQUIRED_INTERACTION_FIELDS,
+    REQUIRED_ITEM_FIELDS,
     in_use,
     invalid_input,
     operation,
@@ -78,9 +79,15 @@ class DatasetOperations:
     @operation("personalize", "CreateSchema")
     def _create_schema(self, p: dict[str, Any]) -> dict[str, Any]:
         fields = _parse_schema(p["schema"])
+        specs = json.loads(p["schema"])["fields"]
         self._require_unique_name("schema", p["name"], "Schema")
         arn = self._arn(f"schema/{p['name']}")
-        attrs = {"schema": p["schema"], "fields": fields, **({"domain": p["domain"]} if "domain" in p else {})}
+        attrs = {
+            "schema": p["schema"],
+            "fields": fields,
+            "specs": specs,
+            **({"domain": p["domain"]} if "domain" in p else {}),
+        }
         self._add("schema", arn, p["name"], self._life(self.durations.schema, None), attrs)
         return {"schemaArn": arn}
 
@@ -115,10 +122,10 @@ class DatasetOperations:
         dataset_type = p["datasetType"].upper()
         if dataset_type not in ("INTERACTIONS", "ITEMS", "USERS", "ACTIONS", "ACTION_INTERACTIONS"):
             raise invalid_input(f"Invalid dataset type {p['datasetType']}")
-        if dataset_type == "INTERACTIONS":
-            missing = [f for f in REQUIRED_INTERACTION_FIELDS if f not in schema.attrs["fields"]]
-            if missing:
-                raise invalid_input(f"Schema {schema.arn} is missing required fields for INTERACTIONS: {missing}")
+        required = {"INTERACTIONS": REQUIRED_INTERACTION_FIELDS, "ITEMS": REQUIRED_ITEM_FIELDS}.get(dataset_type, ())
+        missing = [f for f in required if f not in schema.attrs["fields"]]
+        if missing:
+            raise invalid_input(f"Schema {schema.arn} is missing required fields for {dataset_type}: {missing}")
         self._require_active(group, "Dataset group")
         self._require_unique_name("dataset", p["name"], "Dataset")
         arn = self._arn(f"dataset/{group.name}/{dataset_type}")
@@ -172,7 +179,13 @@ class DatasetOperations:
         self._require_unique_name("import_job", p["jobName"], "Dataset import job")
         arn = self._arn(f"dataset-import-job/{p['jobName']}")
         life = self._life(self.durations.import_job, "import_job")
-        rows, problem = self._read_interactions(location)
+        if dataset.attrs["datasetType"] == "ITEMS":
+            schema = self._get(dataset.attrs["schemaArn"], "schema", "schema")
+            items, problem = self._read_items(location, schema.attrs["specs"])
+            rows = None
+        else:
+            items = None
+            rows, problem = self._read_interactions(location)
         denied = self.s3_access_denied(p.get("roleArn", ""), location) if self.s3_access_denied else None
         problem = denied or problem
         if problem and not life.failure:
@@ -185,6 +198,8 @@ class DatasetOperations:
         }
         self._add("import_job", arn, p["jobName"], life, attrs, dataset.arn)
         self._imports[arn] = Interactions(rows)
+        if items is not None:
+            self._item_rows[arn] = items
         return {"datasetImportJobArn": arn}
 
     def _read_interactions(self, location: str) -> tuple[list[tuple[str, str, int]] | None, str | None]:
@@ -209,6 +224,23 @@ class DatasetOperations:
                 return None, problem
             rows += parsed
         return rows, None
+
+    def _read_items(self, location: str, specs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]] | None, str | None]:
+        """Read an items CSV against its schema; returns (items, failureReason)."""
+        if self.s3_reader is None:
+            return None, None
+        bucket, _, key = location[len("s3://") :].partition("/")
+        try:
+            blobs = [self.s3_reader(bucket, k) for k in self._keys_at(bucket, key)]
+        except (OSError, LookupError, ClientError) as exc:
+            return None, f"Failed to read input data from {location}: {type(exc).__name__}"
+        items: list[dict[str, Any]] = []
+        for blob in blobs:
+            parsed, problem = _parse_items_csv(blob, specs)
+            if problem:
+                return None, problem
+            items += parsed
+        return items, None
 
     def _keys_at(self, bucket: str, key: str) -> list[str]:
         if not key.endswith("/"):
@@ -275,6 +307,57 @@ def _parse_schema(text: str) -> list[str]:
             raise invalid_input(f"Invalid Avro schema: every field needs a name and a type, got {entry!r}")
         names.append(entry["name"])
     return names
+
+
+# Register personalize.items.schema: ITEM_ID at most 256 characters, a categorical value at most 1,000.
+MAX_ITEM_ID_CHARACTERS = 256
+MAX_CATEGORICAL_CHARACTERS = 1000
+
+
+def _parse_items_csv(blob: bytes, specs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str | None]:
+    """Items rows as dicts, checked against the schema: the header in the schema's field order,
+    ITEM_ID present and short enough, empty cells only in nullable fields, numbers that parse,
+    categorical values within their length. Returns (items, failureReason)."""
+    try:
+        text = blob.decode("utf-8")
+    except UnicodeDecodeError:
+        return [], "Input data is not valid UTF-8 CSV"
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip() for h in next(reader, [])]
+    names = [spec["name"] for spec in specs]
+    if header != names:
+        return [], f"Input CSV columns {header} do not match the schema's fields in order: {names}"
+    items = []
+    for line_no, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        if len(row) != len(specs):
+            return [], f"Malformed row {line_no} in input CSV: {len(row)} values for {len(specs)} fields"
+        item: dict[str, Any] = {}
+        for spec, value in zip(specs, row, strict=True):
+            types = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+            if value == "":
+                if "null" not in types:
+                    return [], f"Row {line_no}: {spec['name']} is empty but the schema does not allow null"
+                item[spec["name"]] = None
+                continue
+            kind = next(t for t in types if t != "null")
+            if kind in ("int", "long"):
+                try:
+                    item[spec["name"]] = int(value)
+                except ValueError:
+                    return [], f"Row {line_no}: {spec['name']} {value!r} is not a {kind}"
+                continue
+            if spec.get("categorical") and any(len(v) > MAX_CATEGORICAL_CHARACTERS for v in value.split("|")):
+                return (
+                    [],
+                    f"Row {line_no}: a categorical value of {spec['name']} is over {MAX_CATEGORICAL_CHARACTERS} characters",
+                )
+            item[spec["name"]] = value
+        if not item.get("ITEM_ID") or len(item["ITEM_ID"]) > MAX_ITEM_ID_CHARACTERS:
+            return [], f"Row {line_no}: ITEM_ID must be 1 to {MAX_ITEM_ID_CHARACTERS} characters"
+        items.append(item)
+    return items, None
 
 
 def _parse_interactions_csv(blob: bytes) -> tuple[list[tuple[str, str, int]], str | None]:

@@ -19,6 +19,7 @@ from simulator.clock import SimulatedClock
 from simulator.personalize import PersonalizeSimulator, StageDurations
 from simulator.service_model import SimulatedServiceError
 from stacks.interactions_schema import INTERACTIONS_SCHEMA_JSON
+from stacks.items_schema import ITEMS_SCHEMA_JSON
 
 ROLE = "arn:aws:iam::123456789012:role/PersonalizeRole"
 RECIPE = "arn:aws:personalize:::recipe/aws-user-personalization"
@@ -674,3 +675,63 @@ def test_a_snapshot_carries_resources_into_another_simulator_but_never_pending_f
     sim.fail_next("solution", "later")
     with pytest.raises(ValueError, match="injected faults pending"):
         sim.export_state()
+
+
+# --- the items dataset (register personalize.items.schema) ------------------------------------------
+
+ITEMS_CSV = b"ITEM_ID,GENRES,YEAR,CREATION_TIMESTAMP\n1,Comedy|Drama,1995,788918400\n2,,,\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (ITEMS_CSV, None),
+        (
+            b"ITEM_ID,YEAR,GENRES,CREATION_TIMESTAMP\n1,1995,Comedy,1\n",
+            "Input CSV columns ['ITEM_ID', 'YEAR', 'GENRES', 'CREATION_TIMESTAMP'] do not match the schema's "
+            "fields in order: ['ITEM_ID', 'GENRES', 'YEAR', 'CREATION_TIMESTAMP']",
+        ),
+        (
+            b"ITEM_ID,GENRES,YEAR,CREATION_TIMESTAMP\n1," + b"x" * 1001 + b",1995,\n",
+            "Row 2: a categorical value of GENRES is over 1000 characters",
+        ),
+        (
+            b"ITEM_ID,GENRES,YEAR,CREATION_TIMESTAMP\n,Comedy,1995,\n",
+            "Row 2: ITEM_ID is empty but the schema does not allow null",
+        ),
+        (b"ITEM_ID,GENRES,YEAR,CREATION_TIMESTAMP\n1,Comedy,MCMXCV,\n", "Row 2: YEAR 'MCMXCV' is not a int"),
+    ],
+    ids=["converted-file", "columns-out-of-order", "categorical-too-long", "no-item-id", "year-not-a-number"],
+)
+def test_an_items_import_is_checked_against_its_schema(
+    pz: BaseClient,
+    clock: SimulatedClock,
+    sim: PersonalizeSimulator,
+    files: dict[tuple[str, str], bytes],
+    body: bytes,
+    reason: str | None,
+) -> None:
+    arns = build_group(pz, clock)
+    schema = pz.create_schema(name="movies-items", schema=ITEMS_SCHEMA_JSON)["schemaArn"]
+    dataset = pz.create_dataset(
+        name="movies-items", schemaArn=schema, datasetGroupArn=arns["group"], datasetType="Items"
+    )
+    clock.advance(D.dataset)
+    files[("data-bucket", "train/items.csv")] = body
+
+    job = import_data(pz, clock, dataset["datasetArn"], job="items-1", key="train/items.csv")
+
+    described = pz.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"]
+    assert (described["status"], described.get("failureReason")) == (
+        ("ACTIVE", None) if reason is None else ("CREATE FAILED", reason)
+    )
+
+
+def test_an_items_dataset_needs_an_item_id_in_its_schema(
+    pz: BaseClient, clock: SimulatedClock, sim: PersonalizeSimulator
+) -> None:
+    arns = build_group(pz, clock)
+    titles_only = {"type": "record", "name": "Items", "fields": [{"name": "TITLE", "type": "string"}]}
+    schema = pz.create_schema(name="titles", schema=json.dumps(titles_only))["schemaArn"]
+    with pytest.raises(ClientError, match=r"missing required fields for ITEMS: \['ITEM_ID'\]"):
+        pz.create_dataset(name="movies-items", schemaArn=schema, datasetGroupArn=arns["group"], datasetType="Items")
