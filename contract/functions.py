@@ -98,7 +98,8 @@ START_BATCH_INFERENCE = FunctionSpec(
     "personalize_steps.start_batch_inference",
     "Starts this run's batch inference job for the version that passed the quality gate",
 )
-# Reads the whole output once: time and memory for large outputs (8 bytes per user are kept).
+# Reads the whole output once: time for large outputs, and memory for two sorted arrays of 64-bit
+# user hashes (about 64 bytes a user at the peak, contract/batch_output.py: ~5 million users).
 VALIDATE_BATCH_OUTPUT = FunctionSpec(
     "ValidateBatchOutput",
     "batch_output",
