@@ -25,12 +25,16 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from contract.s3_json import read_json, write_json
+
 MANIFEST_VERSION = 1
 # How many earlier outputs the manifest remembers, newest first: what rollback can go back to.
 MANIFEST_HISTORY = 5
 # Examples kept of each kind of problem, so an error message names some without growing unbounded.
 MAX_EXAMPLES = 5
 OUTPUT_SUFFIX = ".out"
+# Read size of boto3's StreamingBody.iter_lines: memory per object read stays about one chunk.
+LINE_CHUNK_BYTES = 1024 * 1024
 
 
 class BatchOutputInvalidError(Exception):
@@ -55,17 +59,6 @@ def output_key(output_prefix: str, input_key: str) -> str:
 
 def _user_hash(user: str) -> int:
     return int.from_bytes(hashlib.blake2b(user.encode(), digest_size=8).digest(), "big")
-
-
-def _lines(body: Any, chunk_bytes: int = 1024 * 1024) -> Iterator[bytes]:
-    """Lines of an S3 object body, streamed (boto3's StreamingBody.iter_lines keeps no more than a chunk)."""
-    pending = b""
-    for chunk in body.iter_chunks(chunk_bytes):
-        pending += chunk
-        *complete, pending = pending.split(b"\n")
-        yield from complete
-    if pending:
-        yield pending
 
 
 def read_user_hashes(lines: Iterable[bytes], source: str) -> array[int]:
@@ -164,7 +157,9 @@ def validate_output(s3: Any, bucket: str, *, input_key: str, output_prefix: str,
     personalize.batch.input-output).
     """
     source = f"s3://{bucket}/{input_key}"
-    expected = read_user_hashes(_lines(s3.get_object(Bucket=bucket, Key=input_key)["Body"]), source)
+    expected = read_user_hashes(
+        s3.get_object(Bucket=bucket, Key=input_key)["Body"].iter_lines(LINE_CHUNK_BYTES), source
+    )
     keys = [
         item["Key"]
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=output_prefix)
@@ -176,7 +171,9 @@ def validate_output(s3: Any, bucket: str, *, input_key: str, output_prefix: str,
         raise BatchOutputInvalidError(f"the batch job wrote no {OUTPUT_SUFFIX} file under {where}")
     check = OutputCheck(num_results)
     for key in sorted(keys):
-        for number, line in enumerate(_lines(s3.get_object(Bucket=bucket, Key=key)["Body"]), start=1):
+        for number, line in enumerate(
+            s3.get_object(Bucket=bucket, Key=key)["Body"].iter_lines(LINE_CHUNK_BYTES), start=1
+        ):
             check.add(line, f"{key.rpartition('/')[2]} line {number}")
     missing, extra = check.compare_users(expected)
     problems = []
@@ -210,20 +207,11 @@ def validate_output(s3: Any, bucket: str, *, input_key: str, output_prefix: str,
 
 def read_manifest(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
     """The current manifest, or None before the first published output."""
-    try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except Exception as error:
-        # botocore's ClientError, read by its error code: the contract does not import botocore.
-        response = getattr(error, "response", None)
-        if isinstance(response, dict) and response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-            return None
-        raise
-    manifest: dict[str, Any] = json.loads(body)
-    return manifest
+    return read_json(s3, bucket, key)
 
 
 def write_manifest(s3: Any, bucket: str, key: str, manifest: Mapping[str, Any]) -> None:
-    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(manifest, indent=2).encode(), ContentType="application/json")
+    write_json(s3, bucket, key, manifest)
 
 
 def _entry(manifest: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,13 +23,13 @@ as if it were the same record without the newer parts):
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from contract.readiness import CAMPAIGN_CREATED, CAMPAIGN_UPDATED, TRAINING_READY
+from contract.s3_json import read_json, write_json
 from contract.timestamps import parse_time
 
 STATE_VERSION = 2
@@ -65,20 +65,11 @@ def data_fingerprint(raw_etag: str, fmt: str, min_rating: float, items_etag: str
 
 def read_state(s3: Any, bucket: str, key: str) -> dict[str, Any]:
     """The record, or {} before the first successful run."""
-    try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except Exception as error:
-        # botocore's ClientError, read by its error code: the contract does not import botocore.
-        response = getattr(error, "response", None)
-        if isinstance(response, dict) and response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-            return {}
-        raise
-    record: dict[str, Any] = json.loads(body)
-    return record
+    return read_json(s3, bucket, key) or {}
 
 
 def write_state(s3: Any, bucket: str, key: str, state: Mapping[str, Any]) -> None:
-    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(state, indent=2).encode(), ContentType="application/json")
+    write_json(s3, bucket, key, state)
 
 
 def last_fingerprint(state: Mapping[str, Any]) -> str | None:

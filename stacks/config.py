@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from contract.functions import FunctionSpec, workflow_functions
 from contract.layout import (
     BATCH_INPUT_PREFIX,
     RECOMMENDATIONS_PREFIX,
@@ -23,6 +24,7 @@ from contract.layout import (
     TRAINING_PREFIX,
 )
 from contract.personalize import TRAINING_MODES, UPDATE_CAPABLE_RECIPES
+from contract.readiness import ReadinessCheck, planned_checks
 from contract.schedule import CRON_PATTERN, RATE_PATTERN
 
 CONTEXT_KEY = "personalize"
@@ -218,6 +220,16 @@ class DeploymentConfig:
     @property
     def batch_job(self) -> bool:
         return "batch" in self.targets
+
+    @property
+    def readiness_checks(self) -> tuple[ReadinessCheck, ...]:
+        """The waits a run of this deployment plans (contract.readiness.planned_checks)."""
+        return planned_checks(campaign=self.campaign, batch=self.batch_job)
+
+    @property
+    def functions(self) -> tuple[FunctionSpec, ...]:
+        """The workflow steps this deployment deploys (contract.functions.workflow_functions)."""
+        return workflow_functions(campaign=self.campaign, batch=self.batch_job)
 
 
 @dataclass(frozen=True)

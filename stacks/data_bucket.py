@@ -35,7 +35,6 @@ class DataBucket(Construct):
         ``encryption_key``: SSE-KMS with that key and an S3 bucket key (fewer KMS requests), instead
         of S3-managed keys. ``expire_batch_input``: the users files of batch jobs expire like training files."""
         super().__init__(scope, construct_id)
-        account = Stack.of(self).account
         self.bucket = s3.Bucket(
             self,
             "Bucket",
@@ -85,48 +84,26 @@ class DataBucket(Construct):
             self.training_objects_arn: "Each run writes its training file under training/{execution name}/, "
             "a key known only at run time; the wildcard stays inside the training/ prefix of this bucket."
         }
-        source_account = {"StringEquals": {"aws:SourceAccount": account}}
-        self.bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="PersonalizeReadsTrainingFiles",
-                principals=[iam.ServicePrincipal(PERSONALIZE_PRINCIPAL)],
-                actions=["s3:GetObject"],
-                resources=[self.training_objects_arn],
-                conditions=source_account,
-            )
-        )
+        self._let_personalize("PersonalizeReadsTrainingFiles", "s3:GetObject", self.training_objects_arn)
         # No s3:prefix condition: the policies of the Personalize developer guide ("Giving Amazon
         # Personalize access to Amazon S3 resources") have none, and what Personalize lists is not
         # documented (register personalize.s3-access.policy). GetObject stays on training/.
+        self._let_personalize("PersonalizeListsBucket", "s3:ListBucket", self.bucket.bucket_arn)
+
+    def _let_personalize(self, sid: str, action: str, resource: str) -> None:
+        """A bucket-policy statement for the Personalize service principal, within this account."""
         self.bucket.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="PersonalizeListsBucket",
+                sid=sid,
                 principals=[iam.ServicePrincipal(PERSONALIZE_PRINCIPAL)],
-                actions=["s3:ListBucket"],
-                resources=[self.bucket.bucket_arn],
-                conditions=source_account,
+                actions=[action],
+                resources=[resource],
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
             )
         )
 
     def allow_batch_jobs(self, *, input_objects_arn: str, output_objects_arn: str) -> None:
         """A deployment to batch: the bucket policy must let Personalize read the users file and
         write the output as well (register personalize.batch.permissions), within this account."""
-        source_account = {"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}
-        self.bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="PersonalizeReadsBatchInput",
-                principals=[iam.ServicePrincipal(PERSONALIZE_PRINCIPAL)],
-                actions=["s3:GetObject"],
-                resources=[input_objects_arn],
-                conditions=source_account,
-            )
-        )
-        self.bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="PersonalizeWritesBatchOutput",
-                principals=[iam.ServicePrincipal(PERSONALIZE_PRINCIPAL)],
-                actions=["s3:PutObject"],
-                resources=[output_objects_arn],
-                conditions=source_account,
-            )
-        )
+        self._let_personalize("PersonalizeReadsBatchInput", "s3:GetObject", input_objects_arn)
+        self._let_personalize("PersonalizeWritesBatchOutput", "s3:PutObject", output_objects_arn)

@@ -29,7 +29,6 @@ from contract.functions import (
     START_TRAINING,
     VALIDATE_BATCH_OUTPUT,
     FunctionSpec,
-    workflow_functions,
 )
 from contract.layout import MANIFEST_KEY, STATE_KEY, TRAINING_PREFIX
 from stacks.config import DeploymentConfig
@@ -212,7 +211,7 @@ class WorkflowFunctions(Construct):
                 allow(["s3:ListBucket"], [bucket.bucket_arn]),
             ]
         self.functions: dict[str, lambda_.Function] = {}
-        for function in workflow_functions(campaign=deployment.campaign, batch=deployment.batch_job):
+        for function in deployment.functions:
             self.functions[function.key] = least_privilege_function(
                 self,
                 function,

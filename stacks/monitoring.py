@@ -29,7 +29,7 @@ from contract.events import METRIC_NAMESPACE, RETRAINING_AGE_METRIC
 from contract.functions import REPORT_RETRAINING_AGE
 from contract.layout import STATE_KEY
 from contract.personalize import TRAINING_MODES
-from contract.readiness import TRAINING_READY, planned_checks
+from contract.readiness import TRAINING_READY
 from stacks.config import PipelineConfig
 from stacks.lambda_functions import least_privilege_function, put_metric_data_statement
 
@@ -51,7 +51,7 @@ def stage_keys(config: PipelineConfig | None = None) -> list[str]:
     """The Stage dimension values the record step reports (training is kept per mode)."""
     deployment = (config or PipelineConfig()).deployment
     keys = []
-    for check in planned_checks(campaign=deployment.campaign, batch=deployment.batch_job):
+    for check in deployment.readiness_checks:
         keys += [f"{check.key}.{mode}" for mode in TRAINING_MODES] if check is TRAINING_READY else [check.key]
     return keys
 

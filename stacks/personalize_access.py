@@ -52,6 +52,19 @@ class PersonalizeArns:
         }
 
 
+def assumed_by_personalize(scope: Construct, description: str) -> iam.Role:
+    """A role only the Personalize service may assume, and only for this account (confused-deputy
+    prevention: register personalize.s3-access.policy)."""
+    return iam.Role(
+        scope,
+        "Role",
+        description=description,
+        assumed_by=iam.ServicePrincipal(PERSONALIZE_PRINCIPAL).with_conditions(
+            {"StringEquals": {"aws:SourceAccount": Stack.of(scope).account}}
+        ),
+    )
+
+
 class PersonalizeServiceRole(Construct):
     """The role Personalize assumes to read this run's training file."""
 
@@ -59,15 +72,7 @@ class PersonalizeServiceRole(Construct):
         self, scope: Construct, construct_id: str, *, bucket: s3.IBucket, wildcard_reasons: Mapping[str, str]
     ) -> None:
         super().__init__(scope, construct_id)
-        account = Stack.of(self).account
-        self.role = iam.Role(
-            self,
-            "Role",
-            description="Assumed by Amazon Personalize to read the pipeline's training files",
-            assumed_by=iam.ServicePrincipal(PERSONALIZE_PRINCIPAL).with_conditions(
-                {"StringEquals": {"aws:SourceAccount": account}}
-            ),
-        )
+        self.role = assumed_by_personalize(self, "Assumed by Amazon Personalize to read the pipeline's training files")
         self.role.add_to_policy(
             iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{TRAINING_PREFIX}*")])
         )
@@ -96,15 +101,9 @@ class BatchInferenceRole(Construct):
         wildcard_reasons: Mapping[str, str],
     ) -> None:
         super().__init__(scope, construct_id)
-        account = Stack.of(self).account
         self.output_objects_arn = batch_output_objects_arn(bucket)
-        self.role = iam.Role(
-            self,
-            "Role",
-            description="Assumed by Amazon Personalize to read the batch users file and write batch recommendations",
-            assumed_by=iam.ServicePrincipal(PERSONALIZE_PRINCIPAL).with_conditions(
-                {"StringEquals": {"aws:SourceAccount": account}}
-            ),
+        self.role = assumed_by_personalize(
+            self, "Assumed by Amazon Personalize to read the batch users file and write batch recommendations"
         )
         self.role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[input_objects_arn]))
         self.role.add_to_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[self.output_objects_arn]))

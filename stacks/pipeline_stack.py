@@ -16,7 +16,6 @@ from contract.functions import (
     PUBLISH_BATCH_OUTPUT,
     RECORD_RUN,
     VALIDATE_BATCH_OUTPUT,
-    workflow_functions,
 )
 from contract.layout import BATCH_INPUT_PREFIX
 from contract.names import PersonalizeNames
@@ -39,7 +38,12 @@ from stacks.encryption import (
 from stacks.lambda_functions import WorkflowFunctions, pass_to_personalize
 from stacks.monitoring import PipelineMonitoring
 from stacks.notifications import RunNotifications
-from stacks.personalize_access import BatchInferenceRole, PersonalizeArns, PersonalizeServiceRole
+from stacks.personalize_access import (
+    BatchInferenceRole,
+    PersonalizeArns,
+    PersonalizeServiceRole,
+    batch_output_objects_arn,
+)
 from stacks.state_machine import RetrainingStateMachine
 from stacks.teardown import PersonalizeTeardown
 
@@ -93,7 +97,7 @@ class PersonalizePipelineStack(Stack):
             wildcard_reasons |= {
                 data.bucket.arn_for_objects(f"{BATCH_INPUT_PREFIX}*"): "Each run writes the users of its batch job "
                 "to batch-input/{execution name}/users.json, a key known only at run time.",
-                data.bucket.arn_for_objects("recommendations/*/*"): "Each run's batch job writes its output under "
+                batch_output_objects_arn(data.bucket): "Each run's batch job writes its output under "
                 "recommendations/{execution name}/, a key known only at run time; the pattern excludes the "
                 "manifest recommendations/latest.json.",
             }
@@ -122,10 +126,7 @@ class PersonalizePipelineStack(Stack):
         substitutions = {
             DATA_BUCKET_PLACEHOLDER: data.bucket.bucket_name,
             PERSONALIZE_ROLE_PLACEHOLDER: personalize_role.role.role_arn,
-            **{
-                f.placeholder: steps.functions[f.key].function_arn
-                for f in workflow_functions(campaign=deployment.campaign, batch=deployment.batch_job)
-            },
+            **{f.placeholder: steps.functions[f.key].function_arn for f in deployment.functions},
         }
         if batch_role is not None:
             substitutions[BATCH_ROLE_PLACEHOLDER] = batch_role.role.role_arn

@@ -15,7 +15,6 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from contract.events import EVENT_DETAIL_TYPE, EVENT_SOURCE
-from contract.readiness import planned_checks
 from stacks.config import DeploymentConfig, ScheduleConfig
 from stacks.nag_acknowledgements import acknowledge_finding, acknowledge_reviewed_wildcards
 from stacks.personalize_access import PersonalizeArns
@@ -108,7 +107,7 @@ class RetrainingStateMachine(Construct):
         # The definition is opaque to CDK, so the role's permissions are granted by hand.
         for function in functions:
             function.grant_invoke(self.state_machine)
-        checks = planned_checks(campaign=deployment.campaign, batch=deployment.batch_job)
+        checks = deployment.readiness_checks
         describe_actions = sorted({check.iam_action for check in checks})
         self.state_machine.add_to_role_policy(
             iam.PolicyStatement(

@@ -20,10 +20,11 @@ a second run with it.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 # The handler folder, and the repository root for contract/ (the handlers' Lambda layer).
@@ -39,12 +40,11 @@ PART_BYTES = 8 * MIB
 MIN_RATING = 4.0
 
 
-def generate_chunks(rows: int) -> Iterator[bytes]:
-    """u.data rows in ~1 MiB chunks; ratings 1..5 so ~40% pass the threshold."""
+def in_chunks(lines: Iterable[bytes]) -> Iterator[bytes]:
+    """Lines joined into ~CHUNK_BYTES pieces, as GetObject's body hands them over."""
     batch: list[bytes] = []
     size = 0
-    for n in range(rows):
-        line = b"%d\t%d\t%d\t%d\n" % (n % 943 + 1, n * 7 % 1682 + 1, n % 5 + 1, 874724710 + n)
+    for line in lines:
         batch.append(line)
         size += len(line)
         if size >= CHUNK_BYTES:
@@ -52,6 +52,13 @@ def generate_chunks(rows: int) -> Iterator[bytes]:
             batch, size = [], 0
     if batch:
         yield b"".join(batch)
+
+
+def generate_chunks(rows: int) -> Iterator[bytes]:
+    """u.data rows; ratings 1..5 so ~40% pass the threshold."""
+    return in_chunks(
+        b"%d\t%d\t%d\t%d\n" % (n % 943 + 1, n * 7 % 1682 + 1, n % 5 + 1, 874724710 + n) for n in range(rows)
+    )
 
 
 def streaming(rows: int) -> int:
@@ -80,19 +87,13 @@ GENRES = ("Action", "Adventure", "Comedy", "Drama", "Sci-Fi", "Thriller", "Roman
 
 
 def generate_movies(movies: int) -> Iterator[bytes]:
-    """movies.csv rows in ~1 MiB chunks: quoted titles with commas, years, |-joined genres."""
-    batch: list[bytes] = [b"movieId,title,genres\n"]
-    size = 0
-    for n in range(1, movies + 1):
-        genres = "|".join(GENRES[(n + k) % len(GENRES)] for k in range(n % 3 + 1)) if n % 50 else "(no genres listed)"
-        line = f'{n},"Generated film, part {n} ({1950 + n % 70})",{genres}\n'.encode()
-        batch.append(line)
-        size += len(line)
-        if size >= CHUNK_BYTES:
-            yield b"".join(batch)
-            batch, size = [], 0
-    if batch:
-        yield b"".join(batch)
+    """movies.csv rows: quoted titles with commas, years, |-joined genres, some without genres."""
+
+    def genres(n: int) -> str:
+        return "|".join(GENRES[(n + k) % len(GENRES)] for k in range(n % 3 + 1)) if n % 50 else "(no genres listed)"
+
+    rows = (f'{n},"Generated film, part {n} ({1950 + n % 70})",{genres(n)}\n'.encode() for n in range(1, movies + 1))
+    return in_chunks(itertools.chain([b"movieId,title,genres\n"], rows))
 
 
 def movies_streaming(movies: int) -> int:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from contract.readiness import CAMPAIGN_CREATED, CAMPAIGN_ROLLBACK, CAMPAIGN_UPDATED, planned_checks
+from contract.readiness import CAMPAIGN_CREATED, CAMPAIGN_ROLLBACK, CAMPAIGN_UPDATED
 from stacks.config import PipelineConfig
 from stacks.workflow.batch_recommendations import build_batch_job, build_publish_batch_output
 from stacks.workflow.builder import WorkflowBuilder
@@ -75,7 +75,7 @@ def execution_timeout_seconds(config: PipelineConfig) -> int:
     themselves, each bounded by its Lambda timeout.
     """
     deployment = config.deployment
-    checks = planned_checks(campaign=deployment.campaign, batch=deployment.batch_job)
+    checks = deployment.readiness_checks
     bound = {check.key: 2 * check.interval_seconds * check.max_checks for check in checks}
     total = 3600
     if deployment.campaign:

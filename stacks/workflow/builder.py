@@ -13,7 +13,7 @@ from contract.events import EVENT_DETAIL_TYPE, EVENT_SOURCE, METRIC_NAMESPACE, S
 from contract.functions import RECORD_RUN, FunctionSpec
 from contract.layout import STATE_KEY
 from contract.names import PersonalizeNames
-from contract.readiness import ReadinessCheck, planned_checks
+from contract.readiness import ReadinessCheck
 from contract.resources import DATA_BUCKET_PLACEHOLDER, PUT_EVENTS_INTEGRATION
 from stacks.config import PipelineConfig
 from stacks.workflow.outcomes import outcome_detail
@@ -170,10 +170,7 @@ class WorkflowBuilder:
                 **({"batchOutput.$": "$.batchManifest"} if outcome == "succeeded" and deployment.batch_job else {}),
                 "evaluation.$": "$.evaluation",
                 "polls.$": "$.poll",
-                "resourcePaths": {
-                    check.key: check.resource_path
-                    for check in planned_checks(campaign=deployment.campaign, batch=deployment.batch_job)
-                },
+                "resourcePaths": {check.key: check.resource_path for check in deployment.readiness_checks},
                 "metricNamespace": METRIC_NAMESPACE,
                 "pipelineName": self.config.pipeline_name,
             },

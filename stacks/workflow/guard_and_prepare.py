@@ -11,7 +11,7 @@ from typing import Any
 from contract.events import STAGE_GUARD, STAGE_INPUT, STAGE_PREPARE
 from contract.functions import LOOK_FOR_ANOTHER_RUN, PREPARE_DATA
 from contract.layout import BATCH_INPUT_PREFIX, MANIFEST_KEY, STATE_KEY, TRAINING_PREFIX
-from contract.readiness import CAMPAIGN_ROLLBACK, planned_checks
+from contract.readiness import CAMPAIGN_ROLLBACK
 from contract.resources import DATA_BUCKET_PLACEHOLDER
 from stacks.workflow.builder import WorkflowBuilder
 from stacks.workflow.outcomes import outcome_detail
@@ -22,7 +22,7 @@ def build_guard_and_prepare(b: WorkflowBuilder, *, then: State) -> State:
     """The run's first states; a run with new data goes on to ``then``. Returns the start state."""
     config = b.config
     deployment = config.deployment
-    checks = planned_checks(campaign=deployment.campaign, batch=deployment.batch_job)
+    checks = deployment.readiness_checks
     # Decided on ARNs and start times, not on a count: ListExecutions is eventually consistent
     # (register sfn.list-executions.eventual-consistency), so this run may not be listed yet.
     guard = b.invoke(
