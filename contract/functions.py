@@ -52,14 +52,14 @@ ENSURE_DATASET_GROUP = FunctionSpec(
 ENSURE_DATASET = FunctionSpec(
     "EnsureDataset",
     "personalize_steps",
-    "personalize_steps.ensure_interactions_dataset",
-    "Finds or creates the interactions schema and dataset",
+    "personalize_steps.ensure_dataset",
+    "Finds or creates a dataset and its schema, moving an existing dataset to a newer schema",
 )
 START_IMPORT = FunctionSpec(
     "StartImport",
     "personalize_steps",
     "personalize_steps.start_import",
-    "Starts this run's dataset import job",
+    "Starts this run's import job of a dataset (interactions or items)",
 )
 ENSURE_SOLUTION = FunctionSpec(
     "EnsureSolution",

@@ -6,6 +6,7 @@ scopes IAM policies and teardown to this pipeline, so they live in exactly one p
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 
@@ -28,6 +29,19 @@ class PersonalizeNames:
         return f"{self.pipeline}-interactions"
 
     @property
+    def items_dataset(self) -> str:
+        return f"{self.pipeline}-items"
+
+    @property
+    def items_schema_prefix(self) -> str:
+        """Items schemas are named ``<prefix><8 hex of the schema>``: a schema cannot change, so a
+        newer one gets a new name and the dataset moves to it (UpdateDataset)."""
+        return f"{self.pipeline}-items-"
+
+    def items_schema(self, schema_json: str) -> str:
+        return f"{self.items_schema_prefix}{hashlib.sha256(schema_json.encode()).hexdigest()[:8]}"
+
+    @property
     def solution(self) -> str:
         return f"{self.pipeline}-solution"
 
@@ -39,6 +53,11 @@ class PersonalizeNames:
     def import_job_prefix(self) -> str:
         """Import jobs are named ``<prefix>-<UTC start>-<hash of execution name>``."""
         return f"{self.pipeline}-import"
+
+    @property
+    def items_import_job_prefix(self) -> str:
+        """Items import jobs are named like interactions import jobs, with this prefix."""
+        return f"{self.pipeline}-items"
 
     @property
     def solution_version_prefix(self) -> str:
@@ -64,6 +83,8 @@ class PersonalizeNames:
             "DatasetGroup": self.dataset_group,
             "InteractionsSchema": self.interactions_schema,
             "InteractionsDataset": self.interactions_dataset,
+            "ItemsSchemaPrefix": self.items_schema_prefix,
+            "ItemsDataset": self.items_dataset,
             "Solution": self.solution,
             "Campaign": self.campaign,
             "OwnedPrefix": self.owned_prefix,

@@ -86,6 +86,10 @@ IMPORT_READY = ReadinessCheck(
     interval_seconds=60,
     max_checks=360,
 )
+# The items dataset and its import (data.useItems), when the run has a movie file. The items
+# import runs beside the interactions import and is waited for after it.
+ITEMS_DATASET_READY = replace(DATASET_READY, stage="items dataset", arn_path="$.itemsDataset.arn")
+ITEMS_IMPORT_READY = replace(IMPORT_READY, stage="items import job", arn_path="$.itemsImportJob.arn")
 SOLUTION_READY = ReadinessCheck(
     "solution",
     "describeSolution",
@@ -147,11 +151,14 @@ BATCH_READY = ReadinessCheck(
     max_checks=144,
 )
 CAMPAIGN_CHECKS = (CAMPAIGN_CREATED, CAMPAIGN_UPDATED)
+ITEMS_CHECKS = (ITEMS_DATASET_READY, ITEMS_IMPORT_READY)
 # The planned checks of a campaign deployment: their waits are learned from earlier runs.
 READINESS_CHECKS = (
     DATASET_GROUP_READY,
     DATASET_READY,
+    ITEMS_DATASET_READY,
     IMPORT_READY,
+    ITEMS_IMPORT_READY,
     SOLUTION_READY,
     TRAINING_READY,
     CAMPAIGN_CREATED,
@@ -159,8 +166,12 @@ READINESS_CHECKS = (
 )
 
 
-def planned_checks(*, campaign: bool = True, batch: bool = False) -> tuple[ReadinessCheck, ...]:
+def planned_checks(*, campaign: bool = True, batch: bool = False, items: bool = False) -> tuple[ReadinessCheck, ...]:
     """The checks a run of this deployment plans: the campaign's only with a campaign, the batch
-    job's only with batch output (deployment.targets)."""
-    checks = [check for check in READINESS_CHECKS if campaign or check not in CAMPAIGN_CHECKS]
+    job's only with batch output (deployment.targets), the items dataset's only with items (data.useItems)."""
+    checks = [
+        check
+        for check in READINESS_CHECKS
+        if (campaign or check not in CAMPAIGN_CHECKS) and (items or check not in ITEMS_CHECKS)
+    ]
     return (*checks, BATCH_READY) if batch else tuple(checks)

@@ -58,7 +58,12 @@ def _summary_prepare(result: dict[str, Any]) -> str:
         return f"no data yet at {data['raw']}"
     if data.get("unchanged"):
         return f"{data['raw']} unchanged since the last training"
-    text = f"{data['rowsWritten']:,} of {data['rowsRead']:,} ratings kept"
+    text = f"{data['rowsWritten']:,} of {data['rowsRead']:,} ratings"
+    items = data.get("items")
+    if items is not None:
+        text += f", {items['itemsWritten']:,} movies" if items.get("itemsUri") else ", no movie file"
+    else:
+        text += " kept"
     plan = data.get("plan")
     return text + (f"; {plan['trainingMode']} training" if plan else "")
 
@@ -69,6 +74,12 @@ def _summary_ensure(key: str) -> Callable[[dict[str, Any]], str]:
         return f"{'created' if resource.get('created', True) else 'reused'} {resource_name(resource['arn'])}"
 
     return summary
+
+
+def _summary_items_dataset(result: dict[str, Any]) -> str:
+    dataset = result["itemsDataset"]
+    text = _summary_ensure("itemsDataset")(result)
+    return text + (" (moved to the new schema)" if dataset.get("previousSchemaArn") else "")
 
 
 def _summary_evaluation(result: dict[str, Any]) -> str:
@@ -89,6 +100,8 @@ TASK_SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "Prepare data": _summary_prepare,
     "Ensure dataset group": _summary_ensure("datasetGroup"),
     "Ensure interactions dataset": _summary_ensure("dataset"),
+    "Ensure items dataset": _summary_items_dataset,
+    "Start items import": lambda r: f"started {r['itemsImportJob']['name']}",
     "Start dataset import": lambda r: f"started {r['importJob']['name']}",
     "Ensure solution": _summary_ensure("solution"),
     "Start training": lambda r: (

@@ -422,6 +422,15 @@ class OfflinePipeline:
     def upload_raw_data(self, body: bytes) -> None:
         self.account.s3().put_object(Bucket=self.bucket_name, Key=self.raw_data_key, Body=body)
 
+    @property
+    def items_key(self) -> str:
+        """Where the deployed config reads the movie file (data.itemsKey, or beside the ratings)."""
+        return str(self.definition["States"]["Prepare data"]["Parameters"]["items"]["key"])
+
+    def upload_items(self, body: bytes) -> None:
+        """Upload the movie file (u.item or movies.csv) where the deployed config reads it."""
+        self.account.s3().put_object(Bucket=self.bucket_name, Key=self.items_key, Body=body)
+
     def start_execution(
         self,
         *,

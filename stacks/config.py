@@ -48,6 +48,12 @@ USER_RECIPES = (
 RECIPE_ARN_PREFIX = "arn:aws:personalize:::recipe/"
 
 DATA_FORMATS = ("ml-100k", "ratings-csv")
+# The movie file each ratings format ships with (lambdas/prepare_data/movies.py reads both), found
+# beside the ratings unless data.itemsKey says where.
+ITEMS_FILES = {"ml-100k": "u.item", "ratings-csv": "movies.csv"}
+# Whether a run imports the movie file as the items dataset: when it exists (auto), always
+# (required: a missing file fails the run), or never (off: ratings only).
+USE_ITEMS_CHOICES = ("auto", "required", "off")
 # What `cdk destroy` does with the data bucket: keep it (and the users' data) or empty and delete it.
 ON_DESTROY_CHOICES = ("retain", "destroy")
 
@@ -151,11 +157,32 @@ class DataConfig:
     format: str = "ml-100k"
     min_rating: float = 4.0
     on_destroy: str = "retain"
+    # The movie file (u.item or movies.csv, after ``format``); None: beside the ratings.
+    items_key: str | None = None
+    use_items: str = "auto"
 
     @property
     def destroy_on_delete(self) -> bool:
         """True when `cdk destroy` empties and deletes the data bucket."""
         return self.on_destroy == "destroy"
+
+    @property
+    def uses_items(self) -> bool:
+        """True when runs import the movie file (when it exists, or always) as the items dataset."""
+        return self.use_items != "off"
+
+    @property
+    def items_format(self) -> str:
+        """``u.item`` (ml-100k) or ``movies.csv`` (ratings-csv): the movie file of the ratings' release."""
+        return ITEMS_FILES[self.format]
+
+    @property
+    def items_object_key(self) -> str:
+        """Where the movie file is: ``data.itemsKey``, or the release's file name beside the ratings."""
+        if self.items_key is not None:
+            return self.items_key
+        folder, _, _ = self.raw_key.rpartition("/")
+        return f"{folder}/{self.items_format}" if folder else self.items_format
 
 
 @dataclass(frozen=True)
@@ -222,11 +249,6 @@ class DeploymentConfig:
         return "batch" in self.targets
 
     @property
-    def readiness_checks(self) -> tuple[ReadinessCheck, ...]:
-        """The waits a run of this deployment plans (contract.readiness.planned_checks)."""
-        return planned_checks(campaign=self.campaign, batch=self.batch_job)
-
-    @property
     def functions(self) -> tuple[FunctionSpec, ...]:
         """The workflow steps this deployment deploys (contract.functions.workflow_functions)."""
         return workflow_functions(campaign=self.campaign, batch=self.batch_job)
@@ -268,6 +290,13 @@ class PipelineConfig:
     @property
     def recipe_name(self) -> str:
         return self.recipe_arn.removeprefix(RECIPE_ARN_PREFIX)
+
+    @property
+    def readiness_checks(self) -> tuple[ReadinessCheck, ...]:
+        """The waits a run plans (contract.readiness.planned_checks): the campaign's only with a
+        campaign, the batch job's only with batch output, the items dataset's only with items."""
+        deployment = self.deployment
+        return planned_checks(campaign=deployment.campaign, batch=deployment.batch_job, items=self.data.uses_items)
 
 
 def load_config(context_value: Any) -> PipelineConfig:
@@ -482,7 +511,7 @@ def _is_user_data_key(key: Any) -> bool:
 
 def _data(value: Any) -> DataConfig:
     block = _require_object("data", value, '{"rawKey": "raw/ml-100k/u.data", "format": "ml-100k"}')
-    _reject_unknown_keys("data.", block, {"rawKey", "format", "minRating", "onDestroy"})
+    _reject_unknown_keys("data.", block, {"rawKey", "format", "minRating", "onDestroy", "itemsKey", "useItems"})
     defaults = DataConfig()
     raw_key = block.get("rawKey", defaults.raw_key)
     if not _is_user_data_key(raw_key):
@@ -519,7 +548,40 @@ def _data(value: Any) -> DataConfig:
             "and deletes it)",
             '"retain"',
         )
-    return DataConfig(raw_key=raw_key, format=data_format, min_rating=float(min_rating), on_destroy=on_destroy)
+    use_items = block.get("useItems", defaults.use_items)
+    if use_items not in USE_ITEMS_CHOICES:
+        raise ConfigError(
+            "data.useItems",
+            use_items,
+            "'auto' (import the movie file as the items dataset when it exists), 'required' (a run without it "
+            "fails) or 'off' (ratings only)",
+            '"auto"',
+        )
+    items_key = block.get("itemsKey", defaults.items_key)
+    if items_key is not None and (not _is_user_data_key(items_key) or items_key == raw_key):
+        raise ConfigError(
+            "data.itemsKey",
+            items_key,
+            f"null (the {ITEMS_FILES[data_format]} beside data.rawKey) or the S3 key of the movie file "
+            f"({ITEMS_FILES[data_format]} for format {data_format}), not the ratings' key and not under "
+            f"{', '.join(repr(p) for p in WORKFLOW_PREFIXES)} (the workflow writes there)",
+            f'"raw/movies/{ITEMS_FILES[data_format]}"',
+        )
+    if items_key is not None and use_items == "off":
+        raise ConfigError(
+            "data.itemsKey",
+            items_key,
+            'null when data.useItems is "off" (the movie file would never be read)',
+            "null",
+        )
+    return DataConfig(
+        raw_key=raw_key,
+        format=data_format,
+        min_rating=float(min_rating),
+        on_destroy=on_destroy,
+        items_key=items_key,
+        use_items=use_items,
+    )
 
 
 def _training(value: Any, recipe_arn: str) -> TrainingConfig:

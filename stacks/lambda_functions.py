@@ -81,6 +81,7 @@ class WorkflowFunctions(Construct):
         *,
         bucket: s3.IBucket,
         raw_key: str,
+        items_key: str | None = None,
         personalize_arns: PersonalizeArns,
         personalize_role: iam.IRole,
         log_retention: logs.RetentionDays,
@@ -102,7 +103,14 @@ class WorkflowFunctions(Construct):
             # states:ListExecutions on the state machine: a policy of its own (RetrainingStateMachine).
             LOOK_FOR_ANOTHER_RUN.key: [],
             PREPARE_DATA.key: [
-                allow(["s3:GetObject"], [bucket.arn_for_objects(raw_key), bucket.arn_for_objects(STATE_KEY)]),
+                allow(
+                    ["s3:GetObject"],
+                    [
+                        bucket.arn_for_objects(raw_key),
+                        *([bucket.arn_for_objects(items_key)] if items_key is not None else []),
+                        bucket.arn_for_objects(STATE_KEY),
+                    ],
+                ),
                 # Without ListBucket, S3 answers a missing raw file with AccessDenied instead of
                 # NoSuchKey, and the run could not say "upload your data here". No s3:prefix
                 # condition: a GetObject request carries no prefix, so it would never match.
@@ -124,17 +132,31 @@ class WorkflowFunctions(Construct):
             ],
             ENSURE_DATASET.key: [
                 allow(["personalize:ListSchemas", "personalize:ListDatasets"], ["*"]),
-                allow(["personalize:CreateSchema", "personalize:DescribeSchema"], [arns.schema]),
+                allow(
+                    ["personalize:CreateSchema", "personalize:DescribeSchema"],
+                    [arns.schema, *([arns.items_schemas] if items_key is not None else [])],
+                ),
                 # The reference authorizes CreateDataset against the dataset and its dataset group,
-                # not the schema (register iam.resource-types).
+                # not the schema (register iam.resource-types). UpdateDataset moves an existing
+                # dataset to a newer schema.
                 allow(
                     ["personalize:CreateDataset", "personalize:DescribeDataset"], [arns.datasets, arns.dataset_group]
                 ),
+                allow(["personalize:UpdateDataset"], [arns.datasets]),
                 allow(["personalize:DeleteDataset"], [arns.datasets]),
             ],
             START_IMPORT.key: [
                 allow(["personalize:ListDatasetImportJobs"], ["*"]),
-                allow(["personalize:CreateDatasetImportJob"], [arns.import_jobs, arns.datasets]),
+                allow(
+                    ["personalize:CreateDatasetImportJob"],
+                    [
+                        arns.import_jobs,
+                        *([arns.items_import_jobs] if items_key is not None else []),
+                        arns.datasets,
+                    ],
+                ),
+                # Whether the dataset is moving to a newer schema (no import meanwhile).
+                allow(["personalize:DescribeDataset"], [arns.datasets]),
                 pass_to_personalize(personalize_role),
             ],
             ENSURE_SOLUTION.key: [

@@ -49,9 +49,8 @@ def staleness_threshold_hours(config: PipelineConfig) -> int:
 
 def stage_keys(config: PipelineConfig | None = None) -> list[str]:
     """The Stage dimension values the record step reports (training is kept per mode)."""
-    deployment = (config or PipelineConfig()).deployment
     keys = []
-    for check in deployment.readiness_checks:
+    for check in (config or PipelineConfig()).readiness_checks:
         keys += [f"{check.key}.{mode}" for mode in TRAINING_MODES] if check is TRAINING_READY else [check.key]
     return keys
 

@@ -28,8 +28,11 @@ class PersonalizeArns:
 
         self.dataset_group = arn("dataset-group", names.dataset_group)
         self.schema = arn("schema", names.interactions_schema)
+        # Items schemas carry a hash of their fields (contract/names.py): a newer one is a new name.
+        self.items_schemas = arn("schema", f"{names.items_schema_prefix}*")
         self.datasets = arn("dataset", f"{names.dataset_group}/*")
         self.import_jobs = arn("dataset-import-job", f"{names.import_job_prefix}-*")
+        self.items_import_jobs = arn("dataset-import-job", f"{names.items_import_job_prefix}-*")
         self.solution = arn("solution", names.solution)
         self.solution_versions = arn("solution", f"{names.solution}/*")
         self.campaign = arn("campaign", names.campaign)
@@ -44,6 +47,11 @@ class PersonalizeArns:
             "datasets of this pipeline's own dataset group.",
             self.import_jobs: "Each run creates its own import job named {pipeline}-import-{time}-{hash}, known "
             "only at run time; the wildcard covers only this pipeline's import-job name prefix.",
+            self.items_schemas: "Items schemas are named {pipeline}-items-{hash of their fields}, so that a newer "
+            "schema gets a new name (schemas cannot change); the wildcard covers only this pipeline's items schemas.",
+            self.items_import_jobs: "Each run with a movie file creates its own items import job named "
+            "{pipeline}-items-{time}-{hash}, known only at run time; the wildcard covers only this pipeline's "
+            "items-import name prefix.",
             self.solution_versions: "Solution version ARNs end in an id Personalize generates at training time; "
             "the wildcard covers only the versions of this pipeline's solution.",
             self.batch_jobs: "Each run with batch output creates its own batch inference job named "

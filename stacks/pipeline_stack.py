@@ -114,6 +114,7 @@ class PersonalizePipelineStack(Stack):
             "Steps",
             bucket=data.bucket,
             raw_key=config.data.raw_key,
+            items_key=config.data.items_object_key if config.data.uses_items else None,
             personalize_arns=arns,
             personalize_role=personalize_role.role,
             log_retention=LOG_RETENTION,
@@ -146,6 +147,7 @@ class PersonalizePipelineStack(Stack):
             wildcard_reasons=wildcard_reasons,
             encryption_key=key.key if key else None,
             deployment=deployment,
+            readiness_checks=config.readiness_checks,
         )
         notifications = RunNotifications(
             self,

@@ -15,6 +15,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from contract.events import EVENT_DETAIL_TYPE, EVENT_SOURCE
+from contract.readiness import ITEMS_IMPORT_READY, ReadinessCheck, planned_checks
 from stacks.config import DeploymentConfig, ScheduleConfig
 from stacks.nag_acknowledgements import acknowledge_finding, acknowledge_reviewed_wildcards
 from stacks.personalize_access import PersonalizeArns
@@ -62,10 +63,14 @@ class RetrainingStateMachine(Construct):
         wildcard_reasons: Mapping[str, str],
         encryption_key: kms.IKey | None = None,
         deployment: DeploymentConfig | None = None,
+        readiness_checks: tuple[ReadinessCheck, ...] | None = None,
     ) -> None:
+        """``readiness_checks``: the waits of the definition (PipelineConfig.readiness_checks), whose
+        Describe calls the role makes; by default those of ``deployment`` without items."""
         super().__init__(scope, construct_id)
         arns = personalize_arns
         deployment = deployment or DeploymentConfig()
+        checks = readiness_checks or planned_checks(campaign=deployment.campaign, batch=deployment.batch_job)
         # Under /aws/vendedlogs/: Step Functions' best practices page ("Avoiding Amazon CloudWatch Logs
         # resource policy size limits"): log delivery then needs no per-group entry in the account's
         # 5,120-character Logs resource policy (register sfn.logs.vendedlogs-prefix). A stack
@@ -107,7 +112,6 @@ class RetrainingStateMachine(Construct):
         # The definition is opaque to CDK, so the role's permissions are granted by hand.
         for function in functions:
             function.grant_invoke(self.state_machine)
-        checks = deployment.readiness_checks
         describe_actions = sorted({check.iam_action for check in checks})
         self.state_machine.add_to_role_policy(
             iam.PolicyStatement(
@@ -116,6 +120,7 @@ class RetrainingStateMachine(Construct):
                     arns.dataset_group,
                     arns.datasets,
                     arns.import_jobs,
+                    *([arns.items_import_jobs] if ITEMS_IMPORT_READY in checks else []),
                     arns.solution,
                     arns.solution_versions,
                     *([arns.campaign] if deployment.campaign else []),

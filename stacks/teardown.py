@@ -102,7 +102,7 @@ class PersonalizeTeardown(Construct):
             allow(["personalize:DeleteEventTracker"], [arns.event_trackers]),
             allow(["personalize:DeleteFilter"], [arns.filters]),
             allow(["personalize:DeleteDataset"], [arns.datasets]),
-            allow(["personalize:DeleteSchema"], [arns.schema]),
+            allow(["personalize:DeleteSchema"], [arns.schema, arns.items_schemas]),
             allow(["personalize:DeleteDatasetGroup"], [arns.dataset_group]),
         ]
         reasons = {

@@ -239,15 +239,33 @@ def _require_same_key(name: str, arn: str, configured: str | None) -> None:
     )
 
 
-# --- schema and interactions dataset -----------------------------------------------------------
+# --- schemas and datasets ---------------------------------------------------------------------
+
+DATASET_TYPES = ("Interactions", "Items")
+
+
+class SchemaColumnRemovedError(RuntimeError):
+    """The configured schema lacks a column the dataset's schema has: UpdateDataset cannot drop it."""
 
 
 @step
-def ensure_interactions_dataset(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+def ensure_dataset(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Find or create the dataset of ``datasetType`` and its schema.
+
+    An existing dataset on another schema is moved to the configured one with UpdateDataset
+    (register personalize.dataset.update), never recreated: its imported data stays. A schema
+    without a column the dataset has is refused before anything changes.
+    """
     dataset_group_arn = _require(event, "datasetGroupArn")
+    dataset_type = _require(event, "datasetType")
+    if dataset_type not in DATASET_TYPES:
+        raise InvalidEventError(
+            f"event field 'datasetType' must be one of {', '.join(DATASET_TYPES)}; got {dataset_type!r}"
+        )
     schema_name = _require(event, "schemaName")
     schema = _require(event, "schema")
     dataset_name = _require(event, "datasetName")
+    kind = f"{dataset_type.lower()} dataset"
     personalize = DEPENDENCIES.client("personalize")
 
     schema_arn = _ensure_schema(schema_name, schema)
@@ -257,33 +275,59 @@ def ensure_interactions_dataset(event: dict[str, Any], context: Any = None) -> d
             (
                 d
                 for d in _paginate("list_datasets", "datasets", datasetGroupArn=dataset_group_arn)
-                if d["datasetType"].upper() == "INTERACTIONS"
+                if d["datasetType"].upper() == dataset_type.upper()
             ),
             None,
         )
 
     def create() -> str:
         return personalize.create_dataset(
-            name=dataset_name, schemaArn=schema_arn, datasetGroupArn=dataset_group_arn, datasetType="Interactions"
+            name=dataset_name, schemaArn=schema_arn, datasetGroupArn=dataset_group_arn, datasetType=dataset_type
         )["datasetArn"]
 
     dataset_arn, created = _find_or_create(
-        find,
-        create,
-        "interactions dataset",
-        dataset_name,
-        "datasetArn",
-        lambda arn: personalize.delete_dataset(datasetArn=arn),
+        find, create, kind, dataset_name, "datasetArn", lambda arn: personalize.delete_dataset(datasetArn=arn)
     )
+    previous_schema = None
     if not created:
-        used_schema = personalize.describe_dataset(datasetArn=dataset_arn)["dataset"]["schemaArn"]
-        if used_schema != schema_arn:
-            raise ResourceUnusableError(
-                f"interactions dataset {dataset_arn} uses schema {used_schema}, not {schema_arn}; "
-                "the pipeline's data would not match it"
-            )
-    _log("ensure_interactions_dataset", schemaArn=schema_arn, arn=dataset_arn, createdNow=created)
-    return {"arn": dataset_arn, "schemaArn": schema_arn, "created": created}
+        dataset = personalize.describe_dataset(datasetArn=dataset_arn)["dataset"]
+        previous_schema = _move_to_schema(kind, dataset, schema_arn, schema)
+    _log(
+        "ensure_dataset",
+        datasetType=dataset_type,
+        schemaArn=schema_arn,
+        arn=dataset_arn,
+        createdNow=created,
+        previousSchemaArn=previous_schema,
+    )
+    return {"arn": dataset_arn, "schemaArn": schema_arn, "created": created, "previousSchemaArn": previous_schema}
+
+
+def _move_to_schema(kind: str, dataset: dict[str, Any], schema_arn: str, schema: str) -> str | None:
+    """UpdateDataset when the dataset is on another schema; the schema it was on, or None when it
+    already is on (or moving to) the configured one."""
+    used = dataset["schemaArn"]
+    update = dataset.get("latestDatasetUpdate") or {}
+    if used == schema_arn or (update.get("schemaArn") == schema_arn and update.get("status") != "CREATE FAILED"):
+        return None
+    personalize = DEPENDENCIES.client("personalize")
+    old_fields = _field_names(personalize.describe_schema(schemaArn=used)["schema"]["schema"])
+    removed = [name for name in old_fields if name not in _field_names(schema)]
+    if removed:
+        raise SchemaColumnRemovedError(
+            f"the {kind} {dataset['datasetArn']} has the column(s) {', '.join(removed)} (schema {used}), which the "
+            f"pipeline's schema {schema_arn} does not: Personalize cannot remove a column from a dataset's schema. "
+            "Keep the column(s) in the schema (the data preparation may leave them empty when they are nullable), "
+            "or delete the dataset (its imported data goes with it) so that the next run creates it with the new "
+            "schema and imports again. Nothing was changed."
+        )
+    personalize.update_dataset(datasetArn=dataset["datasetArn"], schemaArn=schema_arn)
+    _log("update_dataset", datasetArn=dataset["datasetArn"], fromSchemaArn=used, toSchemaArn=schema_arn)
+    return str(used)
+
+
+def _field_names(schema: str) -> list[str]:
+    return [field["name"] for field in json.loads(schema).get("fields", [])]
 
 
 def _ensure_schema(name: str, schema: str) -> str:
@@ -337,11 +381,36 @@ def start_import(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
             importMode="FULL",
         )["datasetImportJobArn"]
 
+    _require_schema_settled(dataset_arn)
     # Looked up first: a retry of this step must find the job it started, and Personalize
     # refuses a second import into the dataset while the first one runs.
     arn, created = _find_or_create(find, create, "dataset import job", job_name, "datasetImportJobArn")
     _log("start_import", jobName=job_name, arn=arn, dataLocation=data_location, createdNow=created)
     return {"arn": arn, "name": job_name}
+
+
+class DatasetUpdateFailedError(RuntimeError):
+    """The dataset's move to a newer schema (UpdateDataset) failed: its data would not match."""
+
+
+def _require_schema_settled(dataset_arn: str) -> None:
+    """No import while the dataset moves to a newer schema: the new columns would not match the old
+    one. A pending move is ResourceInUseException, which the state machine retries; a failed one
+    ends the run with Personalize's reason (the next run's ensure step tries the move again)."""
+    dataset = DEPENDENCIES.client("personalize").describe_dataset(datasetArn=dataset_arn)["dataset"]
+    update = dataset.get("latestDatasetUpdate")
+    status = (update or {}).get("status", ACTIVE)
+    if status == ACTIVE:
+        return
+    if status in PENDING_STATUSES:
+        raise ResourceInUseException(
+            f"dataset {dataset_arn} is moving to schema {update.get('schemaArn')} ({status}); the import waits for it"
+        )
+    raise DatasetUpdateFailedError(
+        f"dataset {dataset_arn} could not move to schema {update.get('schemaArn')}: {status} "
+        f"({update.get('failureReason', 'no reason given')}); it keeps schema {dataset.get('schemaArn')}, "
+        "and the next run tries again"
+    )
 
 
 # --- solution ----------------------------------------------------------------------------------

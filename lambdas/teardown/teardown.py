@@ -23,6 +23,7 @@ boto3 and the standard library only: the folder is deployed as it is, without bu
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -84,9 +85,17 @@ class Pipeline:
     dataset_group: str
     interactions_schema: str
     interactions_dataset: str
+    # Items schemas are <prefix><8 hex>: one per schema the items dataset has had (contract/names.py).
+    items_schema_prefix: str
+    items_dataset: str
     solution: str
     campaign: str
     owned_prefix: str
+
+    def is_items_schema(self, name: str) -> bool:
+        """One of the items schemas this pipeline names, old or current (not another pipeline's)."""
+        suffix = name.removeprefix(self.items_schema_prefix)
+        return name.startswith(self.items_schema_prefix) and re.fullmatch("[0-9a-f]{8}", suffix) is not None
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> Pipeline:
@@ -122,6 +131,8 @@ class Pipeline:
             dataset_group=name("DatasetGroup"),
             interactions_schema=name("InteractionsSchema"),
             interactions_dataset=name("InteractionsDataset"),
+            items_schema_prefix=name("ItemsSchemaPrefix"),
+            items_dataset=name("ItemsDataset"),
             solution=name("Solution"),
             campaign=name("Campaign"),
             owned_prefix=name("OwnedPrefix"),
@@ -365,14 +376,20 @@ def _stages(pipeline: Pipeline) -> Iterator[list[_Found]]:
             for f in _listed("list_filters", "Filters", datasetGroupArn=group_arn)
         ]
         yield [
-            _Found("dataset", d["name"], d["datasetArn"], d["status"], d["name"] == pipeline.interactions_dataset)
+            _Found(
+                "dataset",
+                d["name"],
+                d["datasetArn"],
+                d["status"],
+                d["name"] in (pipeline.interactions_dataset, pipeline.items_dataset),
+            )
             for d in _listed("list_datasets", "datasets", datasetGroupArn=group_arn)
         ]
     # Schemas belong to no dataset group: ours is found by its name even when the group is gone.
     yield [
         _Found("schema", s["name"], s["schemaArn"], SCHEMA_STATUS, True)
         for s in _listed("list_schemas", "schemas")
-        if s["name"] == pipeline.interactions_schema
+        if s["name"] == pipeline.interactions_schema or pipeline.is_items_schema(s["name"])
     ]
     if group is not None:
         yield [_Found("dataset group", group["name"], group["datasetGroupArn"], group["status"], True)]

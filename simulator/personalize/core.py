@@ -71,6 +71,7 @@ FAILABLE_KINDS = frozenset(
         "solution_version",
         "campaign",
         "campaign_update",
+        "dataset_update",
         "batch_job",
     }
 )
@@ -166,6 +167,8 @@ class PersonalizeCore:
         self._resources: dict[str, Resource] = {}
         self._updates: dict[str, list[CampaignUpdate]] = {}
         self._imports: dict[str, Interactions] = {}
+        # UpdateDataset: each dataset's schema replacements, (schemaArn, lifecycle), oldest first.
+        self._dataset_updates: dict[str, list[tuple[str, Lifecycle]]] = {}
         # The items each ITEMS import read, by import job (for filters and item metadata, issue 12).
         self._item_rows: dict[str, list[dict[str, Any]]] = {}
         self._models: dict[str, Model] = {}
@@ -192,6 +195,7 @@ class PersonalizeCore:
         "calls",
         "_resources",
         "_updates",
+        "_dataset_updates",
         "_imports",
         "_item_rows",
         "_models",
@@ -366,6 +370,7 @@ class PersonalizeCore:
     def _drop(self, arn: str) -> None:
         self._resources.pop(arn, None)
         self._updates.pop(arn, None)
+        self._dataset_updates.pop(arn, None)
         for child in [res for res in self._resources.values() if res.parent == arn]:
             self._drop(child.arn)
 

@@ -108,7 +108,13 @@ class DatasetOperations:
     @operation("personalize", "DeleteSchema")
     def _delete_schema(self, p: dict[str, Any]) -> dict[str, Any]:
         res = self._get(p["schemaArn"], "schema", "schema")
-        if any(ds.attrs["schemaArn"] == res.arn for ds in self._live("dataset")):
+        used = {self._dataset_schema(ds) for ds in self._live("dataset")} | {
+            arn
+            for ds in self._live("dataset")
+            for arn, life in self._dataset_updates.get(ds.arn, [])
+            if life.status(self._now()) in IN_FLIGHT
+        }
+        if res.arn in used:
             raise in_use(f"Schema {res.arn} is used by a dataset")
         self._drop(res.arn)
         return {}
@@ -139,6 +145,18 @@ class DatasetOperations:
 
     def _view_dataset(self, res: Resource) -> dict[str, Any]:
         body = self._stamp(res, {"name": res.name, "datasetArn": res.arn, "datasetGroupArn": res.parent, **res.attrs})
+        body["schemaArn"] = self._dataset_schema(res)
+        updates = self._dataset_updates.get(res.arn)
+        if updates:
+            schema_arn, life = updates[-1]
+            status, since = life.state(self._now())
+            body["latestDatasetUpdate"] = {
+                "schemaArn": schema_arn,
+                "status": status,
+                "creationDateTime": life.created,
+                "lastUpdatedDateTime": since,
+                **({"failureReason": life.failure} if status == "CREATE FAILED" else {}),
+            }
         # Register personalize.last-updated-moves (assumed): a dataset's LastUpdatedDateTime also
         # moves when data is imported into it, so on a reused dataset it is not its creation's end.
         imported = [
@@ -147,6 +165,52 @@ class DatasetOperations:
         if body["status"] == "ACTIVE" and imported:
             body["lastUpdatedDateTime"] = max([body["lastUpdatedDateTime"], *imported])
         return body
+
+    def _dataset_schema(self, res: Resource) -> str:
+        """The schema a dataset is on: its creation's, or that of its last finished update."""
+        finished = [arn for arn, life in self._dataset_updates.get(res.arn, []) if life.status(self._now()) == "ACTIVE"]
+        return finished[-1] if finished else str(res.attrs["schemaArn"])
+
+    def _dataset_updating(self, res: Resource) -> bool:
+        return any(life.status(self._now()) in IN_FLIGHT for _, life in self._dataset_updates.get(res.arn, []))
+
+    @operation("personalize", "UpdateDataset")
+    def _update_dataset(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Register personalize.dataset.update: Items and Users datasets only; every field of the
+        current schema kept with its type and attributes; new fields nullable. The update's status
+        sequence is not documented: modelled on a campaign update's (assumed)."""
+        res = self._get(p["datasetArn"], "dataset", "dataset")
+        schema = self._get(p["schemaArn"], "schema", "schema")
+        if res.attrs["datasetType"] not in ("ITEMS", "USERS"):
+            raise invalid_input(
+                f"You can't replace the schema of a {res.attrs['datasetType']} dataset; only Items and Users "
+                "datasets can be updated"
+            )
+        self._require_active(res, "Dataset")
+        if self._dataset_updating(res) or any(
+            self._status(job) in IN_FLIGHT for job in self._children(res.arn, "import_job")
+        ):
+            raise in_use(f"Dataset {res.arn} has an update or an import in progress")
+        current = {
+            spec["name"]: spec for spec in self._get(self._dataset_schema(res), "schema", "schema").attrs["specs"]
+        }
+        new = {spec["name"]: spec for spec in schema.attrs["specs"]}
+        removed = [name for name in current if name not in new]
+        if removed:
+            raise invalid_input(f"The new schema must keep all fields of the previous schema; missing: {removed}")
+        changed = [name for name, spec in current.items() if new[name] != spec]
+        if changed:
+            raise invalid_input(f"The new schema can't change the data type or attributes of fields: {changed}")
+        not_nullable = [
+            name
+            for name, spec in new.items()
+            if name not in current and not (isinstance(spec["type"], list) and "null" in spec["type"])
+        ]
+        if not_nullable:
+            raise invalid_input(f"New fields must support null data: {not_nullable}")
+        life = self._life(self.durations.dataset, "dataset_update")
+        self._dataset_updates.setdefault(res.arn, []).append((schema.arn, life))
+        return {"datasetArn": res.arn}
 
     @operation("personalize", "DescribeDataset")
     def _describe_dataset(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -174,13 +238,23 @@ class DatasetOperations:
         if not location.startswith("s3://"):
             raise invalid_input(f"Data location {location!r} must be an S3 path (s3://bucket/key)")
         self._require_active(dataset, "Dataset")
+        # Assumed (register personalize.dataset.update): no import while the schema is being replaced.
+        if self._dataset_updating(dataset):
+            raise in_use(f"Dataset {dataset.arn} is being updated to a new schema")
         if any(self._status(job) in IN_FLIGHT for job in self._children(dataset.arn, "import_job")):
             raise in_use(f"Dataset {dataset.arn} already has an import job in progress")
+        # Register personalize.import.concurrency: 5 pending or in-progress import jobs per region.
+        if sum(self._status(job) in IN_FLIGHT for job in self._live("import_job")) >= MAX_PENDING_IMPORTS:
+            raise SimulatedServiceError(
+                "LimitExceededException",
+                f"More than {MAX_PENDING_IMPORTS} resources with PENDING or IN_PROGRESS status. You can have a total "
+                f"of {MAX_PENDING_IMPORTS} pending or in progress dataset import jobs per region.",
+            )
         self._require_unique_name("import_job", p["jobName"], "Dataset import job")
         arn = self._arn(f"dataset-import-job/{p['jobName']}")
         life = self._life(self.durations.import_job, "import_job")
         if dataset.attrs["datasetType"] == "ITEMS":
-            schema = self._get(dataset.attrs["schemaArn"], "schema", "schema")
+            schema = self._get(self._dataset_schema(dataset), "schema", "schema")
             items, problem = self._read_items(location, schema.attrs["specs"])
             rows = None
         else:
@@ -309,6 +383,7 @@ def _parse_schema(text: str) -> list[str]:
     return names
 
 
+MAX_PENDING_IMPORTS = 5
 # Register personalize.items.schema: ITEM_ID at most 256 characters, a categorical value at most 1,000.
 MAX_ITEM_ID_CHARACTERS = 256
 MAX_CATEGORICAL_CHARACTERS = 1000

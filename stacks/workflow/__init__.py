@@ -75,7 +75,7 @@ def execution_timeout_seconds(config: PipelineConfig) -> int:
     themselves, each bounded by its Lambda timeout.
     """
     deployment = config.deployment
-    checks = deployment.readiness_checks
+    checks = config.readiness_checks
     bound = {check.key: 2 * check.interval_seconds * check.max_checks for check in checks}
     total = 3600
     if deployment.campaign:

@@ -170,7 +170,7 @@ class WorkflowBuilder:
                 **({"batchOutput.$": "$.batchManifest"} if outcome == "succeeded" and deployment.batch_job else {}),
                 "evaluation.$": "$.evaluation",
                 "polls.$": "$.poll",
-                "resourcePaths": {check.key: check.resource_path for check in deployment.readiness_checks},
+                "resourcePaths": {check.key: check.resource_path for check in self.config.readiness_checks},
                 "metricNamespace": METRIC_NAMESPACE,
                 "pipelineName": self.config.pipeline_name,
             },

@@ -1,14 +1,37 @@
-"""Phase 2: the dataset group and the interactions dataset, found or created, and this run's import."""
+"""Phase 2: the dataset group and its datasets, found or created, and this run's imports.
+
+With items (data.useItems) and a movie file in the run, the items dataset is ensured next to the
+interactions dataset and both imports run at once: Personalize runs import jobs of different
+datasets side by side (register personalize.import.concurrency), so the run waits for the longer
+of the two, not their sum. No Parallel state: a failure of either import is an ordinary failed
+wait that ends the run like any other, before anything is trained or deployed.
+"""
 
 from __future__ import annotations
 
-from contract.events import STAGE_DATASET, STAGE_DATASET_GROUP, STAGE_IMPORT
+from contract.events import (
+    STAGE_DATASET,
+    STAGE_DATASET_GROUP,
+    STAGE_IMPORT,
+    STAGE_ITEMS_DATASET,
+    STAGE_ITEMS_IMPORT,
+)
 from contract.functions import ENSURE_DATASET, ENSURE_DATASET_GROUP, START_IMPORT
-from contract.readiness import DATASET_GROUP_READY, DATASET_READY, IMPORT_READY
+from contract.readiness import (
+    DATASET_GROUP_READY,
+    DATASET_READY,
+    IMPORT_READY,
+    ITEMS_DATASET_READY,
+    ITEMS_IMPORT_READY,
+)
 from contract.resources import KMS_KEY_PLACEHOLDER, PERSONALIZE_ROLE_PLACEHOLDER
 from stacks.interactions_schema import INTERACTIONS_SCHEMA_JSON
+from stacks.items_schema import ITEMS_SCHEMA_JSON
 from stacks.workflow.builder import RUN_CONTEXT, WorkflowBuilder
-from stacks.workflow.sdk import State
+from stacks.workflow.sdk import Choice, ChoiceRule, State
+
+# Where the data preparation says whether this run has a movie file (null: ratings only).
+ITEMS_URI_PATH = "$.data.items.itemsUri"
 
 
 def build_ensure_and_import(b: WorkflowBuilder, *, then: State) -> State:
@@ -34,6 +57,7 @@ def build_ensure_and_import(b: WorkflowBuilder, *, then: State) -> State:
         ENSURE_DATASET,
         {
             "datasetGroupArn.$": "$.datasetGroup.arn",
+            "datasetType": "Interactions",
             "schemaName": names.interactions_schema,
             "schema": INTERACTIONS_SCHEMA_JSON,
             "datasetName": names.interactions_dataset,
@@ -55,6 +79,46 @@ def build_ensure_and_import(b: WorkflowBuilder, *, then: State) -> State:
         STAGE_IMPORT,
     )
     ensure_dataset_group.next(b.wait_until_active(DATASET_GROUP_READY, ensure_dataset, STAGE_DATASET_GROUP))
-    ensure_dataset.next(b.wait_until_active(DATASET_READY, start_import, STAGE_DATASET))
-    start_import.next(b.wait_until_active(IMPORT_READY, then, STAGE_IMPORT))
+    if not b.config.data.uses_items:
+        ensure_dataset.next(b.wait_until_active(DATASET_READY, start_import, STAGE_DATASET))
+        start_import.next(b.wait_until_active(IMPORT_READY, then, STAGE_IMPORT))
+        return ensure_dataset_group
+
+    ensure_items = b.invoke(
+        "Ensure items dataset",
+        ENSURE_DATASET,
+        {
+            "datasetGroupArn.$": "$.datasetGroup.arn",
+            "datasetType": "Items",
+            "schemaName": names.items_schema(ITEMS_SCHEMA_JSON),
+            "schema": ITEMS_SCHEMA_JSON,
+            "datasetName": names.items_dataset,
+        },
+        "$.itemsDataset",
+        STAGE_ITEMS_DATASET,
+    )
+    start_items_import = b.invoke(
+        "Start items import",
+        START_IMPORT,
+        {
+            "datasetArn.$": "$.itemsDataset.arn",
+            "dataLocation.$": ITEMS_URI_PATH,
+            "roleArn": "${" + PERSONALIZE_ROLE_PLACEHOLDER + "}",
+            "jobNamePrefix": names.items_import_job_prefix,
+            **RUN_CONTEXT,
+        },
+        "$.itemsImportJob",
+        STAGE_ITEMS_IMPORT,
+    )
+    has_items = Choice("Movie file in this run?")
+    has_items.add_choice(ChoiceRule.IsNull(variable=ITEMS_URI_PATH, value=True), start_import)
+    has_items.default_choice(ensure_items)
+    items_imported = Choice("Items import started?")
+    items_imported.add_choice(ChoiceRule.IsNull(variable=ITEMS_URI_PATH, value=True), then)
+    items_imported.default_choice(b.wait_until_active(ITEMS_IMPORT_READY, then, STAGE_ITEMS_IMPORT))
+
+    ensure_dataset.next(b.wait_until_active(DATASET_READY, has_items, STAGE_DATASET))
+    ensure_items.next(b.wait_until_active(ITEMS_DATASET_READY, start_items_import, STAGE_ITEMS_DATASET))
+    start_items_import.next(start_import)
+    start_import.next(b.wait_until_active(IMPORT_READY, items_imported, STAGE_IMPORT))
     return ensure_dataset_group

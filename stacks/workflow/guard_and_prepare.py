@@ -22,7 +22,7 @@ def build_guard_and_prepare(b: WorkflowBuilder, *, then: State) -> State:
     """The run's first states; a run with new data goes on to ``then``. Returns the start state."""
     config = b.config
     deployment = config.deployment
-    checks = deployment.readiness_checks
+    checks = config.readiness_checks
     # Decided on ARNs and start times, not on a count: ListExecutions is eventually consistent
     # (register sfn.list-executions.eventual-consistency), so this run may not be listed yet.
     guard = b.invoke(
@@ -66,6 +66,7 @@ def build_guard_and_prepare(b: WorkflowBuilder, *, then: State) -> State:
                     for check in checks
                 },
             },
+            **({"items": _items_input(b)} if config.data.uses_items else {}),
             **({"batch": _batch_input(b)} if deployment.batch_job else {}),
         },
         "$.data",
@@ -155,6 +156,17 @@ def build_guard_and_prepare(b: WorkflowBuilder, *, then: State) -> State:
     )
     Chain([plan_waits, then])
     return check_input
+
+
+def _items_input(b: WorkflowBuilder) -> dict[str, Any]:
+    """The movie file to convert for the items dataset (data.useItems): required, or used when there."""
+    data = b.config.data
+    return {
+        "key": data.items_object_key,
+        "format": data.items_format,
+        "outputKey.$": f"States.Format('{TRAINING_PREFIX}{{}}/items.csv', $$.Execution.Name)",
+        "required": data.use_items == "required",
+    }
 
 
 def _batch_input(b: WorkflowBuilder) -> dict[str, Any]:

@@ -57,7 +57,7 @@ def test_run_wait_shows_each_step_and_the_outcome_of_a_first_run(synthesized: Sy
     assert "Started run first (arn:aws:states:us-east-1:123456789012:execution:PersonalizePipeline:first)" in result.out
     assert "(times are simulated)" in result.out
     for row in (
-        "│ ✓ │ Prepare data                            │ done   │ 0:00:00 │ 4,239 of 7,663 ratings kept; FULL training ",
+        "│ ✓ │ Prepare data                            │ done   │ 0:00:00 │ 4,239 of 7,663 ratings, 400 movies; FULL training",
         "│ ✓ │ Ensure dataset group                    │ done   │ 0:00:00 │ created movielens ",
         "│ ✓ │ Wait until dataset group is ACTIVE      │ ACTIVE │ 0:01:00 │ 5 checks",
         "│ ✓ │ Wait until dataset import job is ACTIVE │ ACTIVE │ 0:15:00 │ 16 checks",
@@ -67,7 +67,7 @@ def test_run_wait_shows_each_step_and_the_outcome_of_a_first_run(synthesized: Sy
         "│ ✓ │ Smoke test recommendations              │ done   │ 0:00:00 │ user 1 gets 10 items",
     ):
         assert row in result.out, row
-    assert "Outcome: succeeded after 2:28:00" in result.out
+    assert "Outcome: succeeded after 2:29:00" in result.out
     assert "campaign movielens-campaign (created) now serves solution version f1b96eaa" in result.out
     assert "recommendations for user 1: 1, 2, 5, 3, 7, 15, 9, 11, 13, 16" in result.out
 
@@ -76,7 +76,7 @@ def test_a_second_run_reuses_everything_and_updates_the_campaign(synthesized: Sy
     result = run_cli(*offline(synthesized, "--offline-runs", "1", "run", "--wait"))
 
     assert result.code == ExitCode.OK, result.err
-    assert "earlier run offline-week-1: succeeded (2:28:00 simulated)" in result.out
+    assert "earlier run offline-week-1: succeeded (2:29:00 simulated)" in result.out
     assert "reused movielens " in result.out
     assert "│ ✓ │ Wait until campaign update is ACTIVE    │ ACTIVE │" in result.out
     assert "Wait until campaign is ACTIVE " not in result.out
@@ -137,7 +137,7 @@ def test_run_without_wait_starts_and_says_how_to_follow(synthesized: Synthesized
     assert started.code == ExitCode.OK
     assert "Started run nightly" in started.out and "Follow it with: python -m pipelinectl watch nightly" in started.out
     assert watched.code == ExitCode.OK and "Watching run nightly" in watched.out
-    assert "Outcome: succeeded after 2:28:00" in watched.out
+    assert "Outcome: succeeded after 2:29:00" in watched.out
     assert latest.out == watched.out
     assert unknown.code == ExitCode.ACTION_NEEDED
     assert unknown.err == "error: no run no-such-run of this pipeline: `python -m pipelinectl history` lists the runs\n"
@@ -153,14 +153,14 @@ def test_history_lists_runs_newest_first_with_versions_and_metrics(synthesized: 
     lines = [line for line in result.out.splitlines() if line.startswith("│ offline-week")]
     assert lines[0].split("│")[1:8] == [
         " offline-week-2 ",
-        " 2026-01-12 08:29 ",
+        " 2026-01-12 08:30 ",
         " 2:25:01  ",
         " succeeded ",
         " cd127a9f ",
         " NDCG@10 0.1051 / 0.1052 ",
         " campaign updated ",
     ]
-    assert "│ offline-week-1 │ 2026-01-05 06:01 │ 2:28:00  │ succeeded │ f1b96eaa │ NDCG@10 0.1052 " in lines[1]
+    assert "│ offline-week-1 │ 2026-01-05 06:01 │ 2:29:00  │ succeeded │ f1b96eaa │ NDCG@10 0.1052 " in lines[1]
     assert "Last 2 runs of PersonalizePipeline (times are simulated)" in result.out
 
 
@@ -171,8 +171,8 @@ def test_status_shows_the_served_version_its_metrics_and_the_next_scheduled_run(
 
     assert result.code == ExitCode.OK, result.err
     assert "Campaign  movielens-campaign (ACTIVE)" in result.out
-    assert "Serves    solution version cd127a9f, trained FULL, 2026-01-12 08:44 UTC" in result.out
-    assert "Since     2026-01-12 10:54 UTC" in result.out
+    assert "Serves    solution version cd127a9f, trained FULL, 2026-01-12 08:45 UTC" in result.out
+    assert "Since     2026-01-12 10:55 UTC" in result.out
     assert "│ NDCG@10      │ 0.1051 │" in result.out
     assert "│ precision@25 │" in result.out
     assert "Schedule  rate(7 days) (UTC), ENABLED" in result.out

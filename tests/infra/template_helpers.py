@@ -44,7 +44,7 @@ HANDLERS = {
     "LookForAnotherRun": "run_guard.handler",
     "PrepareData": "prepare_data.handler",
     "EnsureDatasetGroup": "personalize_steps.ensure_dataset_group",
-    "EnsureDataset": "personalize_steps.ensure_interactions_dataset",
+    "EnsureDataset": "personalize_steps.ensure_dataset",
     "StartImport": "personalize_steps.start_import",
     "EnsureSolution": "personalize_steps.ensure_solution",
     "StartTraining": "personalize_steps.start_training",
@@ -76,8 +76,16 @@ HANDLER_ACTIONS = {
         "personalize:CreateDataset",
         "personalize:DescribeDataset",
         "personalize:DeleteDataset",
+        # An existing dataset moves to a newer schema (register personalize.dataset.update).
+        "personalize:UpdateDataset",
     },
-    "StartImport": {"personalize:ListDatasetImportJobs", "personalize:CreateDatasetImportJob", "iam:PassRole"},
+    # DescribeDataset: no import while the dataset moves to a newer schema.
+    "StartImport": {
+        "personalize:ListDatasetImportJobs",
+        "personalize:CreateDatasetImportJob",
+        "personalize:DescribeDataset",
+        "iam:PassRole",
+    },
     "EnsureSolution": {
         "personalize:ListSolutions",
         "personalize:CreateSolution",
@@ -298,8 +306,11 @@ def allowed_personalize_resources(pipeline: SynthesizedPipeline) -> set[str]:
     return {
         personalize_arn(f"dataset-group/{name}"),
         personalize_arn(f"schema/{name}-interactions"),
+        # Items schemas carry a hash of their fields; items import jobs have their own prefix.
+        personalize_arn(f"schema/{name}-items-*"),
         personalize_arn(f"dataset/{name}/*"),
         personalize_arn(f"dataset-import-job/{name}-import-*"),
+        personalize_arn(f"dataset-import-job/{name}-items-*"),
         personalize_arn(f"solution/{name}-solution"),
         personalize_arn(f"solution/{name}-solution/*"),
         personalize_arn(f"campaign/{name}-campaign"),

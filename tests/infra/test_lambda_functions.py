@@ -129,9 +129,12 @@ def test_prepare_step_reads_only_the_configured_raw_key_and_the_state_record(pip
     bucket = bucket_id(pipeline)
     statements = role_statements(pipeline, function_role_id(pipeline, "PrepareData"))
     readable = {resource for s in statements if "s3:GetObject" in s.actions for resource in s.resources}
+    data = pipeline.config.data
 
     assert readable == {
-        f"${{{bucket}.Arn}}/{pipeline.config.data.raw_key}",
+        f"${{{bucket}.Arn}}/{data.raw_key}",
+        # The movie file beside the ratings (data.itemsKey null), unless data.useItems is off.
+        *([f"${{{bucket}.Arn}}/{data.items_object_key}"] if data.uses_items else []),
         f"${{{bucket}.Arn}}/state/pipeline-state.json",
     }
 

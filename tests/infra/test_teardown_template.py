@@ -178,6 +178,8 @@ def test_deleting_may_only_touch_this_pipelines_personalize_resources(pipeline: 
         "personalize:DeleteEventTracker": frozenset({personalize_arn("event-tracker/*")}),
         "personalize:DeleteFilter": frozenset({personalize_arn(f"filter/{name}-*")}),
         "personalize:DeleteDataset": frozenset({personalize_arn(f"dataset/{name}/*")}),
-        "personalize:DeleteSchema": frozenset({personalize_arn(f"schema/{name}-interactions")}),
+        "personalize:DeleteSchema": frozenset(
+            {personalize_arn(f"schema/{name}-interactions"), personalize_arn(f"schema/{name}-items-*")}
+        ),
         "personalize:DeleteDatasetGroup": frozenset({personalize_arn(f"dataset-group/{name}")}),
     }

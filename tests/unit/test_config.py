@@ -397,6 +397,10 @@ BAD_VALUES = [
     bad("deployment.batch.numResults", True, "25", "batch-num-results-bool"),
     bad("deployment.batch.usersKey", "recommendations/users.json", '"batch/users.json"', "users-key-in-output"),
     bad("deployment.batch.usersKey", "batch/", '"batch/users.json"', "users-key-folder"),
+    bad("data.useItems", "yes", '"auto"', "use-items-unknown"),
+    bad("data.useItems", True, '"auto"', "use-items-bool"),
+    bad("data.itemsKey", "raw/ml-100k/u.data", '"raw/movies/u.item"', "items-key-is-the-ratings"),
+    bad("data.itemsKey", "training/u.item", '"raw/movies/u.item"', "items-key-where-the-workflow-writes"),
 ]
 
 
@@ -559,6 +563,40 @@ def test_no_email_means_the_topic_without_a_subscription() -> None:
 )
 def test_the_longest_interval_between_runs_bounds_the_schedule(expression: str, days: float) -> None:
     assert ScheduleConfig(expression=expression).longest_interval.total_seconds() == pytest.approx(days * 86400)
+
+
+# --- the movie file (items dataset) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "key", "fmt"),
+    [
+        ({}, "raw/ml-100k/u.item", "u.item"),
+        (
+            {"rawKey": "raw/ml-latest-small/ratings.csv", "format": "ratings-csv"},
+            "raw/ml-latest-small/movies.csv",
+            "movies.csv",
+        ),
+        ({"rawKey": "ratings.csv", "format": "ratings-csv"}, "movies.csv", "movies.csv"),
+        ({"itemsKey": "catalogue/u.item"}, "catalogue/u.item", "u.item"),
+    ],
+)
+def test_the_movie_file_is_the_releases_file_beside_the_ratings_unless_configured(
+    data: dict[str, str], key: str, fmt: str
+) -> None:
+    config = load_config({"data": data})
+    assert (config.data.items_object_key, config.data.items_format, config.data.uses_items) == (key, fmt, True)
+
+
+def test_items_off_leaves_out_the_items_waits_and_refuses_a_movie_file_key() -> None:
+    config = load_config({"data": {"useItems": "off"}})
+    assert "ItemsImportJob" not in [check.key for check in config.readiness_checks]
+    assert "ItemsImportJob" in [check.key for check in load_config({}).readiness_checks]
+    error = config_error_of({"data": {"useItems": "off", "itemsKey": "raw/u.item"}})
+    assert str(error) == (
+        'Invalid cdk.json context "personalize.data.itemsKey": got "raw/u.item"; expected null when data.useItems '
+        'is "off" (the movie file would never be read), for example null.'
+    )
 
 
 # --- deployment targets ------------------------------------------------------------------------

@@ -735,3 +735,69 @@ def test_an_items_dataset_needs_an_item_id_in_its_schema(
     schema = pz.create_schema(name="titles", schema=json.dumps(titles_only))["schemaArn"]
     with pytest.raises(ClientError, match=r"missing required fields for ITEMS: \['ITEM_ID'\]"):
         pz.create_dataset(name="movies-items", schemaArn=schema, datasetGroupArn=arns["group"], datasetType="Items")
+
+
+def _schema_with(pz: BaseClient, name: str, fields: list[dict[str, Any]]) -> str:
+    base = json.loads(ITEMS_SCHEMA_JSON)
+    return str(pz.create_schema(name=name, schema=json.dumps({**base, "fields": fields}))["schemaArn"])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("drop-year", r"must keep all fields of the previous schema; missing: \['YEAR'\]"),
+        ("year-as-string", r"can't change the data type or attributes of fields: \['YEAR'\]"),
+        ("new-not-nullable", r"New fields must support null data: \['DIRECTOR'\]"),
+    ],
+)
+def test_update_dataset_refuses_a_schema_that_drops_changes_or_requires_a_field(
+    pz: BaseClient, clock: SimulatedClock, sim: PersonalizeSimulator, change: str, message: str
+) -> None:
+    """Register personalize.dataset.update."""
+    arns = build_group(pz, clock)
+    fields = json.loads(ITEMS_SCHEMA_JSON)["fields"]
+    current = pz.create_schema(name="items-v1", schema=ITEMS_SCHEMA_JSON)["schemaArn"]
+    dataset = pz.create_dataset(name="items", schemaArn=current, datasetGroupArn=arns["group"], datasetType="Items")
+    clock.advance(D.dataset)
+    new_fields = {
+        "drop-year": [f for f in fields if f["name"] != "YEAR"],
+        "year-as-string": [f if f["name"] != "YEAR" else {"name": "YEAR", "type": ["null", "string"]} for f in fields],
+        "new-not-nullable": [*fields, {"name": "DIRECTOR", "type": "string", "categorical": True}],
+    }[change]
+
+    with pytest.raises(ClientError, match=message) as raised:
+        pz.update_dataset(datasetArn=dataset["datasetArn"], schemaArn=_schema_with(pz, "items-v2", new_fields))
+    assert raised.value.response["Error"]["Code"] == "InvalidInputException"
+
+
+def test_update_dataset_adds_a_nullable_field_to_items_only_and_blocks_imports_meanwhile(
+    pz: BaseClient, clock: SimulatedClock, sim: PersonalizeSimulator, files: dict[tuple[str, str], bytes]
+) -> None:
+    arns = build_group(pz, clock)
+    fields = json.loads(ITEMS_SCHEMA_JSON)["fields"]
+    older = _schema_with(pz, "items-v1", [f for f in fields if f["name"] != "YEAR"])
+    newer = pz.create_schema(name="items-v2", schema=ITEMS_SCHEMA_JSON)["schemaArn"]
+    dataset = pz.create_dataset(name="items", schemaArn=older, datasetGroupArn=arns["group"], datasetType="Items")
+    clock.advance(D.dataset)
+    with pytest.raises(ClientError, match="You can't replace the schema of a INTERACTIONS dataset"):
+        pz.update_dataset(datasetArn=arns["dataset"], schemaArn=newer)
+
+    pz.update_dataset(datasetArn=dataset["datasetArn"], schemaArn=newer)
+
+    pending = pz.describe_dataset(datasetArn=dataset["datasetArn"])["dataset"]
+    assert (pending["status"], pending["schemaArn"]) == ("ACTIVE", older)
+    assert pending["latestDatasetUpdate"]["status"] == "CREATE PENDING"
+    assert pending["latestDatasetUpdate"]["schemaArn"] == newer
+    files[("data-bucket", "train/items.csv")] = b"ITEM_ID,GENRES,YEAR,CREATION_TIMESTAMP\n1,Comedy,1995,\n"
+    with pytest.raises(ClientError, match="is being updated to a new schema") as raised:
+        import_data(pz, clock, dataset["datasetArn"], job="items-1", key="train/items.csv")
+    assert raised.value.response["Error"]["Code"] == "ResourceInUseException"
+    with pytest.raises(ClientError, match="is used by a dataset") as in_use:
+        pz.delete_schema(schemaArn=newer)
+    assert in_use.value.response["Error"]["Code"] == "ResourceInUseException"
+    clock.advance(D.dataset)
+    moved = pz.describe_dataset(datasetArn=dataset["datasetArn"])["dataset"]
+    assert (moved["schemaArn"], moved["latestDatasetUpdate"]["status"]) == (newer, "ACTIVE")
+    job = import_data(pz, clock, dataset["datasetArn"], job="items-1", key="train/items.csv")
+    assert pz.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"]["status"] == "ACTIVE"
+    pz.delete_schema(schemaArn=older)  # no longer used by any dataset

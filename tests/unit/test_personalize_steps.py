@@ -157,9 +157,10 @@ def test_existing_schema_with_other_fields_is_refused(personalize: PersonalizeSi
     client().create_schema(name="movielens-interactions", schema=json.dumps(other))
 
     with pytest.raises(steps.ResourceUnusableError, match="exists with different fields"):
-        steps.ensure_interactions_dataset(
+        steps.ensure_dataset(
             {
                 "datasetGroupArn": group,
+                "datasetType": "Interactions",
                 "schemaName": "movielens-interactions",
                 "schema": SCHEMA,
                 "datasetName": "movielens-interactions",
@@ -210,9 +211,10 @@ def test_a_solution_with_another_recipe_is_reported(personalize: PersonalizeSimu
 def _dataset(personalize: PersonalizeSimulator) -> str:
     group = steps.ensure_dataset_group({"name": "movielens"})["arn"]
     personalize.clock.advance(3600)
-    dataset = steps.ensure_interactions_dataset(
+    dataset = steps.ensure_dataset(
         {
             "datasetGroupArn": group,
+            "datasetType": "Interactions",
             "schemaName": "movielens-interactions",
             "schema": SCHEMA,
             "datasetName": "movielens-interactions",

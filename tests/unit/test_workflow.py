@@ -47,6 +47,8 @@ def test_the_stages_run_in_the_documented_order(definition: dict[str, Any]) -> N
         "Prepare data",
         "Ensure dataset group",
         "Ensure interactions dataset",
+        "Ensure items dataset",
+        "Start items import",
         "Start dataset import",
         "Ensure solution",
         "Start training",
@@ -86,7 +88,7 @@ def test_wait_until_active_fragment_is_check_decide_wait_count(definition: dict[
     assert states["Dataset import job ready?"] == {
         "Type": "Choice",
         "Choices": [
-            {"Variable": status, "StringEquals": "ACTIVE", "Next": "Ensure solution"},
+            {"Variable": status, "StringEquals": "ACTIVE", "Next": "Items import started?"},
             {
                 "And": [
                     is_failed,
@@ -308,6 +310,13 @@ def test_config_values_reach_the_steps() -> None:
                 for check in READINESS_CHECKS
             },
         },
+        # The movie file of ratings.csv's releases, beside it (data.itemsKey null), used when there.
+        "items": {
+            "key": "raw/movies.csv",
+            "format": "movies.csv",
+            "outputKey.$": "States.Format('training/{}/items.csv', $$.Execution.Name)",
+            "required": False,
+        },
     }
     assert states["Start training"]["Parameters"]["trainingMode.$"] == "$.data.plan.trainingMode"
     assert states["Evaluate new version"]["Parameters"] == {
@@ -350,7 +359,8 @@ def test_the_run_times_out_only_after_every_stage_could_have_timed_out(definitio
     longest = sum(waits.values()) - min(waits["Campaign"], waits["CampaignUpdate"])
 
     rollback = 60 * 180  # putting the previous version back after a failed smoke test
-    assert definition["TimeoutSeconds"] == longest + rollback + 3600 == 72 * 3600
+    # The items dataset's and the items import's waits come after the others', so they add up.
+    assert definition["TimeoutSeconds"] == longest + rollback + 3600 == 84 * 3600 + 2400
 
 
 def test_a_campaign_update_counts_only_once_the_answer_names_this_runs_version(definition: dict[str, Any]) -> None:
@@ -414,3 +424,26 @@ def test_a_run_before_any_upload_is_skipped_before_the_change_check(definition: 
     }
     assert definition["States"]["Skip: no data yet"]["Next"] == "Publish skip: no data yet"
     assert definition["States"]["Publish skip: no data yet"]["Next"] == "Run skipped"
+
+
+def test_without_items_the_run_imports_ratings_only_and_with_them_both_imports_run_at_once() -> None:
+    ratings_only = build_workflow_definition(load_config({"data": {"useItems": "off"}}))["States"]
+    assert "items" not in ratings_only["Prepare data"]["Parameters"]
+    assert not [name for name in ratings_only if "items" in name.lower()]
+    assert ratings_only["Dataset ready?"]["Choices"][0]["Next"] == "Start dataset import"
+
+    states = build_workflow_definition(load_config({"data": {"useItems": "required"}}))["States"]
+    assert states["Prepare data"]["Parameters"]["items"]["required"] is True
+    # Without a movie file in this run (auto), straight to the ratings import; else the items
+    # dataset, its import, then the ratings import, and the items import is awaited after it.
+    assert states["Movie file in this run?"] == {
+        "Type": "Choice",
+        "Choices": [{"Variable": "$.data.items.itemsUri", "IsNull": True, "Next": "Start dataset import"}],
+        "Default": "Ensure items dataset",
+    }
+    assert states["Items dataset ready?"]["Choices"][0]["Next"] == "Start items import"
+    assert states["Start items import"]["Next"] == "Start dataset import"
+    assert states["Start items import"]["Parameters"]["dataLocation.$"] == "$.data.items.itemsUri"
+    assert states["Start items import"]["Parameters"]["jobNamePrefix"] == "movielens-items"
+    assert states["Items import started?"]["Default"] == "Check items import job"
+    assert states["Items import job ready?"]["Choices"][0]["Next"] == "Ensure solution"
