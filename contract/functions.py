@@ -61,6 +61,14 @@ START_IMPORT = FunctionSpec(
     "personalize_steps.start_import",
     "Starts this run's import job of a dataset (interactions or items)",
 )
+# With filters (config ``filters``): created, replaced when their expression changed, removed
+# when the config no longer names them.
+ENSURE_FILTERS = FunctionSpec(
+    "EnsureFilters",
+    "personalize_steps",
+    "personalize_steps.ensure_filters",
+    "Keeps the dataset group's filters as the config lists them",
+)
 ENSURE_SOLUTION = FunctionSpec(
     "EnsureSolution",
     "personalize_steps",
@@ -137,10 +145,14 @@ CAMPAIGN_FUNCTIONS = (DEPLOY_CAMPAIGN, SMOKE_TEST)
 BATCH_FUNCTIONS = (START_BATCH_INFERENCE, VALIDATE_BATCH_OUTPUT, PUBLISH_BATCH_OUTPUT)
 
 
-def workflow_functions(*, campaign: bool = True, batch: bool = False) -> tuple[FunctionSpec, ...]:
+def workflow_functions(
+    *, campaign: bool = True, batch: bool = False, filters: bool = False
+) -> tuple[FunctionSpec, ...]:
     """The workflow steps a deployment has: the campaign's steps only with a campaign, the batch
-    job's only with batch output (deployment.targets)."""
+    job's only with batch output (deployment.targets), the filters' only with filters."""
     steps = [f for f in WORKFLOW_FUNCTIONS if campaign or f not in CAMPAIGN_FUNCTIONS]
+    if filters:
+        steps.insert(steps.index(ENSURE_SOLUTION), ENSURE_FILTERS)
     if batch:
         steps[steps.index(RECORD_RUN) : steps.index(RECORD_RUN)] = BATCH_FUNCTIONS
     return tuple(steps)

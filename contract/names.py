@@ -42,6 +42,12 @@ class PersonalizeNames:
         return f"{self.items_schema_prefix}{hashlib.sha256(schema_json.encode()).hexdigest()[:8]}"
 
     @property
+    def filter_prefix(self) -> str:
+        """Filters from the config are named ``<prefix><name>``; only those are the workflow's to
+        replace or remove (the teardown also deletes other ``<pipeline>-…`` filters)."""
+        return f"{self.pipeline}-filter-"
+
+    @property
     def solution(self) -> str:
         return f"{self.pipeline}-solution"
 

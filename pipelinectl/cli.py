@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from contract.filters import format_filter_values
 from contract.personalize import PENDING_STATUSES
 from pipelinectl.backend import Backend
 from pipelinectl.batch import published_output, recommendations_of, roll_back_output
@@ -40,6 +41,7 @@ from pipelinectl.errors import (
     ActionNeeded,
     ExitCode,
     NoCredentials,
+    NoSuchFilter,
     NotConfirmed,
     RollbackFailed,
     RunInProgress,
@@ -58,7 +60,7 @@ from pipelinectl.runs import (
     short_metric,
 )
 from pipelinectl.schedule import next_run
-from pipelinectl.stack import PipelineStack, find_stack
+from pipelinectl.stack import PipelineStack, choose_filter, find_stack
 from pipelinectl.workflow_graph import build_graph
 from stacks.artifacts import STACK_NAME
 
@@ -266,17 +268,40 @@ def _schedule_status(context: Context) -> None:
 
 def command_recommend(context: Context) -> int:
     user, count = context.args.user, context.args.n
+    genres, exclude_seen = context.args.genre or [], context.args.exclude_seen
     if not context.stack.has_campaign:
+        if genres or exclude_seen:
+            raise NoSuchFilter(
+                "--genre and --exclude-seen ask a campaign through a filter, and this pipeline deploys to batch only"
+            )
         return _recommend_from_batch_output(context, user, count)
     campaign = served_campaign(context.client("personalize"), context.stack)
     if not context.args.any_user:
         _require_known_user(context, user, campaign.solution_version_arn)
-    response = context.client("personalize-runtime").get_recommendations(
-        campaignArn=campaign.arn, userId=user, numResults=count
-    )
+    request: dict[str, Any] = {"campaignArn": campaign.arn, "userId": user, "numResults": count}
+    through = ""
+    if genres or exclude_seen:
+        name = choose_filter(context.stack, genres=bool(genres), exclude_seen=exclude_seen)
+        request["filterArn"] = campaign.arn.split(":campaign/")[0] + f":filter/{name}"
+        if genres:
+            request["filterValues"] = format_filter_values({"GENRES": genres})
+        through = f", through filter {name}"
+    try:
+        response = context.client("personalize-runtime").get_recommendations(**request)
+    except ClientError as error:
+        if "filterArn" not in request or error.response.get("Error", {}).get("Code") not in (
+            "ResourceNotFoundException",
+            "InvalidInputException",
+        ):
+            raise
+        raise NoSuchFilter(
+            f"the filter {request['filterArn']} cannot be used yet ({error.response['Error'].get('Message')}): "
+            "runs create the configured filters after the imports; start one (run --wait) and ask again"
+        ) from None
     titles = read_titles(context.client("s3"), context.stack.bucket, context.stack.raw_key)
     context.console.print(
-        f"Recommendations for user {user} (campaign {campaign.name}, version {short_id(campaign.solution_version_arn)})"
+        f"Recommendations for user {user} (campaign {campaign.name}, version {short_id(campaign.solution_version_arn)}"
+        f"{through})"
     )
     table = Table()
     table.add_column("#", justify="right")
@@ -460,6 +485,17 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument("--user", required=True, metavar="ID", help="user id, as in the ratings")
     recommend.add_argument("--n", type=int, default=10, metavar="K", help="how many items (default: 10)")
     recommend.add_argument("--any-user", action="store_true", help="ask even for a user the model was not trained on")
+    recommend.add_argument(
+        "--genre",
+        action="append",
+        metavar="GENRE",
+        help="only movies of this genre (repeat for several), through the configured filter that takes $GENRES",
+    )
+    recommend.add_argument(
+        "--exclude-seen",
+        action="store_true",
+        help="leave out movies the user rated, through the configured filter that excludes interacted items",
+    )
     rollback = commands.add_parser(
         "rollback",
         help="point the campaign back at the previous good version",

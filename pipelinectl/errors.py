@@ -22,6 +22,7 @@ EXIT_CODES_HELP = """exit codes:
   3    the run was rejected by the quality gate (the campaign kept its version)
   4    something to do first: no credentials, no such stack, stack not deployed, no runs yet,
        campaign not created or batch output not published yet, user unknown to the model,
+       no configured filter for --genre/--exclude-seen, or not created yet,
        nothing to roll back, not confirmed
   5    an AWS call failed for another reason (permissions, throttling, ...)
   130  interrupted; a run being watched goes on"""
@@ -58,6 +59,10 @@ class BatchOutputNotPublished(ActionNeeded):
 
 
 class UnknownUser(ActionNeeded):
+    pass
+
+
+class NoSuchFilter(ActionNeeded):
     pass
 
 

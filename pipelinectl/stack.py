@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from contract.filters import parse_filter_expression
 from contract.layout import STATE_KEY
 from contract.names import PersonalizeNames
-from pipelinectl.errors import StackNotFound, StackNotReady
+from pipelinectl.errors import NoSuchFilter, StackNotFound, StackNotReady
 
 REQUIRED_OUTPUTS = ("DataBucketName", "RawDataKey", "StateMachineArn", "ScheduleName", "PipelineName")
 READY_STATUSES = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE")
@@ -25,6 +27,8 @@ class PipelineStack:
     pipeline_name: str
     # deployment.targets; a stack deployed before batch output existed has only a campaign.
     targets: tuple[str, ...] = ("campaign",)
+    # The configured filters, short name -> expression (none on a stack from before filters).
+    filters: tuple[tuple[str, str], ...] = ()
 
     @property
     def has_campaign(self) -> bool:
@@ -41,6 +45,24 @@ class PipelineStack:
     @property
     def state_key(self) -> str:
         return STATE_KEY
+
+
+def choose_filter(stack: PipelineStack, *, genres: bool, exclude_seen: bool) -> str:
+    """The Personalize name of the configured filter that does exactly what was asked: takes
+    ``$GENRES`` (and no other value) when genres are given, leaves out what the user interacted with
+    when asked to."""
+    for name, expression in stack.filters:
+        parsed = parse_filter_expression(expression)
+        if parsed.parameters == (("GENRES",) if genres else ()) and parsed.excludes_interacted == exclude_seen:
+            return f"{stack.names.filter_prefix}{name}"
+    wanted = " and ".join(
+        part for part, asked in (("leaves out what the user rated", exclude_seen), ("takes $GENRES", genres)) if asked
+    )
+    raise NoSuchFilter(
+        f"no filter of this pipeline {wanted}: add one to the personalize.filters list in cdk.json (for example "
+        '{"name": "unseen-genre", "expression": "EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN (\\"*\\") | '
+        'INCLUDE ItemID WHERE Items.GENRES IN ($GENRES)"}) and deploy'
+    )
 
 
 def find_stack(cloudformation: Any, stack_name: str, region: str) -> PipelineStack:
@@ -74,6 +96,7 @@ def find_stack(cloudformation: Any, stack_name: str, region: str) -> PipelineSta
         schedule_name=outputs["ScheduleName"],
         pipeline_name=outputs["PipelineName"],
         targets=tuple(outputs.get("DeploymentTargets", "campaign").split(",")),
+        filters=tuple(json.loads(outputs.get("Filters", "{}")).items()),
     )
 
 

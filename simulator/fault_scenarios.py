@@ -23,7 +23,14 @@ FOREIGN_GROUP = "other-team"
 
 # Personalize calls of a first run and of a later run (the model already in service). A test
 # below checks these lists against the calls the workflow really makes.
-FIRST_RUN_ONLY_CALLS = ("CreateDatasetGroup", "CreateSchema", "CreateDataset", "CreateSolution", "CreateCampaign")
+FIRST_RUN_ONLY_CALLS = (
+    "CreateDatasetGroup",
+    "CreateSchema",
+    "CreateDataset",
+    "CreateFilter",
+    "CreateSolution",
+    "CreateCampaign",
+)
 EVERY_RUN_CALLS = (
     "ListDatasetGroups",
     "DescribeDatasetGroup",
@@ -34,6 +41,8 @@ EVERY_RUN_CALLS = (
     "ListDatasetImportJobs",
     "CreateDatasetImportJob",
     "DescribeDatasetImportJob",
+    "ListFilters",
+    "DescribeFilter",
     "ListSolutions",
     "DescribeSolution",
     "ListSolutionVersions",
@@ -292,8 +301,51 @@ def _batch_scenarios() -> Iterator[Scenario]:
     )
 
 
+def _filter_scenarios() -> Iterator[Scenario]:
+    yield Scenario(
+        id="create-failed-filter",
+        group="Filters",
+        fault="the exclusion filter ends in CREATE FAILED on the first run",
+        user_sees="run fails at the smoke test with FilterFailedError, naming the filter and Personalize's reason",
+        left="the new campaign serves (the version answered unfiltered); the next run deletes the filter and "
+        "creates it again",
+        inject=_fail_resource("filter", "Simulated filter failure"),
+        status="FAILED",
+        error="FilterFailedError",
+        cause="Simulated filter failure",
+        first_run=True,
+        serves_new_version=True,
+    )
+    yield Scenario(
+        id="filter-expression-changed",
+        group="Filters",
+        fault="a filter's expression differs from the config (changed by hand, or the config changed)",
+        user_sees="run succeeds; the filter is deleted and created again with the configured expression "
+        "(the step is retried until its name is free)",
+        left="new version in service; the filter has the configured expression",
+        inject=_change_filter,
+        status="SUCCEEDED",
+        outcome="succeeded",
+    )
+
+
+def _change_filter(pipeline: OfflinePipeline) -> None:
+    """The exclusion filter replaced by hand with another expression under the same name."""
+    personalize = boto3.client("personalize", region_name=REGION)
+    (unseen,) = [f for f in pipeline.account.personalize.resources_of("filter") if f["name"].endswith("-unseen")]
+    personalize.delete_filter(filterArn=unseen["filterArn"])
+    pipeline.account.clock.advance(120)
+    personalize.create_filter(
+        name=unseen["name"],
+        datasetGroupArn=unseen["datasetGroupArn"],
+        filterExpression='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("click")',
+    )
+    pipeline.account.clock.advance(120)
+
+
 SCENARIOS: list[Scenario] = [
     *_call_scenarios(),
+    *_filter_scenarios(),
     Scenario(
         id="busy-campaign-update",
         group="ResourceInUse",

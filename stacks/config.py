@@ -16,6 +16,17 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from contract.filters import (
+    EVENT_TYPE,
+    INTERACTIONS,
+    ITEMS,
+    MAX_FIELDS_PER_DATASET_GROUP,
+    MAX_FILTERS_PER_DATASET_GROUP,
+    FilterExpression,
+    FilterExpressionError,
+    check_fields,
+    parse_filter_expression,
+)
 from contract.functions import FunctionSpec, workflow_functions
 from contract.layout import (
     BATCH_INPUT_PREFIX,
@@ -26,6 +37,7 @@ from contract.layout import (
 from contract.personalize import TRAINING_MODES, UPDATE_CAPABLE_RECIPES
 from contract.readiness import ReadinessCheck, planned_checks
 from contract.schedule import CRON_PATTERN, RATE_PATTERN
+from stacks.items_schema import ITEMS_FIELDS
 
 CONTEXT_KEY = "personalize"
 
@@ -91,6 +103,12 @@ KMS_KEY_CREATE = "create"
 KMS_KEY_ARN_PATTERN = re.compile(
     r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/mrk-[0-9a-f]{32}"
 )
+
+
+# Filters created from config (``filters``), named <pipeline>-filter-<name> (Personalize's 63).
+FILTER_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]*$")
+UNSEEN_EXPRESSION = f'EXCLUDE ItemID WHERE {INTERACTIONS}.{EVENT_TYPE} IN ("*")'
+GENRE_EXPRESSION = f"INCLUDE ItemID WHERE {ITEMS}.GENRES IN ($GENRES)"
 
 
 class ConfigError(ValueError):
@@ -248,11 +266,6 @@ class DeploymentConfig:
     def batch_job(self) -> bool:
         return "batch" in self.targets
 
-    @property
-    def functions(self) -> tuple[FunctionSpec, ...]:
-        """The workflow steps this deployment deploys (contract.functions.workflow_functions)."""
-        return workflow_functions(campaign=self.campaign, batch=self.batch_job)
-
 
 @dataclass(frozen=True)
 class EncryptionConfig:
@@ -271,6 +284,27 @@ class EncryptionConfig:
 
 
 @dataclass(frozen=True)
+class FilterConfig:
+    """A Personalize filter the workflow keeps in the dataset group: ``name`` is the part after
+    ``<pipeline>-filter-``; ``parsed`` the checked expression (contract/filters.py)."""
+
+    name: str
+    expression: str
+
+    @property
+    def parsed(self) -> FilterExpression:
+        return parse_filter_expression(self.expression)
+
+
+# Without a config: the items the user has not rated, a genre given at request time, and both.
+DEFAULT_FILTERS = (
+    FilterConfig("unseen", UNSEEN_EXPRESSION),
+    FilterConfig("genre", GENRE_EXPRESSION),
+    FilterConfig("unseen-genre", f"{UNSEEN_EXPRESSION} | {GENRE_EXPRESSION}"),
+)
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """Everything a deployment of the pipeline can be told, validated."""
 
@@ -286,6 +320,18 @@ class PipelineConfig:
     logging: LoggingConfig = LoggingConfig()
     encryption: EncryptionConfig = EncryptionConfig()
     deployment: DeploymentConfig = DeploymentConfig()
+    filters: tuple[FilterConfig, ...] = DEFAULT_FILTERS
+
+    @property
+    def functions(self) -> tuple[FunctionSpec, ...]:
+        """The workflow steps this pipeline deploys (contract.functions.workflow_functions)."""
+        deployment = self.deployment
+        return workflow_functions(campaign=deployment.campaign, batch=deployment.batch_job, filters=bool(self.filters))
+
+    @property
+    def smoke_filter(self) -> FilterConfig | None:
+        """The filter the smoke test also asks through: the first that needs no request values."""
+        return next((f for f in self.filters if not f.parsed.parameters), None)
 
     @property
     def recipe_name(self) -> str:
@@ -328,24 +374,28 @@ def load_config(context_value: Any) -> PipelineConfig:
             "logging",
             "encryption",
             "deployment",
+            "filters",
         },
     )
     recipe_arn = _recipe_arn(block.get("recipeArn", defaults.recipe_arn))
+    pipeline_name = _pipeline_name(block.get("pipelineName", defaults.pipeline_name))
+    data = _data(block.get("data", {}))
     return PipelineConfig(
-        pipeline_name=_pipeline_name(block.get("pipelineName", defaults.pipeline_name)),
+        pipeline_name=pipeline_name,
         recipe_arn=recipe_arn,
         campaign_min_provisioned_tps=_min_tps(
             block.get("campaignMinProvisionedTps", defaults.campaign_min_provisioned_tps)
         ),
         smoke_test_user_id=_smoke_test_user(block.get("smokeTestUserId", defaults.smoke_test_user_id)),
         schedule=_schedule(block.get("schedule", {})),
-        data=_data(block.get("data", {})),
+        data=data,
         training=_training(block.get("training", {}), recipe_arn),
         quality_gate=_quality_gate(block.get("qualityGate", {})),
         notifications=_notifications(block.get("notifications", {})),
         logging=_logging(block.get("logging", {})),
         encryption=_encryption(block.get("encryption", {})),
         deployment=_deployment(block.get("deployment", {})),
+        filters=_filters(block["filters"], pipeline_name, data) if "filters" in block else _default_filters(data),
     )
 
 
@@ -752,3 +802,63 @@ def _batch(value: Any) -> BatchConfig:
             '"batch/users.json"',
         )
     return BatchConfig(num_results=num_results, users_key=users_key)
+
+
+def _default_filters(data: DataConfig) -> tuple[FilterConfig, ...]:
+    """The genre filters need the items dataset: without items, only the exclusion filter."""
+    return DEFAULT_FILTERS if data.uses_items else DEFAULT_FILTERS[:1]
+
+
+def _filters(value: Any, pipeline_name: str, data: DataConfig) -> tuple[FilterConfig, ...]:
+    example = '[{"name": "unseen", "expression": "EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN (\\"*\\")"}]'
+    if not isinstance(value, list) or len(value) > MAX_FILTERS_PER_DATASET_GROUP:
+        raise ConfigError(
+            "filters",
+            value,
+            f"a list of at most {MAX_FILTERS_PER_DATASET_GROUP} filters (Personalize's quota per dataset group), "
+            "each {name, expression}; [] for none",
+            example,
+        )
+    max_name = 63 - len(f"{pipeline_name}-filter-")
+    # Register personalize.filters.expressions: EVENT_TYPE is the only interactions field a filter
+    # may use; the items fields are those of the items schema, when the pipeline imports items.
+    datasets = {
+        INTERACTIONS: [EVENT_TYPE],
+        **({ITEMS: list(ITEMS_FIELDS)} if data.uses_items else {}),
+    }
+    filters: list[FilterConfig] = []
+    for index, entry in enumerate(value):
+        key = f"filters[{index}]"
+        if not isinstance(entry, Mapping) or set(entry) != {"name", "expression"}:
+            raise ConfigError(key, entry, "an object with exactly a name and an expression", example)
+        name, expression = entry["name"], entry["expression"]
+        if not isinstance(name, str) or not FILTER_NAME_PATTERN.fullmatch(name) or len(name) > max_name:
+            raise ConfigError(
+                f"{key}.name",
+                name,
+                f"1 to {max_name} letters, digits, '-' or '_' (the filter is named {pipeline_name}-filter-<name>, "
+                "at most 63 characters)",
+                '"unseen"',
+            )
+        if name in {f.name for f in filters}:
+            raise ConfigError(f"{key}.name", name, "a name no other filter has", f'"{name}-2"')
+        try:
+            check_fields(parse_filter_expression(expression), datasets)
+        except FilterExpressionError as error:
+            raise ConfigError(
+                f"{key}.expression",
+                expression,
+                f"a Personalize filter expression over this pipeline's datasets ({error})",
+                '"INCLUDE ItemID WHERE Items.GENRES IN ($GENRES)"',
+            ) from None
+        filters.append(FilterConfig(name, expression))
+    fields = {field for f in filters for field in f.parsed.fields}
+    if len(fields) > MAX_FIELDS_PER_DATASET_GROUP:
+        raise ConfigError(
+            "filters",
+            value,
+            f"at most {MAX_FIELDS_PER_DATASET_GROUP} distinct fields across all filters of a dataset group; these use "
+            f"{len(fields)}: {', '.join(sorted(fields))}",
+            example,
+        )
+    return tuple(filters)

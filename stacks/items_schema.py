@@ -6,8 +6,9 @@ with null (register personalize.items.schema).
 """
 
 import json
+from typing import Any
 
-ITEMS_SCHEMA = {
+ITEMS_SCHEMA: dict[str, Any] = {
     "type": "record",
     "name": "Items",
     "namespace": "com.amazonaws.personalize.schema",
@@ -20,3 +21,5 @@ ITEMS_SCHEMA = {
     "version": "1.0",
 }
 ITEMS_SCHEMA_JSON = json.dumps(ITEMS_SCHEMA, separators=(",", ":"))
+# The fields a filter expression may name as Items.<FIELD> (contract/filters.py).
+ITEMS_FIELDS = tuple(str(field["name"]) for field in ITEMS_SCHEMA["fields"])

@@ -17,6 +17,7 @@ from contract.functions import (
     DEPLOY_CAMPAIGN,
     ENSURE_DATASET,
     ENSURE_DATASET_GROUP,
+    ENSURE_FILTERS,
     ENSURE_SOLUTION,
     EVALUATE_VERSION,
     LOOK_FOR_ANOTHER_RUN,
@@ -29,6 +30,7 @@ from contract.functions import (
     START_TRAINING,
     VALIDATE_BATCH_OUTPUT,
     FunctionSpec,
+    workflow_functions,
 )
 from contract.layout import MANIFEST_KEY, STATE_KEY, TRAINING_PREFIX
 from stacks.config import DeploymentConfig
@@ -87,11 +89,13 @@ class WorkflowFunctions(Construct):
         log_retention: logs.RetentionDays,
         wildcard_reasons: Mapping[str, str],
         deployment: DeploymentConfig | None = None,
+        functions: tuple[FunctionSpec, ...] | None = None,
         batch_role: iam.IRole | None = None,
         batch_input_arn: str | None = None,
         batch_output_arn: str | None = None,
     ) -> None:
-        """With batch output (``deployment``), ``batch_role`` is the role the batch jobs use and
+        """``functions``: the steps to deploy (PipelineConfig.functions), by default those of
+        ``deployment``. With batch output (``deployment``), ``batch_role`` is the role the batch jobs use and
         ``batch_input_arn``/``batch_output_arn`` the objects they read and write."""
         super().__init__(scope, construct_id)
         deployment = deployment or DeploymentConfig()
@@ -192,7 +196,18 @@ class WorkflowFunctions(Construct):
                 ),
                 allow(["personalize:DeleteCampaign"], [arns.campaign]),
             ],
-            SMOKE_TEST.key: [allow(["personalize:GetRecommendations"], [arns.campaign])],
+            # DescribeFilter: the filter it asks through must be ACTIVE (GetRecommendations' documentation).
+            SMOKE_TEST.key: [
+                allow(["personalize:GetRecommendations"], [arns.campaign]),
+                allow(["personalize:DescribeFilter"], [arns.config_filters]),
+            ],
+            ENSURE_FILTERS.key: [
+                allow(["personalize:ListFilters", "personalize:ListDatasets"], ["*"]),
+                # CreateFilter is authorized against the filter and its dataset group (register
+                # iam.resource-types); only filters named <pipeline>-filter-... are replaced or removed.
+                allow(["personalize:CreateFilter"], [arns.config_filters, arns.dataset_group]),
+                allow(["personalize:DescribeFilter", "personalize:DeleteFilter"], [arns.config_filters]),
+            ],
             # Read-modify-write of the state record; ListBucket so that the first run's missing
             # record is NoSuchKey rather than AccessDenied.
             RECORD_RUN.key: [
@@ -233,7 +248,7 @@ class WorkflowFunctions(Construct):
                 allow(["s3:ListBucket"], [bucket.bucket_arn]),
             ]
         self.functions: dict[str, lambda_.Function] = {}
-        for function in deployment.functions:
+        for function in functions or workflow_functions(campaign=deployment.campaign, batch=deployment.batch_job):
             self.functions[function.key] = least_privilege_function(
                 self,
                 function,

@@ -38,6 +38,7 @@ class PersonalizeArns:
         self.campaign = arn("campaign", names.campaign)
         self.batch_jobs = arn("batch-inference-job", f"{names.batch_job_prefix}-*")
         self.filters = arn("filter", f"{names.owned_prefix}*")
+        self.config_filters = arn("filter", f"{names.filter_prefix}*")
         # Event tracker ARNs carry an id, not the name: no narrower pattern exists.
         self.event_trackers = arn("event-tracker", "*")
         self.recipe = recipe_arn
@@ -54,6 +55,8 @@ class PersonalizeArns:
             "items-import name prefix.",
             self.solution_versions: "Solution version ARNs end in an id Personalize generates at training time; "
             "the wildcard covers only the versions of this pipeline's solution.",
+            self.config_filters: "Filters come from the config and are named {pipeline}-filter-{name}; the "
+            "wildcard covers only those, so the step never touches a filter made by hand.",
             self.batch_jobs: "Each run with batch output creates its own batch inference job named "
             "{pipeline}-batch-{time}-{hash}, known only at run time; the wildcard covers only this pipeline's "
             "batch-job name prefix.",

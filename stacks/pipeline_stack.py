@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk import Aspects, CfnOutput, Duration, Stack
@@ -120,6 +121,7 @@ class PersonalizePipelineStack(Stack):
             log_retention=LOG_RETENTION,
             wildcard_reasons=wildcard_reasons,
             deployment=deployment,
+            functions=config.functions,
             batch_role=batch_role.role if batch_role else None,
             batch_input_arn=batch_input_arn if batch_role else None,
             batch_output_arn=batch_role.output_objects_arn if batch_role else None,
@@ -127,7 +129,7 @@ class PersonalizePipelineStack(Stack):
         substitutions = {
             DATA_BUCKET_PLACEHOLDER: data.bucket.bucket_name,
             PERSONALIZE_ROLE_PLACEHOLDER: personalize_role.role.role_arn,
-            **{f.placeholder: steps.functions[f.key].function_arn for f in deployment.functions},
+            **{f.placeholder: steps.functions[f.key].function_arn for f in config.functions},
         }
         if batch_role is not None:
             substitutions[BATCH_ROLE_PLACEHOLDER] = batch_role.role.role_arn
@@ -208,6 +210,12 @@ class PersonalizePipelineStack(Stack):
             description="Run outcomes and alarms; subscribe here (or set notifications.email)",
         )
         CfnOutput(self, "DashboardName", value=monitoring.dashboard.dashboard_name)
+        CfnOutput(
+            self,
+            "Filters",
+            value=json.dumps({f.name: f.expression for f in config.filters}, separators=(",", ":")),
+            description="The configured filters (named <PipelineName>-filter-<name>) and their expressions",
+        )
 
     def _encrypt_with(
         self,

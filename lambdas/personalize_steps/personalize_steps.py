@@ -24,6 +24,7 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from contract.filters import parse_filter_expression
 from contract.logs import log_operation
 from contract.personalize import ACTIVE, BATCH_JOB_PENDING_STATUSES, DELETING_STATUSES, PENDING_STATUSES
 from contract.runtime import Dependencies
@@ -52,6 +53,10 @@ class ResourceUnusableError(RuntimeError):
 
 class SmokeTestFailedError(RuntimeError):
     """The deployed campaign did not return recommendations."""
+
+
+class FilterFailedError(RuntimeError):
+    """The filter the smoke test asks through is unusable (CREATE FAILED): the model is not at fault."""
 
 
 class MetricUnavailableError(RuntimeError):
@@ -413,6 +418,83 @@ def _require_schema_settled(dataset_arn: str) -> None:
     )
 
 
+# --- filters -------------------------------------------------------------------------------------
+
+
+@step
+def ensure_filters(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Make the dataset group's filters named ``<prefix>…`` exactly the configured ones.
+
+    A filter cannot be updated: one whose expression changed, or that is CREATE FAILED, is deleted
+    and created again once its name is free (ResourceBeingReplacedError, which the state machine
+    retries); one the config no longer names is deleted. Filters with other names (made by hand)
+    are left alone. The campaign serves unfiltered requests meanwhile.
+    """
+    dataset_group_arn = _require(event, "datasetGroupArn")
+    prefix = _require(event, "namePrefix")
+    wanted = _require(event, "filters", list)
+    expressions: dict[str, str] = {}
+    for entry in wanted:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry.get("expression"):
+            raise InvalidEventError(f"each of 'filters' must be an object with a name and an expression; got {entry!r}")
+        expressions[prefix + entry["name"]] = entry["expression"]
+    personalize = DEPENDENCIES.client("personalize")
+    # A filter on a dataset the group does not have yet (Items, before a movie file was uploaded)
+    # would be refused: it waits for a run that has that dataset.
+    datasets = {
+        d["datasetType"].upper() for d in _paginate("list_datasets", "datasets", datasetGroupArn=dataset_group_arn)
+    }
+    waiting = sorted(
+        name
+        for name, expression in expressions.items()
+        if any(clause.dataset.upper() not in datasets for clause in parse_filter_expression(expression).clauses)
+    )
+    for name in waiting:
+        del expressions[name]
+    found = {
+        f["name"]: f
+        for f in _paginate("list_filters", "Filters", datasetGroupArn=dataset_group_arn)
+        if f["name"].startswith(prefix)
+    }
+    result: dict[str, Any] = {"filters": {}, "removed": [], "replacing": [], "waitingForData": waiting}
+    for name, summary in found.items():
+        status = summary.get("status", "")
+        if status in DELETING_STATUSES:
+            if name in expressions:
+                result["replacing"].append(name)
+            continue
+        if name in expressions:
+            expression = personalize.describe_filter(filterArn=summary["filterArn"])["filter"]["filterExpression"]
+            if expression == expressions[name] and status != "CREATE FAILED":
+                result["filters"][name] = {"arn": summary["filterArn"], "action": "reused"}
+                continue
+            result["replacing"].append(name)
+        elif name in waiting:
+            result["filters"][name] = {"arn": summary["filterArn"], "action": "kept"}
+            continue
+        else:
+            result["removed"].append(name)
+        personalize.delete_filter(filterArn=summary["filterArn"])
+        _log("delete_filter", resourceName=name, arn=summary["filterArn"], status=status)
+    for name, expression in expressions.items():
+        if name not in found:
+            arn = personalize.create_filter(name=name, datasetGroupArn=dataset_group_arn, filterExpression=expression)
+            result["filters"][name] = {"arn": arn["filterArn"], "action": "created"}
+    _log("ensure_filters", **result)
+    if result["replacing"]:
+        raise ResourceBeingReplacedError(
+            f"filter(s) {', '.join(sorted(result['replacing']))} changed and are being deleted (a filter cannot be "
+            "updated); this step is retried until each can be created again with its new expression"
+        )
+    output = {"filters": result["filters"], "removed": result["removed"], "waitingForData": waiting}
+    smoke = event.get("smokeFilter")
+    if smoke:
+        if prefix + smoke not in result["filters"]:
+            raise InvalidEventError(f"event field 'smokeFilter' names no configured filter: {smoke!r}")
+        output["smokeFilterArn"] = result["filters"][prefix + smoke]["arn"]
+    return output
+
+
 # --- solution ----------------------------------------------------------------------------------
 
 
@@ -694,8 +776,39 @@ def smoke_test(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     item_ids = [item["itemId"] for item in response.get("itemList", [])]
     if not item_ids:
         raise SmokeTestFailedError(f"campaign {campaign_arn} returned no recommendations for user {user_id}")
-    _log("smoke_test", campaignArn=campaign_arn, userId=user_id, itemIds=item_ids)
-    return {"userId": user_id, "itemIds": item_ids}
+    result: dict[str, Any] = {"userId": user_id, "itemIds": item_ids}
+    filter_arn = event.get("filterArn")
+    if filter_arn:
+        result["filtered"] = _smoke_test_filter(campaign_arn, user_id, num_results, filter_arn)
+    _log("smoke_test", campaignArn=campaign_arn, **result)
+    return result
+
+
+def _smoke_test_filter(campaign_arn: str, user_id: str, num_results: int, filter_arn: str) -> dict[str, Any]:
+    """The same request through the filter that needs no values: it must answer with items too.
+
+    The filter must be ACTIVE to be used (GetRecommendations' documentation); one still being
+    created is ResourceInUseException, which the state machine retries."""
+    described = DEPENDENCIES.client("personalize").describe_filter(filterArn=filter_arn)["filter"]
+    status = described["status"]
+    if status in PENDING_STATUSES:
+        raise ResourceInUseException(f"filter {filter_arn} is {status}; the smoke test waits for it")
+    if status != ACTIVE:
+        # Not SmokeTestFailedError: the version answered; rolling it back would not mend the filter,
+        # which the next run's "Ensure filters" deletes and creates again.
+        raise FilterFailedError(
+            f"filter {filter_arn} is {status} ({described.get('failureReason', 'no reason given')}): recommendations "
+            "cannot be asked through it; the new version stays in service, and the next run creates the filter again"
+        )
+    response = DEPENDENCIES.client("personalize-runtime").get_recommendations(
+        campaignArn=campaign_arn, userId=user_id, numResults=num_results, filterArn=filter_arn
+    )
+    item_ids = [item["itemId"] for item in response.get("itemList", [])]
+    if not item_ids:
+        raise SmokeTestFailedError(
+            f"campaign {campaign_arn} returned no recommendations for user {user_id} through filter {filter_arn}"
+        )
+    return {"filterArn": filter_arn, "itemIds": item_ids}
 
 
 # --- batch inference -----------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 - :mod:`.core`: resources and their status lifecycles, faults, request dispatch and validation;
 - :mod:`.datasets`: dataset groups, schemas, datasets, import jobs;
 - :mod:`.training`: solutions, solution versions, metrics, automatic training;
-- :mod:`.serving`: campaigns and their updates, event trackers, filters, GetRecommendations;
+- :mod:`.serving`: campaigns and their updates, event trackers, GetRecommendations;
+- :mod:`.filters`: filters, their expression checks, and what they leave of a recommendation list;
 - :mod:`.batch`: batch inference jobs, their input and output files.
 """
 
@@ -12,11 +13,14 @@ from __future__ import annotations
 from simulator.personalize.batch import BatchOperations
 from simulator.personalize.core import PersonalizeCore, StageDurations, iter_operations
 from simulator.personalize.datasets import DatasetOperations
+from simulator.personalize.filters import FilterOperations
 from simulator.personalize.serving import ServingOperations
 from simulator.personalize.training import TrainingOperations
 
 __all__ = ["PersonalizeSimulator", "StageDurations", "iter_operations"]
 
 
-class PersonalizeSimulator(DatasetOperations, TrainingOperations, ServingOperations, BatchOperations, PersonalizeCore):
+class PersonalizeSimulator(
+    DatasetOperations, TrainingOperations, ServingOperations, FilterOperations, BatchOperations, PersonalizeCore
+):
     """In-memory Personalize: control plane resources plus GetRecommendations."""

@@ -72,6 +72,7 @@ FAILABLE_KINDS = frozenset(
         "campaign",
         "campaign_update",
         "dataset_update",
+        "filter",
         "batch_job",
     }
 )

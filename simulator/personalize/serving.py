@@ -1,8 +1,9 @@
-"""Campaigns, event trackers, filters and GetRecommendations: serving a trained model."""
+"""Campaigns, event trackers and GetRecommendations: serving a trained model (filters: :mod:`.filters`)."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -124,7 +125,7 @@ class ServingOperations:
         self._start_delete(res)
         return {}
 
-    # ----------------------------------------------------------------- event trackers and filters
+    # ----------------------------------------------------------------- event trackers
 
     @operation("personalize", "CreateEventTracker")
     def _create_event_tracker(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -157,33 +158,6 @@ class ServingOperations:
         self._start_delete(self._get(p["eventTrackerArn"], "event_tracker", "event tracker"))
         return {}
 
-    @operation("personalize", "CreateFilter")
-    def _create_filter(self, p: dict[str, Any]) -> dict[str, Any]:
-        group = self._get(p["datasetGroupArn"], "dataset_group", "dataset group")
-        self._require_active(group, "Dataset group")
-        self._require_unique_name("filter", p["name"], "Filter")
-        arn = self._arn(f"filter/{p['name']}")
-        attrs = {"filterExpression": p["filterExpression"]}
-        self._add("filter", arn, p["name"], self._life(self.durations.filter, None), attrs, group.arn)
-        return {"filterArn": arn}
-
-    def _view_filter(self, res: Resource) -> dict[str, Any]:
-        body = {"name": res.name, "filterArn": res.arn, "datasetGroupArn": res.parent, **res.attrs}
-        return self._stamp(res, body)
-
-    @operation("personalize", "DescribeFilter")
-    def _describe_filter(self, p: dict[str, Any]) -> dict[str, Any]:
-        return {"filter": self._view_filter(self._get(p["filterArn"], "filter", "filter"))}
-
-    @operation("personalize", "ListFilters")
-    def _list_filters(self, p: dict[str, Any]) -> dict[str, Any]:
-        return self._list("filter", p, "Filters", "FilterSummary", p.get("datasetGroupArn"))
-
-    @operation("personalize", "DeleteFilter")
-    def _delete_filter(self, p: dict[str, Any]) -> dict[str, Any]:
-        self._start_delete(self._get(p["filterArn"], "filter", "filter"))
-        return {}
-
     # ----------------------------------------------------------------- runtime
 
     @operation("personalize-runtime", "GetRecommendations")
@@ -201,13 +175,20 @@ class ServingOperations:
             raise invalid_input("userId or itemId is required")
         model = self._models.get(self._served(campaign)["solutionVersionArn"], Model())
         exclude = set(model.seen.get(p.get("userId", ""), set())) | ({p["itemId"]} if "itemId" in p else set())
-        items = rank(model.popularity, exclude, p.get("numResults", 25))
+        keep = self._filter_for(campaign, p) if "filterArn" in p else None
+        items = rank(model.popularity, exclude, p.get("numResults", 25), keep)
         request_id = self._token(campaign.arn, p.get("userId", ""))
         return {"itemList": items, "recommendationId": f"RID-{request_id[:8]}-{request_id[8:12]}-{request_id[12:24]}"}
 
 
-def rank(popularity: Counter[str], exclude: set[str], limit: int) -> list[dict[str, Any]]:
-    """Most-interacted items first, ties by item id: deterministic like a trained model."""
+def rank(
+    popularity: Counter[str], exclude: set[str], limit: int, keep: Callable[[str], bool] | None = None
+) -> list[dict[str, Any]]:
+    """Most-interacted items first, ties by item id: deterministic like a trained model; ``keep``:
+    the request's filter."""
     total = sum(popularity.values()) or 1
-    ranked = sorted((item for item in popularity if item not in exclude), key=lambda i: (-popularity[i], i))
+    ranked = sorted(
+        (item for item in popularity if item not in exclude and (keep is None or keep(item))),
+        key=lambda i: (-popularity[i], i),
+    )
     return [{"itemId": item, "score": round(popularity[item] / total, 7)} for item in ranked[:limit]]

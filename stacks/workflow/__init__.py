@@ -4,7 +4,7 @@
 definition (a dict), assembled from one module per phase of a run:
 
 - :mod:`.guard_and_prepare`: the run's input, another run in progress, the data and the plan;
-- :mod:`.ensure_and_import`: the dataset group, the interactions dataset and this run's import;
+- :mod:`.ensure_and_import`: the dataset group, the datasets, this run's imports and the filters;
 - :mod:`.train_and_evaluate`: the solution, the training and the quality gate;
 - :mod:`.batch_recommendations`: with batch output, the batch job, its check and the manifest;
 - :mod:`.deploy_and_smoke_test`: with a campaign, the campaign and the smoke test;
@@ -30,7 +30,7 @@ from stacks.config import PipelineConfig
 from stacks.workflow.batch_recommendations import build_batch_job, build_publish_batch_output
 from stacks.workflow.builder import WorkflowBuilder
 from stacks.workflow.deploy_and_smoke_test import build_deploy_and_smoke_test
-from stacks.workflow.ensure_and_import import build_ensure_and_import
+from stacks.workflow.ensure_and_import import build_ensure_and_import, build_ensure_filters
 from stacks.workflow.guard_and_prepare import build_guard_and_prepare
 from stacks.workflow.sdk import Graph
 from stacks.workflow.success import build_success
@@ -56,6 +56,8 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
     if deployment.batch_job:
         deploy = build_batch_job(b, then=deploy)
     train = build_train_and_evaluate(b, deploy=deploy)
+    if config.filters:
+        train = build_ensure_filters(b, then=train)
     ensure = build_ensure_and_import(b, then=train)
     start = build_guard_and_prepare(b, then=ensure)
     # TimeoutSeconds lives in the definition: the stack deploys this text as it is (a CDK

@@ -30,7 +30,13 @@ def build_deploy_and_smoke_test(b: WorkflowBuilder, *, then: State) -> State:
     smoke_test = b.invoke(
         "Smoke test recommendations",
         SMOKE_TEST,
-        {"campaignArn.$": "$.campaign.arn", "userId": config.smoke_test_user_id, "numResults": 10},
+        {
+            "campaignArn.$": "$.campaign.arn",
+            "userId": config.smoke_test_user_id,
+            "numResults": 10,
+            # Also through the filter that needs no request values (the exclusion filter by default).
+            **({"filterArn.$": "$.filters.smokeFilterArn"} if config.smoke_filter is not None else {}),
+        },
         "$.smokeTest",
         STAGE_SMOKE_TEST,
     )

@@ -12,11 +12,12 @@ from __future__ import annotations
 from contract.events import (
     STAGE_DATASET,
     STAGE_DATASET_GROUP,
+    STAGE_FILTERS,
     STAGE_IMPORT,
     STAGE_ITEMS_DATASET,
     STAGE_ITEMS_IMPORT,
 )
-from contract.functions import ENSURE_DATASET, ENSURE_DATASET_GROUP, START_IMPORT
+from contract.functions import ENSURE_DATASET, ENSURE_DATASET_GROUP, ENSURE_FILTERS, START_IMPORT
 from contract.readiness import (
     DATASET_GROUP_READY,
     DATASET_READY,
@@ -122,3 +123,26 @@ def build_ensure_and_import(b: WorkflowBuilder, *, then: State) -> State:
     start_items_import.next(start_import)
     start_import.next(b.wait_until_active(IMPORT_READY, items_imported, STAGE_IMPORT))
     return ensure_dataset_group
+
+
+def build_ensure_filters(b: WorkflowBuilder, *, then: State) -> State:
+    """The configured filters, kept in the dataset group after the imports (config ``filters``).
+
+    Not awaited here: a filter takes minutes, training hours; the smoke test checks that the one
+    it asks through is ACTIVE."""
+    config = b.config
+    smoke = config.smoke_filter
+    ensure = b.invoke(
+        "Ensure filters",
+        ENSURE_FILTERS,
+        {
+            "datasetGroupArn.$": "$.datasetGroup.arn",
+            "namePrefix": b.names.filter_prefix,
+            "filters": [{"name": f.name, "expression": f.expression} for f in config.filters],
+            **({"smokeFilter": smoke.name} if smoke is not None else {}),
+        },
+        "$.filters",
+        STAGE_FILTERS,
+    )
+    ensure.next(then)
+    return ensure

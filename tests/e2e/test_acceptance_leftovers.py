@@ -61,6 +61,7 @@ def test_the_leftover_check_finds_what_a_run_created_and_nothing_after_the_teard
         ("dataset", "movielens-interactions"),
         ("dataset group", "movielens"),
         ("event tracker", "movielens-clicks"),
+        ("filter", "movielens-filter-unseen"),  # the configured exclusion filter
         ("filter", "movielens-unseen"),
         ("schema", "movielens-interactions"),
         ("solution", "movielens-solution"),

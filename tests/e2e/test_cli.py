@@ -156,8 +156,8 @@ def test_history_lists_runs_newest_first_with_versions_and_metrics(synthesized: 
         " 2026-01-12 08:30 ",
         " 2:25:01  ",
         " succeeded ",
-        " cd127a9f ",
-        " NDCG@10 0.1051 / 0.1052 ",
+        " 0e7a67ac ",
+        " NDCG@10 0.1060 / 0.1052 ",
         " campaign updated ",
     ]
     assert "│ offline-week-1 │ 2026-01-05 06:01 │ 2:29:00  │ succeeded │ f1b96eaa │ NDCG@10 0.1052 " in lines[1]
@@ -171,9 +171,9 @@ def test_status_shows_the_served_version_its_metrics_and_the_next_scheduled_run(
 
     assert result.code == ExitCode.OK, result.err
     assert "Campaign  movielens-campaign (ACTIVE)" in result.out
-    assert "Serves    solution version cd127a9f, trained FULL, 2026-01-12 08:45 UTC" in result.out
+    assert "Serves    solution version 0e7a67ac, trained FULL, 2026-01-12 08:45 UTC" in result.out
     assert "Since     2026-01-12 10:55 UTC" in result.out
-    assert "│ NDCG@10      │ 0.1051 │" in result.out
+    assert "│ NDCG@10      │ 0.1060 │" in result.out
     assert "│ precision@25 │" in result.out
     assert "Schedule  rate(7 days) (UTC), ENABLED" in result.out
     assert "Next run  2026-01-26 06:00 UTC" in result.out
@@ -216,7 +216,7 @@ def test_rollback_returns_to_the_previous_version_and_then_has_nothing_older(syn
 
     assert declined.code == ExitCode.ACTION_NEEDED
     assert (
-        "Switch campaign movielens-campaign from version cd127a9f (NDCG@10 0.1051) back to version f1b96eaa "
+        "Switch campaign movielens-campaign from version 0e7a67ac (NDCG@10 0.1060) back to version f1b96eaa "
         in declined.out
     )
     assert "(NDCG@10 0.1052, deployed by run offline-week-1 on 2026-01-05 06:01 UTC)? [y/N]" in declined.out

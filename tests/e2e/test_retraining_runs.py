@@ -86,7 +86,14 @@ def test_first_run_builds_the_recommender_and_serves_recommendations(pipeline: O
     assert result.output["campaignAction"] == "created"
     assert len(result.output["recommendations"]["itemIds"]) == 10
     assert calls(pipeline, "GetRecommendations") == [
-        {"campaignArn": f"{ARN}:campaign/movielens-campaign", "userId": "1", "numResults": 10}
+        {"campaignArn": f"{ARN}:campaign/movielens-campaign", "userId": "1", "numResults": 10},
+        # Then through the exclusion filter (the configured filter that needs no values).
+        {
+            "campaignArn": f"{ARN}:campaign/movielens-campaign",
+            "userId": "1",
+            "numResults": 10,
+            "filterArn": f"{ARN}:filter/movielens-filter-unseen",
+        },
     ]
 
 

@@ -76,7 +76,8 @@ def test_destroy_after_a_run_deletes_everything_of_the_pipeline_in_dependency_or
         "DeleteCampaign",
         "DeleteSolution",
         "DeleteEventTracker",
-        "DeleteFilter",
+        "DeleteFilter",  # the run's exclusion filter (filters in the config) ...
+        "DeleteFilter",  # ... and the one made by hand, named after the pipeline
         "DeleteDataset",
         "DeleteSchema",
         "DeleteDatasetGroup",

@@ -46,6 +46,7 @@ HANDLERS = {
     "EnsureDatasetGroup": "personalize_steps.ensure_dataset_group",
     "EnsureDataset": "personalize_steps.ensure_dataset",
     "StartImport": "personalize_steps.start_import",
+    "EnsureFilters": "personalize_steps.ensure_filters",
     "EnsureSolution": "personalize_steps.ensure_solution",
     "StartTraining": "personalize_steps.start_training",
     "EvaluateVersion": "personalize_steps.evaluate_version",
@@ -109,7 +110,17 @@ HANDLER_ACTIONS = {
         "personalize:DescribeCampaign",
         "personalize:DeleteCampaign",
     },
-    "SmokeTest": {"personalize:GetRecommendations"},
+    # DescribeFilter: the filter it asks through must be ACTIVE.
+    "SmokeTest": {"personalize:GetRecommendations", "personalize:DescribeFilter"},
+    # Filters named <pipeline>-filter-...: kept as configured; ListDatasets: a filter on a dataset
+    # the group does not have yet waits.
+    "EnsureFilters": {
+        "personalize:ListFilters",
+        "personalize:ListDatasets",
+        "personalize:CreateFilter",
+        "personalize:DescribeFilter",
+        "personalize:DeleteFilter",
+    },
     # Read-modify-write of the state record; ListBucket as for PrepareData (first run: no record).
     # Stage durations and the deployed model's metric go to CloudWatch for the dashboard.
     "RecordRun": {"s3:GetObject", "s3:PutObject", "s3:ListBucket", "cloudwatch:PutMetricData"},
@@ -317,6 +328,8 @@ def allowed_personalize_resources(pipeline: SynthesizedPipeline) -> set[str]:
         # The teardown deletes event trackers and filters named <pipeline>-… in the dataset group;
         # a tracker's ARN carries an id, not its name, so no narrower pattern exists for it.
         personalize_arn(f"filter/{name}-*"),
+        # The filters the config names, which the workflow creates, replaces and removes.
+        personalize_arn(f"filter/{name}-filter-*"),
         personalize_arn("event-tracker/*"),
         pipeline.config.recipe_arn,
     }

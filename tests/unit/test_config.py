@@ -168,8 +168,8 @@ def test_errors_about_the_whole_block_name_it_personalize(block: Any) -> None:
         pytest.param(
             {"pipelinename": "films"},
             'Invalid cdk.json context "personalize.pipelinename": got "films"; expected no such key '
-            "(known keys: campaignMinProvisionedTps, data, deployment, encryption, logging, notifications, pipelineName, "
-            "qualityGate, recipeArn, schedule, smokeTestUserId, training), "
+            "(known keys: campaignMinProvisionedTps, data, deployment, encryption, filters, logging, notifications, "
+            "pipelineName, qualityGate, recipeArn, schedule, smokeTestUserId, training), "
             "for example removing it or fixing its spelling.",
             id="unknown-top-level-key",
         ),

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from contract.events import EVENT_DETAIL_TYPE, EVENT_SOURCE, OUTCOME_DETAIL_KEYS
-from contract.functions import WORKFLOW_FUNCTIONS
 from contract.readiness import IMPORT_READY, READINESS_CHECKS
 from stacks.config import PipelineConfig, load_config
 from stacks.workflow import build_workflow_definition, render_definition
@@ -50,6 +49,7 @@ def test_the_stages_run_in_the_documented_order(definition: dict[str, Any]) -> N
         "Ensure items dataset",
         "Start items import",
         "Start dataset import",
+        "Ensure filters",
         "Ensure solution",
         "Start training",
         "Evaluate new version",
@@ -278,7 +278,10 @@ def test_every_outcome_event_has_the_same_keys(definition: dict[str, Any]) -> No
 
 def test_lambda_tasks_use_one_placeholder_per_function(definition: dict[str, Any]) -> None:
     placeholders = set(re.findall(r"\$\{(\w+)\}", json.dumps(definition)))
-    assert placeholders == {f.placeholder for f in WORKFLOW_FUNCTIONS} | {"DataBucketName", "PersonalizeRoleArn"}
+    assert placeholders == {f.placeholder for f in PipelineConfig().functions} | {
+        "DataBucketName",
+        "PersonalizeRoleArn",
+    }
 
 
 def test_config_values_reach_the_steps() -> None:
@@ -446,4 +449,4 @@ def test_without_items_the_run_imports_ratings_only_and_with_them_both_imports_r
     assert states["Start items import"]["Parameters"]["dataLocation.$"] == "$.data.items.itemsUri"
     assert states["Start items import"]["Parameters"]["jobNamePrefix"] == "movielens-items"
     assert states["Items import started?"]["Default"] == "Check items import job"
-    assert states["Items import job ready?"]["Choices"][0]["Next"] == "Ensure solution"
+    assert states["Items import job ready?"]["Choices"][0]["Next"] == "Ensure filters"
