@@ -158,22 +158,52 @@ def _input_scenarios() -> Iterator[Scenario]:
         )
 
 
+def _throttle_every_call(pipeline: OfflinePipeline) -> None:
+    for operation in (*FIRST_RUN_ONLY_CALLS, *EVERY_RUN_CALLS):
+        _throttle(operation, "ThrottlingException")(pipeline)
+
+
 def _call_scenarios() -> Iterator[Scenario]:
+    # Once for every call at the same time: each recovers on its own (boto3's retries in a Lambda
+    # step, the state machine's Retry in a status check), so one run shows them all.
+    yield Scenario(
+        id="throttled-then-ok-every-call",
+        group="Throttling",
+        fault="every Personalize call of a later run answers ThrottlingException once, then works",
+        user_sees="run succeeds; the execution history shows the retries of the status checks",
+        left="new version in service",
+        inject=_throttle_every_call,
+        status="SUCCEEDED",
+        outcome="succeeded",
+    )
+    yield Scenario(
+        id="throttled-then-ok-every-first-run-call",
+        group="Throttling",
+        fault="every Personalize call of a first run (the creations too) answers ThrottlingException once, then works",
+        user_sees="run succeeds; the execution history shows the retries of the status checks",
+        left="new version in service",
+        inject=_throttle_every_call,
+        status="SUCCEEDED",
+        outcome="succeeded",
+        first_run=True,
+    )
+    # LimitExceededException, which boto3 does not retry: the state machine's Retry, in a Lambda
+    # step and in a status check.
+    for operation in ("CreateDatasetImportJob", "DescribeSolutionVersion"):
+        yield Scenario(
+            id=f"limit-exceeded-then-ok-{operation}",
+            group="Throttling",
+            fault=f"{operation} answers LimitExceededException twice, then works",
+            user_sees="run succeeds; the execution history shows two retries of the step",
+            left="new version in service",
+            inject=_throttle(operation, "LimitExceededException", "LimitExceededException"),
+            status="SUCCEEDED",
+            outcome="succeeded",
+        )
     for operation in (*FIRST_RUN_ONLY_CALLS, *EVERY_RUN_CALLS):
         first_run = operation in FIRST_RUN_ONLY_CALLS
         sdk = operation in SDK_INTEGRATION_CALLS
         error = "Personalize.PersonalizeException" if sdk else "ThrottlingException"
-        yield Scenario(
-            id=f"throttled-then-ok-{operation}",
-            group="Throttling",
-            fault=f"{operation} answers ThrottlingException, then LimitExceededException, then works",
-            user_sees="run succeeds; the execution history shows two retries of the step",
-            left="new version in service",
-            inject=_throttle(operation, "ThrottlingException", "LimitExceededException"),
-            status="SUCCEEDED",
-            outcome="succeeded",
-            first_run=first_run,
-        )
         after_switch = operation == "GetRecommendations"  # the smoke test runs on the switched campaign
         yield Scenario(
             id=f"throttled-exhausted-{operation}",

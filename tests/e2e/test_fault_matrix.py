@@ -136,15 +136,10 @@ def test_fault(request: pytest.FixtureRequest, scenario: Scenario) -> None:
             assert _served(pipeline) not in (None, good_version)
         else:
             assert _served(pipeline) == good_version  # the last good version, or none yet
-        # The service recovers, new ratings arrive: the next run continues from what is left.
-        pipeline.clear_faults()
-        _new_ratings(pipeline, 2)
-        recovery = pipeline.start_execution(name="next-run", gap=timedelta(days=1))
-        assert (recovery.status, recovery.output and recovery.output["outcome"]) == ("SUCCEEDED", "succeeded"), (
-            recovery.error,
-            recovery.cause,
-        )
-        assert _served(pipeline) == recovery.output["solutionVersionArn"]
+        # A run that succeeded despite the fault left a good run behind, which every test of later
+        # runs (test_retraining_runs.py) continues from: the recovery run is for the others.
+        if scenario.status != "SUCCEEDED" or scenario.deployment != "campaign":
+            _assert_the_next_run_recovers(pipeline)
         # Nothing outside the pipeline was touched.
         assert [
             g["status"] for g in account.personalize.resources_of("dataset_group") if g["name"] == FOREIGN_GROUP
@@ -155,6 +150,18 @@ def test_fault(request: pytest.FixtureRequest, scenario: Scenario) -> None:
             if not name.startswith(("List", "Describe", "Get")) and foreign["group"] in json.dumps(params)
         ]
         assert touched == []
+
+
+def _assert_the_next_run_recovers(pipeline: OfflinePipeline) -> None:
+    """The service recovers, new ratings arrive: the next run continues from what is left."""
+    pipeline.clear_faults()
+    _new_ratings(pipeline, 2)
+    recovery = pipeline.start_execution(name="next-run", gap=timedelta(days=1))
+    assert (recovery.status, recovery.output and recovery.output["outcome"]) == ("SUCCEEDED", "succeeded"), (
+        recovery.error,
+        recovery.cause,
+    )
+    assert _served(pipeline) == recovery.output["solutionVersionArn"]
 
 
 def test_the_matrix_covers_every_personalize_call_the_workflow_makes(synthesized: SynthesizedPipeline) -> None:
