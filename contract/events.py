@@ -22,6 +22,7 @@ OUTCOME_DETAIL_KEYS = frozenset(
         "metrics",
         "solutionVersionArn",
         "campaignArn",
+        "deletionRequests",
     }
 )
 
@@ -43,6 +44,7 @@ STAGE_DATASET = "interactions dataset"
 STAGE_IMPORT = "dataset import"
 STAGE_ITEMS_DATASET = "items dataset"
 STAGE_ITEMS_IMPORT = "items import"
+STAGE_DELETION = "data deletion"
 STAGE_FILTERS = "filters"
 STAGE_SOLUTION = "solution"
 STAGE_TRAINING = "training"

@@ -61,6 +61,19 @@ START_IMPORT = FunctionSpec(
     "personalize_steps.start_import",
     "Starts this run's import job of a dataset (interactions or items)",
 )
+# Users' deletion requests: the data deletion job, then the requests moved to completed/.
+START_DATA_DELETION = FunctionSpec(
+    "StartDataDeletion",
+    "personalize_steps",
+    "personalize_steps.start_data_deletion",
+    "Starts the data deletion job for this run's new deletion requests",
+)
+COMPLETE_DELETION_REQUESTS = FunctionSpec(
+    "CompleteDeletionRequests",
+    "prepare_data",
+    "prepare_data.complete_deletion_requests",
+    "Moves honoured deletion requests under deletion-requests/completed/",
+)
 # With filters (config ``filters``): created, replaced when their expression changed, removed
 # when the config no longer names them.
 ENSURE_FILTERS = FunctionSpec(
@@ -134,6 +147,8 @@ WORKFLOW_FUNCTIONS = (
     ENSURE_DATASET_GROUP,
     ENSURE_DATASET,
     START_IMPORT,
+    START_DATA_DELETION,
+    COMPLETE_DELETION_REQUESTS,
     ENSURE_SOLUTION,
     START_TRAINING,
     EVALUATE_VERSION,

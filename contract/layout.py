@@ -12,3 +12,8 @@ BATCH_INPUT_PREFIX = "batch-input/"
 RECOMMENDATIONS_PREFIX = "recommendations/"
 # The one object consumers read: which run's output is current (replaced only after validation).
 MANIFEST_KEY = f"{RECOMMENDATIONS_PREFIX}latest.json"
+# Users' deletion requests: CSV files with a USER_ID column dropped here are honoured by the next
+# run, then moved under completed/<run>/ and still read, so the users stay out of every later
+# training file.
+DELETION_REQUESTS_PREFIX = "deletion-requests/"
+DELETION_COMPLETED_PREFIX = f"{DELETION_REQUESTS_PREFIX}completed/"

@@ -70,6 +70,11 @@ class PersonalizeNames:
         return f"{self.pipeline}-train"
 
     @property
+    def deletion_job_prefix(self) -> str:
+        """Data deletion jobs (users' deletion requests) are named like import jobs."""
+        return f"{self.pipeline}-delete"
+
+    @property
     def batch_job_prefix(self) -> str:
         """Batch inference jobs (a deployment to batch) are named like import jobs."""
         return f"{self.pipeline}-batch"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from contract.personalize import ACTIVE, FAILED_STATUSES
 from contract.wait_states import WaitStateNames
 
 
@@ -34,6 +35,10 @@ class ReadinessCheck:
     # personalize.campaign-update.stale-read); such an answer counts as not ready yet.
     version_field: str | None = None
     expected_version_path: str | None = None
+    # The status that ends the wait, and those that fail it: a data deletion job says COMPLETED
+    # and FAILED (register personalize.data-deletion), the others ACTIVE and CREATE FAILED.
+    ready_status: str = ACTIVE
+    failed_statuses: tuple[str, ...] = FAILED_STATUSES
 
     @property
     def state_names(self) -> WaitStateNames:
@@ -150,6 +155,20 @@ BATCH_READY = ReadinessCheck(
     interval_seconds=300,
     max_checks=144,
 )
+# Users' deletion requests (deletion-requests/ in the data bucket): the data deletion job runs after
+# the imports and before training, which must not overlap it; the guide says it can take a day.
+DELETION_READY = ReadinessCheck(
+    "data deletion job",
+    "describeDataDeletionJob",
+    "DataDeletionJobArn",
+    "$.deletionJob.arn",
+    "DataDeletionJob",
+    "Status",
+    interval_seconds=300,
+    max_checks=288,
+    ready_status="COMPLETED",
+    failed_statuses=("FAILED",),
+)
 CAMPAIGN_CHECKS = (CAMPAIGN_CREATED, CAMPAIGN_UPDATED)
 ITEMS_CHECKS = (ITEMS_DATASET_READY, ITEMS_IMPORT_READY)
 # The planned checks of a campaign deployment: their waits are learned from earlier runs.
@@ -159,6 +178,7 @@ READINESS_CHECKS = (
     ITEMS_DATASET_READY,
     IMPORT_READY,
     ITEMS_IMPORT_READY,
+    DELETION_READY,
     SOLUTION_READY,
     TRAINING_READY,
     CAMPAIGN_CREATED,

@@ -48,7 +48,9 @@ INTERVAL_SHARE = 0.025
 BORROWED_DURATIONS = {CAMPAIGN_UPDATED.key: CAMPAIGN_CREATED.key}
 
 
-def data_fingerprint(raw_etag: str, fmt: str, min_rating: float, items_etag: str | None = None) -> str:
+def data_fingerprint(
+    raw_etag: str, fmt: str, min_rating: float, items_etag: str | None = None, deleted_users: str | None = None
+) -> str:
     """Content fingerprint of the training data a run would produce, known before converting it.
 
     S3's ETag (register s3.etag.same-bytes) is derived from the object's bytes (MD5, or MD5 of part MD5s for multipart
@@ -60,6 +62,10 @@ def data_fingerprint(raw_etag: str, fmt: str, min_rating: float, items_etag: str
     # fingerprint is what it always was, so adding this did not make deployed pipelines retrain.
     if items_etag is not None:
         text += f"|items:{items_etag.strip(chr(34))}"
+    # Users' deletion requests (a digest of the users left out): a new request is new data, so the
+    # model that still knows them is replaced by one trained without them.
+    if deleted_users is not None:
+        text += f"|deleted:{deleted_users}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 

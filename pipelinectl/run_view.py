@@ -82,6 +82,24 @@ def _summary_items_dataset(result: dict[str, Any]) -> str:
     return text + (" (moved to the new schema)" if dataset.get("previousSchemaArn") else "")
 
 
+def _summary_filters(result: dict[str, Any]) -> str:
+    actions = [f["action"] for f in result["filters"]["filters"].values()]
+    counts = ", ".join(f"{actions.count(a)} {a}" for a in ("created", "reused", "kept") if a in actions)
+    waiting = len(result["filters"].get("waitingForData", []))
+    removed = len(result["filters"].get("removed", []))
+    return "; ".join(
+        part
+        for part in (counts, f"{removed} removed" if removed else "", f"{waiting} wait for items" if waiting else "")
+        if part
+    )
+
+
+def _summary_smoke_test(result: dict[str, Any]) -> str:
+    smoke = result["smokeTest"]
+    text = f"user {smoke['userId']} gets {len(smoke['itemIds'])} items"
+    return text + (f", {len(smoke['filtered']['itemIds'])} through a filter" if "filtered" in smoke else "")
+
+
 def _summary_evaluation(result: dict[str, Any]) -> str:
     evaluation = result["evaluation"]
     text = f"{short_metric(evaluation['metric'])} {evaluation['candidate']['value']:.4f}"
@@ -109,9 +127,10 @@ TASK_SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     ),
     "Evaluate new version": _summary_evaluation,
     "Deploy campaign": lambda r: f"{r['campaign']['action']} {resource_name(r['campaign']['arn'])}",
-    "Smoke test recommendations": lambda r: (
-        f"user {r['smokeTest']['userId']} gets {len(r['smokeTest']['itemIds'])} items"
-    ),
+    "Smoke test recommendations": _summary_smoke_test,
+    "Ensure filters": _summary_filters,
+    "Start data deletion": lambda r: f"started {r['deletionJob']['name']}",
+    "Complete deletion requests": lambda r: f"{len(r['deletion']['requests'])} requests moved to completed/",
     "Start batch recommendations": lambda r: f"started {r['batchJob']['name']}",
     "Validate batch output": lambda r: (
         f"{r['batchOutput']['users']:,} users, {r['batchOutput']['recommendations']:,} items"

@@ -75,6 +75,12 @@ def wait_fragments(states: dict[str, Any]) -> Iterator[WaitStateNames]:
             yield names
 
 
+def ready_status(decide: dict[str, Any]) -> str:
+    """The status that ends a wait: the first rule of its ``X ready?`` Choice (ACTIVE, or COMPLETED
+    for a data deletion job)."""
+    return str(decide["Choices"][0].get("StringEquals", "ACTIVE"))
+
+
 def build_graph(definition: dict[str, Any]) -> WorkflowGraph:
     states: dict[str, Any] = definition["States"]
     step_of_state: dict[str, str] = {}
@@ -83,7 +89,7 @@ def build_graph(definition: dict[str, Any]) -> WorkflowGraph:
         members = tuple(name for name in names.all if name in states)
         step = Step(
             id=f"WaitFor{names.key}",
-            name=f"Wait until {names.stage} is ACTIVE",
+            name=f"Wait until {names.stage} is {ready_status(states[names.decide])}",
             kind=WAIT,
             states=members,
             max_checks=_max_checks(states[names.decide]),
@@ -178,7 +184,7 @@ def _in_definition_order(
 def _transitions(
     states: dict[str, Any], step_of_state: dict[str, str], failure_only: set[str], steps: dict[str, Step]
 ) -> list[Transition]:
-    """Transitions between steps; the one way out of a wait that is not a failure is ACTIVE."""
+    """Transitions between steps; the one way out of a wait that is not a failure is its ready status."""
     transitions: list[Transition] = []
     seen: set[tuple[str, str]] = set()
     for name, state in states.items():
@@ -192,7 +198,8 @@ def _transitions(
             seen.add((source, target))
             failure = is_catch or target_state in failure_only
             if steps[source].kind == WAIT and not failure:
-                label = "ACTIVE"
+                wait = steps[source].wait
+                label = ready_status(states[wait.decide]) if wait is not None else "ACTIVE"
             transitions.append(Transition(source, target, label, failure))
     return transitions
 

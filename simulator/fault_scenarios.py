@@ -16,7 +16,8 @@ from typing import Any
 import boto3
 
 from simulator.offline import REGION, OfflinePipeline
-from simulator.sample_data import generate_ratings, to_u_data
+from simulator.sample_data import generate_ratings, to_u_data, to_u_item
+from stacks.items_schema import ITEMS_SCHEMA
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "fault-matrix.md"
 FOREIGN_GROUP = "other-team"
@@ -85,6 +86,8 @@ class Scenario:
     # "campaign": the default deployment; "batch": a deployment to batch only, where what is in
     # service is the version whose output recommendations/latest.json names.
     deployment: str = "campaign"
+    # What the user does before the next run when the fault is in their own data (None: nothing).
+    repair: Callable[[OfflinePipeline], None] | None = None
 
 
 def _throttle(operation: str, *codes: str) -> Callable[[OfflinePipeline], None]:
@@ -359,6 +362,70 @@ def _filter_scenarios() -> Iterator[Scenario]:
     )
 
 
+def _deletion_request(pipeline: OfflinePipeline, body: bytes = b"USER_ID\n7\n") -> None:
+    pipeline.account.s3().put_object(Bucket=pipeline.bucket_name, Key="deletion-requests/ticket.csv", Body=body)
+
+
+def _deletion_request_whose_job_fails(pipeline: OfflinePipeline) -> None:
+    _deletion_request(pipeline)
+    pipeline.account.personalize.fail_next("deletion_job", "Simulated deletion failure")
+
+
+def _items_on_an_older_schema(pipeline: OfflinePipeline) -> None:
+    """A movie file arrives for a dataset group whose items dataset has an older schema (no YEAR),
+    and the move to the new one fails."""
+    personalize = boto3.client("personalize", region_name=REGION)
+    fields = [field for field in ITEMS_SCHEMA["fields"] if field["name"] != "YEAR"]
+    schema = personalize.create_schema(
+        name="movielens-items-0000beef", schema=json.dumps({**ITEMS_SCHEMA, "fields": fields})
+    )["schemaArn"]
+    (group,) = [g for g in pipeline.account.personalize.resources_of("dataset_group") if g["name"] == "movielens"]
+    personalize.create_dataset(
+        name="movielens-items", schemaArn=schema, datasetGroupArn=group["datasetGroupArn"], datasetType="Items"
+    )
+    pipeline.account.clock.advance(120)
+    pipeline.upload_items(to_u_item())
+    pipeline.account.personalize.fail_next("dataset_update", "Simulated dataset update failure")
+
+
+def _data_scenarios() -> Iterator[Scenario]:
+    yield Scenario(
+        id="deletion-job-failed",
+        group="Items and deletion requests",
+        fault="a user's deletion request arrives, and its data deletion job ends FAILED",
+        user_sees="run fails at stage data deletion with DataDeletionJobFailed and Personalize's failureReason; "
+        "nothing is trained",
+        left="previous version in service; the request stays under deletion-requests/ for the next run",
+        inject=_deletion_request_whose_job_fails,
+        status="FAILED",
+        error="DataDeletionJobFailed",
+        cause="Simulated deletion failure",
+    )
+    yield Scenario(
+        id="deletion-request-malformed",
+        group="Items and deletion requests",
+        fault="a deletion request without the USER_ID header",
+        user_sees="run fails at prepare data with DeletionRequestInvalidError naming the file and the format",
+        left="previous version in service; the file is kept until it is fixed",
+        inject=lambda pipeline: _deletion_request(pipeline, b"user\n7\n"),
+        repair=_deletion_request,
+        status="FAILED",
+        error="DeletionRequestInvalidError",
+        cause="must be a CSV whose first line is USER_ID",
+    )
+    yield Scenario(
+        id="dataset-update-failed",
+        group="Items and deletion requests",
+        fault="the items dataset's move to the new schema (UpdateDataset) ends CREATE FAILED",
+        user_sees="run fails at stage items import with DatasetUpdateFailedError naming both schemas and the reason",
+        left="previous version in service; the dataset keeps its schema, and the next run moves it again",
+        inject=_items_on_an_older_schema,
+        status="FAILED",
+        error="DatasetUpdateFailedError",
+        cause="Simulated dataset update failure",
+    )
+
+
 def _change_filter(pipeline: OfflinePipeline) -> None:
     """The exclusion filter replaced by hand with another expression under the same name."""
     personalize = boto3.client("personalize", region_name=REGION)
@@ -376,6 +443,7 @@ def _change_filter(pipeline: OfflinePipeline) -> None:
 SCENARIOS: list[Scenario] = [
     *_call_scenarios(),
     *_filter_scenarios(),
+    *_data_scenarios(),
     Scenario(
         id="busy-campaign-update",
         group="ResourceInUse",

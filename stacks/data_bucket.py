@@ -8,7 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from contract.layout import BATCH_INPUT_PREFIX, TRAINING_PREFIX
+from contract.layout import BATCH_INPUT_PREFIX, DELETION_REQUESTS_PREFIX, TRAINING_PREFIX
 from stacks.nag_acknowledgements import acknowledge_finding
 
 PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
@@ -80,9 +80,12 @@ class DataBucket(Construct):
         )
         self.training_objects_arn = self.bucket.arn_for_objects(f"{TRAINING_PREFIX}*")
         # Policies that name training/* say why (cdk-nag AwsSolutions-IAM5 acknowledgement).
+        self.deletion_requests_arn = self.bucket.arn_for_objects(f"{DELETION_REQUESTS_PREFIX}*")
         self.wildcard_reasons = {
             self.training_objects_arn: "Each run writes its training file under training/{execution name}/, "
-            "a key known only at run time; the wildcard stays inside the training/ prefix of this bucket."
+            "a key known only at run time; the wildcard stays inside the training/ prefix of this bucket.",
+            self.deletion_requests_arn: "Users' deletion requests are files the operator drops under "
+            "deletion-requests/ with names of their choosing; the wildcard stays inside that prefix.",
         }
         self._let_personalize("PersonalizeReadsTrainingFiles", "s3:GetObject", self.training_objects_arn)
         # No s3:prefix condition: the policies of the Personalize developer guide ("Giving Amazon

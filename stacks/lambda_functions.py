@@ -14,6 +14,7 @@ from constructs import Construct
 
 from contract.events import METRIC_NAMESPACE
 from contract.functions import (
+    COMPLETE_DELETION_REQUESTS,
     DEPLOY_CAMPAIGN,
     ENSURE_DATASET,
     ENSURE_DATASET_GROUP,
@@ -26,13 +27,14 @@ from contract.functions import (
     RECORD_RUN,
     SMOKE_TEST,
     START_BATCH_INFERENCE,
+    START_DATA_DELETION,
     START_IMPORT,
     START_TRAINING,
     VALIDATE_BATCH_OUTPUT,
     FunctionSpec,
     workflow_functions,
 )
-from contract.layout import MANIFEST_KEY, STATE_KEY, TRAINING_PREFIX
+from contract.layout import DELETION_REQUESTS_PREFIX, MANIFEST_KEY, STATE_KEY, TRAINING_PREFIX
 from stacks.config import DeploymentConfig
 from stacks.contract_layer import contract_layer
 from stacks.nag_acknowledgements import acknowledge_reviewed_wildcards
@@ -120,6 +122,23 @@ class WorkflowFunctions(Construct):
                 # condition: a GetObject request carries no prefix, so it would never match.
                 allow(["s3:ListBucket"], [bucket.bucket_arn]),
                 allow(["s3:PutObject", "s3:AbortMultipartUpload"], [bucket.arn_for_objects(f"{TRAINING_PREFIX}*")]),
+                # Users' deletion requests: read by every run (their users stay out of the training file).
+                allow(["s3:GetObject"], [bucket.arn_for_objects(f"{DELETION_REQUESTS_PREFIX}*")]),
+            ],
+            START_DATA_DELETION.key: [
+                allow(["personalize:ListDataDeletionJobs"], ["*"]),
+                # Authorized against the job and its dataset group (register iam.resource-types).
+                allow(["personalize:CreateDataDeletionJob"], [arns.deletion_jobs, arns.dataset_group]),
+                pass_to_personalize(personalize_role),
+            ],
+            # Moves honoured requests under completed/ (a copy, then the delete); ListBucket so that a
+            # request moved already by a retry is NoSuchKey, not AccessDenied.
+            COMPLETE_DELETION_REQUESTS.key: [
+                allow(
+                    ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                    [bucket.arn_for_objects(f"{DELETION_REQUESTS_PREFIX}*")],
+                ),
+                allow(["s3:ListBucket"], [bucket.bucket_arn]),
             ],
             ENSURE_DATASET_GROUP.key: [
                 allow(["personalize:ListDatasetGroups"], ["*"]),

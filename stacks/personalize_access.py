@@ -37,6 +37,7 @@ class PersonalizeArns:
         self.solution_versions = arn("solution", f"{names.solution}/*")
         self.campaign = arn("campaign", names.campaign)
         self.batch_jobs = arn("batch-inference-job", f"{names.batch_job_prefix}-*")
+        self.deletion_jobs = arn("data-deletion-job", f"{names.deletion_job_prefix}-*")
         self.filters = arn("filter", f"{names.owned_prefix}*")
         self.config_filters = arn("filter", f"{names.filter_prefix}*")
         # Event tracker ARNs carry an id, not the name: no narrower pattern exists.
@@ -55,6 +56,9 @@ class PersonalizeArns:
             "items-import name prefix.",
             self.solution_versions: "Solution version ARNs end in an id Personalize generates at training time; "
             "the wildcard covers only the versions of this pipeline's solution.",
+            self.deletion_jobs: "Each run with new deletion requests creates its own data deletion job named "
+            "{pipeline}-delete-{time}-{hash}, known only at run time; the wildcard covers only this pipeline's "
+            "deletion-job name prefix.",
             self.config_filters: "Filters come from the config and are named {pipeline}-filter-{name}; the "
             "wildcard covers only those, so the step never touches a filter made by hand.",
             self.batch_jobs: "Each run with batch output creates its own batch inference job named "

@@ -11,6 +11,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from contract.functions import (
+    COMPLETE_DELETION_REQUESTS,
     ENSURE_DATASET_GROUP,
     LOOK_FOR_ANOTHER_RUN,
     PREPARE_DATA,
@@ -233,8 +234,13 @@ class PersonalizePipelineStack(Stack):
         )
         # The dataset group is created with the key and the role Personalize uses it through.
         steps.role_of(ENSURE_DATASET_GROUP).add_to_principal_policy(pass_to_personalize(personalize_role))
-        # Every function that reads or writes the bucket: the raw file, the training file, the run record.
-        for role in (steps.role_of(PREPARE_DATA), steps.role_of(RECORD_RUN)):
+        # Every function that reads or writes the bucket: the raw file, the training file, the run
+        # record, the deletion requests.
+        for role in (
+            steps.role_of(PREPARE_DATA),
+            steps.role_of(RECORD_RUN),
+            steps.role_of(COMPLETE_DELETION_REQUESTS),
+        ):
             role.add_to_principal_policy(
                 iam.PolicyStatement(actions=S3_READ_WRITE_KEY_ACTIONS, resources=[key.key_arn])
             )

@@ -125,6 +125,7 @@ class RetrainingStateMachine(Construct):
                     arns.solution_versions,
                     *([arns.campaign] if deployment.campaign else []),
                     *([arns.batch_jobs] if deployment.batch_job else []),
+                    arns.deletion_jobs,
                 ],
             )
         )

@@ -418,6 +418,49 @@ def _require_schema_settled(dataset_arn: str) -> None:
     )
 
 
+# --- users' deletion requests ---------------------------------------------------------------------
+
+
+@step
+def start_data_deletion(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Start the data deletion job for this run's new requests (or find the one a retry started).
+
+    It runs after the imports and before training: the guide asks that no import or training run
+    beside it, or the users' data may survive in a model (register personalize.data-deletion).
+    """
+    dataset_group_arn = _require(event, "datasetGroupArn")
+    data_location = _require(event, "dataLocation")
+    role_arn = _require(event, "roleArn")
+    job_name = run_scoped_name(
+        _require(event, "jobNamePrefix"), _require(event, "executionName"), _require(event, "executionStartTime")
+    )
+
+    personalize = DEPENDENCIES.client("personalize")
+
+    def find() -> dict[str, Any] | None:
+        # botocore has no paginator for ListDataDeletionJobs: nextToken by hand.
+        params: dict[str, Any] = {"datasetGroupArn": dataset_group_arn}
+        while True:
+            page = personalize.list_data_deletion_jobs(**params)
+            found = next((job for job in page.get("dataDeletionJobs", []) if job["jobName"] == job_name), None)
+            if found is not None or not page.get("nextToken"):
+                return found
+            params["nextToken"] = page["nextToken"]
+
+    def create() -> str:
+        return personalize.create_data_deletion_job(
+            jobName=job_name,
+            datasetGroupArn=dataset_group_arn,
+            dataSource={"dataLocation": data_location},
+            roleArn=role_arn,
+        )["dataDeletionJobArn"]
+
+    found = find()
+    arn, created = (found["dataDeletionJobArn"], False) if found is not None else (create(), True)
+    _log("start_data_deletion", jobName=job_name, arn=arn, dataLocation=data_location, createdNow=created)
+    return {"arn": arn, "name": job_name}
+
+
 # --- filters -------------------------------------------------------------------------------------
 
 

@@ -52,6 +52,8 @@ class ConversionStats:
     rows_written: int = 0
     rows_below_threshold: int = 0
     rows_malformed: int = 0
+    # Rows of users who asked to be deleted (deletion-requests/), left out.
+    rows_of_deleted_users: int = 0
     malformed_line_numbers: list[int] = field(default_factory=list)
     bytes_written: int = 0
     users_overflowed: bool = False
@@ -205,17 +207,19 @@ def convert(
     min_rating: float,
     stats: ConversionStats,
     source: str = "<input>",
+    excluded_users: frozenset[bytes] = frozenset(),
 ) -> Iterator[bytes]:
     """Yield the interactions CSV (header first, then one piece per input chunk).
 
-    Keeps rows with rating >= ``min_rating``; counts go into ``stats``. Blank lines at the
+    Keeps rows with rating >= ``min_rating`` of users not in ``excluded_users`` (deletion
+    requests); counts go into ``stats``. Blank lines at the
     end are ignored; a blank line followed by more data is a malformed row. When the input
     is exhausted without a single usable row, NoUsableRowsError is raised from the
     generator, so a consumer that is uploading the output fails before anything is stored.
     """
     if fmt not in _DELIMITERS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
-    row_parser = _RowConverter(_DELIMITERS[fmt], fmt == FORMAT_RATINGS_CSV, min_rating, stats)
+    row_parser = _RowConverter(_DELIMITERS[fmt], fmt == FORMAT_RATINGS_CSV, min_rating, stats, excluded_users)
     stats.emitted(OUTPUT_HEADER)
     yield OUTPUT_HEADER
     for block in iter_line_blocks(chunks):
@@ -234,7 +238,15 @@ class _RowConverter:
     one int); anything unusual goes through the slower, thorough ``_slow_row``.
     """
 
-    def __init__(self, delimiter: bytes, has_header: bool, min_rating: float, stats: ConversionStats) -> None:
+    def __init__(
+        self,
+        delimiter: bytes,
+        has_header: bool,
+        min_rating: float,
+        stats: ConversionStats,
+        excluded_users: frozenset[bytes] = frozenset(),
+    ) -> None:
+        self.excluded = excluded_users
         self.delimiter = delimiter
         self.has_header = has_header
         self.min_rating = min_rating
@@ -245,9 +257,9 @@ class _RowConverter:
     def convert_block(self, block: list[bytes]) -> bytes:
         """Output bytes for one block of lines."""
         out: list[bytes] = []
-        stats, delimiter, min_rating = self.stats, self.delimiter, self.min_rating
+        stats, delimiter, min_rating, excluded = self.stats, self.delimiter, self.min_rating, self.excluded
         number = self.number
-        read = below = 0
+        read = below = deleted = 0
         for line in block:
             number += 1
             fields = line.split(delimiter)
@@ -267,7 +279,9 @@ class _RowConverter:
                     stats.malformed(number)
                     continue
                 read += 1
-                if min_rating <= rating < math.inf and timestamp >= 0:
+                if excluded and fields[0] in excluded:
+                    deleted += 1
+                elif min_rating <= rating < math.inf and timestamp >= 0:
                     out.append(b"%s,%s,%d\n" % (fields[0], fields[1], timestamp))
                     stats.user_seen(fields[0])
                 elif -math.inf < rating < min_rating and timestamp >= 0:
@@ -282,6 +296,7 @@ class _RowConverter:
         self.number = number
         stats.rows_read += read
         stats.rows_below_threshold += below
+        stats.rows_of_deleted_users += deleted
         stats.rows_written += len(out)
         return b"".join(out)
 
@@ -303,6 +318,9 @@ class _RowConverter:
             stats.malformed(number)
             return None
         user, item, rating, timestamp = row
+        if user in self.excluded:
+            stats.rows_of_deleted_users += 1
+            return None
         if rating < self.min_rating:
             stats.rows_below_threshold += 1
             return None

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
+from deletions import DeletionRequestInvalidError, DeletionRequests, complete, read_requests, users_csv
 from movielens import FORMATS, MAX_TRACKED_USERS, ConversionStats, NoUsableRowsError, convert
 from movies import ITEMS_FORMATS, ItemStats, NoUsableItemsError, convert_items
 
@@ -33,6 +34,7 @@ from contract.timestamps import parse_time
 
 __all__ = [
     "BatchUsersNotFoundError",
+    "DeletionRequestInvalidError",
     "InvalidEventError",
     "ItemsNotFoundError",
     "NoUsableItemsError",
@@ -103,6 +105,16 @@ class ItemsInput:
 
 
 @dataclass(frozen=True)
+class DeletionInput:
+    """Users' deletion requests: where they are dropped, where honoured ones go, and this run's
+    input file for the data deletion job."""
+
+    prefix: str
+    completed_prefix: str
+    input_key: str
+
+
+@dataclass(frozen=True)
 class BatchInput:
     """A deployment to batch: the manifest to read the served version from, and either the users
     file to write (``input_key``) or the configured one to check (``users_key``)."""
@@ -135,6 +147,7 @@ class PrepareRequest:
     planning: RunPlanning | None = None
     batch: BatchInput | None = None
     items: ItemsInput | None = None
+    deletion: DeletionInput | None = None
 
     @property
     def raw_uri(self) -> str:
@@ -170,7 +183,24 @@ def parse_event(event: Any) -> PrepareRequest:
         raise InvalidEventError("field 'plan' needs 'stateKey': plans are made from the pipeline-state record")
     batch = _batch_input(event["batch"], raw_key, output_key) if "batch" in event else None
     items = _items_input(event["items"], raw_key, output_key) if "items" in event else None
-    return PrepareRequest(bucket, raw_key, fmt, min_rating, output_key, state_key, planning, batch, items)
+    deletion = _deletion_input(event["deletion"]) if "deletion" in event else None
+    return PrepareRequest(bucket, raw_key, fmt, min_rating, output_key, state_key, planning, batch, items, deletion)
+
+
+def _deletion_input(value: Any) -> DeletionInput:
+    if not isinstance(value, Mapping):
+        raise InvalidEventError(
+            f"field 'deletion' must be an object with prefix, completedPrefix, inputKey; got {value!r}"
+        )
+    prefix = required_str(value, "prefix", "the S3 prefix of deletion requests, ending in '/'")
+    completed = required_str(value, "completedPrefix", "the prefix honoured requests move to, under 'prefix'")
+    if not prefix.endswith("/") or not completed.startswith(prefix) or not completed.endswith("/"):
+        raise InvalidEventError(
+            "fields 'deletion.prefix' and 'deletion.completedPrefix' must be folders, one inside the other"
+        )
+    return DeletionInput(
+        prefix, completed, required_str(value, "inputKey", "an S3 key such as 'training/<run>/deletions.csv'")
+    )
 
 
 def _items_input(value: Any, raw_key: str, output_key: str) -> ItemsInput:
@@ -327,12 +357,18 @@ def prepare(request: PrepareRequest, s3: Any) -> dict[str, Any]:
     if request.batch is not None and not request.batch.generate:
         _require_users_file(s3, request.bucket, request.batch.input_key)
     items_head = _head_items(s3, request.bucket, request.items) if request.items is not None else None
+    deletion = (
+        read_requests(s3, request.bucket, request.deletion.prefix, request.deletion.completed_prefix)
+        if request.deletion is not None
+        else DeletionRequests(())
+    )
     body = raw["Body"]
     fingerprint = data_fingerprint(
         str(raw.get("ETag", "")),
         request.fmt,
         request.min_rating,
         items_etag=str(items_head.get("ETag", "")) if items_head is not None else None,
+        deleted_users=deletion.fingerprint(),
     )
     if request.state_key and last_fingerprint(state) == fingerprint:
         body.close()
@@ -345,6 +381,7 @@ def prepare(request: PrepareRequest, s3: Any) -> dict[str, Any]:
             request.min_rating,
             stats,
             source=request.raw_uri,
+            excluded_users=frozenset(user.encode() for user in deletion.excluded_users),
         )
         upload_stream(s3, request.bucket, request.output_key, lines, "text/csv")
     finally:
@@ -352,11 +389,29 @@ def prepare(request: PrepareRequest, s3: Any) -> dict[str, Any]:
     result = {"unchanged": False, "noData": False, "dataFingerprint": fingerprint, **_result(request, raw, stats)}
     if request.items is not None:
         result["items"] = _prepare_items(s3, request, request.items, items_head)
+    if request.deletion is not None:
+        result["deletion"] = _prepare_deletion(s3, request, request.deletion, deletion, stats)
     if request.batch is not None:
         result["batch"] = _prepare_batch(s3, request, request.batch, stats)
     if request.planning is not None:
         result["plan"] = _plan(state, request.planning)
     return result
+
+
+def _prepare_deletion(
+    s3: Any, request: PrepareRequest, spec: DeletionInput, deletion: DeletionRequests, stats: ConversionStats
+) -> dict[str, Any]:
+    """The data deletion job's input for the new requests (none: ``inputUri`` null), and the counts."""
+    pending = deletion.pending_users
+    if pending:
+        s3.put_object(Bucket=request.bucket, Key=spec.input_key, Body=users_csv(pending), ContentType="text/csv")
+    return {
+        "inputUri": f"s3://{request.bucket}/{spec.input_key}" if pending else None,
+        "requests": [{"key": r.key, "users": len(r.users)} for r in deletion.pending],
+        "users": len(pending),
+        "excludedUsers": len(deletion.excluded_users),
+        "rowsLeftOut": stats.rows_of_deleted_users,
+    }
 
 
 def _head_items(s3: Any, bucket: str, items: ItemsInput) -> dict[str, Any] | None:
@@ -495,6 +550,28 @@ def _log(request: PrepareRequest | None, outcome: Mapping[str, Any], started: fl
 
 def _log_event(operation: str, **fields: Any) -> None:
     log_operation(logger, operation, **fields)
+
+
+@DEPENDENCIES.entry_point
+def complete_deletion_requests(event: Any, context: Any = None) -> dict[str, Any]:
+    """Once the data deletion job is COMPLETED: move the requests it honoured under
+    ``completedPrefix<run>/``, where later runs still read them. Safe to repeat."""
+    if not isinstance(event, Mapping):
+        raise InvalidEventError("event must be an object with bucket, prefix, completedPrefix, runName, requests, job")
+    bucket = required_str(event, "bucket", "the data bucket")
+    prefix = required_str(event, "prefix", "the deletion requests' prefix")
+    completed_prefix = required_str(event, "completedPrefix", "where honoured requests go")
+    run = required_str(event, "runName", "the execution name")
+    requests = event.get("requests")
+    if not isinstance(requests, list) or not all(
+        isinstance(r, Mapping) and isinstance(r.get("key"), str) for r in requests
+    ):
+        raise InvalidEventError(f"field 'requests' must be a list of {{key, users}}; got {requests!r}")
+    users = {r["key"]: r.get("users") for r in requests}
+    moved = complete(DEPENDENCIES.client("s3"), bucket, users, prefix, completed_prefix, run)
+    result = {"requests": [{**m, "users": users[m["key"]]} for m in moved], "job": event.get("job")}
+    _log_event("complete_deletion_requests", **result)
+    return result
 
 
 @DEPENDENCIES.entry_point

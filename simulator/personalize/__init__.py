@@ -5,7 +5,8 @@
 - :mod:`.training`: solutions, solution versions, metrics, automatic training;
 - :mod:`.serving`: campaigns and their updates, event trackers, GetRecommendations;
 - :mod:`.filters`: filters, their expression checks, and what they leave of a recommendation list;
-- :mod:`.batch`: batch inference jobs, their input and output files.
+- :mod:`.batch`: batch inference jobs, their input and output files;
+- :mod:`.deletion`: data deletion jobs, which remove users' interactions.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from simulator.personalize.batch import BatchOperations
 from simulator.personalize.core import PersonalizeCore, StageDurations, iter_operations
 from simulator.personalize.datasets import DatasetOperations
+from simulator.personalize.deletion import DeletionOperations
 from simulator.personalize.filters import FilterOperations
 from simulator.personalize.serving import ServingOperations
 from simulator.personalize.training import TrainingOperations
@@ -21,6 +23,12 @@ __all__ = ["PersonalizeSimulator", "StageDurations", "iter_operations"]
 
 
 class PersonalizeSimulator(
-    DatasetOperations, TrainingOperations, ServingOperations, FilterOperations, BatchOperations, PersonalizeCore
+    DatasetOperations,
+    TrainingOperations,
+    ServingOperations,
+    FilterOperations,
+    BatchOperations,
+    DeletionOperations,
+    PersonalizeCore,
 ):
     """In-memory Personalize: control plane resources plus GetRecommendations."""

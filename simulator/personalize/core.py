@@ -74,6 +74,7 @@ FAILABLE_KINDS = frozenset(
         "dataset_update",
         "filter",
         "batch_job",
+        "deletion_job",
     }
 )
 MIN_TRAINING_USERS = 25
@@ -88,6 +89,7 @@ _DESCRIBE_SHAPES = {
     "event_tracker": "EventTracker",
     "filter": "Filter",
     "batch_job": "BatchInferenceJob",
+    "deletion_job": "DataDeletionJob",
 }
 
 _SESSION = botocore.session.get_session()
@@ -177,6 +179,8 @@ class PersonalizeCore:
         self._autotrain_due: dict[str, datetime] = {}
         self._empty_models_next = 0
         self._batch_outputs: dict[str, Any] = {}
+        # The user ids each data deletion job removes (register personalize.data-deletion).
+        self._deletions: dict[str, list[str]] = {}
         self._batch_errors_next: list[tuple[int, str]] = []
         # Scheduled automatic trainings that did not start (solution busy, no data), for reports.
         self.autotraining_skipped: list[tuple[str, datetime]] = []
@@ -203,6 +207,7 @@ class PersonalizeCore:
         "_metrics",
         "_autotrain_due",
         "_batch_outputs",
+        "_deletions",
         "autotraining_skipped",
         "_counter",
     )

@@ -27,6 +27,7 @@ class StageDurations:
     event_tracker: float = 60
     filter: float = 60
     batch_job: float = 1200
+    deletion_job: float = 1800
 
 
 # --------------------------------------------------------------------------- lifecycle

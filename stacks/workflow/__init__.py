@@ -5,6 +5,7 @@ definition (a dict), assembled from one module per phase of a run:
 
 - :mod:`.guard_and_prepare`: the run's input, another run in progress, the data and the plan;
 - :mod:`.ensure_and_import`: the dataset group, the datasets, this run's imports and the filters;
+- :mod:`.data_deletion`: users' deletion requests, honoured before training;
 - :mod:`.train_and_evaluate`: the solution, the training and the quality gate;
 - :mod:`.batch_recommendations`: with batch output, the batch job, its check and the manifest;
 - :mod:`.deploy_and_smoke_test`: with a campaign, the campaign and the smoke test;
@@ -29,6 +30,7 @@ from contract.readiness import CAMPAIGN_CREATED, CAMPAIGN_ROLLBACK, CAMPAIGN_UPD
 from stacks.config import PipelineConfig
 from stacks.workflow.batch_recommendations import build_batch_job, build_publish_batch_output
 from stacks.workflow.builder import WorkflowBuilder
+from stacks.workflow.data_deletion import build_data_deletion
 from stacks.workflow.deploy_and_smoke_test import build_deploy_and_smoke_test
 from stacks.workflow.ensure_and_import import build_ensure_and_import, build_ensure_filters
 from stacks.workflow.guard_and_prepare import build_guard_and_prepare
@@ -58,6 +60,7 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
     train = build_train_and_evaluate(b, deploy=deploy)
     if config.filters:
         train = build_ensure_filters(b, then=train)
+    train = build_data_deletion(b, then=train)
     ensure = build_ensure_and_import(b, then=train)
     start = build_guard_and_prepare(b, then=ensure)
     # TimeoutSeconds lives in the definition: the stack deploys this text as it is (a CDK

@@ -10,7 +10,14 @@ from typing import Any
 
 from contract.events import STAGE_GUARD, STAGE_INPUT, STAGE_PREPARE
 from contract.functions import LOOK_FOR_ANOTHER_RUN, PREPARE_DATA
-from contract.layout import BATCH_INPUT_PREFIX, MANIFEST_KEY, STATE_KEY, TRAINING_PREFIX
+from contract.layout import (
+    BATCH_INPUT_PREFIX,
+    DELETION_COMPLETED_PREFIX,
+    DELETION_REQUESTS_PREFIX,
+    MANIFEST_KEY,
+    STATE_KEY,
+    TRAINING_PREFIX,
+)
 from contract.readiness import CAMPAIGN_ROLLBACK
 from contract.resources import DATA_BUCKET_PLACEHOLDER
 from stacks.workflow.builder import WorkflowBuilder
@@ -67,6 +74,11 @@ def build_guard_and_prepare(b: WorkflowBuilder, *, then: State) -> State:
                 },
             },
             **({"items": _items_input(b)} if config.data.uses_items else {}),
+            "deletion": {
+                "prefix": DELETION_REQUESTS_PREFIX,
+                "completedPrefix": DELETION_COMPLETED_PREFIX,
+                "inputKey.$": f"States.Format('{TRAINING_PREFIX}{{}}/deletions.csv', $$.Execution.Name)",
+            },
             **({"batch": _batch_input(b)} if deployment.batch_job else {}),
         },
         "$.data",

@@ -35,6 +35,7 @@ def outcome_detail(
     solution_version_arn: str | None = None,
     campaign_arn: str | None = None,
     batch_output: str | None = None,
+    deletion_requests: str | None = None,
 ) -> dict[str, Any]:
     """The detail of a run's outcome event: the same keys for every outcome, null where a run has no value.
 
@@ -61,5 +62,7 @@ def outcome_detail(
         "metrics": metrics,
         **field("solutionVersionArn", solution_version_arn),
         **field("campaignArn", campaign_arn),
+        # Users' deletion requests this run honoured (requests, job), once it got past them.
+        **field("deletionRequests", deletion_requests),
         **(field("batchOutput", batch_output) if config.deployment.batch_job else {}),
     }

@@ -28,6 +28,7 @@ def build_success(b: WorkflowBuilder) -> State:
             "datasetImportJobArn.$": "$.importJob.arn",
             "evaluation.$": "$.evaluation",
             "data.$": "$.data",
+            "deletionRequests.$": "$.deletion",
             **({"recommendations.$": "$.smokeTest"} if deployment.campaign else {}),
             **({"batchOutput.$": "$.batchManifest"} if deployment.batch_job else {}),
         },
@@ -42,6 +43,7 @@ def build_success(b: WorkflowBuilder) -> State:
             solution_version_arn="$.solutionVersionArn",
             campaign_arn="$.campaignArn" if deployment.campaign else None,
             batch_output="$.batchOutput" if deployment.batch_job else None,
+            deletion_requests="$.deletionRequests",
         ),
         Succeed("Run succeeded"),
     )

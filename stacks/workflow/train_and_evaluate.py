@@ -70,6 +70,7 @@ def build_train_and_evaluate(b: WorkflowBuilder, *, deploy: State) -> State:
             "trainingMode.$": "$.data.plan.trainingMode",
             "datasetImportJobArn.$": "$.importJob.arn",
             "data.$": "$.data",
+            "deletionRequests.$": "$.deletion",
         },
     )
     publish_rejection = b.publish_outcome(
@@ -80,6 +81,7 @@ def build_train_and_evaluate(b: WorkflowBuilder, *, deploy: State) -> State:
             reason="$.reason",
             metrics=REJECTION_METRICS,
             solution_version_arn="$.candidate.solutionVersionArn",
+            deletion_requests="$.deletionRequests",
         ),
         Succeed("Run rejected"),
     )

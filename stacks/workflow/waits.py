@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from contract.personalize import ACTIVE, FAILED_STATUSES
 from contract.readiness import ReadinessCheck
 from contract.resources import SDK_INTEGRATION_PREFIX
 from stacks.workflow.sdk import Chain, Choice, ChoiceRule, Pass, Retry, State, Task, Wait
@@ -97,8 +96,9 @@ def build_wait_until_active(
     )
 
     give_up = ChoiceRule.NumericGreaterThanEquals(variable=f"{counter_path}.count", value=check.max_checks)
-    is_failed = ChoiceRule.Or([ChoiceRule.StringEquals(variable=status_path, value=s) for s in FAILED_STATUSES])
-    decide.add_choice(ChoiceRule.StringEquals(variable=status_path, value=ACTIVE), next_step)
+    failed_rules = [ChoiceRule.StringEquals(variable=status_path, value=s) for s in check.failed_statuses]
+    is_failed = failed_rules[0] if len(failed_rules) == 1 else ChoiceRule.Or(failed_rules)
+    decide.add_choice(ChoiceRule.StringEquals(variable=status_path, value=check.ready_status), next_step)
     decide.add_choice(ChoiceRule.And([is_failed, ChoiceRule.IsPresent(variable=reason_path, value=True)]), failed)
     decide.add_choice(is_failed, failed_without_reason)
     decide.add_choice(give_up, timed_out)

@@ -139,7 +139,7 @@ def test_fault(request: pytest.FixtureRequest, scenario: Scenario) -> None:
         # A run that succeeded despite the fault left a good run behind, which every test of later
         # runs (test_retraining_runs.py) continues from: the recovery run is for the others.
         if scenario.status != "SUCCEEDED" or scenario.deployment != "campaign":
-            _assert_the_next_run_recovers(pipeline)
+            _assert_the_next_run_recovers(pipeline, scenario)
         # Nothing outside the pipeline was touched.
         assert [
             g["status"] for g in account.personalize.resources_of("dataset_group") if g["name"] == FOREIGN_GROUP
@@ -152,9 +152,12 @@ def test_fault(request: pytest.FixtureRequest, scenario: Scenario) -> None:
         assert touched == []
 
 
-def _assert_the_next_run_recovers(pipeline: OfflinePipeline) -> None:
-    """The service recovers, new ratings arrive: the next run continues from what is left."""
+def _assert_the_next_run_recovers(pipeline: OfflinePipeline, scenario: Scenario) -> None:
+    """The service recovers (the user repairs their data), new ratings arrive: the next run continues
+    from what is left."""
     pipeline.clear_faults()
+    if scenario.repair is not None:
+        scenario.repair(pipeline)
     _new_ratings(pipeline, 2)
     recovery = pipeline.start_execution(name="next-run", gap=timedelta(days=1))
     assert (recovery.status, recovery.output and recovery.output["outcome"]) == ("SUCCEEDED", "succeeded"), (

@@ -110,6 +110,7 @@ def test_unchanged_data_publishes_one_skipped_event_and_touches_nothing_in_perso
         "metrics": None,
         "solutionVersionArn": None,
         "campaignArn": None,
+        "deletionRequests": None,
     }
     assert len(pipeline.events) == 2
 

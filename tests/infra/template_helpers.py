@@ -47,6 +47,8 @@ HANDLERS = {
     "EnsureDataset": "personalize_steps.ensure_dataset",
     "StartImport": "personalize_steps.start_import",
     "EnsureFilters": "personalize_steps.ensure_filters",
+    "StartDataDeletion": "personalize_steps.start_data_deletion",
+    "CompleteDeletionRequests": "prepare_data.complete_deletion_requests",
     "EnsureSolution": "personalize_steps.ensure_solution",
     "StartTraining": "personalize_steps.start_training",
     "EvaluateVersion": "personalize_steps.evaluate_version",
@@ -112,6 +114,9 @@ HANDLER_ACTIONS = {
     },
     # DescribeFilter: the filter it asks through must be ACTIVE.
     "SmokeTest": {"personalize:GetRecommendations", "personalize:DescribeFilter"},
+    # Users' deletion requests: the job, and the requests moved once it is COMPLETED.
+    "StartDataDeletion": {"personalize:ListDataDeletionJobs", "personalize:CreateDataDeletionJob", "iam:PassRole"},
+    "CompleteDeletionRequests": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"},
     # Filters named <pipeline>-filter-...: kept as configured; ListDatasets: a filter on a dataset
     # the group does not have yet waits.
     "EnsureFilters": {
@@ -133,6 +138,7 @@ STATE_MACHINE_PERSONALIZE_ACTIONS = {
     "personalize:DescribeSolution",
     "personalize:DescribeSolutionVersion",
     "personalize:DescribeCampaign",
+    "personalize:DescribeDataDeletionJob",
 }
 
 
@@ -322,6 +328,7 @@ def allowed_personalize_resources(pipeline: SynthesizedPipeline) -> set[str]:
         personalize_arn(f"dataset/{name}/*"),
         personalize_arn(f"dataset-import-job/{name}-import-*"),
         personalize_arn(f"dataset-import-job/{name}-items-*"),
+        personalize_arn(f"data-deletion-job/{name}-delete-*"),
         personalize_arn(f"solution/{name}-solution"),
         personalize_arn(f"solution/{name}-solution/*"),
         personalize_arn(f"campaign/{name}-campaign"),
@@ -354,6 +361,7 @@ def heartbeat_function_id(pipeline: SynthesizedPipeline) -> str:
 KEY_ACTIONS = {
     "PrepareData": {"kms:Decrypt", "kms:GenerateDataKey"},
     "RecordRun": {"kms:Decrypt", "kms:GenerateDataKey"},
+    "CompleteDeletionRequests": {"kms:Decrypt", "kms:GenerateDataKey"},
     "EnsureDatasetGroup": {"iam:PassRole"},
 }
 PERSONALIZE_ROLE_KEY_ACTIONS = {"kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:ListGrants"}

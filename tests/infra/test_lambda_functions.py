@@ -135,6 +135,8 @@ def test_prepare_step_reads_only_the_configured_raw_key_and_the_state_record(pip
         f"${{{bucket}.Arn}}/{data.raw_key}",
         # The movie file beside the ratings (data.itemsKey null), unless data.useItems is off.
         *([f"${{{bucket}.Arn}}/{data.items_object_key}"] if data.uses_items else []),
+        # Users' deletion requests, whose users every run leaves out.
+        f"${{{bucket}.Arn}}/deletion-requests/*",
         f"${{{bucket}.Arn}}/state/pipeline-state.json",
     }
 
@@ -187,7 +189,9 @@ def test_pass_role_is_granted_once_for_the_personalize_role_to_personalize(pipel
         if "iam:PassRole" in s.actions and s.conditions == PASSED_TO_PERSONALIZE
     ]
 
-    passers = ["EnsureDatasetGroup", "StartImport"] if encrypted(pipeline) else ["StartImport"]
+    # StartImport and StartDataDeletion hand Personalize its role for the job; with a key, the
+    # dataset group is created with it too.
+    passers = ["StartImport", "StartDataDeletion", *(["EnsureDatasetGroup"] if encrypted(pipeline) else [])]
     assert sorted(pass_role_grants, key=lambda grant: grant[0]) == [
         (
             function_role_id(pipeline, step),
@@ -205,7 +209,7 @@ def test_pass_role_is_granted_once_for_the_personalize_role_to_personalize(pipel
 
 def test_pass_role_goes_only_to_personalize_and_to_the_scheduler(pipeline: SynthesizedPipeline) -> None:
     conditions = [s.conditions for _, s in all_policy_statements(pipeline) if "iam:PassRole" in s.actions]
-    to_personalize = 2 if encrypted(pipeline) else 1  # the dataset group's role, with a key
+    to_personalize = 3 if encrypted(pipeline) else 2  # imports, deletion jobs, and the dataset group with a key
 
     assert sorted(map(str, conditions)) == sorted(
         map(str, [PASSED_TO_SCHEDULER] + [PASSED_TO_PERSONALIZE] * to_personalize)

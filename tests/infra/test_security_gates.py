@@ -39,6 +39,8 @@ PERSONALIZE_LIST_ACTIONS = frozenset(
         # The teardown lists what may hang off the dataset group before deleting it.
         "personalize:ListEventTrackers",
         "personalize:ListFilters",
+        # Users' deletion requests: a retried step finds the job it started.
+        "personalize:ListDataDeletionJobs",
     }
 )
 # PutMetricData names no resource; every grant of it must carry the namespace condition (below).
@@ -134,7 +136,7 @@ def test_any_resource_only_for_actions_without_resource_level_permissions(pipeli
 
 
 def test_pass_role_only_passes_the_personalize_role_to_personalize(pipeline: SynthesizedPipeline) -> None:
-    """Two passes exist, each of one role to one service: the import step hands Personalize its
+    """Passes of one role to one service each: the import and data deletion steps hand Personalize its
     role, and the teardown re-sends the schedule's own role to EventBridge Scheduler when it
     disables the schedule (UpdateSchedule takes the whole target, role included)."""
     personalize_role_arn = f"${{{personalize_service_role_id(pipeline)}.Arn}}"

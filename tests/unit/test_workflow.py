@@ -49,6 +49,8 @@ def test_the_stages_run_in_the_documented_order(definition: dict[str, Any]) -> N
         "Ensure items dataset",
         "Start items import",
         "Start dataset import",
+        "Start data deletion",
+        "Complete deletion requests",
         "Ensure filters",
         "Ensure solution",
         "Start training",
@@ -265,6 +267,8 @@ def test_every_outcome_event_has_the_same_keys(definition: dict[str, Any]) -> No
         },
         "solutionVersionArn.$": "$.solutionVersionArn",
         "campaignArn.$": "$.campaignArn",
+        # The deletion requests this run honoured ({"requests": [], "job": null} when none).
+        "deletionRequests.$": "$.deletionRequests",
     }
     failure = detail("Publish failure")
     assert (failure["outcome"], failure["failedStage.$"], failure["error.$"], failure["cause.$"]) == (
@@ -274,6 +278,7 @@ def test_every_outcome_event_has_the_same_keys(definition: dict[str, Any]) -> No
         "$.failure.Cause",
     )
     assert (failure["metrics"], failure["solutionVersionArn"], failure["campaignArn"]) == (None, None, None)
+    assert failure["deletionRequests"] is None
 
 
 def test_lambda_tasks_use_one_placeholder_per_function(definition: dict[str, Any]) -> None:
@@ -312,6 +317,12 @@ def test_config_values_reach_the_steps() -> None:
                 check.key: {"intervalSeconds": check.interval_seconds, "maxChecks": check.max_checks}
                 for check in READINESS_CHECKS
             },
+        },
+        # Users' deletion requests: read from deletion-requests/, this run's job input written here.
+        "deletion": {
+            "prefix": "deletion-requests/",
+            "completedPrefix": "deletion-requests/completed/",
+            "inputKey.$": "States.Format('training/{}/deletions.csv', $$.Execution.Name)",
         },
         # The movie file of ratings.csv's releases, beside it (data.itemsKey null), used when there.
         "items": {
@@ -362,8 +373,9 @@ def test_the_run_times_out_only_after_every_stage_could_have_timed_out(definitio
     longest = sum(waits.values()) - min(waits["Campaign"], waits["CampaignUpdate"])
 
     rollback = 60 * 180  # putting the previous version back after a failed smoke test
-    # The items dataset's and the items import's waits come after the others', so they add up.
-    assert definition["TimeoutSeconds"] == longest + rollback + 3600 == 84 * 3600 + 2400
+    # The items dataset's and the items import's waits come after the others', so they add up, and
+    # so does the data deletion job's (up to a day, checked every 5 minutes: 2 x 24 h).
+    assert definition["TimeoutSeconds"] == longest + rollback + 3600 == 132 * 3600 + 2400
 
 
 def test_a_campaign_update_counts_only_once_the_answer_names_this_runs_version(definition: dict[str, Any]) -> None:
@@ -449,4 +461,4 @@ def test_without_items_the_run_imports_ratings_only_and_with_them_both_imports_r
     assert states["Start items import"]["Parameters"]["dataLocation.$"] == "$.data.items.itemsUri"
     assert states["Start items import"]["Parameters"]["jobNamePrefix"] == "movielens-items"
     assert states["Items import started?"]["Default"] == "Check items import job"
-    assert states["Items import job ready?"]["Choices"][0]["Next"] == "Ensure filters"
+    assert states["Items import job ready?"]["Choices"][0]["Next"] == "Deletion requests?"
