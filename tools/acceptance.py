@@ -759,6 +759,33 @@ def observe_same_bytes_etag(evidence: Evidence) -> str:
     )
 
 
+def observe_exclusion_filter(evidence: Evidence) -> str:
+    """The exclusion filter on an interactions dataset without EVENT_TYPE: accepted or not."""
+    if evidence.stack is None:
+        raise NotObserved("no stack was found")
+    name = f"{evidence.stack.names.filter_prefix}unseen"
+    personalize = evidence.client("personalize")
+    found = [
+        f
+        for page in personalize.get_paginator("list_filters").paginate()
+        for f in page.get("Filters", [])
+        if f["name"] == name
+    ]
+    if not found:
+        raise NotObserved(f"no filter {name} (filters config changed?)")
+    described = personalize.describe_filter(filterArn=found[0]["filterArn"])["filter"]
+    text = f"filter {name} ({described['filterExpression']}) is {described['status']}"
+    if described["status"] != "ACTIVE":
+        return text + f": {described.get('failureReason', 'no reason given')}"
+    campaign_arn = evidence.first_run().run.output.get("campaignArn")
+    if not campaign_arn:
+        return text
+    items = evidence.client("personalize-runtime").get_recommendations(
+        campaignArn=campaign_arn, userId="1", numResults=10, filterArn=described["filterArn"]
+    )["itemList"]
+    return text + f"; GetRecommendations through it answered {len(items)} items for user 1"
+
+
 Observation = Callable[[Evidence], str]
 OBSERVATIONS: tuple[tuple[str, Observation], ...] = (
     ("sfn.list-executions.eventual-consistency", observe_listing_lag),
@@ -767,6 +794,7 @@ OBSERVATIONS: tuple[tuple[str, Observation], ...] = (
     ("personalize.solution-version.training-hours", observe_training_hours),
     ("personalize.get-recommendations.unknown-user", observe_unknown_user),
     ("s3.etag.same-bytes", observe_same_bytes_etag),
+    ("personalize.filters.expressions", observe_exclusion_filter),
 )
 
 

@@ -187,6 +187,10 @@ def test_a_whole_session_passes_against_the_offline_account(pipeline: OfflinePip
     assert "uploading the same bytes again gave the same ETag" in text
     assert "[personalize.campaign-update.stale-read] right after UpdateCampaign, DescribeCampaign said" in text
     assert "the update ended ACTIVE" in text
+    assert (
+        '[personalize.filters.expressions] filter movielens-filter-unseen (EXCLUDE ItemID WHERE '
+        'Interactions.EVENT_TYPE IN ("*")) is ACTIVE; GetRecommendations through it answered 10 items' in text
+    )
     assert "no Personalize resource named movielens or movielens-… is left" in text
     assert find_leftovers(personalize(), "movielens") == []
     assert err.getvalue() == ""
