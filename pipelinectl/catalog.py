@@ -40,9 +40,11 @@ def parse_titles(lines: Iterable[str], titles_file: str) -> dict[str, str]:
     return titles
 
 
-def read_titles(s3: Any, bucket: str, raw_key: str) -> dict[str, str]:
-    """Item id -> title, or {} when no titles file was uploaded."""
-    location = titles_key(raw_key)
+def read_titles(s3: Any, bucket: str, raw_key: str, items_key: str | None = None) -> dict[str, str]:
+    """Item id -> title, or {} when no titles file was uploaded. ``items_key``: where the pipeline
+    reads the movie file (the stack's ItemsKey output), else beside the ratings."""
+    latin = posixpath.basename(items_key or "") == "u.item"
+    location = (items_key, "latin-1" if latin else "utf-8") if items_key else titles_key(raw_key)
     if location is None:
         return {}
     key, encoding = location

@@ -298,7 +298,7 @@ def command_recommend(context: Context) -> int:
             f"the filter {request['filterArn']} cannot be used yet ({error.response['Error'].get('Message')}): "
             "runs create the configured filters after the imports; start one (run --wait) and ask again"
         ) from None
-    titles = read_titles(context.client("s3"), context.stack.bucket, context.stack.raw_key)
+    titles = read_titles(context.client("s3"), context.stack.bucket, context.stack.raw_key, context.stack.items_key)
     context.console.print(
         f"Recommendations for user {user} (campaign {campaign.name}, version {short_id(campaign.solution_version_arn)}"
         f"{through})"
@@ -326,7 +326,7 @@ def _recommend_from_batch_output(context: Context, user: str, count: int) -> int
     s3 = context.client("s3")
     manifest = published_output(s3, context.stack)
     items = recommendations_of(s3, manifest, user)[:count]
-    titles = read_titles(s3, context.stack.bucket, context.stack.raw_key)
+    titles = read_titles(s3, context.stack.bucket, context.stack.raw_key, context.stack.items_key)
     context.console.print(
         f"Recommendations for user {user} from the batch output of run {manifest['runName']} "
         f"(version {short_id(manifest['solutionVersionArn'])}, published {manifest['publishedAt']}); "

@@ -29,6 +29,8 @@ class PipelineStack:
     targets: tuple[str, ...] = ("campaign",)
     # The configured filters, short name -> expression (none on a stack from before filters).
     filters: tuple[tuple[str, str], ...] = ()
+    # Where the movie file is (data.itemsKey); None on a stack from before it: beside the ratings.
+    items_key: str | None = None
 
     @property
     def has_campaign(self) -> bool:
@@ -97,6 +99,7 @@ def find_stack(cloudformation: Any, stack_name: str, region: str) -> PipelineSta
         pipeline_name=outputs["PipelineName"],
         targets=tuple(outputs.get("DeploymentTargets", "campaign").split(",")),
         filters=tuple(json.loads(outputs.get("Filters", "{}")).items()),
+        items_key=outputs.get("ItemsKey"),
     )
 
 

@@ -191,6 +191,14 @@ class PersonalizePipelineStack(Stack):
         CfnOutput(self, "RawDataKey", value=config.data.raw_key, description="Where the raw ratings file goes")
         CfnOutput(
             self,
+            "ItemsKey",
+            value=config.data.items_object_key,
+            description="Where the movie file goes (u.item or movies.csv; data.itemsKey, data.useItems "
+            + config.data.use_items
+            + ")",
+        )
+        CfnOutput(
+            self,
             "RawDataUri",
             value=f"s3://{data.bucket.bucket_name}/{config.data.raw_key}",
             description="Upload the raw ratings here (tools/upload_movielens.py does it)",

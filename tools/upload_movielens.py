@@ -52,6 +52,7 @@ DATASETS: Final = {
 DEFAULT_STACK: Final = "PersonalizePipeline"
 BUCKET_OUTPUT: Final = "DataBucketName"
 KEY_OUTPUT: Final = "RawDataKey"
+ITEMS_KEY_OUTPUT: Final = "ItemsKey"
 DOWNLOAD_TIMEOUT_S: Final = 60
 COPY_CHUNK: Final = 1024 * 1024
 
@@ -62,10 +63,11 @@ class UploadError(Exception):
 
 @dataclass(frozen=True)
 class Target:
-    """Where the ratings file goes."""
+    """Where the ratings file goes, and the movie file (None: beside the ratings)."""
 
     bucket: str
     key: str
+    items_key: str | None = None
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -111,7 +113,8 @@ def stack_target(cloudformation: Any, stack_name: str) -> Target:
             f"stack {stack_name!r} has no output {' or '.join(missing)}: is it the "
             "Personalize pipeline stack, fully deployed? Otherwise pass --bucket and --key"
         )
-    return Target(outputs[BUCKET_OUTPUT], outputs[KEY_OUTPUT])
+    # ItemsKey: where the pipeline reads the movie file (data.itemsKey); stacks from before it had none.
+    return Target(outputs[BUCKET_OUTPUT], outputs[KEY_OUTPUT], outputs.get(ITEMS_KEY_OUTPUT) or None)
 
 
 def download(url: str, destination: IO[bytes]) -> None:
@@ -162,7 +165,8 @@ def titles_key(ratings_key: str, titles_member: str) -> str:
 
 
 def upload_zip(s3: Any, zip_file: IO[bytes], dataset_name: str, target: Target) -> None:
-    """Upload the ratings file to the target key and the titles file beside it."""
+    """Upload the ratings file to the target key and the movie file where the pipeline reads it (the
+    stack's ItemsKey output), else beside the ratings."""
     dataset = DATASETS[dataset_name]
     try:
         archive = zipfile.ZipFile(zip_file)
@@ -173,7 +177,9 @@ def upload_zip(s3: Any, zip_file: IO[bytes], dataset_name: str, target: Target) 
         titles = find_member(archive, dataset.titles_member, dataset_name)
         try:
             upload_member(s3, archive, ratings, target.bucket, target.key)
-            upload_member(s3, archive, titles, target.bucket, titles_key(target.key, dataset.titles_member))
+            upload_member(
+                s3, archive, titles, target.bucket, target.items_key or titles_key(target.key, dataset.titles_member)
+            )
         except zipfile.BadZipFile as error:
             raise UploadError(f"the zip is corrupt ({error}): download it again") from error
     print(f"done: the pipeline's 'format' setting must be {dataset.pipeline_format!r} for {dataset_name}")

@@ -188,7 +188,7 @@ def test_a_whole_session_passes_against_the_offline_account(pipeline: OfflinePip
     assert "[personalize.campaign-update.stale-read] right after UpdateCampaign, DescribeCampaign said" in text
     assert "the update ended ACTIVE" in text
     assert (
-        '[personalize.filters.expressions] filter movielens-filter-unseen (EXCLUDE ItemID WHERE '
+        "[personalize.filters.expressions] filter movielens-filter-unseen (EXCLUDE ItemID WHERE "
         'Interactions.EVENT_TYPE IN ("*")) is ACTIVE; GetRecommendations through it answered 10 items' in text
     )
     assert "no Personalize resource named movielens or movielens-… is left" in text

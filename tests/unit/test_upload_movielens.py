@@ -134,6 +134,21 @@ def test_ml_latest_small_uses_stack_outputs(session: boto3.Session, tmp_path: Pa
     assert read(session, "raw/ml-latest-small/movies.csv") == MOVIES_CSV
 
 
+def test_the_movie_file_goes_where_the_stack_reads_it(session: boto3.Session, ml100k_zip: Path) -> None:
+    """data.itemsKey elsewhere than beside the ratings: the stack's ItemsKey output says where."""
+    outputs = {"DataBucketName": BUCKET, "RawDataKey": "raw/ml-100k/u.data", "ItemsKey": "catalogue/u.item"}
+    stubbed = stack_session(session, "PersonalizePipeline", outputs)
+
+    assert main(["--from-file", str(ml100k_zip)], session=stubbed) == 0
+
+    assert read(session, "raw/ml-100k/u.data") == U_DATA
+    assert read(session, "catalogue/u.item") == U_ITEM
+    assert [o["Key"] for o in session.client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]] == [
+        "catalogue/u.item",
+        "raw/ml-100k/u.data",
+    ]
+
+
 def test_stack_not_found(session: boto3.Session, ml100k_zip: Path, capsys: pytest.CaptureFixture) -> None:
     stubbed = stack_session(session, "Nope", None)
     code = main(["--from-file", str(ml100k_zip), "--stack-name", "Nope"], session=stubbed)
