@@ -392,7 +392,33 @@ def _items_on_an_older_schema(pipeline: OfflinePipeline) -> None:
     pipeline.account.personalize.fail_next("dataset_update", "Simulated dataset update failure")
 
 
+# The Personalize calls a run with a new deletion request makes besides the others.
+DELETION_CALLS = ("ListDataDeletionJobs", "CreateDataDeletionJob", "DescribeDataDeletionJob")
+
+
+def _deletion_request_throttled(operation: str) -> Callable[[OfflinePipeline], None]:
+    def inject(pipeline: OfflinePipeline) -> None:
+        _deletion_request(pipeline)
+        _throttle(operation, *["ThrottlingException"] * 12)(pipeline)
+
+    return inject
+
+
 def _data_scenarios() -> Iterator[Scenario]:
+    for operation in DELETION_CALLS:
+        sdk = operation == "DescribeDataDeletionJob"  # the wait's status check, an aws-sdk task
+        yield Scenario(
+            id=f"deletion-throttled-exhausted-{operation}",
+            group="Items and deletion requests",
+            fault=f"a user's deletion request arrives, and {operation} keeps answering ThrottlingException",
+            user_sees="run fails at stage data deletion after 5 retries with "
+            + ("Personalize.PersonalizeException" if sdk else "ThrottlingException"),
+            left="previous version in service; the request stays under deletion-requests/ for the next run",
+            inject=_deletion_request_throttled(operation),
+            status="FAILED",
+            error="Personalize.PersonalizeException" if sdk else "ThrottlingException",
+            read_only=operation.startswith(("List", "Describe")),
+        )
     yield Scenario(
         id="deletion-job-failed",
         group="Items and deletion requests",
