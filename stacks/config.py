@@ -249,6 +249,8 @@ class BatchConfig:
 
     num_results: int = 25
     users_key: str | None = None
+    # The name of a configured filter (``filters``) the batch job applies, or None.
+    filter: str | None = None
 
 
 @dataclass(frozen=True)
@@ -380,6 +382,9 @@ def load_config(context_value: Any) -> PipelineConfig:
     recipe_arn = _recipe_arn(block.get("recipeArn", defaults.recipe_arn))
     pipeline_name = _pipeline_name(block.get("pipelineName", defaults.pipeline_name))
     data = _data(block.get("data", {}))
+    deployment = _deployment(block.get("deployment", {}))
+    filters = _filters(block["filters"], pipeline_name, data) if "filters" in block else _default_filters(data)
+    _check_batch_filter(deployment.batch.filter, filters)
     return PipelineConfig(
         pipeline_name=pipeline_name,
         recipe_arn=recipe_arn,
@@ -394,8 +399,8 @@ def load_config(context_value: Any) -> PipelineConfig:
         notifications=_notifications(block.get("notifications", {})),
         logging=_logging(block.get("logging", {})),
         encryption=_encryption(block.get("encryption", {})),
-        deployment=_deployment(block.get("deployment", {})),
-        filters=_filters(block["filters"], pipeline_name, data) if "filters" in block else _default_filters(data),
+        deployment=deployment,
+        filters=filters,
     )
 
 
@@ -780,7 +785,7 @@ def _deployment(value: Any) -> DeploymentConfig:
 
 def _batch(value: Any) -> BatchConfig:
     block = _require_object("deployment.batch", value, '{"numResults": 25}')
-    _reject_unknown_keys("deployment.batch.", block, {"numResults", "usersKey"})
+    _reject_unknown_keys("deployment.batch.", block, {"numResults", "usersKey", "filter"})
     defaults = BatchConfig()
     num_results = block.get("numResults", defaults.num_results)
     if isinstance(num_results, bool) or not isinstance(num_results, int) or not 1 <= num_results <= BATCH_MAX_RESULTS:
@@ -801,7 +806,29 @@ def _batch(value: Any) -> BatchConfig:
             + " (the workflow writes there)",
             '"batch/users.json"',
         )
-    return BatchConfig(num_results=num_results, users_key=users_key)
+    batch_filter = block.get("filter", defaults.filter)
+    if batch_filter is not None and not isinstance(batch_filter, str):
+        raise ConfigError(
+            "deployment.batch.filter", batch_filter, "null or the name of a filter in the filters list", '"unseen"'
+        )
+    return BatchConfig(num_results=num_results, users_key=users_key, filter=batch_filter)
+
+
+def _check_batch_filter(name: str | None, filters: tuple[FilterConfig, ...]) -> None:
+    """A batch job's filter must be one of the pipeline's, and need no request values (a batch job
+    has no request to give them)."""
+    if name is None:
+        return
+    usable = [f.name for f in filters if not f.parsed.parameters]
+    if name not in usable:
+        raise ConfigError(
+            "deployment.batch.filter",
+            name,
+            "null or the name of a filter in the filters list that takes no $PARAMETER ("
+            + (", ".join(usable) or "there is none")
+            + ")",
+            '"unseen"',
+        )
 
 
 def _default_filters(data: DataConfig) -> tuple[FilterConfig, ...]:

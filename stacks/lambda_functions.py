@@ -257,6 +257,8 @@ class WorkflowFunctions(Construct):
                     [arns.batch_jobs, arns.solution, arns.solution_versions],
                 ),
                 pass_to_personalize(batch_role),
+                # deployment.batch.filter: the filter must be ACTIVE before the job uses it.
+                *([allow(["personalize:DescribeFilter"], [arns.config_filters])] if deployment.batch.filter else []),
             ]
             statements[VALIDATE_BATCH_OUTPUT.key] = [
                 allow(["s3:GetObject"], [batch_input_arn, batch_output_arn]),

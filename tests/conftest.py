@@ -48,9 +48,9 @@ VARIATIONS_BLOCK: dict[str, Any] = {
     },
     # Everything encrypted with a key the stack creates (and deletes with the data).
     "encryption": {"kmsKey": "create"},
-    # Another campaign capacity, and batch output beside the campaign.
+    # Another campaign capacity, and batch output beside the campaign, through the exclusion filter.
     "campaignMinProvisionedTps": 3,
-    "deployment": {"targets": ["campaign", "batch"], "batch": {"numResults": 10}},
+    "deployment": {"targets": ["campaign", "batch"], "batch": {"numResults": 10, "filter": "unseen"}},
 }
 
 # An existing customer-managed key (encryption.kmsKey as an ARN).

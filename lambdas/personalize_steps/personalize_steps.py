@@ -530,11 +530,12 @@ def ensure_filters(event: dict[str, Any], context: Any = None) -> dict[str, Any]
             "updated); this step is retried until each can be created again with its new expression"
         )
     output = {"filters": result["filters"], "removed": result["removed"], "waitingForData": waiting}
-    smoke = event.get("smokeFilter")
-    if smoke:
-        if prefix + smoke not in result["filters"]:
-            raise InvalidEventError(f"event field 'smokeFilter' names no configured filter: {smoke!r}")
-        output["smokeFilterArn"] = result["filters"][prefix + smoke]["arn"]
+    for field, arn_key in (("smokeFilter", "smokeFilterArn"), ("batchFilter", "batchFilterArn")):
+        chosen = event.get(field)
+        if chosen:
+            if prefix + chosen not in result["filters"]:
+                raise InvalidEventError(f"event field {field!r} names no filter this step keeps: {chosen!r}")
+            output[arn_key] = result["filters"][prefix + chosen]["arn"]
     return output
 
 
@@ -827,15 +828,13 @@ def smoke_test(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     return result
 
 
-def _smoke_test_filter(campaign_arn: str, user_id: str, num_results: int, filter_arn: str) -> dict[str, Any]:
-    """The same request through the filter that needs no values: it must answer with items too.
-
-    The filter must be ACTIVE to be used (GetRecommendations' documentation); one still being
-    created is ResourceInUseException, which the state machine retries."""
-    described = DEPENDENCIES.client("personalize").describe_filter(filterArn=filter_arn)["filter"]
+def _require_filter_active(filter_arn: str) -> dict[str, Any]:
+    """A filter is used only ACTIVE (GetRecommendations' documentation): one still being created is
+    ResourceInUseException, which the state machine retries; a failed one, FilterFailedError."""
+    described: dict[str, Any] = DEPENDENCIES.client("personalize").describe_filter(filterArn=filter_arn)["filter"]
     status = described["status"]
     if status in PENDING_STATUSES:
-        raise ResourceInUseException(f"filter {filter_arn} is {status}; the smoke test waits for it")
+        raise ResourceInUseException(f"filter {filter_arn} is {status}; waiting for it")
     if status != ACTIVE:
         # Not SmokeTestFailedError: the version answered; rolling it back would not mend the filter,
         # which the next run's "Ensure filters" deletes and creates again.
@@ -843,6 +842,15 @@ def _smoke_test_filter(campaign_arn: str, user_id: str, num_results: int, filter
             f"filter {filter_arn} is {status} ({described.get('failureReason', 'no reason given')}): recommendations "
             "cannot be asked through it; the new version stays in service, and the next run creates the filter again"
         )
+    return described
+
+
+def _smoke_test_filter(campaign_arn: str, user_id: str, num_results: int, filter_arn: str) -> dict[str, Any]:
+    """The same request through the filter that needs no values: it must answer with items too.
+
+    The filter must be ACTIVE to be used (GetRecommendations' documentation); one still being
+    created is ResourceInUseException, which the state machine retries."""
+    _require_filter_active(filter_arn)
     response = DEPENDENCIES.client("personalize-runtime").get_recommendations(
         campaignArn=campaign_arn, userId=user_id, numResults=num_results, filterArn=filter_arn
     )
@@ -878,6 +886,8 @@ def start_batch_inference(event: dict[str, Any], context: Any = None) -> dict[st
     )
     kms = {"kmsKeyArn": event["kmsKeyArn"]} if event.get("kmsKeyArn") else {}
     optional = {"filterArn": event["filterArn"]} if event.get("filterArn") else {}
+    if optional:
+        _require_filter_active(optional["filterArn"])
 
     def find() -> dict[str, Any] | None:
         return next(

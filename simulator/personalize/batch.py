@@ -9,6 +9,7 @@ unreadable or malformed input, or one over the size quota, ends it CREATE FAILED
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,8 +104,13 @@ class BatchOperations:
         num_results = p.get("numResults", 25)
         errors_next = self._batch_errors_next.pop(0) if self._batch_errors_next else None
         files = []
+        keep_for = None
+        if "filterArn" in p:
+            version = self._get(p["solutionVersionArn"], "solution_version", "solution version")
+            group_arn = self._resources[str(version.parent)].parent
+            keep_for = self._filter_keep(p["filterArn"], str(group_arn), {})
         for key, blob in blobs:
-            lines, problem = _answer(blob, key, model, num_results)
+            lines, problem = _answer(blob, key, model, num_results, keep_for)
             if problem:
                 return empty, problem
             if errors_next is not None:
@@ -144,8 +150,15 @@ class BatchOperations:
         return self._list("batch_job", p, "batchInferenceJobs", "BatchInferenceJobSummary", p.get("solutionVersionArn"))
 
 
-def _answer(blob: bytes, key: str, model: Model, num_results: int) -> tuple[list[dict[str, Any]], str | None]:
-    """One output record per input line, or the reason the input cannot be read."""
+def _answer(
+    blob: bytes,
+    key: str,
+    model: Model,
+    num_results: int,
+    keep_for: Callable[[str], Callable[[str], bool]] | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One output record per input line, or the reason the input cannot be read; ``keep_for``: the
+    job's filter, for one user."""
     lines: list[dict[str, Any]] = []
     try:
         text = blob.decode("utf-8")
@@ -165,7 +178,8 @@ def _answer(blob: bytes, key: str, model: Model, num_results: int) -> tuple[list
         if not isinstance(user, str) or not user:
             lines.append({"input": record, "output": {"recommendedItems": []}, "error": MISSING_USER_ERROR})
             continue
-        ranked = rank(model.popularity, set(model.seen.get(user, set())), num_results)
+        keep = keep_for(user) if keep_for is not None else None
+        ranked = rank(model.popularity, set(model.seen.get(user, set())), num_results, keep)
         lines.append(
             {
                 "input": record,

@@ -85,15 +85,21 @@ class FilterOperations:
         The filter must be ACTIVE and of the campaign's dataset group; an INCLUDE clause needs a
         value for each of its parameters, an EXCLUDE clause without them is left out (register
         personalize.filters.expressions)."""
-        res = self._get(p["filterArn"], "filter", "filter")
+        group_arn = self._resources[campaign.parent].parent if campaign.parent in self._resources else None
+        return self._filter_keep(p["filterArn"], str(group_arn), p.get("filterValues", {}))(p.get("userId", ""))
+
+    def _filter_keep(
+        self, filter_arn: str, group_arn: str, filter_values: dict[str, str]
+    ) -> Callable[[str], Callable[[str], bool]]:
+        """For a user, which items the filter keeps (a campaign's request, or a batch job's line)."""
+        res = self._get(filter_arn, "filter", "filter")
         status = self._status(res)
         if status != "ACTIVE":
             raise invalid_input(f"Filter {res.arn} is not ACTIVE (current status: {status})")
-        group_arn = self._resources[campaign.parent].parent if campaign.parent in self._resources else None
         if res.parent != group_arn:
-            raise invalid_input(f"Filter {res.arn} belongs to another dataset group than campaign {campaign.arn}")
+            raise invalid_input(f"Filter {res.arn} belongs to another dataset group than the solution it is used with")
         expression = parse_filter_expression(res.attrs["filterExpression"])
-        values = parse_filter_values(p.get("filterValues", {}))
+        values = parse_filter_values(filter_values)
         clauses = []
         for clause in expression.clauses:
             missing = [c.parameter for c in clause.conditions if c.parameter and c.parameter not in values]
@@ -101,22 +107,25 @@ class FilterOperations:
                 raise invalid_input(f"filterValues has no value for {', '.join(f'${m}' for m in missing)}")
             if not missing:
                 clauses.append(clause)
-        interacted = self._recent_interactions(res.parent, p.get("userId"))
-        items = self._catalogue(res.parent)
+        items = self._catalogue(group_arn)
+        by_user: dict[str, list[tuple[str, str, int]]] = {}
+        for row in self._group_data(group_arn, self._now()) or []:
+            by_user.setdefault(row[0], []).append(row)
 
-        def keep(item_id: str) -> bool:
-            for clause in clauses:
-                matches = item_matches(clause, items.get(item_id), item_id in interacted, values)
-                if matches != (clause.action == "INCLUDE"):
-                    return False
-            return True
+        def for_user(user_id: str) -> Callable[[str], bool]:
+            recent = sorted(by_user.get(user_id, []), key=lambda row: row[2], reverse=True)
+            interacted = {item for _, item, _ in recent[:FILTER_INTERACTIONS_PER_USER]}
 
-        return keep
+            def keep(item_id: str) -> bool:
+                for clause in clauses:
+                    matches = item_matches(clause, items.get(item_id), item_id in interacted, values)
+                    if matches != (clause.action == "INCLUDE"):
+                        return False
+                return True
 
-    def _recent_interactions(self, group_arn: str, user_id: str | None) -> set[str]:
-        rows = [row for row in self._group_data(group_arn, self._now()) or [] if row[0] == user_id]
-        rows.sort(key=lambda row: row[2], reverse=True)
-        return {item for _, item, _ in rows[:FILTER_INTERACTIONS_PER_USER]}
+            return keep
+
+        return for_user
 
     def _catalogue(self, group_arn: str) -> dict[str, dict[str, Any]]:
         """The items dataset as its latest finished import left it."""

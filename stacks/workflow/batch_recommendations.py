@@ -34,6 +34,8 @@ def build_batch_job(b: WorkflowBuilder, *, then: State) -> State:
             "numResults": batch.num_results,
             "jobNamePrefix": b.names.batch_job_prefix,
             **({"kmsKeyArn": "${" + KMS_KEY_PLACEHOLDER + "}"} if b.config.encryption.kms_key is not None else {}),
+            # deployment.batch.filter: the configured filter the job applies (kept by "Ensure filters").
+            **({"filterArn.$": "$.filters.batchFilterArn"} if batch.filter else {}),
             **RUN_CONTEXT,
         },
         "$.batchJob",

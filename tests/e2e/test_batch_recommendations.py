@@ -22,7 +22,7 @@ from pipelinectl.cli import main
 from pipelinectl.errors import ExitCode
 from pipelinectl.offline_session import offline_backend
 from simulator.cloud_assembly import SynthesizedPipeline, load_synthesized_pipeline
-from simulator.offline import OfflinePipeline, offline_account
+from simulator.offline import ACCOUNT_ID, REGION, OfflinePipeline, offline_account
 from simulator.sample_data import generate_ratings
 from tests.conftest import BATCH_ONLY_BLOCK, VARIATIONS_BLOCK, synthesize
 
@@ -168,6 +168,8 @@ def test_both_targets_run_the_batch_job_before_the_campaign_and_publish_after_it
         key_arn = job["jobInput"]["s3DataSource"]["kmsKeyArn"]
         assert job["jobOutput"]["s3DataDestination"]["kmsKeyArn"] == key_arn and ":key/" in key_arn
         assert job["numResults"] == 10
+        # deployment.batch.filter: the configured exclusion filter, kept by "Ensure filters".
+        assert job["filterArn"] == f"arn:aws:personalize:{REGION}:{ACCOUNT_ID}:filter/movielens-filter-unseen"
         event = outcome(pipeline)
         assert event["campaignArn"].endswith(":campaign/movielens-campaign")
         assert event["batchOutput"]["runName"] == "week-1"

@@ -29,6 +29,7 @@ from simulator import aws as simulated_aws
 from simulator.clock import SimulatedClock
 from simulator.personalize import PersonalizeSimulator
 from stacks.interactions_schema import INTERACTIONS_SCHEMA_JSON
+from stacks.items_schema import ITEMS_SCHEMA_JSON
 
 BUCKET = "pipeline-data-bucket"
 ARN = "arn:aws:personalize:us-east-1:123456789012"
@@ -183,6 +184,49 @@ def test_simulated_job_moves_through_the_documented_statuses_and_writes_the_outp
     assert set(lines[0]["output"]) == {"recommendedItems", "scores"}
     (summary,) = pz.list_batch_inference_jobs(solutionVersionArn=version)["batchInferenceJobs"]
     assert summary["status"] == "ACTIVE" and summary["jobName"] == job["name"]
+
+
+def test_a_batch_job_through_a_filter_recommends_only_what_the_filter_keeps(
+    personalize: PersonalizeSimulator, clock: SimulatedClock, files: dict[tuple[str, str], bytes]
+) -> None:
+    """deployment.batch.filter: the job's lines honour the filter (register personalize.filters.expressions)."""
+    version = trained_version(personalize, clock)
+    pz = boto3.client("personalize")
+    group = personalize.resources_of("dataset_group")[0]["datasetGroupArn"]
+    schema = pz.create_schema(name="items", schema=ITEMS_SCHEMA_JSON)["schemaArn"]
+    items = pz.create_dataset(name="items", schemaArn=schema, datasetGroupArn=group, datasetType="Items")
+    clock.advance(3600)
+    files[(BUCKET, "training/run-1/items.csv")] = (
+        "ITEM_ID,GENRES,YEAR,CREATION_TIMESTAMP\n"
+        + "".join(f"{item},Drama,{1980 + item % 20},\n" for item in range(60))
+    ).encode()
+    pz.create_dataset_import_job(
+        jobName="items",
+        datasetArn=items["datasetArn"],
+        dataSource={"dataLocation": f"s3://{BUCKET}/training/run-1/items.csv"},
+        roleArn=ROLE,
+    )
+    clock.advance(3600)
+    recent = pz.create_filter(
+        name="movielens-filter-recent",
+        datasetGroupArn=group,
+        filterExpression="INCLUDE ItemID WHERE Items.YEAR >= 1995",
+    )["filterArn"]
+    files[(BUCKET, INPUT_KEY)] = users_file(["1", "2"])
+    # Not ACTIVE yet: the step waits (ResourceInUseException, retried by the state machine).
+    with pytest.raises(steps.ResourceInUseException, match="is CREATE PENDING"):
+        start_job(version, filterArn=recent)
+    clock.advance(3600)
+
+    job = start_job(version, filterArn=recent)
+    clock.advance(3600)
+
+    described = pz.describe_batch_inference_job(batchInferenceJobArn=job["arn"])["batchInferenceJob"]
+    assert described["status"] == "ACTIVE", described.get("failureReason")
+    assert described["filterArn"] == recent
+    lines = [json.loads(line) for line in files[(BUCKET, f"{OUTPUT_PREFIX}users.json.out")].splitlines()]
+    recommended = [item for line in lines for item in line["output"]["recommendedItems"]]
+    assert recommended and all(1980 + int(item) % 20 >= 1995 for item in recommended)
 
 
 @pytest.mark.parametrize(

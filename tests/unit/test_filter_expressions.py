@@ -131,3 +131,15 @@ def test_bad_filter_lists_name_the_entry(filters: list[dict[str, str]], key: str
         load_config({"filters": filters})
     assert refused.value.key == key
     assert expected in str(refused.value)
+
+
+def test_a_batch_filter_names_a_configured_filter_without_parameters() -> None:
+    batch = {"targets": ["batch"], "batch": {"filter": "unseen"}}
+    assert load_config({"deployment": batch}).deployment.batch.filter == "unseen"
+    for name in ("genre", "nope"):
+        with pytest.raises(ConfigError) as refused:
+            load_config({"deployment": {"targets": ["batch"], "batch": {"filter": name}}})
+        assert str(refused.value) == (
+            f'Invalid cdk.json context "personalize.deployment.batch.filter": got "{name}"; expected null or the '
+            'name of a filter in the filters list that takes no $PARAMETER (unseen), for example "unseen".'
+        )
