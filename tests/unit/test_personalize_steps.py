@@ -497,3 +497,32 @@ def test_a_group_with_a_key_is_refused_when_the_config_names_none(personalize: P
         steps.DatasetGroupKeyMismatchError, match=f"is encrypted with {KEY}, but encryption.kmsKey is null"
     ):
         steps.ensure_dataset_group({"name": "movielens"})
+
+
+def test_filters_on_a_dataset_the_group_lacks_wait_and_the_smoke_test_goes_without_them(
+    personalize: PersonalizeSimulator,
+) -> None:
+    _dataset(personalize)  # the group has interactions only: no items dataset yet
+    group = f"{ARN}:dataset-group/movielens"
+    event = {
+        "datasetGroupArn": group,
+        "namePrefix": "movielens-filter-",
+        "filters": [
+            {"name": "recent", "expression": "INCLUDE ItemID WHERE Items.YEAR >= 1990"},
+            {"name": "unseen", "expression": 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("*")'},
+        ],
+        "smokeFilter": "recent",
+        "batchFilter": "unseen",
+    }
+
+    result = steps.ensure_filters(event)
+
+    assert result == {
+        "filters": {"movielens-filter-unseen": {"arn": f"{ARN}:filter/movielens-filter-unseen", "action": "created"}},
+        "removed": [],
+        "waitingForData": ["movielens-filter-recent"],
+        "smokeFilterArn": None,
+        "batchFilterArn": f"{ARN}:filter/movielens-filter-unseen",
+    }
+    with pytest.raises(steps.InvalidEventError, match="names no filter this step keeps: 'gone'"):
+        steps.ensure_filters({**event, "smokeFilter": "gone"})
