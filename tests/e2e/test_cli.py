@@ -64,7 +64,7 @@ def test_run_wait_shows_each_step_and_the_outcome_of_a_first_run(synthesized: Sy
         "│ ✓ │ Wait until solution version is ACTIVE   │ ACTIVE │ 2:00:00 │ 25 checks",
         "│ ✓ │ Evaluate new version                    │ done   │ 0:00:00 │ passed: NDCG@10 0.1052 (nothing served yet)",
         "│ ✓ │ Wait until campaign is ACTIVE           │ ACTIVE │ 0:10:00 │ 11 checks",
-        "│ ✓ │ Smoke test recommendations              │ done   │ 0:00:00 │ user 1 gets 10 items",
+        "│ ✓ │ Smoke test recommendations              │ done   │ 0:00:00 │ user 1 gets 10 items, 10 through a filter",
     ):
         assert row in result.out, row
     assert "Outcome: succeeded after 2:29:00" in result.out
