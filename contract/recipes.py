@@ -30,14 +30,14 @@ REQUEST_BY_TYPE: Final = {
 # GetSolutionMetrics of item recipes ("Evaluating a solution version with metrics"); the same
 # keys for every type above (Trending-Now adds a trend metric whose key is not documented).
 ITEM_RECIPE_METRICS: Final = (
-    "coverage",
-    "mean_reciprocal_rank_at_25",
     "normalized_discounted_cumulative_gain_at_5",
     "normalized_discounted_cumulative_gain_at_10",
     "normalized_discounted_cumulative_gain_at_25",
     "precision_at_5",
     "precision_at_10",
     "precision_at_25",
+    "mean_reciprocal_rank_at_25",
+    "coverage",
 )
 
 

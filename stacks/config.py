@@ -36,6 +36,7 @@ from contract.layout import (
 )
 from contract.personalize import TRAINING_MODES, UPDATE_CAPABLE_RECIPES
 from contract.readiness import ReadinessCheck, planned_checks
+from contract.recipes import ITEM_RECIPE_METRICS, RECIPE_ARN_PREFIX
 from contract.schedule import CRON_PATTERN, RATE_PATTERN
 from stacks.items_schema import ITEMS_FIELDS
 
@@ -57,7 +58,6 @@ USER_RECIPES = (
     "aws-hrnn-metadata",
     "aws-hrnn-coldstart",
 )
-RECIPE_ARN_PREFIX = "arn:aws:personalize:::recipe/"
 
 DATA_FORMATS = ("ml-100k", "ratings-csv")
 # The movie file each ratings format ships with (lambdas/prepare_data/movies.py reads both), found
@@ -71,16 +71,7 @@ ON_DESTROY_CHOICES = ("retain", "destroy")
 
 
 # Offline metrics GetSolutionMetrics reports for the user recipes above; higher is better for all.
-QUALITY_METRICS = (
-    "normalized_discounted_cumulative_gain_at_5",
-    "normalized_discounted_cumulative_gain_at_10",
-    "normalized_discounted_cumulative_gain_at_25",
-    "precision_at_5",
-    "precision_at_10",
-    "precision_at_25",
-    "mean_reciprocal_rank_at_25",
-    "coverage",
-)
+QUALITY_METRICS = ITEM_RECIPE_METRICS
 
 # Where run outcomes go besides EventBridge: an optional e-mail subscription to the SNS topic.
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
