@@ -54,4 +54,6 @@ STAGE_SMOKE_TEST = "smoke test"
 STAGE_BATCH_JOB = "batch inference job"
 STAGE_BATCH_OUTPUT = "batch output"
 STAGE_RECORD = "record"
+# Several solutions: the run fails at this stage when any solution's branch failed.
+STAGE_SOLUTIONS = "solutions"
 STAGE_NOTIFICATION = "notification"

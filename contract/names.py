@@ -15,6 +15,17 @@ class PersonalizeNames:
     """Names of the long-lived resources, and prefixes of the per-run ones."""
 
     pipeline: str
+    # One of several solutions (config ``solutions``): its own solution, campaign, versions and
+    # batch jobs, ``<pipeline>-solution-<name>`` and so on. None: the one solution of a config
+    # without ``solutions``, whose resources keep the names they always had.
+    solution_name: str | None = None
+
+    def for_solution(self, name: str | None) -> PersonalizeNames:
+        """The names of the pipeline's solution ``name`` (None: the single one)."""
+        return PersonalizeNames(self.pipeline, name)
+
+    def _of_solution(self, base: str) -> str:
+        return f"{base}-{self.solution_name}" if self.solution_name else base
 
     @property
     def dataset_group(self) -> str:
@@ -49,11 +60,11 @@ class PersonalizeNames:
 
     @property
     def solution(self) -> str:
-        return f"{self.pipeline}-solution"
+        return self._of_solution(f"{self.pipeline}-solution")
 
     @property
     def campaign(self) -> str:
-        return f"{self.pipeline}-campaign"
+        return self._of_solution(f"{self.pipeline}-campaign")
 
     @property
     def import_job_prefix(self) -> str:
@@ -67,7 +78,7 @@ class PersonalizeNames:
 
     @property
     def solution_version_prefix(self) -> str:
-        return f"{self.pipeline}-train"
+        return self._of_solution(f"{self.pipeline}-train")
 
     @property
     def deletion_job_prefix(self) -> str:
@@ -77,7 +88,7 @@ class PersonalizeNames:
     @property
     def batch_job_prefix(self) -> str:
         """Batch inference jobs (a deployment to batch) are named like import jobs."""
-        return f"{self.pipeline}-batch"
+        return self._of_solution(f"{self.pipeline}-batch")
 
     @property
     def owned_prefix(self) -> str:

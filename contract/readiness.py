@@ -39,10 +39,12 @@ class ReadinessCheck:
     # and FAILED (register personalize.data-deletion), the others ACTIVE and CREATE FAILED.
     ready_status: str = ACTIVE
     failed_statuses: tuple[str, ...] = FAILED_STATUSES
+    # The solution whose branch waits (several solutions): names its states, not its key.
+    scope: str = ""
 
     @property
     def state_names(self) -> WaitStateNames:
-        return WaitStateNames(self.stage)
+        return WaitStateNames(self.stage, self.scope)
 
     @property
     def key(self) -> str:
@@ -170,6 +172,9 @@ DELETION_READY = ReadinessCheck(
     failed_statuses=("FAILED",),
 )
 CAMPAIGN_CHECKS = (CAMPAIGN_CREATED, CAMPAIGN_UPDATED)
+# The checks of one solution's training and deployment: with several solutions, each solution's
+# branch plans and learns these on its own; the others are the run's, before the branches.
+SOLUTION_CHECKS = (SOLUTION_READY, TRAINING_READY, *CAMPAIGN_CHECKS, BATCH_READY)
 ITEMS_CHECKS = (ITEMS_DATASET_READY, ITEMS_IMPORT_READY)
 # The planned checks of a campaign deployment: their waits are learned from earlier runs.
 READINESS_CHECKS = (

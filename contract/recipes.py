@@ -40,6 +40,16 @@ ITEM_RECIPE_METRICS: Final = (
     "coverage",
 )
 
+# The quality gate's choice per recipe type. The guide documents one set of keys for every custom
+# solution version ("Evaluating a solution version with metrics"), ranking recipes included: the
+# gate checks a metric against its type all the same, so a type that reports others needs one line.
+METRICS_BY_TYPE: Final = {recipe_type: ITEM_RECIPE_METRICS for recipe_type in REQUEST_BY_TYPE}
+
+
+def metrics_of_type(recipe_type: str) -> tuple[str, ...]:
+    """The GetSolutionMetrics keys a solution version of this recipe type reports."""
+    return METRICS_BY_TYPE[recipe_type]
+
 
 @dataclass(frozen=True)
 class Recipe:

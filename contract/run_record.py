@@ -18,6 +18,11 @@ as if it were the same record without the newer parts):
 - ``lastFullTraining``: when the deployed model was last trained with FULL (the UPDATE floor).
 - ``stageSeconds``: how long each stage took from creation to ACTIVE, as Personalize reports
   it; the next run waits that long before checking again.
+
+With several solutions (config ``solutions``), each solution has a record of the parts above under
+``solutions.<name>`` (its own runs, training, floor and stage durations), and the top-level
+``stageSeconds`` keeps the durations of the run's shared stages (dataset group, datasets, imports).
+The single solution of a config without ``solutions`` keeps the whole record, as before.
 """
 
 from __future__ import annotations
@@ -85,6 +90,21 @@ def last_fingerprint(state: Mapping[str, Any]) -> str | None:
         if isinstance(fingerprint, str) and fingerprint:
             return fingerprint
     return None
+
+
+def solution_record(state: Mapping[str, Any], name: str | None) -> Mapping[str, Any]:
+    """The record of one solution: the whole record for the single solution (None), else its part."""
+    if name is None:
+        return state
+    part = state.get("solutions", {}).get(name) if isinstance(state.get("solutions"), Mapping) else None
+    return part if isinstance(part, Mapping) else {}
+
+
+def anything_trained(state: Mapping[str, Any]) -> bool:
+    """Whether any solution of the pipeline was ever trained (missing data is then a failure, not a skip)."""
+    solutions = state.get("solutions")
+    others = solutions.values() if isinstance(solutions, Mapping) else ()
+    return any(last_fingerprint(record) is not None for record in (state, *others) if isinstance(record, Mapping))
 
 
 # --- planning a run ------------------------------------------------------------------------
@@ -208,3 +228,25 @@ def record_training(
         if training_mode == "FULL":
             new_state["lastFullTraining"] = {"at": run_started_at, "solutionVersionArn": run.get("solutionVersionArn")}
     return {key: value for key, value in new_state.items() if value is not None}
+
+
+# --- several solutions -----------------------------------------------------------------------
+
+# What a solution's branch can end with (stacks/workflow/solutions.py); the run's outcome follows.
+SOLUTION_OUTCOMES = ("succeeded", "rejected", "failed", "skipped")
+
+
+def run_outcome(outcomes: list[str]) -> str:
+    """The run's outcome from its solutions': failed when any failed, else succeeded when any was
+    deployed, else rejected when any was rejected, else skipped (every one already trained)."""
+    for outcome in ("failed", "succeeded", "rejected"):
+        if outcome in outcomes:
+            return outcome
+    return "skipped"
+
+
+def record_solution_training(state: Mapping[str, Any], name: str, new_record: Mapping[str, Any]) -> dict[str, Any]:
+    """The whole record with one solution's part replaced."""
+    solutions = dict(state.get("solutions", {})) if isinstance(state.get("solutions"), Mapping) else {}
+    solutions[name] = dict(new_record)
+    return {**state, "version": STATE_VERSION, "solutions": solutions}

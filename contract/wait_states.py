@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 CHECK_PREFIX = "Check "
+# Between a solution's name and a state name on its branch.
+SCOPE_SEPARATOR = ": "
 
 
 @dataclass(frozen=True)
@@ -17,13 +19,23 @@ class WaitStateNames:
     """The states waiting for one stage, e.g. ``dataset group``, to become ACTIVE."""
 
     stage: str
+    # On a solution's branch (several solutions): the solution's name, before every state name
+    # (``picks: Check solution version``), since state names are unique in the whole state machine.
+    scope: str = ""
 
     @classmethod
     def from_check_state(cls, state_name: str) -> WaitStateNames | None:
-        """The fragment whose first state is ``state_name`` (``Check dataset group``), if it is one."""
+        """The fragment whose first state is ``state_name`` (``Check dataset group``, or on a
+        solution's branch ``picks: Check solution version``), if it is one."""
+        scope, separator, rest = state_name.partition(SCOPE_SEPARATOR)
+        if separator and rest.startswith(CHECK_PREFIX):
+            return cls(rest.removeprefix(CHECK_PREFIX), scope)
         if not state_name.startswith(CHECK_PREFIX):
             return None
         return cls(state_name.removeprefix(CHECK_PREFIX))
+
+    def _scoped(self, name: str) -> str:
+        return f"{self.scope}{SCOPE_SEPARATOR}{name}" if self.scope else name
 
     @property
     def label(self) -> str:
@@ -37,44 +49,44 @@ class WaitStateNames:
 
     @property
     def check(self) -> str:
-        return f"{CHECK_PREFIX}{self.stage}"
+        return self._scoped(f"{CHECK_PREFIX}{self.stage}")
 
     @property
     def decide(self) -> str:
-        return f"{self.label} ready?"
+        return self._scoped(f"{self.label} ready?")
 
     @property
     def visible(self) -> str:
         """Only in a fragment that waits for one version: is the answer about that version yet?"""
-        return f"{self.label} visible?"
+        return self._scoped(f"{self.label} visible?")
 
     @property
     def not_visible(self) -> str:
-        return f"{self.label} not visible yet"
+        return self._scoped(f"{self.label} not visible yet")
 
     @property
     def never_visible(self) -> str:
-        return f"{self.label} never visible"
+        return self._scoped(f"{self.label} never visible")
 
     @property
     def wait(self) -> str:
-        return f"Wait for {self.stage}"
+        return self._scoped(f"Wait for {self.stage}")
 
     @property
     def count(self) -> str:
-        return f"Count {self.stage} check"
+        return self._scoped(f"Count {self.stage} check")
 
     @property
     def failed(self) -> str:
-        return f"{self.label} failed"
+        return self._scoped(f"{self.label} failed")
 
     @property
     def failed_without_reason(self) -> str:
-        return f"{self.label} failed without a reason"
+        return self._scoped(f"{self.label} failed without a reason")
 
     @property
     def timed_out(self) -> str:
-        return f"{self.label} timed out"
+        return self._scoped(f"{self.label} timed out")
 
     @property
     def all(self) -> tuple[str, ...]:

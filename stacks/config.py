@@ -35,8 +35,18 @@ from contract.layout import (
     TRAINING_PREFIX,
 )
 from contract.personalize import TRAINING_MODES, UPDATE_CAPABLE_RECIPES
-from contract.readiness import ReadinessCheck, planned_checks
-from contract.recipes import ITEM_RECIPE_METRICS, RECIPE_ARN_PREFIX
+from contract.readiness import SOLUTION_CHECKS, ReadinessCheck, planned_checks
+from contract.recipes import (
+    ITEM_RECIPE_METRICS,
+    PERSONALIZED_RANKING,
+    RECIPE_ARN_PREFIX,
+    RECIPES,
+    RELATED_ITEMS,
+    Recipe,
+    metrics_of_type,
+    recipe_of,
+    related_items_recipe,
+)
 from contract.schedule import CRON_PATTERN, RATE_PATTERN
 from stacks.items_schema import ITEMS_FIELDS
 
@@ -297,6 +307,74 @@ DEFAULT_FILTERS = (
 )
 
 
+# Several solutions (``solutions``): each name is part of its resources' names and of JSONPaths in
+# the definition, so it is short and plain. A version is named ``<pipeline>-train-<name>-<UTC
+# start>-<6 hex>``: the pipeline's and the solution's names together leave 63 characters at most.
+SOLUTION_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*$")
+SOLUTION_NAMES_MAX_LENGTH = 33
+# Personalize quotas per dataset group (register personalize.recipes.types): adjustable, so a
+# config beyond them is warned about, not refused.
+ACTIVE_SOLUTIONS_QUOTA = 10
+ACTIVE_CAMPAIGNS_QUOTA = 5
+# GetPersonalizedRanking ranks at most 500 items (the API reference's inputList; the model sets no bound).
+RANKING_INPUT_MAX = 500
+# The keys a listed solution has; with ``solutions`` they may not appear at the top level.
+SOLUTION_KEYS = ("recipeArn", "campaignMinProvisionedTps", "smokeTest", "training", "qualityGate", "deployment")
+LEGACY_SOLUTION_KEYS = (
+    "recipeArn",
+    "campaignMinProvisionedTps",
+    "smokeTestUserId",
+    "training",
+    "qualityGate",
+    "deployment",
+)
+
+
+@dataclass(frozen=True)
+class SmokeTestConfig:
+    """The request the smoke test makes, after the recipe's type (register personalize.recipes.types):
+    a user (USER_PERSONALIZATION, POPULAR_ITEMS), an item (RELATED_ITEMS), or a user and the items
+    to rank (PERSONALIZED_RANKING)."""
+
+    user_id: str | None = "1"
+    item_id: str | None = None
+    item_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SolutionConfig:
+    """One recommender trained from the pipeline's datasets: its recipe, training, gate and deployment.
+
+    ``name`` is None for the one solution of a config without ``solutions``: its resources keep the
+    names they always had (``<pipeline>-solution``, ``<pipeline>-campaign``).
+    """
+
+    name: str | None
+    recipe_arn: str
+    campaign_min_provisioned_tps: int = 1
+    smoke_test: SmokeTestConfig = SmokeTestConfig()
+    training: TrainingConfig = TrainingConfig()
+    quality_gate: QualityGateConfig = QualityGateConfig()
+    deployment: DeploymentConfig = DeploymentConfig()
+
+    @property
+    def recipe(self) -> Recipe:
+        return recipe_of(self.recipe_arn)
+
+    @property
+    def recipe_type(self) -> str:
+        return self.recipe.recipe_type
+
+    @property
+    def recipe_name(self) -> str:
+        return self.recipe_arn.removeprefix(RECIPE_ARN_PREFIX)
+
+    @property
+    def label(self) -> str:
+        """How messages and the picture call it: its name, or "solution" for the single one."""
+        return self.name or "solution"
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
     """Everything a deployment of the pipeline can be told, validated."""
@@ -314,6 +392,30 @@ class PipelineConfig:
     encryption: EncryptionConfig = EncryptionConfig()
     deployment: DeploymentConfig = DeploymentConfig()
     filters: tuple[FilterConfig, ...] = DEFAULT_FILTERS
+    # The listed solutions (``solutions``); empty: the one solution of the top-level keys.
+    solutions: tuple[SolutionConfig, ...] = ()
+
+    @property
+    def several_solutions(self) -> bool:
+        """True when the config lists its solutions: each trains on its own branch of the run."""
+        return bool(self.solutions)
+
+    @property
+    def trained_solutions(self) -> tuple[SolutionConfig, ...]:
+        """Every solution a run trains: the listed ones, or the one the top-level keys describe."""
+        if self.solutions:
+            return self.solutions
+        return (
+            SolutionConfig(
+                name=None,
+                recipe_arn=self.recipe_arn,
+                campaign_min_provisioned_tps=self.campaign_min_provisioned_tps,
+                smoke_test=SmokeTestConfig(user_id=self.smoke_test_user_id),
+                training=self.training,
+                quality_gate=self.quality_gate,
+                deployment=self.deployment,
+            ),
+        )
 
     @property
     def functions(self) -> tuple[FunctionSpec, ...]:
@@ -336,6 +438,19 @@ class PipelineConfig:
         campaign, the batch job's only with batch output, the items dataset's only with items."""
         deployment = self.deployment
         return planned_checks(campaign=deployment.campaign, batch=deployment.batch_job, items=self.data.uses_items)
+
+    @property
+    def run_checks(self) -> tuple[ReadinessCheck, ...]:
+        """The waits the run plans before any solution's branch: all of them for a single solution,
+        the dataset group's, datasets', imports' and deletion's with several."""
+        checks = self.readiness_checks
+        return tuple(c for c in checks if c not in SOLUTION_CHECKS) if self.several_solutions else checks
+
+    def solution_checks(self, solution: SolutionConfig) -> tuple[ReadinessCheck, ...]:
+        """The waits of one solution's branch: its solution, its training and its deployment."""
+        deployment = solution.deployment
+        checks = planned_checks(campaign=deployment.campaign, batch=deployment.batch_job)
+        return tuple(c for c in checks if c in SOLUTION_CHECKS)
 
 
 def load_config(context_value: Any) -> PipelineConfig:
@@ -368,13 +483,16 @@ def load_config(context_value: Any) -> PipelineConfig:
             "encryption",
             "deployment",
             "filters",
+            "solutions",
         },
     )
-    recipe_arn = _recipe_arn(block.get("recipeArn", defaults.recipe_arn))
     pipeline_name = _pipeline_name(block.get("pipelineName", defaults.pipeline_name))
     data = _data(block.get("data", {}))
-    deployment = _deployment(block.get("deployment", {}))
     filters = _filters(block["filters"], pipeline_name, data) if "filters" in block else _default_filters(data)
+    if "solutions" in block:
+        return _with_solutions(block, pipeline_name, data, filters)
+    recipe_arn = _recipe_arn(block.get("recipeArn", defaults.recipe_arn))
+    deployment = _deployment(block.get("deployment", {}))
     _check_batch_filter(deployment.batch.filter, filters)
     return PipelineConfig(
         pipeline_name=pipeline_name,
@@ -393,6 +511,178 @@ def load_config(context_value: Any) -> PipelineConfig:
         deployment=deployment,
         filters=filters,
     )
+
+
+def _with_solutions(
+    block: Mapping[str, Any], pipeline_name: str, data: DataConfig, filters: tuple[FilterConfig, ...]
+) -> PipelineConfig:
+    """A config that lists its solutions: the per-solution keys live in each entry, not at the top."""
+    for key in LEGACY_SOLUTION_KEYS:
+        if key in block:
+            raise ConfigError(
+                key,
+                block[key],
+                f"no top-level {key} when solutions are listed: set it in each solution",
+                f'"solutions": [{{"name": "picks", "{_solution_key(key)}": ...}}]',
+            )
+    solutions = _solutions(block["solutions"], pipeline_name, data)
+    targets = {target for solution in solutions for target in solution.deployment.targets}
+    return PipelineConfig(
+        pipeline_name=pipeline_name,
+        schedule=_schedule(block.get("schedule", {})),
+        data=data,
+        notifications=_notifications(block.get("notifications", {})),
+        logging=_logging(block.get("logging", {})),
+        encryption=_encryption(block.get("encryption", {})),
+        # What the stack provisions: a campaign step when any solution has a campaign.
+        deployment=DeploymentConfig(targets=tuple(t for t in DEPLOYMENT_TARGETS if t in targets)),
+        filters=filters,
+        solutions=solutions,
+    )
+
+
+def _solution_key(legacy_key: str) -> str:
+    return "smokeTest" if legacy_key == "smokeTestUserId" else legacy_key
+
+
+def default_solutions(data: DataConfig) -> list[dict[str, Any]]:
+    """The shipped config's solutions: top picks per user, and "more like this" for a movie's page
+    (Similar-Items, which also reads the movie file, when items are imported; SIMS when not)."""
+    return [
+        {"name": "picks", "recipeArn": RECIPE_ARN_PREFIX + "aws-user-personalization-v2"},
+        {"name": "similar", "recipeArn": related_items_recipe(has_items=data.uses_items).arn},
+    ]
+
+
+def _solutions(value: Any, pipeline_name: str, data: DataConfig) -> tuple[SolutionConfig, ...]:
+    example = '[{"name": "picks", "recipeArn": "arn:aws:personalize:::recipe/aws-user-personalization-v2"}]'
+    if not isinstance(value, list) or not value:
+        raise ConfigError(
+            "solutions",
+            value,
+            "a non-empty list of solutions, each at least {name, recipeArn}; omit the key for the single "
+            "solution of the top-level keys",
+            example,
+        )
+    solutions: list[SolutionConfig] = []
+    for index, entry in enumerate(value):
+        solution = _solution(f"solutions[{index}]", entry, pipeline_name, data)
+        if solution.name in {s.name for s in solutions}:
+            raise ConfigError(f"solutions[{index}].name", solution.name, "a name no other solution has", '"similar"')
+        solutions.append(solution)
+    return tuple(solutions)
+
+
+def _solution(key: str, value: Any, pipeline_name: str, data: DataConfig) -> SolutionConfig:
+    example = '{"name": "picks", "recipeArn": "arn:aws:personalize:::recipe/aws-user-personalization-v2"}'
+    block = _require_object(key, value, example)
+    _reject_unknown_keys(f"{key}.", block, {"name", *SOLUTION_KEYS})
+    name = block.get("name", _Missing())
+    max_name = SOLUTION_NAMES_MAX_LENGTH - len(pipeline_name)
+    if not isinstance(name, str) or not SOLUTION_NAME_PATTERN.fullmatch(name) or len(name) > max_name:
+        raise ConfigError(
+            f"{key}.name",
+            name,
+            f"1 to {max_name} lowercase letters or digits, starting with a letter (it names the solution "
+            f"{pipeline_name}-solution-<name> and its versions, at most 63 characters with the pipeline's name)",
+            '"picks"',
+        )
+    arn = block.get("recipeArn", _Missing())
+    if (
+        not isinstance(arn, str)
+        or arn.removeprefix(RECIPE_ARN_PREFIX) not in RECIPES
+        or not arn.startswith(RECIPE_ARN_PREFIX)
+    ):
+        raise ConfigError(
+            f"{key}.recipeArn",
+            arn,
+            "the ARN of one of the recipes "
+            + ", ".join(sorted(RECIPES))
+            + " (the pipeline knows each one's type, so it knows the request its campaign answers)",
+            f'"{RECIPE_ARN_PREFIX}aws-similar-items"',
+        )
+    recipe = recipe_of(arn)
+    deployment = _deployment(block.get("deployment", {}), prefix=f"{key}.")
+    if deployment.batch_job:
+        # The batch job, its check and its manifest are one per pipeline (recommendations/latest.json);
+        # several solutions each with batch output need their own manifests (issue 13, not built yet).
+        raise ConfigError(
+            f"{key}.deployment.targets",
+            list(deployment.targets),
+            '["campaign"]: batch output is available to a config without "solutions" (one solution) and not '
+            "yet per listed solution",
+            '["campaign"]',
+        )
+    return SolutionConfig(
+        name=name,
+        recipe_arn=arn,
+        campaign_min_provisioned_tps=_min_tps(
+            block.get("campaignMinProvisionedTps", 1), key=f"{key}.campaignMinProvisionedTps"
+        ),
+        smoke_test=_smoke_test(f"{key}.smokeTest", block.get("smokeTest"), recipe),
+        training=_training(block.get("training", {}), arn, prefix=f"{key}."),
+        quality_gate=_quality_gate(block.get("qualityGate", {}), prefix=f"{key}.", recipe=recipe),
+        deployment=deployment,
+    )
+
+
+def _smoke_test(key: str, value: Any, recipe: Recipe) -> SmokeTestConfig:
+    """The smoke request follows the recipe's type: which fields it needs, and its defaults."""
+    kind = recipe.recipe_type
+    if kind == RELATED_ITEMS:
+        needed, example, default = {"itemId"}, '{"itemId": "1"}', SmokeTestConfig(user_id=None, item_id="1")
+    elif kind == PERSONALIZED_RANKING:
+        needed = {"userId", "itemIds"}
+        example = '{"userId": "1", "itemIds": ["1", "2", "3"]}'
+        default = SmokeTestConfig(user_id="1", item_ids=tuple(str(i) for i in range(1, 11)))
+    else:
+        needed, example, default = {"userId"}, '{"userId": "1"}', SmokeTestConfig(user_id="1")
+    if value is None:
+        return default
+    block = _require_object(key, value, example)
+    if set(block) != needed:
+        raise ConfigError(
+            key,
+            value,
+            f"exactly {', '.join(sorted(needed))}: a {recipe.name} campaign answers {recipe.request}",
+            example,
+        )
+    for field in ("userId", "itemId"):
+        if field in block and (not isinstance(block[field], str) or not block[field] or len(block[field]) > 256):
+            raise ConfigError(f"{key}.{field}", block[field], "an id from the data, as a string", '"1"')
+    item_ids = block.get("itemIds", [])
+    if "itemIds" in block and (
+        not isinstance(item_ids, list)
+        or not 1 <= len(item_ids) <= RANKING_INPUT_MAX
+        or not all(isinstance(i, str) and i and len(i) <= 256 for i in item_ids)
+        or len(set(item_ids)) != len(item_ids)
+    ):
+        raise ConfigError(
+            f"{key}.itemIds",
+            item_ids,
+            f"1 to {RANKING_INPUT_MAX} distinct item ids from the data, as strings (GetPersonalizedRanking's inputList)",
+            '["1", "2", "3"]',
+        )
+    return SmokeTestConfig(user_id=block.get("userId"), item_id=block.get("itemId"), item_ids=tuple(item_ids))
+
+
+def config_warnings(config: PipelineConfig) -> list[str]:
+    """What a valid config may still run into: documented Personalize quotas that can be raised
+    (register personalize.recipes.types), so synth warns instead of refusing."""
+    warnings = []
+    solutions = config.trained_solutions
+    if len(solutions) > ACTIVE_SOLUTIONS_QUOTA:
+        warnings.append(
+            f"{len(solutions)} solutions in one dataset group: Personalize's quota is {ACTIVE_SOLUTIONS_QUOTA} active "
+            "solutions per dataset group; ask for an increase in Service Quotas before deploying"
+        )
+    campaigns = [s for s in solutions if s.deployment.campaign]
+    if len(campaigns) > ACTIVE_CAMPAIGNS_QUOTA:
+        warnings.append(
+            f"{len(campaigns)} campaigns in one dataset group: Personalize's quota is {ACTIVE_CAMPAIGNS_QUOTA} active "
+            "campaigns per dataset group; ask for an increase in Service Quotas before deploying"
+        )
+    return warnings
 
 
 def _require_object(key: str, value: Any, example: str) -> Mapping[str, Any]:
@@ -445,10 +735,10 @@ def _recipe_arn(value: Any) -> str:
     return value
 
 
-def _min_tps(value: Any) -> int:
+def _min_tps(value: Any, key: str = "campaignMinProvisionedTps") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(
-            "campaignMinProvisionedTps",
+            key,
             value,
             "an integer of at least 1 (Personalize bills this provisioned capacity every hour)",
             "1",
@@ -630,17 +920,17 @@ def _data(value: Any) -> DataConfig:
     )
 
 
-def _training(value: Any, recipe_arn: str) -> TrainingConfig:
-    block = _require_object("training", value, '{"mode": "FULL"}')
-    _reject_unknown_keys("training.", block, {"mode", "fullRetrainEveryDays"})
+def _training(value: Any, recipe_arn: str, prefix: str = "") -> TrainingConfig:
+    block = _require_object(f"{prefix}training", value, '{"mode": "FULL"}')
+    _reject_unknown_keys(f"{prefix}training.", block, {"mode", "fullRetrainEveryDays"})
     defaults = TrainingConfig()
     mode = block.get("mode", defaults.mode)
     if mode not in TRAINING_MODES:
-        raise ConfigError("training.mode", mode, "FULL or UPDATE", '"FULL"')
+        raise ConfigError(f"{prefix}training.mode", mode, "FULL or UPDATE", '"FULL"')
     recipe = recipe_arn.removeprefix(RECIPE_ARN_PREFIX)
     if mode == "UPDATE" and recipe not in UPDATE_CAPABLE_RECIPES:
         raise ConfigError(
-            "training.mode",
+            f"{prefix}training.mode",
             mode,
             f"FULL for recipe {recipe}: Personalize accepts trainingMode UPDATE only for "
             + " and ".join(UPDATE_CAPABLE_RECIPES),
@@ -649,7 +939,7 @@ def _training(value: Any, recipe_arn: str) -> TrainingConfig:
     days = block.get("fullRetrainEveryDays", defaults.full_retrain_every_days)
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 365:
         raise ConfigError(
-            "training.fullRetrainEveryDays",
+            f"{prefix}training.fullRetrainEveryDays",
             days,
             "whole days from 1 to 365 between FULL retrains when mode is UPDATE",
             "7",
@@ -657,22 +947,27 @@ def _training(value: Any, recipe_arn: str) -> TrainingConfig:
     return TrainingConfig(mode=mode, full_retrain_every_days=days)
 
 
-def _quality_gate(value: Any) -> QualityGateConfig:
-    block = _require_object("qualityGate", value, '{"metric": "normalized_discounted_cumulative_gain_at_10"}')
-    _reject_unknown_keys("qualityGate.", block, {"metric", "maxRelativeRegression", "minimum"})
+def _quality_gate(value: Any, prefix: str = "", recipe: Recipe | None = None) -> QualityGateConfig:
+    key = f"{prefix}qualityGate"
+    block = _require_object(key, value, '{"metric": "normalized_discounted_cumulative_gain_at_10"}')
+    _reject_unknown_keys(f"{key}.", block, {"metric", "maxRelativeRegression", "minimum"})
     defaults = QualityGateConfig()
     metric = block.get("metric", defaults.metric)
-    if metric not in QUALITY_METRICS:
+    # The metrics of the recipe's type (register personalize.recipes.types); the top-level gate is a
+    # user recipe's.
+    metrics = QUALITY_METRICS if recipe is None else metrics_of_type(recipe.recipe_type)
+    if metric not in metrics:
+        of = "" if recipe is None else f" for a {recipe.recipe_type} recipe ({recipe.name})"
         raise ConfigError(
-            "qualityGate.metric",
+            f"{key}.metric",
             metric,
-            "one of the metrics GetSolutionMetrics reports: " + ", ".join(QUALITY_METRICS),
+            f"one of the metrics GetSolutionMetrics reports{of}: " + ", ".join(metrics),
             f'"{defaults.metric}"',
         )
     regression = block.get("maxRelativeRegression", defaults.max_relative_regression)
     if not _is_number(regression) or not 0 <= regression < 1:
         raise ConfigError(
-            "qualityGate.maxRelativeRegression",
+            f"{key}.maxRelativeRegression",
             regression,
             "the fraction (0 to below 1) by which a new version's metric may fall short of the served version's",
             "0.05",
@@ -680,7 +975,7 @@ def _quality_gate(value: Any) -> QualityGateConfig:
     minimum = block.get("minimum", defaults.minimum)
     if minimum is not None and (not _is_number(minimum) or not 0 <= minimum <= 1):
         raise ConfigError(
-            "qualityGate.minimum",
+            f"{key}.minimum",
             minimum,
             "null (no floor) or the metric value, 0 to 1, below which no version is deployed",
             "0.1",
@@ -744,9 +1039,9 @@ def _encryption(value: Any) -> EncryptionConfig:
     )
 
 
-def _deployment(value: Any) -> DeploymentConfig:
-    block = _require_object("deployment", value, '{"targets": ["campaign"]}')
-    _reject_unknown_keys("deployment.", block, {"targets", "batch"})
+def _deployment(value: Any, prefix: str = "") -> DeploymentConfig:
+    block = _require_object(f"{prefix}deployment", value, '{"targets": ["campaign"]}')
+    _reject_unknown_keys(f"{prefix}deployment.", block, {"targets", "batch"})
     defaults = DeploymentConfig()
     targets = block.get("targets", list(defaults.targets))
     if (
@@ -756,7 +1051,7 @@ def _deployment(value: Any) -> DeploymentConfig:
         or len(set(targets)) != len(targets)
     ):
         raise ConfigError(
-            "deployment.targets",
+            f"{prefix}deployment.targets",
             targets,
             'a list of "campaign" (real-time recommendations, billed per provisioned TPS-hour) and/or "batch" '
             "(a file of recommendations per user after every promoted training), each at most once",

@@ -28,7 +28,15 @@ from contract.batch_output import read_manifest, users_file_lines
 from contract.event_fields import InvalidEventError, required_number, required_str
 from contract.logs import log_operation
 from contract.personalize import TRAINING_MODES
-from contract.run_record import data_fingerprint, last_fingerprint, plan_training_mode, plan_waits, read_state
+from contract.run_record import (
+    anything_trained,
+    data_fingerprint,
+    last_fingerprint,
+    plan_training_mode,
+    plan_waits,
+    read_state,
+    solution_record,
+)
 from contract.runtime import Dependencies
 from contract.timestamps import parse_time
 
@@ -125,13 +133,28 @@ class BatchInput:
 
 
 @dataclass(frozen=True)
-class RunPlanning:
-    """What the workflow needs decided from the pipeline-state record before it starts work."""
+class SolutionPlanning:
+    """One solution's part of the plan (several solutions): its mode, its floor and its waits."""
 
     training_mode: str
     full_retrain_every_days: int
+    polling: Mapping[str, Mapping[str, int]]
+
+
+@dataclass(frozen=True)
+class RunPlanning:
+    """What the workflow needs decided from the pipeline-state record before it starts work.
+
+    ``solutions`` is set for a config with several solutions: then ``training_mode`` and
+    ``full_retrain_every_days`` are None, each solution plans its own, and ``polling`` holds the
+    run's shared waits only.
+    """
+
+    training_mode: str | None
+    full_retrain_every_days: int | None
     run_started_at: datetime
     polling: Mapping[str, Mapping[str, int]]
+    solutions: Mapping[str, SolutionPlanning] | None = None
 
 
 @dataclass(frozen=True)
@@ -241,22 +264,49 @@ def _batch_input(value: Any, raw_key: str, output_key: str) -> BatchInput:
 def _planning(value: Any) -> RunPlanning:
     expected = (
         "an object with trainingMode, fullRetrainEveryDays, runStartedAt and polling "
-        "({check: {intervalSeconds, maxChecks}})"
+        "({check: {intervalSeconds, maxChecks}}), or with runStartedAt, polling and solutions "
+        "({name: {trainingMode, fullRetrainEveryDays, polling}})"
     )
     if not isinstance(value, Mapping):
         raise InvalidEventError(f"field 'plan' must be {expected}; got {value!r}")
-    mode = value.get("trainingMode")
-    if mode not in TRAINING_MODES:
-        raise InvalidEventError(f"field 'plan.trainingMode' must be one of {', '.join(TRAINING_MODES)}; got {mode!r}")
-    days = value.get("fullRetrainEveryDays")
-    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-        raise InvalidEventError(f"field 'plan.fullRetrainEveryDays' must be an integer >= 1; got {days!r}")
+    solutions = None
+    if "solutions" in value:
+        entries = value["solutions"]
+        if not isinstance(entries, Mapping) or not entries:
+            raise InvalidEventError(f"field 'plan.solutions' must be {expected}; got {entries!r}")
+        solutions = {
+            str(name): SolutionPlanning(
+                *_mode_and_floor(entry, f"plan.solutions.{name}"), _polling(entry, f"plan.solutions.{name}")
+            )
+            for name, entry in entries.items()
+        }
+        mode, days = None, None
+    else:
+        mode, days = _mode_and_floor(value, "plan")
     try:
         started = parse_time(value.get("runStartedAt"))
     except ValueError:
         raise InvalidEventError(
             f"field 'plan.runStartedAt' must be an ISO-8601 time; got {value.get('runStartedAt')!r}"
         ) from None
+    return RunPlanning(mode, days, started, _polling(value, "plan"), solutions)
+
+
+def _mode_and_floor(value: Any, field: str) -> tuple[str, int]:
+    if not isinstance(value, Mapping):
+        raise InvalidEventError(f"field '{field}' must be an object with trainingMode and fullRetrainEveryDays")
+    mode = value.get("trainingMode")
+    if mode not in TRAINING_MODES:
+        raise InvalidEventError(
+            f"field '{field}.trainingMode' must be one of {', '.join(TRAINING_MODES)}; got {mode!r}"
+        )
+    days = value.get("fullRetrainEveryDays")
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise InvalidEventError(f"field '{field}.fullRetrainEveryDays' must be an integer >= 1; got {days!r}")
+    return mode, days
+
+
+def _polling(value: Mapping[str, Any], field: str) -> Mapping[str, Mapping[str, int]]:
     polling = value.get("polling")
     valid_polling = isinstance(polling, Mapping) and all(
         isinstance(settings, Mapping)
@@ -268,10 +318,10 @@ def _planning(value: Any) -> RunPlanning:
     )
     if not valid_polling or not isinstance(polling, Mapping):
         raise InvalidEventError(
-            f"field 'plan.polling' must map each check to positive integers "
+            f"field '{field}.polling' must map each check to positive integers "
             f"intervalSeconds and maxChecks; got {polling!r}"
         )
-    return RunPlanning(mode, days, started, polling)
+    return polling
 
 
 class _GeneratorReader:
@@ -345,7 +395,7 @@ def prepare(request: PrepareRequest, s3: Any) -> dict[str, Any]:
     except RawDataNotFoundError as missing:
         # Right after `cdk deploy` nobody has uploaded anything yet: nothing to do, nothing
         # broken. Once a model has been trained, missing data is a failure someone must see.
-        if request.state_key is None or last_fingerprint(state) is not None:
+        if request.state_key is None or anything_trained(state):
             raise
         return {
             "unchanged": False,
@@ -370,7 +420,7 @@ def prepare(request: PrepareRequest, s3: Any) -> dict[str, Any]:
         items_etag=str(items_head.get("ETag", "")) if items_head is not None else None,
         deleted_users=deletion.fingerprint(),
     )
-    if request.state_key and last_fingerprint(state) == fingerprint:
+    if request.state_key and _trained_on(state, request.planning, fingerprint):
         body.close()
         return {"unchanged": True, "noData": False, "dataFingerprint": fingerprint, "raw": request.raw_uri}
     stats = ConversionStats()
@@ -394,7 +444,7 @@ def prepare(request: PrepareRequest, s3: Any) -> dict[str, Any]:
     if request.batch is not None:
         result["batch"] = _prepare_batch(s3, request, request.batch, stats)
     if request.planning is not None:
-        result["plan"] = _plan(state, request.planning)
+        result["plan"] = _plan(state, request.planning, fingerprint)
     return result
 
 
@@ -513,11 +563,38 @@ def _prepare_batch(s3: Any, request: PrepareRequest, batch: BatchInput, stats: C
     }
 
 
-def _plan(state: Mapping[str, Any], planning: RunPlanning) -> dict[str, Any]:
-    mode, reason = plan_training_mode(
-        state, planning.training_mode, planning.full_retrain_every_days, planning.run_started_at
-    )
-    return {"trainingMode": mode, "trainingModeReason": reason, "waits": plan_waits(state, planning.polling, mode)}
+def _trained_on(state: Mapping[str, Any], planning: RunPlanning | None, fingerprint: str) -> bool:
+    """Whether every solution was last trained on exactly this data (then the run has nothing to do)."""
+    names = list(planning.solutions) if planning is not None and planning.solutions is not None else [None]
+    return all(last_fingerprint(solution_record(state, name)) == fingerprint for name in names)
+
+
+def _plan(state: Mapping[str, Any], planning: RunPlanning, fingerprint: str) -> dict[str, Any]:
+    if planning.solutions is None:
+        assert planning.training_mode is not None and planning.full_retrain_every_days is not None
+        mode, reason = plan_training_mode(
+            state, planning.training_mode, planning.full_retrain_every_days, planning.run_started_at
+        )
+        return {
+            "trainingMode": mode,
+            "trainingModeReason": reason,
+            "waits": plan_waits(state, planning.polling, mode),
+        }
+    # Several solutions: the run's shared waits, then each solution's from its own record. A solution
+    # already trained on this data (another one is new, or was added to the config) sits this run out.
+    solutions = {}
+    for name, solution in planning.solutions.items():
+        record = solution_record(state, name)
+        mode, reason = plan_training_mode(
+            record, solution.training_mode, solution.full_retrain_every_days, planning.run_started_at
+        )
+        solutions[name] = {
+            "train": last_fingerprint(record) != fingerprint,
+            "trainingMode": mode,
+            "trainingModeReason": reason,
+            "waits": plan_waits(record, solution.polling, mode),
+        }
+    return {"waits": plan_waits(state, planning.polling, "FULL"), "solutions": solutions}
 
 
 def _result(request: PrepareRequest, raw: Mapping[str, Any], stats: ConversionStats) -> dict[str, Any]:

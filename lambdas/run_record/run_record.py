@@ -20,7 +20,17 @@ from contract.event_fields import InvalidEventError, required_str
 from contract.events import DEPLOYED_MODEL_METRIC, RETRAINING_AGE_METRIC, STAGE_DURATION_METRIC
 from contract.logs import log_operation
 from contract.personalize import TRAINING_MODES
-from contract.run_record import measured_stage_seconds, read_state, record_training, write_state
+from contract.readiness import SOLUTION_CHECKS
+from contract.run_record import (
+    SOLUTION_OUTCOMES,
+    measured_stage_seconds,
+    read_state,
+    record_solution_training,
+    record_training,
+    run_outcome,
+    solution_record,
+    write_state,
+)
 from contract.runtime import Dependencies
 from contract.timestamps import parse_time
 
@@ -50,6 +60,8 @@ def record_run(event: Any, context: Any = None) -> dict[str, Any]:
     """
     if not isinstance(event, Mapping):
         raise InvalidEventError(f"event must be a JSON object; got {type(event).__name__}")
+    if "solutions" in event:
+        return _record_solutions(event)
     outcome = required_str(event, "outcome", " or ".join(RECORD_OUTCOMES))
     if outcome not in RECORD_OUTCOMES:
         raise InvalidEventError(f"field 'outcome' must be one of {', '.join(RECORD_OUTCOMES)}; got {outcome!r}")
@@ -130,7 +142,10 @@ def report_retraining_age(event: Any, context: Any = None) -> dict[str, Any]:
     namespace = required_str(event, "metricNamespace", "a CloudWatch namespace")
     pipeline = required_str(event, "pipelineName", "the pipeline's name")
     state = read_state(DEPENDENCIES.client("s3"), bucket, key)
-    recorded_at = (state.get("lastSuccessfulRun") or {}).get("recordedAt")
+    # With several solutions, the stalest one's last successful retraining: the alarm is about any.
+    records = [state, *(state.get("solutions") or {}).values()]
+    times = [r.get("lastSuccessfulRun", {}).get("recordedAt") for r in records if isinstance(r, Mapping)]
+    recorded_at = min((t for t in times if isinstance(t, str) and t), key=parse_time, default=None)
     if not recorded_at:
         _log_event("report_retraining_age", status="no successful run recorded yet", state=f"s3://{bucket}/{key}")
         return {"hoursSinceLastRetraining": None}
@@ -140,6 +155,136 @@ def report_retraining_age(event: Any, context: Any = None) -> dict[str, Any]:
     )
     _log_event("report_retraining_age", status="ok", hoursSinceLastRetraining=hours, lastRetrainingAt=recorded_at)
     return {"hoursSinceLastRetraining": hours}
+
+
+SOLUTION_STAGES: Final = frozenset(check.key for check in SOLUTION_CHECKS)
+
+
+def _record_solutions(event: Mapping[str, Any]) -> dict[str, Any]:
+    """After every solution's branch (several solutions): record each trained solution in its part of
+    the record, the shared stages' durations at the top, and decide the run's outcome.
+
+    ``solutions`` is the Parallel state's output: one object per branch, with ``solution``,
+    ``outcome`` (succeeded, rejected, failed, skipped) and what that outcome has (the version, the
+    evaluation and the branch's ``polls``; the stage and cause of a failure). One writer for all
+    solutions: the branches run at once and must not race on the record.
+    """
+    bucket = required_str(event, "bucket", "an S3 bucket name")
+    key = required_str(event, "stateKey", "an S3 key")
+    fingerprint = required_str(event, "dataFingerprint", "a non-empty string")
+    execution = required_str(event, "executionName", "a non-empty string")
+    import_job = required_str(event, "datasetImportJobArn", "a non-empty string")
+    run_started_at = required_str(event, "runStartedAt", "an ISO-8601 time")
+    try:
+        started = parse_time(run_started_at)
+    except ValueError:
+        raise InvalidEventError(f"field 'runStartedAt' must be an ISO-8601 time; got {run_started_at!r}") from None
+    branches = event["solutions"]
+    if not isinstance(branches, list) or not all(
+        isinstance(b, Mapping) and isinstance(b.get("solution"), str) and b.get("outcome") in SOLUTION_OUTCOMES
+        for b in branches
+    ):
+        raise InvalidEventError(
+            "field 'solutions' must list each branch's {solution, outcome: "
+            + "|".join(SOLUTION_OUTCOMES)
+            + "}; got "
+            + repr(branches)[:500]
+        )
+    polls, paths = event.get("polls", {}), event.get("resourcePaths", {})
+    if not isinstance(polls, Mapping) or not isinstance(paths, Mapping):
+        raise InvalidEventError("fields 'polls' and 'resourcePaths' must be JSON objects when given")
+    shared_paths = {stage: path for stage, path in paths.items() if stage not in SOLUTION_STAGES}
+    solution_paths = {stage: path for stage, path in paths.items() if stage in SOLUTION_STAGES}
+    client = DEPENDENCIES.client("s3")
+    state: dict[str, Any] = dict(read_state(client, bucket, key))
+    now = DEPENDENCIES.now()
+    shared = measured_stage_seconds(polls, shared_paths, "FULL", created_since=started)
+    state["stageSeconds"] = {**state.get("stageSeconds", {}), **shared}
+    metrics = [
+        _metric(STAGE_DURATION_METRIC, seconds, "Seconds", str(event.get("pipelineName")), Stage=stage)
+        for stage, seconds in shared.items()
+    ]
+    summaries = []
+    for branch in branches:
+        name, outcome = branch["solution"], branch["outcome"]
+        summary = {k: v for k, v in branch.items() if k != "polls"}
+        summaries.append(summary)
+        if outcome not in RECORD_OUTCOMES:
+            continue
+        mode = branch.get("trainingMode")
+        if mode not in TRAINING_MODES:
+            raise InvalidEventError(f"solution {name!r} trained without a trainingMode; got {mode!r}")
+        branch_polls = branch.get("polls") if isinstance(branch.get("polls"), Mapping) else {}
+        measured = measured_stage_seconds(branch_polls, solution_paths, mode, created_since=started)
+        run = {
+            "dataFingerprint": fingerprint,
+            "executionName": execution,
+            "datasetImportJobArn": import_job,
+            "solutionVersionArn": required_str(branch, "solutionVersionArn", "the trained version's ARN"),
+            **({"campaignArn": branch["campaignArn"]} if outcome == "succeeded" and branch.get("campaignArn") else {}),
+            **({"evaluation": branch["evaluation"]} if isinstance(branch.get("evaluation"), Mapping) else {}),
+        }
+        new_record = record_training(
+            solution_record(state, name),
+            outcome=outcome,
+            run=run,
+            training_mode=mode,
+            run_started_at=run_started_at,
+            stage_seconds=measured,
+            recorded_at=now,
+        )
+        state = record_solution_training(state, name, new_record)
+        pipeline = str(event.get("pipelineName"))
+        metrics += [
+            _metric(STAGE_DURATION_METRIC, seconds, "Seconds", pipeline, Stage=stage, Solution=name)
+            for stage, seconds in measured.items()
+        ]
+        evaluation = branch.get("evaluation")
+        value = evaluation.get("candidate", {}).get("value") if isinstance(evaluation, Mapping) else None
+        if outcome == "succeeded" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            metrics.append(
+                _metric(
+                    DEPLOYED_MODEL_METRIC, value, "None", pipeline, Metric=str(evaluation.get("metric")), Solution=name
+                )
+            )
+    write_state(client, bucket, key, state)
+    if "metricNamespace" in event and metrics:
+        namespace = required_str(event, "metricNamespace", "a CloudWatch namespace")
+        DEPENDENCIES.client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=metrics)
+    outcome = run_outcome([b["outcome"] for b in branches])
+    failed = [b for b in branches if b["outcome"] == "failed"]
+    result = {
+        "outcome": outcome,
+        "reason": "; ".join(_solution_reason(b) for b in branches),
+        "failure": {
+            "Error": "SolutionFailed",
+            "Cause": "; ".join(
+                f"{b['solution']} failed in {b.get('failedStage')}: {b.get('error')}: {b.get('cause')}" for b in failed
+            ),
+        }
+        if failed
+        else None,
+        "solutions": summaries,
+    }
+    _log_event(
+        "record_run",
+        status="ok",
+        state=f"s3://{bucket}/{key}",
+        outcome=outcome,
+        solutions={b["solution"]: b["outcome"] for b in branches},
+    )
+    return result
+
+
+def _solution_reason(branch: Mapping[str, Any]) -> str:
+    """One solution's outcome in a sentence, for the run's reason."""
+    name, outcome = branch["solution"], branch["outcome"]
+    if outcome == "failed":
+        return f"{name}: failed in {branch.get('failedStage')} ({branch.get('error')})"
+    if outcome == "skipped":
+        return f"{name}: skipped ({branch.get('reason')})"
+    verb = "deployed" if outcome == "succeeded" else "rejected"
+    return f"{name}: {verb} ({branch.get('reason')})"
 
 
 def _metric(name: str, value: float, unit: str, pipeline: str, **dimensions: str) -> dict[str, Any]:

@@ -43,23 +43,28 @@ REQUIRED_INTERACTION_FIELDS = ("USER_ID", "ITEM_ID", "TIMESTAMP")
 REQUIRED_ITEM_FIELDS = ("ITEM_ID",)
 # Register personalize.update-training.recipes.
 UPDATE_CAPABLE_RECIPES = frozenset({"aws-user-personalization", "aws-hrnn-coldstart"})
-KNOWN_RECIPES = frozenset(
-    {
-        "aws-user-personalization",
-        "aws-user-personalization-v2",
-        "aws-hrnn",
-        "aws-hrnn-coldstart",
-        "aws-hrnn-metadata",
-        "aws-personalized-ranking",
-        "aws-personalized-ranking-v2",
-        "aws-popularity-count",
-        "aws-trending-now",
-        "aws-sims",
-        "aws-similar-items",
-        "aws-semantic-similarity",
-        "aws-next-best-action",
-    }
-)
+# Each recipe's type, as DescribeRecipe answers it (register personalize.recipes.types): the
+# developer guide's recipe table and recipe pages. The model's Recipe.recipeType documents three
+# values; POPULAR_ITEMS (the table's, for Popularity-Count and Trending-Now) and the types of the
+# two newest recipes are the guide's words, not the model's.
+RECIPE_TYPES = {
+    "aws-user-personalization": "USER_PERSONALIZATION",
+    "aws-user-personalization-v2": "USER_PERSONALIZATION",
+    "aws-hrnn": "USER_PERSONALIZATION",
+    "aws-hrnn-coldstart": "USER_PERSONALIZATION",
+    "aws-hrnn-metadata": "USER_PERSONALIZATION",
+    "aws-personalized-ranking": "PERSONALIZED_RANKING",
+    "aws-personalized-ranking-v2": "PERSONALIZED_RANKING",
+    "aws-popularity-count": "POPULAR_ITEMS",
+    "aws-trending-now": "POPULAR_ITEMS",
+    "aws-sims": "RELATED_ITEMS",
+    "aws-similar-items": "RELATED_ITEMS",
+    "aws-semantic-similarity": "RELATED_ITEMS",
+    "aws-next-best-action": "PERSONALIZED_ACTIONS",
+}
+KNOWN_RECIPES = frozenset(RECIPE_TYPES)
+# GetPersonalizedRanking ranks at most 500 items (the API reference's inputList; the model sets no bound).
+RANKING_INPUT_MAX = 500
 RECIPE_ARN = re.compile(r"arn:aws:personalize:::recipe/([a-z0-9-]+)")
 IN_FLIGHT = frozenset({"CREATE PENDING", "CREATE IN_PROGRESS", "CREATE STOPPING"})
 FAILABLE_KINDS = frozenset(
@@ -185,6 +190,7 @@ class PersonalizeCore:
         # Scheduled automatic trainings that did not start (solution busy, no data), for reports.
         self.autotraining_skipped: list[tuple[str, datetime]] = []
         self._next_metrics: list[dict[str, float]] = []
+        self._next_metrics_of: dict[str, list[dict[str, float]]] = {}
         self._failures: dict[str, list[str]] = {}
         self._throttles: dict[str, list[str]] = {}
         self._sticky: set[str] = set()
@@ -227,11 +233,12 @@ class PersonalizeCore:
 
     # ----------------------------------------------------------------- test controls
 
-    def fail_next(self, resource_kind: str, reason: str) -> None:
-        """The next created resource of this kind ends in CREATE FAILED with ``reason``."""
+    def fail_next(self, resource_kind: str, reason: str, *, name: str | None = None) -> None:
+        """The next created resource of this kind ends in CREATE FAILED with ``reason``; with ``name``,
+        the next one of that name (a solution version's is its solution's)."""
         if resource_kind not in FAILABLE_KINDS:
             raise ValueError(f"unknown resource kind {resource_kind!r}; use one of {sorted(FAILABLE_KINDS)}")
-        self._failures.setdefault(resource_kind, []).append(reason)
+        self._failures.setdefault(resource_kind if name is None else f"{resource_kind}@{name}", []).append(reason)
 
     def throttle(self, operation_name: str, times: int = 1, code: str = "ThrottlingException") -> None:
         """The next ``times`` calls of the operation fail with ``code`` before doing anything."""
@@ -256,9 +263,14 @@ class PersonalizeCore:
         """Resources of this kind deleted from now on stay DELETE IN_PROGRESS forever."""
         self._sticky.add(kind)
 
-    def set_metrics(self, solution_version_arn: str | None, metrics: dict[str, float]) -> None:
-        """Fix GetSolutionMetrics for a version; ``None`` applies to the next created version."""
-        if solution_version_arn is None:
+    def set_metrics(
+        self, solution_version_arn: str | None, metrics: dict[str, float], *, solution: str | None = None
+    ) -> None:
+        """Fix GetSolutionMetrics for a version; ``None`` applies to the next created version (of the
+        solution named ``solution``, when given)."""
+        if solution is not None:
+            self._next_metrics_of.setdefault(solution, []).append(dict(metrics))
+        elif solution_version_arn is None:
             self._next_metrics.append(dict(metrics))
         else:
             self._metrics[solution_version_arn] = dict(metrics)
@@ -309,8 +321,8 @@ class PersonalizeCore:
         self._counter += 1
         return hashlib.sha256("/".join((*parts, str(self._counter))).encode()).hexdigest()
 
-    def _life(self, duration: float, kind: str | None) -> Lifecycle:
-        failures = self._failures.get(kind or "", [])
+    def _life(self, duration: float, kind: str | None, name: str | None = None) -> Lifecycle:
+        failures = self._failures.get(f"{kind}@{name}") or self._failures.get(kind or "", [])
         return Lifecycle(
             created=self._now(),
             duration=duration,

@@ -9,6 +9,8 @@ from typing import Any
 
 from simulator.personalize.core import (
     IN_FLIGHT,
+    RANKING_INPUT_MAX,
+    RECIPE_TYPES,
     in_use,
     invalid_input,
     not_found,
@@ -162,7 +164,56 @@ class ServingOperations:
 
     @operation("personalize-runtime", "GetRecommendations")
     def _get_recommendations(self, p: dict[str, Any]) -> dict[str, Any]:
-        """A user the version never saw gets popular items (register personalize.get-recommendations.unknown-user)."""
+        """What the campaign's recipe type answers (register personalize.recipes.types): a user's
+        recommendations (USER_PERSONALIZATION, POPULAR_ITEMS), or the items related to ``itemId``
+        (RELATED_ITEMS, required there). A user the version never saw gets popular items, and so
+        does an item it never saw (register personalize.get-recommendations.unknown-user)."""
+        campaign = self._active_campaign(p)
+        recipe_type = self._recipe_type(campaign)
+        if recipe_type == "PERSONALIZED_RANKING":
+            raise invalid_input(
+                f"Campaign {campaign.arn} uses a PERSONALIZED_RANKING recipe: call GetPersonalizedRanking"
+            )
+        if recipe_type == "RELATED_ITEMS" and "itemId" not in p:
+            raise invalid_input("itemId is required for a campaign of a RELATED_ITEMS recipe")
+        if recipe_type == "USER_PERSONALIZATION" and "userId" not in p:
+            raise invalid_input("userId is required for a campaign of a USER_PERSONALIZATION recipe")
+        if "userId" not in p and "itemId" not in p:
+            raise invalid_input("userId or itemId is required")
+        model = self._models.get(self._served(campaign)["solutionVersionArn"], Model())
+        exclude = set(model.seen.get(p.get("userId", ""), set())) | ({p["itemId"]} if "itemId" in p else set())
+        keep = self._filter_for(campaign, p) if "filterArn" in p else None
+        scores = model.popularity
+        if recipe_type == "RELATED_ITEMS":
+            exclude = {p["itemId"]}
+            scores = related_items(model, p["itemId"]) or model.popularity
+        items = rank(scores, exclude, p.get("numResults", 25), keep)
+        request_id = self._token(campaign.arn, p.get("userId", p.get("itemId", "")))
+        return {"itemList": items, "recommendationId": f"RID-{request_id[:8]}-{request_id[8:12]}-{request_id[12:24]}"}
+
+    @operation("personalize-runtime", "GetPersonalizedRanking")
+    def _get_personalized_ranking(self, p: dict[str, Any]) -> dict[str, Any]:
+        """The user's ranking of ``inputList``, for a campaign of a PERSONALIZED_RANKING recipe: every
+        item of the list, most relevant first; items the version never saw come last."""
+        campaign = self._active_campaign(p)
+        if self._recipe_type(campaign) != "PERSONALIZED_RANKING":
+            raise invalid_input(f"Campaign {campaign.arn} does not use a PERSONALIZED_RANKING recipe")
+        if len(p["inputList"]) > RANKING_INPUT_MAX:
+            raise invalid_input(f"inputList has {len(p['inputList'])} items; at most {RANKING_INPUT_MAX} are ranked")
+        model = self._models.get(self._served(campaign)["solutionVersionArn"], Model())
+        keep = self._filter_for(campaign, p) if "filterArn" in p else None
+        listed = list(dict.fromkeys(p["inputList"]))
+        known = Counter({item: model.popularity[item] for item in listed if model.popularity[item]})
+        ranked = rank(known, set(), len(listed), keep)
+        unknown = [i for i in listed if i not in known and (keep is None or keep(i))]
+        ranked += [{"itemId": item, "score": 0.0} for item in unknown]
+        request_id = self._token(campaign.arn, p["userId"])
+        return {
+            "personalizedRanking": ranked,
+            "recommendationId": f"RID-{request_id[:8]}-{request_id[8:12]}-{request_id[12:24]}",
+        }
+
+    def _active_campaign(self, p: dict[str, Any]) -> Resource:
         if "campaignArn" not in p:
             raise invalid_input("This simulator serves campaigns only: campaignArn is required")
         campaign = self._resources.get(p["campaignArn"])
@@ -171,14 +222,23 @@ class ServingOperations:
         status = self._campaign_status(campaign)
         if status != "ACTIVE":
             raise not_found(f"Campaign {campaign.arn} is not active (current status: {status})")
-        if "userId" not in p and "itemId" not in p:
-            raise invalid_input("userId or itemId is required")
-        model = self._models.get(self._served(campaign)["solutionVersionArn"], Model())
-        exclude = set(model.seen.get(p.get("userId", ""), set())) | ({p["itemId"]} if "itemId" in p else set())
-        keep = self._filter_for(campaign, p) if "filterArn" in p else None
-        items = rank(model.popularity, exclude, p.get("numResults", 25), keep)
-        request_id = self._token(campaign.arn, p.get("userId", ""))
-        return {"itemList": items, "recommendationId": f"RID-{request_id[:8]}-{request_id[8:12]}-{request_id[12:24]}"}
+        return campaign
+
+    def _recipe_type(self, campaign: Resource) -> str:
+        """The type of the recipe of the campaign's solution, as DescribeRecipe answers it."""
+        solution = self._resources.get(str(campaign.parent))
+        recipe = solution.attrs.get("recipeArn", "") if solution is not None else ""
+        return RECIPE_TYPES.get(str(recipe).rsplit("/", 1)[-1], "USER_PERSONALIZATION")
+
+
+def related_items(model: Model, item_id: str) -> Counter[str]:
+    """Items the users of ``item_id`` also interacted with, by how many of them did: what an
+    item-to-item model learns from interactions alone."""
+    related: Counter[str] = Counter()
+    for items in model.seen.values():
+        if item_id in items:
+            related.update(items - {item_id})
+    return related
 
 
 def rank(

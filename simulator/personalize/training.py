@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from simulator.personalize.core import (
@@ -12,6 +12,7 @@ from simulator.personalize.core import (
     KNOWN_RECIPES,
     MIN_TRAINING_USERS,
     RECIPE_ARN,
+    RECIPE_TYPES,
     SERVICE_MODELS,
     UPDATE_CAPABLE_RECIPES,
     in_use,
@@ -56,6 +57,24 @@ class TrainingOperations:
             shape = SERVICE_MODELS["personalize"].shape_for("SolutionVersionSummary")
             body["latestSolutionVersion"] = {k: v for k, v in latest.items() if k in shape.members}
         return body
+
+    @operation("personalize", "DescribeRecipe")
+    def _describe_recipe(self, p: dict[str, Any]) -> dict[str, Any]:
+        """A predefined recipe and its type (register personalize.recipes.types)."""
+        name = _recipe_name(p["recipeArn"])
+        epoch = datetime(2019, 6, 10, tzinfo=UTC)
+        return {
+            "recipe": {
+                "name": name,
+                "recipeArn": p["recipeArn"],
+                "algorithmArn": f"arn:aws:personalize:::algorithm/{name}",
+                "featureTransformationArn": f"arn:aws:personalize:::feature-transformation/{name}",
+                "status": "ACTIVE",
+                "recipeType": RECIPE_TYPES[name],
+                "creationDateTime": epoch,
+                "lastUpdatedDateTime": epoch,
+            }
+        }
 
     @operation("personalize", "DescribeSolution")
     def _describe_solution(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -103,7 +122,7 @@ class TrainingOperations:
             raise SimulatedServiceError("LimitExceededException", "Exceeded the maximum number of concurrent trainings")
         arn = f"{solution.arn}/{self._token(solution.arn)[:8]}"
         duration = self.durations.solution_version_update if mode == "UPDATE" else self.durations.solution_version
-        life = self._life(duration, "solution_version")
+        life = self._life(duration, "solution_version", solution.name)
         if at is not None:
             life.created = at
         model, problem = self._train(solution.parent or "", life.created)
@@ -115,7 +134,9 @@ class TrainingOperations:
         attrs = {"trainingMode": mode, **({"versionName": name} if name else {})}
         version = self._add("solution_version", arn, solution.name, life, attrs, solution.arn)
         self._models[arn] = model
-        if self._next_metrics:
+        if self._next_metrics_of.get(solution.name):
+            self._metrics.setdefault(arn, self._next_metrics_of[solution.name].pop(0))
+        elif self._next_metrics:
             self._metrics.setdefault(arn, self._next_metrics.pop(0))
         return version
 

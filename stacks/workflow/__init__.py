@@ -7,6 +7,7 @@ definition (a dict), assembled from one module per phase of a run:
 - :mod:`.ensure_and_import`: the dataset group, the datasets, this run's imports and the filters;
 - :mod:`.data_deletion`: users' deletion requests, honoured before training;
 - :mod:`.train_and_evaluate`: the solution, the training and the quality gate;
+- :mod:`.solutions`: with several solutions, one branch of those phases per solution, and the run's outcome;
 - :mod:`.batch_recommendations`: with batch output, the batch job, its check and the manifest;
 - :mod:`.deploy_and_smoke_test`: with a campaign, the campaign and the smoke test;
 - :mod:`.success`: the record, the summary and the success event;
@@ -35,6 +36,7 @@ from stacks.workflow.deploy_and_smoke_test import build_deploy_and_smoke_test
 from stacks.workflow.ensure_and_import import build_ensure_and_import, build_ensure_filters
 from stacks.workflow.guard_and_prepare import build_guard_and_prepare
 from stacks.workflow.sdk import Graph
+from stacks.workflow.solutions import build_solutions
 from stacks.workflow.success import build_success
 from stacks.workflow.train_and_evaluate import build_train_and_evaluate
 
@@ -49,15 +51,18 @@ def build_workflow_definition(config: PipelineConfig) -> dict[str, Any]:
     the batch output published; so a failure leaves both the campaign and the manifest as they were.
     """
     b = WorkflowBuilder(config)
-    deployment = config.deployment
-    deploy = build_success(b)
-    if deployment.batch_job:
-        deploy = build_publish_batch_output(b, then=deploy)
-    if deployment.campaign:
-        deploy = build_deploy_and_smoke_test(b, then=deploy)
-    if deployment.batch_job:
-        deploy = build_batch_job(b, then=deploy)
-    train = build_train_and_evaluate(b, deploy=deploy)
+    if config.several_solutions:
+        train = build_solutions(b)
+    else:
+        deployment = config.deployment
+        deploy = build_success(b)
+        if deployment.batch_job:
+            deploy = build_publish_batch_output(b, then=deploy)
+        if deployment.campaign:
+            deploy = build_deploy_and_smoke_test(b, then=deploy)
+        if deployment.batch_job:
+            deploy = build_batch_job(b, then=deploy)
+        train = build_train_and_evaluate(b, deploy=deploy)
     if config.filters:
         train = build_ensure_filters(b, then=train)
     train = build_data_deletion(b, then=train)
@@ -91,9 +96,10 @@ def execution_timeout_seconds(config: PipelineConfig) -> int:
 
 
 def _comment(config: PipelineConfig) -> str:
+    recipes = ", ".join(f"{s.name}: {s.recipe_name}" if s.name else s.recipe_name for s in config.trained_solutions)
     return (
         f"Retrains the Amazon Personalize pipeline '{config.pipeline_name}' "
-        f"({config.recipe_name}) on the ratings in s3://<data bucket>/{config.data.raw_key}."
+        f"({recipes}) on the ratings in s3://<data bucket>/{config.data.raw_key}."
     )
 
 

@@ -7,6 +7,7 @@ says which steps it has and how they connect.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from contract.events import EVENT_DETAIL_TYPE, EVENT_SOURCE, METRIC_NAMESPACE, STAGE_NOTIFICATION, STAGE_RECORD
@@ -15,8 +16,9 @@ from contract.layout import STATE_KEY
 from contract.names import PersonalizeNames
 from contract.readiness import ReadinessCheck
 from contract.resources import DATA_BUCKET_PLACEHOLDER, PUT_EVENTS_INTEGRATION
-from stacks.config import PipelineConfig
-from stacks.workflow.outcomes import outcome_detail
+from contract.wait_states import SCOPE_SEPARATOR
+from stacks.config import PipelineConfig, SolutionConfig
+from stacks.workflow.outcomes import failure_detail
 from stacks.workflow.sdk import Catch, Fail, Pass, Retry, State, Task
 from stacks.workflow.waits import build_wait_until_active
 
@@ -56,10 +58,18 @@ class FailWithCausePath(Fail):
 
 
 class WorkflowBuilder:
-    """The shared parts of one definition under construction."""
+    """The shared parts of one definition under construction.
+
+    ``solution`` is the one the phases of training and deployment build for: the single solution of
+    a config without ``solutions``; a :class:`SolutionBranchBuilder` builds one listed solution's branch.
+    """
+
+    # Whether the states built go on a solution's branch (they end it rather than the run).
+    in_branch = False
 
     def __init__(self, config: PipelineConfig) -> None:
         self.config = config
+        self.solution: SolutionConfig = config.trained_solutions[0]
         self.names = PersonalizeNames(config.pipeline_name)
         self.run_failed = FailWithCausePath(
             "Run failed",
@@ -67,24 +77,17 @@ class WorkflowBuilder:
             error_path="$.failure.Error",
             cause_path="$.failure.Cause",
         )
-        self.publish_failure = self._publish(
-            "Publish failure",
-            outcome_detail(
-                config,
-                "failed",
-                reason=None,
-                failed_stage="$.failure.Stage",
-                error="$.failure.Error",
-                cause="$.failure.Cause",
-            ),
-            self.run_failed,
-        )
+        self.publish_failure = self._publish("Publish failure", failure_detail(config), self.run_failed)
         # The failure is the news; an event that cannot be published must not replace its cause.
         # The execution still ends FAILED, which the ExecutionsFailed alarm reports.
         self.publish_failure.add_catch(
             Catch(error_equals=["States.ALL"], next_step=self.run_failed, result_path="$.publishError")
         )
         self._failed_in: dict[str, Pass] = {}
+
+    def state_name(self, name: str) -> str:
+        """The name of a state this builder makes (unique in the whole state machine)."""
+        return name
 
     def failure_in(self, stage: str) -> Pass:
         """The one state per stage that adds the stage to ``$.failure`` on the way to the failure event."""
@@ -98,6 +101,10 @@ class WorkflowBuilder:
             self._failed_in[stage] = failed
         return self._failed_in[stage]
 
+    def scoped(self, check: ReadinessCheck) -> ReadinessCheck:
+        """The check as this builder's states wait for it."""
+        return check
+
     def catch_failures(self, task: Task, stage: str) -> Task:
         task.add_catch(Catch(error_equals=["States.ALL"], next_step=self.failure_in(stage), result_path="$.failure"))
         return task
@@ -107,7 +114,7 @@ class WorkflowBuilder:
     ) -> Task:
         """A Lambda step: retried on Lambda's own errors, on throttling and on busy resources."""
         task = Task(
-            state_name,
+            self.state_name(state_name),
             resource="${" + function.placeholder + "}",
             parameters=parameters,
             result_path=result_path,
@@ -122,7 +129,7 @@ class WorkflowBuilder:
 
     def wait_until_active(self, check: ReadinessCheck, next_step: State, stage: str) -> State:
         return build_wait_until_active(
-            check,
+            self.scoped(check),
             next_step=next_step,
             on_failure=self.failure_in(stage),
             catch_failures=lambda task: self.catch_failures(task, stage),
@@ -177,3 +184,54 @@ class WorkflowBuilder:
             "$.recorded",
             STAGE_RECORD,
         )
+
+
+class SolutionBranchBuilder(WorkflowBuilder):
+    """One listed solution's branch of the run (config ``solutions``).
+
+    Its states are named ``<solution>: <state>``. A failure ends the branch with the solution's
+    outcome instead of failing the run, so the other solutions go on; the run decides its own
+    outcome from every branch's once all have ended (stacks/workflow/solutions.py).
+    """
+
+    in_branch = True
+
+    def __init__(self, config: PipelineConfig, solution: SolutionConfig) -> None:
+        if solution.name is None:
+            raise ValueError("a branch is built for a listed solution, which has a name")
+        self.config = config
+        self.solution = solution
+        self.names = PersonalizeNames(config.pipeline_name).for_solution(solution.name)
+        self._failed_in: dict[str, Pass] = {}
+
+    @property
+    def scope(self) -> str:
+        return self.solution.label
+
+    def state_name(self, name: str) -> str:
+        return f"{self.scope}{SCOPE_SEPARATOR}{name}"
+
+    def scoped(self, check: ReadinessCheck) -> ReadinessCheck:
+        return replace(check, scope=self.scope)
+
+    def failure_in(self, stage: str) -> Pass:
+        """The branch's end after a failure at ``stage``: the solution's outcome, failed, with the cause."""
+        if stage not in self._failed_in:
+            self._failed_in[stage] = Pass(
+                self.state_name(f"Failed in {stage}"),
+                comment="This solution failed; the others go on, and the run fails once all have ended.",
+                parameters={
+                    "solution": self.scope,
+                    "outcome": "failed",
+                    "failedStage": stage,
+                    "error.$": "$.failure.Error",
+                    "cause.$": "$.failure.Cause",
+                },
+            )
+        return self._failed_in[stage]
+
+    def publish_outcome(self, state_name: str, detail: dict[str, Any], next_step: State) -> Task:
+        raise TypeError("a solution's branch publishes no outcome: the run publishes one for all solutions")
+
+    def record_run(self, state_name: str, outcome: str) -> Task:
+        raise TypeError("a solution's branch records nothing: the run records every solution's outcome at once")

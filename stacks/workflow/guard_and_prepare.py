@@ -18,7 +18,7 @@ from contract.layout import (
     STATE_KEY,
     TRAINING_PREFIX,
 )
-from contract.readiness import CAMPAIGN_ROLLBACK
+from contract.readiness import CAMPAIGN_ROLLBACK, ReadinessCheck
 from contract.resources import DATA_BUCKET_PLACEHOLDER
 from stacks.workflow.builder import WorkflowBuilder
 from stacks.workflow.outcomes import outcome_detail
@@ -29,7 +29,7 @@ def build_guard_and_prepare(b: WorkflowBuilder, *, then: State) -> State:
     """The run's first states; a run with new data goes on to ``then``. Returns the start state."""
     config = b.config
     deployment = config.deployment
-    checks = config.readiness_checks
+    checks = config.run_checks
     # Decided on ARNs and start times, not on a count: ListExecutions is eventually consistent
     # (register sfn.list-executions.eventual-consistency), so this run may not be listed yet.
     guard = b.invoke(
@@ -64,15 +64,7 @@ def build_guard_and_prepare(b: WorkflowBuilder, *, then: State) -> State:
             "minRating": config.data.min_rating,
             "outputKey.$": f"States.Format('{TRAINING_PREFIX}{{}}/interactions.csv', $$.Execution.Name)",
             "stateKey": STATE_KEY,
-            "plan": {
-                "trainingMode": config.training.mode,
-                "fullRetrainEveryDays": config.training.full_retrain_every_days,
-                "runStartedAt.$": "$$.Execution.StartTime",
-                "polling": {
-                    check.key: {"intervalSeconds": check.interval_seconds, "maxChecks": check.max_checks}
-                    for check in checks
-                },
-            },
+            "plan": _plan_input(b),
             **({"items": _items_input(b)} if config.data.uses_items else {}),
             "deletion": {
                 "prefix": DELETION_REQUESTS_PREFIX,
@@ -104,25 +96,7 @@ def build_guard_and_prepare(b: WorkflowBuilder, *, then: State) -> State:
         comment="Per-stage check counters and waits (learned from earlier runs) bound every wait.",
         parameters={
             "data.$": "$.data",
-            "checks": {
-                check.key: {
-                    "count": 0,
-                    "waitSeconds.$": f"$.data.plan.waits.{check.key}.firstSeconds",
-                    "intervalSeconds.$": f"$.data.plan.waits.{check.key}.intervalSeconds",
-                }
-                for check in checks
-            }
-            | (
-                {
-                    CAMPAIGN_ROLLBACK.key: {
-                        "count": 0,
-                        "waitSeconds": CAMPAIGN_ROLLBACK.interval_seconds,
-                        "intervalSeconds": CAMPAIGN_ROLLBACK.interval_seconds,
-                    }
-                }
-                if deployment.campaign
-                else {}
-            ),
+            "checks": check_counters(checks, rollback=deployment.campaign and not config.several_solutions),
             "poll": {},
         },
     )
@@ -168,6 +142,56 @@ def build_guard_and_prepare(b: WorkflowBuilder, *, then: State) -> State:
     )
     Chain([plan_waits, then])
     return check_input
+
+
+def polling_input(checks: tuple[ReadinessCheck, ...]) -> dict[str, Any]:
+    """Each check's configured pace, from which the data preparation plans the run's waits."""
+    return {check.key: {"intervalSeconds": check.interval_seconds, "maxChecks": check.max_checks} for check in checks}
+
+
+def check_counters(checks: tuple[ReadinessCheck, ...], *, rollback: bool) -> dict[str, Any]:
+    """Each wait's counter, starting at zero, with the planned first wait and interval
+    (``$.data.plan.waits``); with a campaign, the rollback's at the configured pace."""
+    counters: dict[str, Any] = {
+        check.key: {
+            "count": 0,
+            "waitSeconds.$": f"$.data.plan.waits.{check.key}.firstSeconds",
+            "intervalSeconds.$": f"$.data.plan.waits.{check.key}.intervalSeconds",
+        }
+        for check in checks
+    }
+    if rollback:
+        counters[CAMPAIGN_ROLLBACK.key] = {
+            "count": 0,
+            "waitSeconds": CAMPAIGN_ROLLBACK.interval_seconds,
+            "intervalSeconds": CAMPAIGN_ROLLBACK.interval_seconds,
+        }
+    return counters
+
+
+def _plan_input(b: WorkflowBuilder) -> dict[str, Any]:
+    """What the data preparation plans from: the training mode and its floor, and each wait's pace;
+    with several solutions, per solution (each has its own record, mode and waits)."""
+    config = b.config
+    if not config.several_solutions:
+        return {
+            "trainingMode": config.training.mode,
+            "fullRetrainEveryDays": config.training.full_retrain_every_days,
+            "runStartedAt.$": "$$.Execution.StartTime",
+            "polling": polling_input(config.run_checks),
+        }
+    return {
+        "runStartedAt.$": "$$.Execution.StartTime",
+        "polling": polling_input(config.run_checks),
+        "solutions": {
+            str(solution.name): {
+                "trainingMode": solution.training.mode,
+                "fullRetrainEveryDays": solution.training.full_retrain_every_days,
+                "polling": polling_input(config.solution_checks(solution)),
+            }
+            for solution in config.solutions
+        },
+    }
 
 
 def _items_input(b: WorkflowBuilder) -> dict[str, Any]:

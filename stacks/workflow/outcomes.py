@@ -36,12 +36,14 @@ def outcome_detail(
     campaign_arn: str | None = None,
     batch_output: str | None = None,
     deletion_requests: str | None = None,
+    solutions: str | None = None,
 ) -> dict[str, Any]:
     """The detail of a run's outcome event: the same keys for every outcome, null where a run has no value.
 
     Each keyword is a JSONPath into the state at the publishing step (or None). Consumers can
     match on ``outcome`` and read every key without checking whether it exists. A deployment to
-    batch adds ``batchOutput`` (the published manifest on success) to every outcome it publishes.
+    batch adds ``batchOutput`` (the published manifest on success) to every outcome it publishes; a
+    config with several solutions adds ``solutions``: each solution's outcome, once their branches ended.
     """
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {OUTCOMES}; got {outcome!r}")
@@ -65,4 +67,21 @@ def outcome_detail(
         # Users' deletion requests this run honoured (requests, job), once it got past them.
         **field("deletionRequests", deletion_requests),
         **(field("batchOutput", batch_output) if config.deployment.batch_job else {}),
+        **(field("solutions", solutions) if config.several_solutions else {}),
     }
+
+
+def failure_detail(
+    config: PipelineConfig, *, deletion_requests: str | None = None, solutions: str | None = None
+) -> dict[str, Any]:
+    """A failed run's outcome: the stage, error and cause at ``$.failure`` (and what else it reached)."""
+    return outcome_detail(
+        config,
+        "failed",
+        reason=None,
+        failed_stage="$.failure.Stage",
+        error="$.failure.Error",
+        cause="$.failure.Cause",
+        deletion_requests=deletion_requests,
+        solutions=solutions,
+    )

@@ -16,11 +16,11 @@ from stacks.workflow.sdk import Chain, Choice, ChoiceRule, Pass, State, Succeed
 
 def build_train_and_evaluate(b: WorkflowBuilder, *, deploy: State) -> State:
     """A version that passes the gate goes on to ``deploy``. Returns the phase's first state."""
-    config, names = b.config, b.names
+    solution, names = b.solution, b.names
     ensure_solution = b.invoke(
         "Ensure solution",
         ENSURE_SOLUTION,
-        {"name": names.solution, "datasetGroupArn.$": "$.datasetGroup.arn", "recipeArn": config.recipe_arn},
+        {"name": names.solution, "datasetGroupArn.$": "$.datasetGroup.arn", "recipeArn": solution.recipe_arn},
         "$.solution",
         STAGE_SOLUTION,
     )
@@ -45,17 +45,44 @@ def build_train_and_evaluate(b: WorkflowBuilder, *, deploy: State) -> State:
             # Compared with the campaign's version, or without a campaign with the published batch output's.
             **(
                 {"campaignName": names.campaign}
-                if config.deployment.campaign
+                if solution.deployment.campaign
                 else {"servedSolutionVersionArn.$": "$.data.batch.servedSolutionVersionArn"}
             ),
-            "metric": config.quality_gate.metric,
-            "maxRelativeRegression": config.quality_gate.max_relative_regression,
-            "minimum": config.quality_gate.minimum,
+            "metric": solution.quality_gate.metric,
+            "maxRelativeRegression": solution.quality_gate.max_relative_regression,
+            "minimum": solution.quality_gate.minimum,
         },
         "$.evaluation",
         STAGE_EVALUATION,
     )
-    gate = Choice("Quality gate passed?")
+    gate = Choice(b.state_name("Quality gate passed?"))
+    ensure_solution.next(b.wait_until_active(SOLUTION_READY, start_training, STAGE_SOLUTION))
+    start_training.next(b.wait_until_active(TRAINING_READY, evaluate, STAGE_TRAINING))
+    evaluate.next(gate)
+    gate.add_choice(ChoiceRule.BooleanEquals(variable="$.evaluation.passed", value=True), deploy)
+    gate.default_choice(_rejected(b))
+    return ensure_solution
+
+
+def _rejected(b: WorkflowBuilder) -> State:
+    """What a rejected version leads to: on a solution's branch, the branch's end with its outcome;
+    otherwise the record, the summary and the rejection event."""
+    if b.in_branch:
+        return Pass(
+            b.state_name("Solution rejected"),
+            comment="This solution's campaign keeps serving its previous version.",
+            parameters={
+                "solution": b.solution.label,
+                "outcome": "rejected",
+                "reason.$": "$.evaluation.reason",
+                "solutionVersionArn.$": "$.solutionVersion.arn",
+                "trainingMode.$": "$.data.plan.trainingMode",
+                "trainingModeReason.$": "$.data.plan.trainingModeReason",
+                "evaluation.$": "$.evaluation",
+                "polls.$": "$.poll",
+            },
+        )
+    config = b.config
     record_rejection = b.record_run("Record rejected version", "rejected")
     summarize_rejection = Pass(
         "Summarize rejection",
@@ -85,10 +112,5 @@ def build_train_and_evaluate(b: WorkflowBuilder, *, deploy: State) -> State:
         ),
         Succeed("Run rejected"),
     )
-    ensure_solution.next(b.wait_until_active(SOLUTION_READY, start_training, STAGE_SOLUTION))
-    start_training.next(b.wait_until_active(TRAINING_READY, evaluate, STAGE_TRAINING))
-    evaluate.next(gate)
-    gate.add_choice(ChoiceRule.BooleanEquals(variable="$.evaluation.passed", value=True), deploy)
-    gate.default_choice(record_rejection)
     Chain([record_rejection, summarize_rejection, publish_rejection])
-    return ensure_solution
+    return record_rejection

@@ -26,6 +26,7 @@ from stacks.config import (
     QualityGateConfig,
     ScheduleConfig,
     TrainingConfig,
+    default_solutions,
     load_config,
 )
 
@@ -54,10 +55,19 @@ def test_empty_block_means_the_defaults() -> None:
     assert load_config({}) == PipelineConfig()
 
 
-def test_shipped_cdk_json_block_spells_out_the_defaults() -> None:
+def test_shipped_cdk_json_block_spells_out_the_defaults_with_two_solutions() -> None:
+    """The shipped config lists top picks per user and "more like this" (Similar-Items, since items
+    are imported when the movie file is there); everything else is the defaults."""
     context = json.loads(CDK_JSON.read_text())["context"]
 
-    assert load_config(context["personalize"]) == PipelineConfig()
+    shipped = load_config(context["personalize"])
+
+    assert shipped == PipelineConfig(solutions=shipped.solutions)
+    assert shipped == load_config({"solutions": default_solutions(DataConfig())})
+    assert [(s.name, s.recipe_name, s.recipe_type) for s in shipped.solutions] == [
+        ("picks", "aws-user-personalization-v2", "USER_PERSONALIZATION"),
+        ("similar", "aws-similar-items", "RELATED_ITEMS"),
+    ]
 
 
 def test_defaults_are_the_documented_values() -> None:
@@ -169,7 +179,7 @@ def test_errors_about_the_whole_block_name_it_personalize(block: Any) -> None:
             {"pipelinename": "films"},
             'Invalid cdk.json context "personalize.pipelinename": got "films"; expected no such key '
             "(known keys: campaignMinProvisionedTps, data, deployment, encryption, filters, logging, notifications, "
-            "pipelineName, qualityGate, recipeArn, schedule, smokeTestUserId, training), "
+            "pipelineName, qualityGate, recipeArn, schedule, smokeTestUserId, solutions, training), "
             "for example removing it or fixing its spelling.",
             id="unknown-top-level-key",
         ),

@@ -1,0 +1,189 @@
+"""End-to-end: several solutions from one import (the shipped config: top picks and similar items).
+
+Each solution trains, is gated and deployed on its own branch; one's rejection or failure neither
+stops nor undoes the other, and the outcome event says which solution did what.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from simulator.cloud_assembly import SynthesizedPipeline, load_synthesized_pipeline
+from simulator.offline import ACCOUNT_ID, REGION, OfflinePipeline, offline_account
+from simulator.sample_data import generate_ratings, to_u_data
+from tests.conftest import REPO, synthesize
+
+ARN = f"arn:aws:personalize:{REGION}:{ACCOUNT_ID}"
+STATE_KEY = "state/pipeline-state.json"
+SHIPPED_BLOCK = json.loads((REPO / "cdk.json").read_text())["context"]["personalize"]
+LOW_METRICS = {
+    "coverage": 0.01,
+    "mean_reciprocal_rank_at_25": 0.01,
+    "normalized_discounted_cumulative_gain_at_5": 0.01,
+    "normalized_discounted_cumulative_gain_at_10": 0.01,
+    "normalized_discounted_cumulative_gain_at_25": 0.01,
+    "precision_at_5": 0.01,
+    "precision_at_10": 0.01,
+    "precision_at_25": 0.01,
+}
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPipeline:
+    return load_synthesized_pipeline(synthesize(tmp_path_factory, SHIPPED_BLOCK))
+
+
+@pytest.fixture
+def pipeline(shipped: SynthesizedPipeline) -> Iterator[OfflinePipeline]:
+    with offline_account() as account:
+        deployed = OfflinePipeline(shipped, account)
+        deployed.upload_raw_data(to_u_data(generate_ratings()))
+        yield deployed
+
+
+def calls(pipeline: OfflinePipeline, operation: str, since: int = 0) -> list[dict[str, Any]]:
+    return [params for name, params in pipeline.account.personalize.calls[since:] if name == operation]
+
+
+def record(pipeline: OfflinePipeline) -> dict[str, Any]:
+    body = pipeline.account.s3().get_object(Bucket=pipeline.bucket_name, Key=STATE_KEY)["Body"]
+    return dict(json.loads(body.read()))
+
+
+def outcome(pipeline: OfflinePipeline) -> dict[str, Any]:
+    return dict(pipeline.events[-1]["detail"])
+
+
+def by_solution(detail: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["solution"]: s for s in detail["solutions"]}
+
+
+def campaign_version(pipeline: OfflinePipeline, name: str) -> str:
+    (campaign,) = [c for c in pipeline.account.personalize.resources_of("campaign") if c["name"] == name]
+    return str(campaign["solutionVersionArn"])
+
+
+def new_ratings_arrive(pipeline: OfflinePipeline, week: int) -> None:
+    ratings = generate_ratings() + generate_ratings(users=30, seed=week, first_user=1000 + 30 * week)
+    pipeline.upload_raw_data(to_u_data(ratings))
+
+
+def test_one_import_trains_both_solutions_and_each_campaign_answers_its_own_request(
+    pipeline: OfflinePipeline,
+) -> None:
+    result = pipeline.start_execution(name="first-run")
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert len(calls(pipeline, "CreateDatasetImportJob")) == 1
+    assert calls(pipeline, "CreateSolution") == [
+        {
+            "name": "movielens-solution-picks",
+            "datasetGroupArn": f"{ARN}:dataset-group/movielens",
+            "recipeArn": "arn:aws:personalize:::recipe/aws-user-personalization-v2",
+            "performAutoTraining": False,
+        },
+        {
+            "name": "movielens-solution-similar",
+            "datasetGroupArn": f"{ARN}:dataset-group/movielens",
+            "recipeArn": "arn:aws:personalize:::recipe/aws-similar-items",
+            "performAutoTraining": False,
+        },
+    ]
+    assert sorted(c["name"] for c in calls(pipeline, "CreateCampaign")) == [
+        "movielens-campaign-picks",
+        "movielens-campaign-similar",
+    ]
+    # Each smoke test asks what its recipe type answers: a user's picks (also through the exclusion
+    # filter), the items related to an item.
+    requests = calls(pipeline, "GetRecommendations")
+    assert {"campaignArn": f"{ARN}:campaign/movielens-campaign-similar", "itemId": "1", "numResults": 10} in requests
+    assert {"campaignArn": f"{ARN}:campaign/movielens-campaign-picks", "userId": "1", "numResults": 10} in requests
+    detail = outcome(pipeline)
+    assert detail["outcome"] == "succeeded"
+    solutions = by_solution(detail)
+    assert {name: s["outcome"] for name, s in solutions.items()} == {"picks": "succeeded", "similar": "succeeded"}
+    assert solutions["similar"]["recommendations"]["itemId"] == "1"
+    assert "1" not in solutions["similar"]["recommendations"]["itemIds"]
+    state = record(pipeline)
+    for name in ("picks", "similar"):
+        run = state["solutions"][name]["lastSuccessfulRun"]
+        assert run["campaignArn"] == f"{ARN}:campaign/movielens-campaign-{name}"
+        assert run["solutionVersionArn"] == solutions[name]["solutionVersionArn"]
+    # The shared stages' durations are the run's; each solution learns its own.
+    assert "DatasetImportJob" in state["stageSeconds"]
+    assert "SolutionVersion.FULL" in state["solutions"]["similar"]["stageSeconds"]
+
+    again = pipeline.start_execution(name="same-data")
+    assert again.status == "SUCCEEDED", again.cause
+    assert outcome(pipeline)["outcome"] == "skipped"
+    assert len(calls(pipeline, "CreateDatasetImportJob")) == 1
+
+
+def test_a_rejected_solution_keeps_its_campaign_while_the_other_is_promoted(pipeline: OfflinePipeline) -> None:
+    assert pipeline.start_execution(name="first").status == "SUCCEEDED"
+    served_similar = campaign_version(pipeline, "movielens-campaign-similar")
+    served_picks = campaign_version(pipeline, "movielens-campaign-picks")
+    new_ratings_arrive(pipeline, 1)
+    pipeline.account.personalize.set_metrics(None, LOW_METRICS, solution="movielens-solution-similar")
+
+    result = pipeline.start_execution(name="second")
+
+    assert result.status == "SUCCEEDED", result.cause
+    detail = outcome(pipeline)
+    assert detail["outcome"] == "succeeded"
+    solutions = by_solution(detail)
+    assert solutions["similar"]["outcome"] == "rejected"
+    assert "more than 5% below the served version's" in solutions["similar"]["reason"]
+    assert solutions["picks"]["outcome"] == "succeeded"
+    assert campaign_version(pipeline, "movielens-campaign-similar") == served_similar
+    assert campaign_version(pipeline, "movielens-campaign-picks") == solutions["picks"]["solutionVersionArn"]
+    assert campaign_version(pipeline, "movielens-campaign-picks") != served_picks
+    state = record(pipeline)["solutions"]
+    assert state["similar"]["lastTraining"]["outcome"] == "rejected"
+    assert state["similar"]["lastSuccessfulRun"]["solutionVersionArn"] == served_similar
+
+
+def test_a_failed_solution_fails_the_run_and_the_event_says_which_while_the_other_is_deployed(
+    pipeline: OfflinePipeline,
+) -> None:
+    pipeline.account.personalize.fail_next(
+        "solution_version", "Internal training error", name="movielens-solution-picks"
+    )
+
+    result = pipeline.start_execution(name="first")
+
+    assert result.status == "FAILED"
+    assert result.error == "SolutionFailed"
+    assert result.cause is not None and result.cause.startswith(
+        "picks failed in training: SolutionVersionFailed: Solution version "
+    )
+    assert "Internal training error" in result.cause
+    detail = outcome(pipeline)
+    assert (detail["outcome"], detail["failedStage"], detail["error"]) == ("failed", "solutions", "SolutionFailed")
+    solutions = by_solution(detail)
+    assert solutions["picks"]["outcome"] == "failed"
+    assert solutions["picks"]["failedStage"] == "training"
+    assert solutions["similar"]["outcome"] == "succeeded"
+    assert [c["name"] for c in calls(pipeline, "CreateCampaign")] == ["movielens-campaign-similar"]
+    state = record(pipeline)["solutions"]
+    assert set(state) == {"similar"}
+
+    # The next run on the same data trains only the solution that has not been trained on it.
+    since = len(pipeline.account.personalize.calls)
+    retry = pipeline.start_execution(name="retry")
+
+    assert retry.status == "SUCCEEDED", retry.cause
+    assert [c["solutionArn"] for c in calls(pipeline, "CreateSolutionVersion", since)] == [
+        f"{ARN}:solution/movielens-solution-picks"
+    ]
+    solutions = by_solution(outcome(pipeline))
+    assert solutions["similar"] == {
+        "solution": "similar",
+        "outcome": "skipped",
+        "reason": "this solution was already trained on this data",
+    }
+    assert solutions["picks"]["outcome"] == "succeeded"
