@@ -72,7 +72,7 @@ def _join_without_tokens(value: Any) -> str:
 
 
 class OfflineCustomResource:
-    """Sends Create and Delete events for one custom resource the way CloudFormation would."""
+    """Sends Create, Update and Delete events for one custom resource the way CloudFormation would."""
 
     def __init__(
         self,
@@ -102,7 +102,17 @@ class OfflineCustomResource:
             raise RuntimeError("the custom resource was never created")
         return self._send("Delete")
 
-    def _send(self, request_type: str) -> CustomResourceOutcome:
+    def update(self, properties: dict[str, Any]) -> CustomResourceOutcome:
+        """A stack update that changed the resource's properties (OldResourceProperties: the ones before)."""
+        if self.physical_resource_id is None:
+            raise RuntimeError("the custom resource was never created")
+        old, self.properties = self.properties, properties
+        outcome = self._send("Update", old_properties=old)
+        if outcome.status != "SUCCESS":
+            self.properties = old  # CloudFormation rolls the stack back to the old properties
+        return outcome
+
+    def _send(self, request_type: str, old_properties: dict[str, Any] | None = None) -> CustomResourceOutcome:
         started = self.clock.now()
         event: dict[str, Any] = {
             "RequestType": request_type,
@@ -116,6 +126,8 @@ class OfflineCustomResource:
         }
         if self.physical_resource_id is not None:
             event["PhysicalResourceId"] = self.physical_resource_id
+        if old_properties is not None:
+            event["OldResourceProperties"] = old_properties
         calls = 0
         try:
             result = self.invoke(self.settings.on_event, event) or {}

@@ -95,10 +95,12 @@ class WorkflowFunctions(Construct):
         batch_role: iam.IRole | None = None,
         batch_input_arn: str | None = None,
         batch_output_arn: str | None = None,
+        ranking: bool = False,
     ) -> None:
         """``functions``: the steps to deploy (PipelineConfig.functions), by default those of
         ``deployment``. With batch output (``deployment``), ``batch_role`` is the role the batch jobs use and
-        ``batch_input_arn``/``batch_output_arn`` the objects they read and write."""
+        ``batch_input_arn``/``batch_output_arn`` the objects they read and write. ``ranking``: a solution's
+        smoke test asks GetPersonalizedRanking."""
         super().__init__(scope, construct_id)
         deployment = deployment or DeploymentConfig()
         arns = personalize_arns
@@ -186,24 +188,24 @@ class WorkflowFunctions(Construct):
                 allow(["personalize:ListSolutions"], ["*"]),
                 allow(
                     ["personalize:CreateSolution", "personalize:DescribeSolution"],
-                    [arns.solution, arns.dataset_group, arns.recipe],
+                    [*arns.solutions, arns.dataset_group, *arns.recipes],
                 ),
-                allow(["personalize:DeleteSolution"], [arns.solution]),
+                allow(["personalize:DeleteSolution"], arns.solutions),
             ],
             START_TRAINING.key: [
                 allow(["personalize:ListSolutionVersions"], ["*"]),
                 allow(
                     ["personalize:CreateSolutionVersion", "personalize:DescribeSolutionVersion"],
-                    [arns.solution, arns.solution_versions],
+                    [*arns.solutions, *arns.solution_versions],
                 ),
             ],
             EVALUATE_VERSION.key: [
                 allow(["personalize:ListCampaigns"], ["*"]),
-                allow(["personalize:DescribeCampaign"], [arns.campaign]),
+                allow(["personalize:DescribeCampaign"], arns.campaigns),
                 # The Service Authorization Reference authorizes it against the solution resource type,
                 # which has no version type; both forms of the ARN are granted (register
                 # iam.personalize.solution-version-actions).
-                allow(["personalize:GetSolutionMetrics"], [arns.solution, arns.solution_versions]),
+                allow(["personalize:GetSolutionMetrics"], [*arns.solutions, *arns.solution_versions]),
             ],
             DEPLOY_CAMPAIGN.key: [
                 allow(["personalize:ListCampaigns"], ["*"]),
@@ -211,13 +213,14 @@ class WorkflowFunctions(Construct):
                 # (register iam.resource-types); which ARN IAM checks for it is not documented.
                 allow(
                     ["personalize:CreateCampaign", "personalize:UpdateCampaign", "personalize:DescribeCampaign"],
-                    [arns.campaign, arns.solution, arns.solution_versions],
+                    [*arns.campaigns, *arns.solutions, *arns.solution_versions],
                 ),
-                allow(["personalize:DeleteCampaign"], [arns.campaign]),
+                allow(["personalize:DeleteCampaign"], arns.campaigns),
             ],
             # DescribeFilter: the filter it asks through must be ACTIVE (GetRecommendations' documentation).
             SMOKE_TEST.key: [
-                allow(["personalize:GetRecommendations"], [arns.campaign]),
+                allow(["personalize:GetRecommendations"], arns.campaigns),
+                *([allow(["personalize:GetPersonalizedRanking"], arns.campaigns)] if ranking else []),
                 allow(["personalize:DescribeFilter"], [arns.config_filters]),
             ],
             ENSURE_FILTERS.key: [
@@ -254,7 +257,7 @@ class WorkflowFunctions(Construct):
                 # iam.resource-types); both forms of the version's ARN, as for CreateCampaign.
                 allow(
                     ["personalize:CreateBatchInferenceJob"],
-                    [arns.batch_jobs, arns.solution, arns.solution_versions],
+                    [arns.batch_jobs, *arns.solutions, *arns.solution_versions],
                 ),
                 pass_to_personalize(batch_role),
                 # deployment.batch.filter: the filter must be ACTIVE before the job uses it.

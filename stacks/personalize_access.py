@@ -22,7 +22,16 @@ from stacks.nag_acknowledgements import acknowledge_reviewed_wildcards
 class PersonalizeArns:
     """ARNs derived from the pipeline's names (partition, region and account from the stack)."""
 
-    def __init__(self, stack: Stack, names: PersonalizeNames, recipe_arn: str) -> None:
+    def __init__(
+        self,
+        stack: Stack,
+        names: PersonalizeNames,
+        recipe_arns: list[str],
+        solutions: tuple[str | None, ...] = (None,),
+    ) -> None:
+        """``solutions``: the names of the config's solutions (None: the single one), each with its
+        own solution, versions and campaign; ``recipe_arns`` their recipes."""
+
         def arn(resource: str, name: str) -> str:
             return stack.format_arn(service="personalize", resource=resource, resource_name=name)
 
@@ -33,16 +42,21 @@ class PersonalizeArns:
         self.datasets = arn("dataset", f"{names.dataset_group}/*")
         self.import_jobs = arn("dataset-import-job", f"{names.import_job_prefix}-*")
         self.items_import_jobs = arn("dataset-import-job", f"{names.items_import_job_prefix}-*")
-        self.solution = arn("solution", names.solution)
-        self.solution_versions = arn("solution", f"{names.solution}/*")
-        self.campaign = arn("campaign", names.campaign)
+        each = [names.for_solution(name) for name in solutions]
+        self.solutions = [arn("solution", n.solution) for n in each]
+        self.solution_versions = [arn("solution", f"{n.solution}/*") for n in each]
+        self.campaigns = [arn("campaign", n.campaign) for n in each]
+        # Every solution and campaign the pipeline names or named (a removed solution's too), with
+        # their versions: what the teardown may delete.
+        self.named_solutions = arn("solution", f"{names.solution}*")
+        self.named_campaigns = arn("campaign", f"{names.campaign}*")
         self.batch_jobs = arn("batch-inference-job", f"{names.batch_job_prefix}-*")
         self.deletion_jobs = arn("data-deletion-job", f"{names.deletion_job_prefix}-*")
         self.filters = arn("filter", f"{names.owned_prefix}*")
         self.config_filters = arn("filter", f"{names.filter_prefix}*")
         # Event tracker ARNs carry an id, not the name: no narrower pattern exists.
         self.event_trackers = arn("event-tracker", "*")
-        self.recipe = recipe_arn
+        self.recipes = list(dict.fromkeys(recipe_arns))
         # Why each wildcard ARN cannot be narrower (cdk-nag AwsSolutions-IAM5 acknowledgements).
         self.wildcard_reasons = {
             self.datasets: "Dataset ARNs are {dataset group}/{dataset type}; the wildcard covers only the "
@@ -54,8 +68,16 @@ class PersonalizeArns:
             self.items_import_jobs: "Each run with a movie file creates its own items import job named "
             "{pipeline}-items-{time}-{hash}, known only at run time; the wildcard covers only this pipeline's "
             "items-import name prefix.",
-            self.solution_versions: "Solution version ARNs end in an id Personalize generates at training time; "
-            "the wildcard covers only the versions of this pipeline's solution.",
+            **{
+                versions: "Solution version ARNs end in an id Personalize generates at training time; "
+                "the wildcard covers only the versions of this pipeline's solution."
+                for versions in self.solution_versions
+            },
+            self.named_solutions: "The teardown deletes every solution the config names or named before "
+            "({pipeline}-solution and {pipeline}-solution-{name}, with their versions), so that a solution "
+            "removed from the config stops billing; the wildcard covers only those names.",
+            self.named_campaigns: "The teardown deletes every campaign the config names or named before "
+            "({pipeline}-campaign and {pipeline}-campaign-{name}); the wildcard covers only those names.",
             self.deletion_jobs: "Each run with new deletion requests creates its own data deletion job named "
             "{pipeline}-delete-{time}-{hash}, known only at run time; the wildcard covers only this pipeline's "
             "deletion-job name prefix.",

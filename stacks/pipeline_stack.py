@@ -21,6 +21,7 @@ from contract.functions import (
 )
 from contract.layout import BATCH_INPUT_PREFIX
 from contract.names import PersonalizeNames
+from contract.recipes import PERSONALIZED_RANKING
 from contract.resources import (
     BATCH_ROLE_PLACEHOLDER,
     DATA_BUCKET_PLACEHOLDER,
@@ -71,7 +72,10 @@ class PersonalizePipelineStack(Stack):
         self.key_policy_to_add: dict[str, Any] | None = None
         names = PersonalizeNames(config.pipeline_name)
         deployment = config.deployment
-        arns = PersonalizeArns(self, names, config.recipe_arn)
+        solutions = config.trained_solutions
+        arns = PersonalizeArns(
+            self, names, [s.recipe_arn for s in solutions], solutions=tuple(s.name for s in solutions)
+        )
 
         key = (
             PipelineKey(self, "Encryption", config=config.encryption, destroy_on_delete=config.data.destroy_on_delete)
@@ -123,6 +127,7 @@ class PersonalizePipelineStack(Stack):
             wildcard_reasons=wildcard_reasons,
             deployment=deployment,
             functions=config.functions,
+            ranking=any(s.recipe_type == PERSONALIZED_RANKING for s in solutions),
             batch_role=batch_role.role if batch_role else None,
             batch_input_arn=batch_input_arn if batch_role else None,
             batch_output_arn=batch_role.output_objects_arn if batch_role else None,
@@ -174,6 +179,7 @@ class PersonalizePipelineStack(Stack):
             self,
             "Teardown",
             pipeline_name=config.pipeline_name,
+            solutions=tuple(s.name for s in solutions),
             personalize_arns=arns,
             state_machine=workflow.state_machine,
             schedule=workflow.schedule,

@@ -53,6 +53,7 @@ class PersonalizeTeardown(Construct):
         construct_id: str,
         *,
         pipeline_name: str,
+        solutions: tuple[str | None, ...],
         personalize_arns: PersonalizeArns,
         state_machine: sfn.StateMachine,
         schedule: scheduler.Schedule,
@@ -95,10 +96,11 @@ class PersonalizeTeardown(Construct):
                 ],
                 ["*"],
             ),
-            allow(["personalize:DeleteCampaign"], [arns.campaign]),
+            # A solution the config no longer names is deleted too (on the update that removes it).
+            allow(["personalize:DeleteCampaign"], [arns.named_campaigns]),
             # Authorized against the solution resource type (register iam.personalize.solution-version-actions).
-            allow(["personalize:StopSolutionVersionCreation"], [arns.solution, arns.solution_versions]),
-            allow(["personalize:DeleteSolution"], [arns.solution]),
+            allow(["personalize:StopSolutionVersionCreation"], [arns.named_solutions]),
+            allow(["personalize:DeleteSolution"], [arns.named_solutions]),
             allow(["personalize:DeleteEventTracker"], [arns.event_trackers]),
             allow(["personalize:DeleteFilter"], [arns.filters]),
             allow(["personalize:DeleteDataset"], [arns.datasets]),
@@ -159,7 +161,7 @@ class PersonalizeTeardown(Construct):
             properties={
                 "PipelineName": pipeline_name,
                 # The names it may delete, from the one naming scheme: the handler derives none.
-                "Names": PersonalizeNames(pipeline_name).as_properties(),
+                "Names": PersonalizeNames(pipeline_name).as_properties(solutions),
                 "StateMachineArn": state_machine.state_machine_arn,
                 "ScheduleName": schedule.schedule_name,
                 "ScheduleGroupName": SCHEDULE_GROUP,

@@ -91,6 +91,16 @@ class Pipeline:
     solution: str
     campaign: str
     owned_prefix: str
+    # The solutions and campaigns the config names now; others of this pipeline go on an update.
+    kept_solutions: tuple[str, ...] = ()
+    kept_campaigns: tuple[str, ...] = ()
+
+    def is_solution(self, name: str) -> bool:
+        """A solution this pipeline names or named: the single one, or ``<solution>-<name>`` of a list."""
+        return name == self.solution or re.fullmatch(re.escape(self.solution) + "-[a-z][a-z0-9]*", name) is not None
+
+    def is_campaign(self, name: str) -> bool:
+        return name == self.campaign or re.fullmatch(re.escape(self.campaign) + "-[a-z][a-z0-9]*", name) is not None
 
     def is_items_schema(self, name: str) -> bool:
         """One of the items schemas this pipeline names, old or current (not another pipeline's)."""
@@ -116,6 +126,13 @@ class Pipeline:
         if not isinstance(names, dict):
             raise InvalidEventError(f"ResourceProperties.Names must be an object of resource names; got {names!r}")
 
+        def names_list(key: str, default: str) -> tuple[str, ...]:
+            """A list of names (a stack deployed before lists existed named one: ``default``)."""
+            value = names.get(key, [default])
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                raise InvalidEventError(f"ResourceProperties.Names.{key} must be a list of names; got {value!r}")
+            return tuple(value)
+
         def name(key: str) -> str:
             value = names.get(key)
             if not isinstance(value, str) or not value:
@@ -136,6 +153,8 @@ class Pipeline:
             solution=name("Solution"),
             campaign=name("Campaign"),
             owned_prefix=name("OwnedPrefix"),
+            kept_solutions=names_list("Solutions", name("Solution")),
+            kept_campaigns=names_list("Campaigns", name("Campaign")),
         )
 
 
@@ -151,10 +170,16 @@ def _request_type(event: dict[str, Any]) -> str:
 
 @DEPENDENCIES.entry_point
 def on_event(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """Create/Update: nothing to do. Delete: pause the pipeline and set the deadline."""
-    if _request_type(event) != "Delete":
+    """Create: nothing to do. Update: set the deadline for deleting the solutions the config no longer
+    names. Delete: pause the pipeline and set the deadline."""
+    request_type = _request_type(event)
+    if request_type == "Create":
         return {"PhysicalResourceId": PHYSICAL_RESOURCE_ID}
     pipeline = Pipeline.from_event(event)
+    if request_type == "Update":
+        deadline = DEPENDENCIES.now() + pipeline.give_up_after
+        _log("removal_started", pipeline=pipeline.name, kept=list(pipeline.kept_solutions))
+        return {"PhysicalResourceId": event["PhysicalResourceId"], DEADLINE_KEY: deadline.isoformat()}
     disable_schedule(pipeline)
     stop_running_executions(pipeline)
     deadline = DEPENDENCIES.now() + pipeline.give_up_after
@@ -164,14 +189,16 @@ def on_event(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 
 @DEPENDENCIES.entry_point
 def is_complete(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """One pass of deletions; complete when nothing of the pipeline is left."""
-    if _request_type(event) != "Delete":
+    """One pass of deletions; complete when nothing of the pipeline is left (Delete), or nothing of the
+    solutions the config no longer names (Update: a removed solution must not keep billing)."""
+    request_type = _request_type(event)
+    if request_type == "Create":
         return {"IsComplete": True}
     pipeline = Pipeline.from_event(event)
     deadline_text = event.get(DEADLINE_KEY)
     if not isinstance(deadline_text, str):
         raise InvalidEventError(f"{DEADLINE_KEY} (set by on_event) is missing from the event")
-    waiting = advance_teardown(pipeline)
+    waiting = advance_teardown(pipeline, removed_only=request_type == "Update")
     if not waiting:
         _log("teardown_complete", pipeline=pipeline.name)
         return {"IsComplete": True}
@@ -300,9 +327,11 @@ def _listed(operation: str, key: str, **params: Any) -> Iterator[dict[str, Any]]
         yield from page.get(key, [])
 
 
-def advance_teardown(pipeline: Pipeline) -> list[Remaining]:
-    """Act on the first stage that still has resources; return what is left (empty: done)."""
-    for stage in _stages(pipeline):
+def advance_teardown(pipeline: Pipeline, *, removed_only: bool = False) -> list[Remaining]:
+    """Act on the first stage that still has resources; return what is left (empty: done).
+
+    ``removed_only``: only the solutions (with their campaigns) the config no longer names."""
+    for stage in _removed_solutions(pipeline) if removed_only else _stages(pipeline):
         if not stage:
             continue
         ours = [Remaining(f.kind, f.name, f.arn, f.status, _start_deletion(f)) for f in stage if f.owned]
@@ -337,6 +366,39 @@ def _start_deletion(found: _Found) -> str:
     return ""
 
 
+def _solution_stages(pipeline: Pipeline, solutions: list[_Found]) -> Iterator[list[_Found]]:
+    """The campaigns of the solutions that are ours, their versions in training, then the solutions."""
+    our_solutions = [s for s in solutions if s.owned]
+    yield [
+        _Found("campaign", c["name"], c["campaignArn"], c["status"], pipeline.is_campaign(c["name"]))
+        for s in our_solutions
+        for c in _listed("list_campaigns", "campaigns", solutionArn=s.arn)
+    ]
+    # Versions in training are stopped; the others are deleted with their solution.
+    yield [
+        _Found("solution version", s.name, v["solutionVersionArn"], v["status"], True)
+        for s in our_solutions
+        for v in _listed("list_solution_versions", "solutionVersions", solutionArn=s.arn)
+        if v["status"] in PENDING_STATUSES or v["status"] == STOPPING
+    ]
+    yield solutions
+
+
+def _removed_solutions(pipeline: Pipeline) -> Iterator[list[_Found]]:
+    """On a stack update: the solutions of this pipeline the config no longer names, and their campaigns."""
+    group = next(
+        (g for g in _listed("list_dataset_groups", "datasetGroups") if g["name"] == pipeline.dataset_group), None
+    )
+    if group is None:
+        return
+    removed = [
+        _Found("solution", s["name"], s["solutionArn"], s["status"], True)
+        for s in _listed("list_solutions", "solutions", datasetGroupArn=group["datasetGroupArn"])
+        if pipeline.is_solution(s["name"]) and s["name"] not in pipeline.kept_solutions
+    ]
+    yield from _solution_stages(pipeline, removed)
+
+
 def _stages(pipeline: Pipeline) -> Iterator[list[_Found]]:
     """The stages in dependency order, each listed only when every earlier one is empty."""
     group = next(
@@ -345,23 +407,10 @@ def _stages(pipeline: Pipeline) -> Iterator[list[_Found]]:
     if group is not None:
         group_arn = group["datasetGroupArn"]
         solutions = [
-            _Found("solution", s["name"], s["solutionArn"], s["status"], s["name"] == pipeline.solution)
+            _Found("solution", s["name"], s["solutionArn"], s["status"], pipeline.is_solution(s["name"]))
             for s in _listed("list_solutions", "solutions", datasetGroupArn=group_arn)
         ]
-        our_solutions = [s for s in solutions if s.owned]
-        yield [
-            _Found("campaign", c["name"], c["campaignArn"], c["status"], c["name"] == pipeline.campaign)
-            for s in our_solutions
-            for c in _listed("list_campaigns", "campaigns", solutionArn=s.arn)
-        ]
-        # Versions in training are stopped; the others are deleted with their solution.
-        yield [
-            _Found("solution version", s.name, v["solutionVersionArn"], v["status"], True)
-            for s in our_solutions
-            for v in _listed("list_solution_versions", "solutionVersions", solutionArn=s.arn)
-            if v["status"] in PENDING_STATUSES or v["status"] == STOPPING
-        ]
-        yield solutions
+        yield from _solution_stages(pipeline, solutions)
         yield [
             _Found(
                 "event tracker",

@@ -187,3 +187,30 @@ def test_a_failed_solution_fails_the_run_and_the_event_says_which_while_the_othe
         "reason": "this solution was already trained on this data",
     }
     assert solutions["picks"]["outcome"] == "succeeded"
+
+
+def test_a_solution_removed_from_the_config_is_deleted_with_its_campaign_on_the_next_deploy(
+    pipeline: OfflinePipeline,
+) -> None:
+    assert pipeline.start_execution(name="first").status == "SUCCEEDED"
+    properties = pipeline.teardown.properties
+    # What the stack's update sends once the config lists only "picks" (contract/names.py).
+    names = {
+        **properties["Names"],
+        "Solutions": ["movielens-solution-picks"],
+        "Campaigns": ["movielens-campaign-picks"],
+    }
+
+    outcome = pipeline.teardown.update({**properties, "Names": names})
+
+    assert outcome.status == "SUCCESS", outcome.reason
+    personalize = pipeline.account.personalize
+    assert [c["name"] for c in personalize.resources_of("campaign")] == ["movielens-campaign-picks"]
+    assert [s["name"] for s in personalize.resources_of("solution")] == ["movielens-solution-picks"]
+    deleted = [params for name, params in personalize.calls if name in ("DeleteCampaign", "DeleteSolution")]
+    assert deleted == [
+        {"campaignArn": f"{ARN}:campaign/movielens-campaign-similar"},
+        {"solutionArn": f"{ARN}:solution/movielens-solution-similar"},
+    ]
+    # The dataset group, the datasets and the kept solution serve on.
+    assert personalize.status_of(f"{ARN}:campaign/movielens-campaign-picks") == "ACTIVE"

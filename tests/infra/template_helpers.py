@@ -332,6 +332,9 @@ def allowed_personalize_resources(pipeline: SynthesizedPipeline) -> set[str]:
         personalize_arn(f"solution/{name}-solution"),
         personalize_arn(f"solution/{name}-solution/*"),
         personalize_arn(f"campaign/{name}-campaign"),
+        # The teardown deletes every solution and campaign the config names or named before.
+        personalize_arn(f"solution/{name}-solution*"),
+        personalize_arn(f"campaign/{name}-campaign*"),
         # The teardown deletes event trackers and filters named <pipeline>-… in the dataset group;
         # a tracker's ARN carries an id, not its name, so no narrower pattern exists for it.
         personalize_arn(f"filter/{name}-*"),

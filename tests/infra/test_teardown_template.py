@@ -169,12 +169,12 @@ def test_deleting_may_only_touch_this_pipelines_personalize_resources(pipeline: 
                 "Schemas",
             )
         },
-        "personalize:DeleteCampaign": frozenset({personalize_arn(f"campaign/{name}-campaign")}),
+        # Every solution and campaign the config names or named before (a removed one must not keep
+        # billing): {name}-solution, {name}-solution-<solution>, their versions, and their campaigns.
+        "personalize:DeleteCampaign": frozenset({personalize_arn(f"campaign/{name}-campaign*")}),
         # Authorized against the solution type (register iam.personalize.solution-version-actions).
-        "personalize:StopSolutionVersionCreation": frozenset(
-            {personalize_arn(f"solution/{name}-solution"), personalize_arn(f"solution/{name}-solution/*")}
-        ),
-        "personalize:DeleteSolution": frozenset({personalize_arn(f"solution/{name}-solution")}),
+        "personalize:StopSolutionVersionCreation": frozenset({personalize_arn(f"solution/{name}-solution*")}),
+        "personalize:DeleteSolution": frozenset({personalize_arn(f"solution/{name}-solution*")}),
         "personalize:DeleteEventTracker": frozenset({personalize_arn("event-tracker/*")}),
         "personalize:DeleteFilter": frozenset({personalize_arn(f"filter/{name}-*")}),
         "personalize:DeleteDataset": frozenset({personalize_arn(f"dataset/{name}/*")}),

@@ -28,13 +28,23 @@ def event(request_type: str, **changes: Any) -> dict[str, Any]:
     return {"RequestType": request_type, "ResourceProperties": dict(PROPERTIES), **changes}
 
 
-@pytest.mark.parametrize("request_type", ["Create", "Update"])
-def test_create_and_update_touch_nothing_and_keep_one_physical_id(request_type: str) -> None:
-    # No client exists yet: any AWS call would need one.
-    assert teardown.on_event(event(request_type, PhysicalResourceId="personalize-teardown")) == {
-        "PhysicalResourceId": "personalize-teardown"
-    }
-    assert teardown.is_complete(event(request_type)) == {"IsComplete": True}
+def test_create_touches_nothing_and_keeps_one_physical_id() -> None:
+    # No client exists yet: any AWS call would need one. (An update deletes the solutions the config
+    # no longer names: tests/e2e/test_solutions.py.)
+    assert teardown.on_event(event("Create")) == {"PhysicalResourceId": "personalize-teardown"}
+    assert teardown.is_complete(event("Create")) == {"IsComplete": True}
+
+
+def test_a_solution_is_the_pipelines_when_it_has_a_name_the_pipeline_gives_or_gave() -> None:
+    names = PersonalizeNames("movielens").as_properties(("picks", "similar"))
+    pipeline = teardown.Pipeline.from_event(event("Delete", ResourceProperties={**PROPERTIES, "Names": names}))
+
+    assert pipeline.kept_solutions == ("movielens-solution-picks", "movielens-solution-similar")
+    assert [
+        pipeline.is_solution(name)
+        for name in ("movielens-solution", "movielens-solution-ranking", "movielens-solution-X", "movielens-sol")
+    ] == [True, True, False, False]
+    assert pipeline.is_campaign("movielens-campaign-old") and not pipeline.is_campaign("other-campaign")
 
 
 @pytest.mark.parametrize(
