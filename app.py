@@ -21,7 +21,7 @@ from stacks.artifacts import (
     StackNameError,
     stack_name_from_context,
 )
-from stacks.config import CONTEXT_KEY, ConfigError, load_config
+from stacks.config import CONTEXT_KEY, ConfigError, config_warnings, load_config
 
 
 def main() -> int:
@@ -32,6 +32,8 @@ def main() -> int:
     except (ConfigError, StackNameError) as error:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 1
+    for warning in config_warnings(config):
+        print(f"Configuration warning: {warning}", file=sys.stderr)
 
     from cdk_nag import AwsSolutionsChecks
 

@@ -212,6 +212,24 @@ class PersonalizePipelineStack(Stack):
         CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)
         CfnOutput(self, "ScheduleName", value=workflow.schedule.schedule_name)
         CfnOutput(self, "PipelineName", value=config.pipeline_name)
+        if config.several_solutions:
+            CfnOutput(
+                self,
+                "Solutions",
+                value=json.dumps(
+                    {
+                        str(s.name): {
+                            "solution": names.for_solution(s.name).solution,
+                            "campaign": names.for_solution(s.name).campaign if s.deployment.campaign else None,
+                            "recipeType": s.recipe_type,
+                        }
+                        for s in config.solutions
+                    },
+                    separators=(",", ":"),
+                ),
+                description="The solutions this deployment keeps: any other solution of this pipeline, and its "
+                "campaign, is deleted by this deploy, so that a solution removed from the config stops billing",
+            )
         CfnOutput(
             self,
             "DeploymentTargets",

@@ -1,4 +1,4 @@
-"""End-to-end: several solutions from one import (the shipped config: top picks and similar items).
+"""End-to-end: several solutions from one import (README's two: top picks and similar items).
 
 Each solution trains, is gated and deployed on its own branch; one's rejection or failure neither
 stops nor undoes the other, and the outcome event says which solution did what.
@@ -15,11 +15,12 @@ import pytest
 from simulator.cloud_assembly import SynthesizedPipeline, load_synthesized_pipeline
 from simulator.offline import ACCOUNT_ID, REGION, OfflinePipeline, offline_account
 from simulator.sample_data import generate_ratings, to_u_data
-from tests.conftest import REPO, synthesize
+from stacks.config import DataConfig, default_solutions
+from tests.conftest import synthesize
 
 ARN = f"arn:aws:personalize:{REGION}:{ACCOUNT_ID}"
 STATE_KEY = "state/pipeline-state.json"
-SHIPPED_BLOCK = json.loads((REPO / "cdk.json").read_text())["context"]["personalize"]
+SHIPPED_BLOCK = {"solutions": default_solutions(DataConfig())}
 LOW_METRICS = {
     "coverage": 0.01,
     "mean_reciprocal_rank_at_25": 0.01,
@@ -214,3 +215,21 @@ def test_a_solution_removed_from_the_config_is_deleted_with_its_campaign_on_the_
     ]
     # The dataset group, the datasets and the kept solution serve on.
     assert personalize.status_of(f"{ARN}:campaign/movielens-campaign-picks") == "ACTIVE"
+
+
+def test_the_deploy_output_names_the_solutions_it_keeps(shipped: SynthesizedPipeline) -> None:
+    output = shipped.template["Outputs"]["Solutions"]
+
+    assert json.loads(output["Value"]) == {
+        "picks": {
+            "solution": "movielens-solution-picks",
+            "campaign": "movielens-campaign-picks",
+            "recipeType": "USER_PERSONALIZATION",
+        },
+        "similar": {
+            "solution": "movielens-solution-similar",
+            "campaign": "movielens-campaign-similar",
+            "recipeType": "RELATED_ITEMS",
+        },
+    }
+    assert "is deleted by this deploy" in output["Description"]

@@ -55,19 +55,24 @@ def test_empty_block_means_the_defaults() -> None:
     assert load_config({}) == PipelineConfig()
 
 
-def test_shipped_cdk_json_block_spells_out_the_defaults_with_two_solutions() -> None:
-    """The shipped config lists top picks per user and "more like this" (Similar-Items, since items
-    are imported when the movie file is there); everything else is the defaults."""
+def test_shipped_cdk_json_block_spells_out_the_defaults() -> None:
     context = json.loads(CDK_JSON.read_text())["context"]
 
-    shipped = load_config(context["personalize"])
+    assert load_config(context["personalize"]) == PipelineConfig()
 
-    assert shipped == PipelineConfig(solutions=shipped.solutions)
-    assert shipped == load_config({"solutions": default_solutions(DataConfig())})
-    assert [(s.name, s.recipe_name, s.recipe_type) for s in shipped.solutions] == [
+
+def test_the_documented_two_solutions_are_top_picks_and_similar_items() -> None:
+    """README "Several solutions": top picks per user and "more like this" (Similar-Items, since items
+    are imported when the movie file is there; SIMS when they are off)."""
+    listed = load_config({"solutions": default_solutions(DataConfig())})
+
+    assert listed == PipelineConfig(solutions=listed.solutions)
+    assert [(s.name, s.recipe_name, s.recipe_type) for s in listed.solutions] == [
         ("picks", "aws-user-personalization-v2", "USER_PERSONALIZATION"),
         ("similar", "aws-similar-items", "RELATED_ITEMS"),
     ]
+    without_items = default_solutions(DataConfig(use_items="off"))
+    assert without_items[1]["recipeArn"] == "arn:aws:personalize:::recipe/aws-sims"
 
 
 def test_defaults_are_the_documented_values() -> None:
