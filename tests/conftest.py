@@ -53,6 +53,17 @@ VARIATIONS_BLOCK: dict[str, Any] = {
     "deployment": {"targets": ["campaign", "batch"], "batch": {"numResults": 10, "filter": "unseen"}},
 }
 
+# Several solutions (README "Several solutions": top picks and similar items), with a key the stack
+# creates and keeps with the data (data.onDestroy retain): the end-to-end tests of several solutions
+# and the infrastructure test of a kept key share its one synth.
+SOLUTIONS_BLOCK: dict[str, Any] = {
+    "solutions": [
+        {"name": "picks", "recipeArn": "arn:aws:personalize:::recipe/aws-user-personalization-v2"},
+        {"name": "similar", "recipeArn": "arn:aws:personalize:::recipe/aws-similar-items"},
+    ],
+    "encryption": {"kmsKey": "create"},
+}
+
 # An existing customer-managed key (encryption.kmsKey as an ARN).
 IMPORTED_KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 # The infrastructure tests' config, which differs from the defaults in every other value a template

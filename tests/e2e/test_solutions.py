@@ -15,12 +15,11 @@ import pytest
 from simulator.cloud_assembly import SynthesizedPipeline, load_synthesized_pipeline
 from simulator.offline import ACCOUNT_ID, REGION, OfflinePipeline, offline_account
 from simulator.sample_data import generate_ratings, to_u_data
-from stacks.config import DataConfig, default_solutions
-from tests.conftest import synthesize
+from stacks.config import DataConfig, default_solutions, load_config
+from tests.conftest import SOLUTIONS_BLOCK, synthesize
 
 ARN = f"arn:aws:personalize:{REGION}:{ACCOUNT_ID}"
 STATE_KEY = "state/pipeline-state.json"
-SHIPPED_BLOCK = {"solutions": default_solutions(DataConfig())}
 LOW_METRICS = {
     "coverage": 0.01,
     "mean_reciprocal_rank_at_25": 0.01,
@@ -33,9 +32,15 @@ LOW_METRICS = {
 }
 
 
+def test_the_config_is_readmes_two_solutions() -> None:
+    assert (
+        load_config(SOLUTIONS_BLOCK).solutions == load_config({"solutions": default_solutions(DataConfig())}).solutions
+    )
+
+
 @pytest.fixture(scope="module")
 def shipped(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPipeline:
-    return load_synthesized_pipeline(synthesize(tmp_path_factory, SHIPPED_BLOCK))
+    return load_synthesized_pipeline(synthesize(tmp_path_factory, SOLUTIONS_BLOCK))
 
 
 @pytest.fixture

@@ -46,9 +46,10 @@ def test_without_a_key_nothing_is_customer_key_encrypted(default_pipeline: Synth
 
 
 def test_by_default_a_created_key_is_kept_with_the_data(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from tests.conftest import SOLUTIONS_BLOCK
     from tests.infra.conftest import synthesize
 
-    kept = synthesize(tmp_path_factory, {"encryption": {"kmsKey": "create"}})
+    kept = synthesize(tmp_path_factory, SOLUTIONS_BLOCK)  # a created key, data.onDestroy retain
     (key,) = [r for r in kept.resources.values() if r["Type"] == "AWS::KMS::Key"]
 
     assert (key["DeletionPolicy"], key["UpdateReplacePolicy"]) == ("Retain", "Retain")
