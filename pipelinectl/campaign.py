@@ -17,7 +17,7 @@ from typing import Any
 from contract.personalize import PENDING_STATUSES
 from pipelinectl.errors import CampaignNotCreated, NothingToRollBack, RollbackFailed, RunInProgress
 from pipelinectl.runs import Run, deployed_runs, list_executions, short_id
-from pipelinectl.stack import PipelineStack
+from pipelinectl.stack import PipelineStack, SolutionRef
 
 CAMPAIGN_UPDATE_CHECK_SECONDS = 30
 CAMPAIGN_UPDATE_MAX_CHECKS = 360  # three hours
@@ -33,9 +33,9 @@ class ServedCampaign:
     update: dict[str, Any] | None  # latestCampaignUpdate, when there was one
 
 
-def find_campaign(personalize: Any, stack: PipelineStack) -> dict[str, Any]:
-    """DescribeCampaign of the pipeline's campaign, or CampaignNotCreated."""
-    name = stack.names.campaign
+def find_campaign(personalize: Any, stack: PipelineStack, solution: SolutionRef | None = None) -> dict[str, Any]:
+    """DescribeCampaign of the solution's campaign (the single solution's by default), or CampaignNotCreated."""
+    name = (solution or stack.solution(None)).campaign or stack.names.campaign
     for page in personalize.get_paginator("list_campaigns").paginate():
         for summary in page["campaigns"]:
             if summary["name"] == name:
@@ -46,8 +46,8 @@ def find_campaign(personalize: Any, stack: PipelineStack) -> dict[str, Any]:
     )
 
 
-def served_campaign(personalize: Any, stack: PipelineStack) -> ServedCampaign:
-    campaign = find_campaign(personalize, stack)
+def served_campaign(personalize: Any, stack: PipelineStack, solution: SolutionRef | None = None) -> ServedCampaign:
+    campaign = find_campaign(personalize, stack, solution)
     if campaign["status"] in PENDING_STATUSES:
         raise CampaignNotCreated(
             f"campaign {campaign['name']} is being created ({campaign['status']}): "
@@ -75,9 +75,11 @@ def run_that_deployed(runs: Iterator[Run], solution_version_arn: str) -> Run | N
     return next((run for run in runs if run.solution_version_arn == solution_version_arn), None)
 
 
-def rollback_target(stepfunctions: Any, personalize: Any, stack: PipelineStack, served_arn: str) -> Run:
+def rollback_target(
+    stepfunctions: Any, personalize: Any, stack: PipelineStack, served_arn: str, solution: str | None = None
+) -> Run:
     """The deployed version before the served one (still ACTIVE), from the runs that deployed them."""
-    deployed = list(deployed_runs(stepfunctions, stack.state_machine_arn))
+    deployed = list(deployed_runs(stepfunctions, stack.state_machine_arn, solution))
     position = next((i for i, run in enumerate(deployed) if run.solution_version_arn == served_arn), None)
     older = deployed[position + 1 :] if position is not None else deployed
     for run in older:

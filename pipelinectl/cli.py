@@ -42,6 +42,7 @@ from pipelinectl.errors import (
     ExitCode,
     NoCredentials,
     NoSuchFilter,
+    NoSuchSolution,
     NotConfirmed,
     RollbackFailed,
     RunInProgress,
@@ -60,7 +61,7 @@ from pipelinectl.runs import (
     short_metric,
 )
 from pipelinectl.schedule import next_run
-from pipelinectl.stack import PipelineStack, choose_filter, find_stack
+from pipelinectl.stack import ANSWERS_ITEMS, ANSWERS_USERS, PipelineStack, SolutionRef, choose_filter, find_stack
 from pipelinectl.workflow_graph import build_graph
 from stacks.artifacts import STACK_NAME
 
@@ -171,8 +172,13 @@ def _learned_durations(context: Context) -> dict[str, float]:
 
 def command_history(context: Context) -> int:
     runs = recent_runs(context.client("stepfunctions"), context.stack.state_machine_arn, context.args.n)
+    solution = context.args.solution
+    if solution is not None:
+        context.stack.solution(solution)  # a name that is not one says which are
+        runs = [run.of_solution(solution) for run in runs]
     now = context.backend.now()
     title = f"Last {len(runs)} run{'s' if len(runs) != 1 else ''} of {context.stack.name}"
+    title += f", solution {solution}" if solution else ""
     context.console.print(title + (" (times are simulated)" if context.backend.simulated else ""))
     table = Table()
     for column in ("Run", "Started (UTC)", "Duration", "Outcome", "Version", "Metric (new / served)", "Note"):
@@ -194,7 +200,14 @@ def command_history(context: Context) -> int:
 
 def command_status(context: Context) -> int:
     if context.stack.has_campaign:
-        _campaign_status(context)
+        chosen = context.args.solution
+        solutions = [context.stack.solution(chosen)] if chosen else list(context.stack.solutions)
+        for solution in solutions:
+            if solution.campaign is None:
+                continue
+            if len(context.stack.solutions) > 1:
+                context.console.print(f"[bold]Solution {solution.label}[/] ({solution.recipe_type})")
+            _campaign_status(context, solution)
     if context.stack.has_batch_output:
         _batch_status(context)
     _schedule_status(context)
@@ -219,9 +232,9 @@ def _batch_status(context: Context) -> None:
     context.console.print(grid)
 
 
-def _campaign_status(context: Context) -> None:
+def _campaign_status(context: Context, solution: SolutionRef) -> None:
     personalize = context.client("personalize")
-    campaign = served_campaign(personalize, context.stack)
+    campaign = served_campaign(personalize, context.stack, solution)
     version = personalize.describe_solution_version(solutionVersionArn=campaign.solution_version_arn)["solutionVersion"]
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
@@ -267,17 +280,22 @@ def _schedule_status(context: Context) -> None:
 
 
 def command_recommend(context: Context) -> int:
-    user, count = context.args.user, context.args.n
+    user, item, count = context.args.user, context.args.item, context.args.n
     genres, exclude_seen = context.args.genre or [], context.args.exclude_seen
     if not context.stack.has_campaign:
         if genres or exclude_seen:
             raise NoSuchFilter(
                 "--genre and --exclude-seen ask a campaign through a filter, and this pipeline deploys to batch only"
             )
+        if item is not None:
+            raise NoSuchSolution("--item asks a related-items campaign, and this pipeline deploys to batch only")
         return _recommend_from_batch_output(context, user, count)
-    campaign = served_campaign(context.client("personalize"), context.stack)
+    if item is not None:
+        return _recommend_related(context, item, count)
+    solution = context.stack.solution(context.args.solution, answering=ANSWERS_USERS, what="requests by user")
+    campaign = served_campaign(context.client("personalize"), context.stack, solution)
     if not context.args.any_user:
-        _require_known_user(context, user, campaign.solution_version_arn)
+        _require_known_user(context, user, campaign.solution_version_arn, solution.name)
     request: dict[str, Any] = {"campaignArn": campaign.arn, "userId": user, "numResults": count}
     through = ""
     if genres or exclude_seen:
@@ -298,17 +316,46 @@ def command_recommend(context: Context) -> int:
             f"the filter {request['filterArn']} cannot be used yet ({error.response['Error'].get('Message')}): "
             "runs create the configured filters after the imports; start one (run --wait) and ask again"
         ) from None
-    titles = read_titles(context.client("s3"), context.stack.bucket, context.stack.raw_key, context.stack.items_key)
     context.console.print(
         f"Recommendations for user {user} (campaign {campaign.name}, version {short_id(campaign.solution_version_arn)}"
         f"{through})"
     )
+    _print_items(context, response["itemList"])
+    return ExitCode.OK
+
+
+def _recommend_related(context: Context, item: str, count: int) -> int:
+    """``--item``: what a related-items solution's campaign answers for a movie ("more like this")."""
+    solution = context.stack.solution(context.args.solution, answering=ANSWERS_ITEMS, what="requests by item (--item)")
+    if solution.recipe_type not in ANSWERS_ITEMS:
+        raise NoSuchSolution(
+            f"solution {solution.label} is {solution.recipe_type}: its campaign answers requests by user (--user), "
+            "not by item"
+        )
+    campaign = served_campaign(context.client("personalize"), context.stack, solution)
+    response = context.client("personalize-runtime").get_recommendations(
+        campaignArn=campaign.arn, itemId=item, numResults=count
+    )
+    titles = read_titles(context.client("s3"), context.stack.bucket, context.stack.raw_key, context.stack.items_key)
+    about = f" ({titles[item]})" if item in titles else ""
+    context.console.print(
+        f"Items related to item {item}{about} (campaign {campaign.name}, version "
+        f"{short_id(campaign.solution_version_arn)})"
+    )
+    _print_items(context, response["itemList"], titles)
+    return ExitCode.OK
+
+
+def _print_items(context: Context, items: list[dict[str, Any]], titles: dict[str, str] | None = None) -> None:
+    """The answer as a table: rank, item, its title (when the movie file is uploaded) and score."""
+    if titles is None:
+        titles = read_titles(context.client("s3"), context.stack.bucket, context.stack.raw_key, context.stack.items_key)
     table = Table()
     table.add_column("#", justify="right")
     table.add_column("Item")
     table.add_column("Title")
     table.add_column("Score", justify="right")
-    for rank, item in enumerate(response["itemList"], start=1):
+    for rank, item in enumerate(items, start=1):
         score = item.get("score")
         table.add_row(
             str(rank), item["itemId"], titles.get(item["itemId"], "-"), f"{score:.4f}" if score is not None else ""
@@ -318,7 +365,6 @@ def command_recommend(context: Context) -> int:
         context.console.print(
             "No titles: upload them beside the ratings (python tools/upload_movielens.py uploads u.item or movies.csv)."
         )
-    return ExitCode.OK
 
 
 def _recommend_from_batch_output(context: Context, user: str, count: int) -> int:
@@ -342,11 +388,12 @@ def _recommend_from_batch_output(context: Context, user: str, count: int) -> int
     return ExitCode.OK
 
 
-def _require_known_user(context: Context, user: str, version_arn: str) -> None:
+def _require_known_user(context: Context, user: str, version_arn: str, solution: str | None = None) -> None:
     """Personalize answers an unknown user with popular items, silently; say so instead."""
-    run = run_that_deployed(
-        deployed_runs(context.client("stepfunctions"), context.stack.state_machine_arn), version_arn
-    )
+    stepfunctions = context.client("stepfunctions")
+    run = run_that_deployed(deployed_runs(stepfunctions, context.stack.state_machine_arn, solution), version_arn)
+    if run is not None and solution is not None:
+        run = describe_run(stepfunctions, run.arn)  # the whole run: its data, not only the solution's part
     uri = (run.output.get("data") or {}).get("interactionsUri") if run else None
     if not uri:
         return  # no record of what it was trained on (older than 90 days): ask anyway
@@ -390,12 +437,13 @@ def _roll_back_batch_output(context: Context) -> None:
 
 def _roll_back_campaign(context: Context) -> None:
     stepfunctions, personalize = context.client("stepfunctions"), context.client("personalize")
-    campaign = served_campaign(personalize, context.stack)
+    solution = context.stack.solution(context.args.solution)
+    campaign = served_campaign(personalize, context.stack, solution)
     if campaign.update and campaign.update.get("status") in PENDING_STATUSES:
         raise RunInProgress(
             f"campaign {campaign.name} is being updated ({campaign.update['status']}): try again when it is ACTIVE"
         )
-    target = rollback_target(stepfunctions, personalize, context.stack, campaign.solution_version_arn)
+    target = rollback_target(stepfunctions, personalize, context.stack, campaign.solution_version_arn, solution.name)
     target_arn = str(target.solution_version_arn)
     question = (
         f"Switch campaign {campaign.name} from version {short_id(campaign.solution_version_arn)} "
@@ -480,9 +528,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     history = commands.add_parser("history", help="the last runs with outcome, version and metrics")
     history.add_argument("-n", type=int, default=10, metavar="N", help="how many runs (default: 10)")
-    commands.add_parser("status", help="what the campaign serves, since when, its metrics, the schedule")
-    recommend = commands.add_parser("recommend", help="recommendations for a user, with titles when uploaded")
-    recommend.add_argument("--user", required=True, metavar="ID", help="user id, as in the ratings")
+    status = commands.add_parser("status", help="what the campaign serves, since when, its metrics, the schedule")
+    recommend = commands.add_parser(
+        "recommend", help="recommendations for a user, or items related to an item, with titles when uploaded"
+    )
+    asked = recommend.add_mutually_exclusive_group(required=True)
+    asked.add_argument("--user", metavar="ID", help="user id, as in the ratings")
+    asked.add_argument("--item", metavar="ID", help="item id: what a related-items solution recommends with it")
     recommend.add_argument("--n", type=int, default=10, metavar="K", help="how many items (default: 10)")
     recommend.add_argument("--any-user", action="store_true", help="ask even for a user the model was not trained on")
     recommend.add_argument(
@@ -502,6 +554,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Point the campaign back at the version deployed before the one it serves, and wait for the update.",
     )
     rollback.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    for command in (history, status, recommend, rollback):
+        command.add_argument(
+            "--solution",
+            metavar="NAME",
+            help="one of the pipeline's solutions (personalize.solutions); default: the only one, or for recommend "
+            "the first that answers the request",
+        )
     return parser
 
 

@@ -23,7 +23,7 @@ EXIT_CODES_HELP = """exit codes:
   4    something to do first: no credentials, no such stack, stack not deployed, no runs yet,
        campaign not created or batch output not published yet, user unknown to the model,
        no configured filter for --genre/--exclude-seen, or not created yet,
-       nothing to roll back, not confirmed
+       nothing to roll back, not confirmed, no such solution (or several: pass --solution)
   5    an AWS call failed for another reason (permissions, throttling, ...)
   130  interrupted; a run being watched goes on"""
 
@@ -86,3 +86,7 @@ class RollbackFailed(Exception):
     """The campaign update of a rollback ended in a failed status."""
 
     exit_code = ExitCode.RUN_FAILED
+
+
+class NoSuchSolution(ActionNeeded):
+    """--solution names none of the pipeline's solutions, or the command needs one and several exist."""

@@ -71,7 +71,41 @@ def render_mermaid(graph: WorkflowGraph) -> str:
         lines.append("        (their Catch), and from each wait on a failed status or after its last check.")
         lines.append("        The campaign keeps serving the previous version.")
         lines.append("    end note")
+    for parallel_id, branches in graph.branches.items():
+        lines += _branches(parallel_id, branches)
     return "\n".join(lines) + "\n"
+
+
+def _branches(parallel_id: str, branches: list[WorkflowGraph]) -> list[str]:
+    """A Parallel step (several solutions) as a composite state, one region per branch. A branch ends
+    in its solution's outcome; its failure ends are left out of the drawing and said in a note."""
+    lines = [f"    state {parallel_id} {{"]
+    for index, branch in enumerate(branches):
+        if index:
+            lines.append("        --")
+        failures = {step.id for step in branch.steps.values() if step.kind == FAIL}
+        for step in branch.steps.values():
+            if step.id not in failures:
+                lines.append(f'        state "{_text(step.label)}" as {step.id}')
+        lines.append(f"        [*] --> {branch.step_of_state[branch.start]}")
+        for transition in branch.transitions:
+            if transition.target in failures:
+                continue
+            label = f" : {_text(transition.label)}" if transition.label else ""
+            lines.append(f"        {transition.source} --> {transition.target}{label}")
+        ends = [s.id for s in branch.steps.values() if s.id not in failures and not _leads_anywhere(branch, s.id)]
+        lines += [f"        {end} --> [*]" for end in ends]
+    lines.append("    }")
+    lines.append(f"    note right of {parallel_id}")
+    lines.append("        One branch per solution, all at once. Any error of a branch's working steps ends that")
+    lines.append("        branch with its solution failed; the other branches go on, and the run fails after them.")
+    lines.append("    end note")
+    return lines
+
+
+def _leads_anywhere(graph: WorkflowGraph, step_id: str) -> bool:
+    """Whether a step goes on (a branch's end states do not; a step that only fails is not an end)."""
+    return any(t.source == step_id for t in graph.transitions)
 
 
 def _folded_failures(graph: WorkflowGraph) -> dict[str, list[Step]]:

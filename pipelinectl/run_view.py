@@ -20,8 +20,8 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from contract.wait_states import WaitStateNames
-from pipelinectl.runs import REJECTED, RUNNING, SKIPPED, SUCCEEDED, outcome_of, short_id, short_metric
+from contract.wait_states import SCOPE_SEPARATOR, WaitStateNames
+from pipelinectl.runs import FAILED, REJECTED, RUNNING, SKIPPED, SUCCEEDED, outcome_of, short_id, short_metric
 from pipelinectl.workflow_graph import FAIL, TASK, WAIT, Step, WorkflowGraph
 
 # The pipeline keeps training durations per training mode (contract/run_record.py).
@@ -96,6 +96,8 @@ def _summary_filters(result: dict[str, Any]) -> str:
 
 def _summary_smoke_test(result: dict[str, Any]) -> str:
     smoke = result["smokeTest"]
+    if "userId" not in smoke:
+        return f"item {smoke['itemId']} gets {len(smoke['itemIds'])} related items"
     text = f"user {smoke['userId']} gets {len(smoke['itemIds'])} items"
     return text + (f", {len(smoke['filtered']['itemIds'])} through a filter" if "filtered" in smoke else "")
 
@@ -156,6 +158,21 @@ def _polled_status(output: dict[str, Any], names: WaitStateNames) -> str:
     return "?"
 
 
+def solution_line(entry: dict[str, Any]) -> str:
+    """One solution's outcome in a run of several: what it did, and with which version or cause."""
+    name, outcome = entry.get("solution"), entry.get("outcome")
+    if outcome == SUCCEEDED:
+        campaign = (
+            f", campaign {short_id(entry['campaignArn'])} ({entry.get('campaignAction')})"
+            if entry.get("campaignArn")
+            else ""
+        )
+        return f"{name}: deployed version {short_id(entry.get('solutionVersionArn'))}{campaign}"
+    if outcome == FAILED:
+        return f"{name}: failed in {entry.get('failedStage')}: {entry.get('error')}: {entry.get('cause')}"
+    return f"{name}: {outcome} ({entry.get('reason')})"
+
+
 @dataclass
 class RunView:
     """Everything `watch` shows about one execution, updated event by event."""
@@ -176,6 +193,10 @@ class RunView:
     @property
     def current(self) -> StepRow | None:
         return self.rows[-1] if self.rows and self.rows[-1].ended is None else None
+
+    def current_of(self, scope: str) -> StepRow | None:
+        """The open row of the main path (""), or of one solution's branch: branches run at once."""
+        return next((row for row in reversed(self.rows) if row.ended is None and row.step.scope == scope), None)
 
     @property
     def failed_step(self) -> StepRow | None:
@@ -205,20 +226,23 @@ class RunView:
         step = self.graph.step_for(state_name)
         if step is None:
             return
-        current = self.current
+        current = self.current_of(step.scope)
         if current is not None and current.step.id == step.id:
             return
         if step.kind == FAIL:
-            self._close(time, "failed")
+            self._close(time, "failed", step.scope)
             return
-        self._close(time, "done")
+        self._close(time, "done", step.scope)
         if step.kind in (TASK, WAIT):
             self.rows.append(StepRow(step, started=time))
 
     def _exited(self, state_name: str, output: Any) -> None:
-        current = self.current
+        step = self.graph.step_for(state_name)
+        current = self.current_of(step.scope if step is not None else "")
         if current is None or not isinstance(output, dict):
             return
+        _, separator, unscoped = state_name.partition(SCOPE_SEPARATOR)
+        state_name = unscoped if separator and current.step.scope else state_name
         names = WaitStateNames.from_check_state(state_name)
         if current.step.kind == WAIT and names is not None:
             current.checks += 1
@@ -231,8 +255,14 @@ class RunView:
         if state_name == "Prepare data":
             self.training_mode = (output.get("data", {}).get("plan") or {}).get("trainingMode")
 
-    def _close(self, time: datetime, state: str) -> None:
-        current = self.current
+    def _close(self, time: datetime, state: str, scope: str | None = None) -> None:
+        """End the open row (of ``scope``; None: every open row, as the execution ends)."""
+        if scope is None:
+            for row in self.rows:
+                if row.ended is None:
+                    row.ended, row.state = time, state
+            return
+        current = self.current_of(scope)
         if current is not None:
             current.ended, current.state = time, state
             if current.step.kind == WAIT and state == "done":
@@ -302,6 +332,12 @@ class RunView:
         outcome, output = self.outcome, self.output
         if outcome == RUNNING:
             return [Text(f"Still running after {duration}.", style="cyan")]
+        solutions = (output.get("recorded") or {}).get("solutions") if isinstance(output, dict) else None
+        if isinstance(solutions, list) and outcome != FAILED:
+            style = {SUCCEEDED: "bold green", REJECTED: "bold yellow"}.get(outcome, "bold yellow")
+            lines = [Text(f"Outcome: {outcome} after {duration}", style=style)]
+            lines += [Text(f"  {solution_line(entry)}") for entry in solutions if isinstance(entry, dict)]
+            return lines
         if outcome == SUCCEEDED:
             lines = [Text(f"Outcome: succeeded after {duration}", style="bold green")]
             version = short_id(output.get("solutionVersionArn"))
@@ -338,6 +374,8 @@ class RunView:
             ]
         failed = self.failed_step
         where = f" at step '{failed.step.name}'" if failed else ""
+        if self.error == "SolutionFailed":
+            where = " (a solution failed; the others' outcomes stand)"
         return [
             Text(f"Outcome: failed{where} after {duration} ({self.status})", style="bold red"),
             Text(f"  error: {self.error}"),

@@ -54,6 +54,25 @@ class Run:
     def outcome(self) -> str:
         return outcome_of(self.status, self.output)
 
+    @property
+    def solution_outcomes(self) -> list[dict[str, Any]]:
+        """With several solutions: each one's outcome, as the run recorded them (empty otherwise)."""
+        solutions = (self.output.get("recorded") or {}).get("solutions")
+        return [s for s in solutions if isinstance(s, dict)] if isinstance(solutions, list) else []
+
+    def of_solution(self, name: str | None) -> Run:
+        """The run as one solution saw it (several solutions): its outcome, version and evaluation.
+        The single solution of a config without ``solutions`` (None) is the run itself."""
+        if name is None:
+            return self
+        mine = next((s for s in self.solution_outcomes if s.get("solution") == name), None)
+        if mine is None:
+            return self
+        status = "SUCCEEDED" if mine.get("outcome") != FAILED else "FAILED"
+        error = f"{mine.get('error')} in {mine.get('failedStage')}" if mine.get("outcome") == FAILED else None
+        output = {**mine, "candidate": (mine.get("evaluation") or {}).get("candidate")}
+        return Run(self.name, self.arn, status, self.start, self.stop, output, error, mine.get("cause"))
+
     def duration(self, now: datetime) -> timedelta:
         return (self.stop or now) - self.start
 
@@ -84,6 +103,8 @@ class Run:
         """Why it ended this way, in a few words."""
         if self.outcome == FAILED:
             return f"{self.error or self.status}"
+        if self.solution_outcomes:
+            return ", ".join(f"{s.get('solution')}: {s.get('outcome')}" for s in self.solution_outcomes)
         if self.outcome in (SKIPPED, REJECTED):
             return str(self.output.get("reason", ""))
         if self.outcome == SUCCEEDED:
@@ -147,12 +168,14 @@ def latest_execution_arn(stepfunctions: Any, state_machine_arn: str) -> str:
     )
 
 
-def deployed_runs(stepfunctions: Any, state_machine_arn: str) -> Iterator[Run]:
-    """Runs that put a version on the campaign, newest first (Step Functions keeps 90 days)."""
+def deployed_runs(stepfunctions: Any, state_machine_arn: str, solution: str | None = None) -> Iterator[Run]:
+    """Runs that put a version on the campaign (of ``solution``), newest first (Step Functions keeps 90
+    days). A failed execution has no output: a solution deployed by a run another solution failed is
+    not found here."""
     for execution in list_executions(stepfunctions, state_machine_arn):
         if execution["status"] != "SUCCEEDED":
             continue
-        run = describe_run(stepfunctions, execution["executionArn"])
+        run = describe_run(stepfunctions, execution["executionArn"]).of_solution(solution)
         if run.outcome == SUCCEEDED and run.solution_version_arn:
             yield run
 

@@ -11,10 +11,31 @@ from botocore.exceptions import ClientError
 from contract.filters import parse_filter_expression
 from contract.layout import STATE_KEY
 from contract.names import PersonalizeNames
-from pipelinectl.errors import NoSuchFilter, StackNotFound, StackNotReady
+from contract.recipes import POPULAR_ITEMS, RELATED_ITEMS, USER_PERSONALIZATION
+from pipelinectl.errors import NoSuchFilter, NoSuchSolution, StackNotFound, StackNotReady
 
 REQUIRED_OUTPUTS = ("DataBucketName", "RawDataKey", "StateMachineArn", "ScheduleName", "PipelineName")
 READY_STATUSES = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE")
+
+
+@dataclass(frozen=True)
+class SolutionRef:
+    """One solution of the deployed pipeline: its name in the config (None: the single one), its
+    Personalize solution and campaign (None without one), and its recipe's type."""
+
+    name: str | None
+    solution: str
+    campaign: str | None
+    recipe_type: str
+
+    @property
+    def label(self) -> str:
+        return self.name or "solution"
+
+
+# What each kind of request asks a campaign of (contract/recipes.py REQUEST_BY_TYPE).
+ANSWERS_USERS = (USER_PERSONALIZATION, POPULAR_ITEMS)
+ANSWERS_ITEMS = (RELATED_ITEMS,)
 
 
 @dataclass(frozen=True)
@@ -44,9 +65,40 @@ class PipelineStack:
     def names(self) -> PersonalizeNames:
         return PersonalizeNames(self.pipeline_name)
 
+    # The stack output Solutions (a config that lists its solutions): name -> solution, campaign, type.
+    listed_solutions: tuple[SolutionRef, ...] = ()
+
     @property
     def state_key(self) -> str:
         return STATE_KEY
+
+    @property
+    def solutions(self) -> tuple[SolutionRef, ...]:
+        """Every solution: the listed ones, or the single one a config without ``solutions`` has."""
+        if self.listed_solutions:
+            return self.listed_solutions
+        campaign = self.names.campaign if self.has_campaign else None
+        return (SolutionRef(None, self.names.solution, campaign, USER_PERSONALIZATION),)
+
+    def solution(self, name: str | None, *, answering: tuple[str, ...] | None = None, what: str = "") -> SolutionRef:
+        """The solution ``--solution`` names; without it the only one, or the first whose type answers
+        the request (``answering``). A name that is not one, or a choice that is not clear, says which exist."""
+        choices = ", ".join(f"{s.label} ({s.recipe_type})" for s in self.solutions)
+        if name is not None:
+            for solution in self.solutions:
+                if solution.name == name:
+                    return solution
+            raise NoSuchSolution(f"pipeline {self.pipeline_name} has no solution {name}: its solutions are {choices}")
+        candidates = [s for s in self.solutions if answering is None or s.recipe_type in answering]
+        if len(self.solutions) == 1 and candidates:
+            return candidates[0]
+        if answering is not None and candidates:
+            return candidates[0]
+        if not candidates:
+            raise NoSuchSolution(
+                f"no solution of pipeline {self.pipeline_name} answers {what}: its solutions are {choices}"
+            )
+        raise NoSuchSolution(f"pipeline {self.pipeline_name} has several solutions: pass --solution (one of {choices})")
 
 
 def choose_filter(stack: PipelineStack, *, genres: bool, exclude_seen: bool) -> str:
@@ -100,6 +152,10 @@ def find_stack(cloudformation: Any, stack_name: str, region: str) -> PipelineSta
         targets=tuple(outputs.get("DeploymentTargets", "campaign").split(",")),
         filters=tuple(json.loads(outputs.get("Filters", "{}")).items()),
         items_key=outputs.get("ItemsKey"),
+        listed_solutions=tuple(
+            SolutionRef(name, entry["solution"], entry.get("campaign"), entry["recipeType"])
+            for name, entry in json.loads(outputs.get("Solutions", "{}")).items()
+        ),
     )
 
 

@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from contract.wait_states import WaitStateNames
+from contract.wait_states import SCOPE_SEPARATOR, WaitStateNames
 
 TASK, WAIT, CHOICE, PASS, SUCCEED, FAIL = "Task", "Wait", "Choice", "Pass", "Succeed", "Fail"
+PARALLEL = "Parallel"
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class Step:
     states: tuple[str, ...]
     max_checks: int | None = None
     wait: WaitStateNames | None = None  # the fragment's names, for a WAIT step
+    # On a solution's branch (several solutions): the solution's name, which starts its state names.
+    scope: str = ""
 
     @property
     def label(self) -> str:
@@ -57,10 +60,20 @@ class WorkflowGraph:
     steps: dict[str, Step]
     transitions: list[Transition]
     step_of_state: dict[str, str] = field(default_factory=dict)
+    # A Parallel step's branches (several solutions: one per solution), each a graph of its own.
+    branches: dict[str, list[WorkflowGraph]] = field(default_factory=dict)
 
     def step_for(self, state_name: str) -> Step | None:
+        """The step a state belongs to, on the main path or on a branch."""
         step_id = self.step_of_state.get(state_name)
-        return self.steps.get(step_id) if step_id else None
+        if step_id is not None:
+            return self.steps.get(step_id)
+        for graphs in self.branches.values():
+            for branch in graphs:
+                step = branch.step_for(state_name)
+                if step is not None:
+                    return step
+        return None
 
     @property
     def failure_steps(self) -> list[Step]:
@@ -88,12 +101,14 @@ def build_graph(definition: dict[str, Any]) -> WorkflowGraph:
     for names in wait_fragments(states):
         members = tuple(name for name in names.all if name in states)
         step = Step(
-            id=f"WaitFor{names.key}",
-            name=f"Wait until {names.stage} is {ready_status(states[names.decide])}",
+            id=f"WaitFor{_identifier(names.scope)}{names.key}",
+            name=(f"{names.scope}{SCOPE_SEPARATOR}" if names.scope else "")
+            + f"Wait until {names.stage} is {ready_status(states[names.decide])}",
             kind=WAIT,
             states=members,
             max_checks=_max_checks(states[names.decide]),
             wait=names,
+            scope=names.scope,
         )
         steps[step.id] = step
         step_of_state.update({member: step.id for member in members})
@@ -101,9 +116,11 @@ def build_graph(definition: dict[str, Any]) -> WorkflowGraph:
     for name, state in states.items():
         if name in step_of_state:
             continue
-        if name in failure_only and state["Type"] != FAIL:
+        if name in failure_only and not _is_failure_end(state):
             continue  # folded into the Fail state it leads to, below
-        step = Step(id=_identifier(name), name=name, kind=state["Type"], states=(name,))
+        scope, separator, _ = name.partition(SCOPE_SEPARATOR)
+        kind = FAIL if _is_failure_end(state) else state["Type"]
+        step = Step(id=_identifier(name), name=name, kind=kind, states=(name,), scope=scope if separator else "")
         steps[step.id] = step
         step_of_state[name] = step.id
     for name in failure_only:
@@ -111,7 +128,12 @@ def build_graph(definition: dict[str, Any]) -> WorkflowGraph:
             step_of_state[name] = step_of_state[_fail_state_reached(states, name)]
     ordered = _in_definition_order(steps, states, step_of_state)
     transitions = _transitions(states, step_of_state, failure_only, ordered)
-    return WorkflowGraph(definition["StartAt"], ordered, transitions, step_of_state)
+    branches = {
+        step_of_state[name]: [build_graph(branch) for branch in state["Branches"]]
+        for name, state in states.items()
+        if state["Type"] == PARALLEL
+    }
+    return WorkflowGraph(definition["StartAt"], ordered, transitions, step_of_state, branches)
 
 
 def _max_checks(decide: dict[str, Any]) -> int | None:
@@ -140,13 +162,14 @@ def _targets(state: dict[str, Any]) -> Iterator[tuple[str, str, bool]]:
 
 
 def _failure_only_states(states: dict[str, Any]) -> set[str]:
-    """States from which every path ends in a Fail state (Fail states included)."""
-    result = {name for name, state in states.items() if state["Type"] == FAIL}
+    """States from which every path ends in a Fail state, or on a solution's branch in its failed outcome
+    (those ends included)."""
+    result = {name for name, state in states.items() if _is_failure_end(state)}
     changed = True
     while changed:
         changed = False
         for name, state in states.items():
-            if name in result or state["Type"] in (SUCCEED, CHOICE) or state.get("End"):
+            if name in result or state["Type"] in (SUCCEED, CHOICE, PARALLEL) or state.get("End"):
                 continue
             targets = [target for target, _, is_catch in _targets(state) if not is_catch]
             if targets and all(target in result for target in targets):
@@ -155,8 +178,16 @@ def _failure_only_states(states: dict[str, Any]) -> set[str]:
     return result
 
 
+def _is_failure_end(state: dict[str, Any]) -> bool:
+    """A Fail state, or the end of a solution's branch with the solution failed (stacks/workflow/builder.py)."""
+    if state["Type"] == FAIL:
+        return True
+    parameters = state.get("Parameters") or {}
+    return state["Type"] == PASS and bool(state.get("End")) and parameters.get("outcome") == "failed"
+
+
 def _fail_state_reached(states: dict[str, Any], name: str) -> str:
-    while states[name]["Type"] != FAIL:
+    while not _is_failure_end(states[name]):
         name = states[name]["Next"]
     return name
 

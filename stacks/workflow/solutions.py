@@ -78,7 +78,19 @@ def build_solutions(b: WorkflowBuilder) -> State:
         failure_detail(config, deletion_requests="$.deletion", solutions="$.recorded.solutions"),
         b.run_failed,
     )
-    Chain([branches, record, outcome])
+    # The run's output, as a single solution's summary is: its outcome and reason at the top, with each
+    # solution's under recorded.solutions (what `history` and `rollback` read back).
+    summarize = Pass(
+        "Summarize run",
+        parameters={
+            "outcome.$": "$.recorded.outcome",
+            "reason.$": "$.recorded.reason",
+            "recorded.$": "$.recorded",
+            "data.$": "$.data",
+            "deletion.$": "$.deletion",
+        },
+    )
+    Chain([branches, record, summarize, outcome])
     outcome.add_choice(ChoiceRule.StringEquals(variable="$.recorded.outcome", value="failed"), failed)
     outcome.add_choice(ChoiceRule.StringEquals(variable="$.recorded.outcome", value="succeeded"), succeeded)
     outcome.add_choice(ChoiceRule.StringEquals(variable="$.recorded.outcome", value="rejected"), rejected)

@@ -6,12 +6,18 @@ stops nor undoes the other, and the outcome event says which solution did what.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from rich.console import Console
 
+from pipelinectl.backend import Backend
+from pipelinectl.cli import main
+from pipelinectl.errors import ExitCode
+from pipelinectl.offline_session import offline_backend
 from simulator.cloud_assembly import SynthesizedPipeline, load_synthesized_pipeline
 from simulator.offline import ACCOUNT_ID, REGION, OfflinePipeline, offline_account
 from simulator.sample_data import generate_ratings, to_u_data
@@ -110,6 +116,9 @@ def test_one_import_trains_both_solutions_and_each_campaign_answers_its_own_requ
     assert {"campaignArn": f"{ARN}:campaign/movielens-campaign-picks", "userId": "1", "numResults": 10} in requests
     detail = outcome(pipeline)
     assert detail["outcome"] == "succeeded"
+    # The run's output says it too, as a single solution's does (history and rollback read it back).
+    assert result.output["outcome"] == "succeeded"
+    assert [s["solution"] for s in result.output["recorded"]["solutions"]] == ["picks", "similar"]
     solutions = by_solution(detail)
     assert {name: s["outcome"] for name, s in solutions.items()} == {"picks": "succeeded", "similar": "succeeded"}
     assert solutions["similar"]["recommendations"]["itemId"] == "1"
@@ -238,3 +247,76 @@ def test_the_deploy_output_names_the_solutions_it_keeps(shipped: SynthesizedPipe
         },
     }
     assert "is deleted by this deploy" in output["Description"]
+
+
+# --------------------------------------------------------------------------- the command-line tool
+
+
+def run_cli(*argv: str, backend: Backend | None = None) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err, backend=backend)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_watch_shows_each_solutions_steps_and_outcome(shipped: SynthesizedPipeline) -> None:
+    code, out, err = run_cli("--offline", "--cdk-out", str(shipped.directory), "run", "--wait", "--name", "first")
+
+    assert code == ExitCode.OK, err
+    for row in (
+        "│ ✓ │ picks: Ensure solution ",
+        "│ ✓ │ similar: Wait until solution version is ACTIVE ",
+        "│ ✓ │ similar: Smoke test recommendations ",
+        "item 1 gets 10 related items",
+        "│ ✓ │ picks: Smoke test recommendations ",
+        "user 1 gets 10 items, 10 through a filter",
+        "│ ✓ │ Record solutions ",
+    ):
+        assert row in out, row
+    assert "Outcome: succeeded after " in out
+    assert "  picks: deployed version " in out and ", campaign movielens-campaign-picks (created)" in out
+    assert "  similar: deployed version " in out
+
+
+def test_recommend_status_history_and_rollback_address_one_solution(shipped: SynthesizedPipeline) -> None:
+    with offline_backend(shipped.directory, prior_runs=2, same_data=False, console=Console(file=io.StringIO())) as b:
+        code, out, err = run_cli("recommend", "--item", "1", backend=b)
+        assert code == ExitCode.OK, err
+        assert "Items related to item 1 " in out and "(campaign movielens-campaign-similar, version " in out
+
+        code, out, err = run_cli("recommend", "--user", "1", backend=b)
+        assert code == ExitCode.OK, err
+        assert "Recommendations for user 1 (campaign movielens-campaign-picks, version " in out
+
+        code, _, err = run_cli("recommend", "--item", "1", "--solution", "picks", backend=b)
+        assert (code, err) == (
+            ExitCode.ACTION_NEEDED,
+            "error: solution picks is USER_PERSONALIZATION: its campaign answers requests by user (--user), not by "
+            "item\n",
+        )
+        code, _, err = run_cli("recommend", "--user", "1", "--solution", "ranking", backend=b)
+        assert (code, err) == (
+            ExitCode.ACTION_NEEDED,
+            "error: pipeline movielens has no solution ranking: its solutions are picks (USER_PERSONALIZATION), "
+            "similar (RELATED_ITEMS)\n",
+        )
+
+        code, out, err = run_cli("status", backend=b)
+        assert code == ExitCode.OK, err
+        assert "Solution picks (USER_PERSONALIZATION)" in out and "Solution similar (RELATED_ITEMS)" in out
+        assert "Campaign  movielens-campaign-similar (ACTIVE)" in out
+
+        code, out, err = run_cli("history", "--solution", "similar", backend=b)
+        assert code == ExitCode.OK, err
+        assert ", solution similar" in out and out.count("succeeded") == 2
+
+        code, _, err = run_cli("rollback", "--yes", backend=b)
+        assert (code, err) == (
+            ExitCode.ACTION_NEEDED,
+            "error: pipeline movielens has several solutions: pass --solution (one of picks (USER_PERSONALIZATION), "
+            "similar (RELATED_ITEMS))\n",
+        )
+        served = campaign_version(b.offline, "movielens-campaign-similar")
+        code, out, err = run_cli("rollback", "--yes", "--solution", "similar", backend=b)
+        assert code == ExitCode.OK, err
+        assert campaign_version(b.offline, "movielens-campaign-similar") != served
+        assert "Campaign movielens-campaign-similar serves version " in out
