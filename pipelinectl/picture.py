@@ -98,7 +98,7 @@ def _branches(parallel_id: str, branches: list[WorkflowGraph]) -> list[str]:
     lines.append("    }")
     lines.append(f"    note right of {parallel_id}")
     lines.append("        One branch per solution, all at once. Any error of a branch's working steps ends that")
-    lines.append("        branch with its solution failed; the other branches go on, and the run fails after them.")
+    lines.append("        branch with its solution failed. The other branches go on, and the run fails after them.")
     lines.append("    end note")
     return lines
 

@@ -65,7 +65,15 @@ def _summary_prepare(result: dict[str, Any]) -> str:
     else:
         text += " kept"
     plan = data.get("plan")
+    if plan and "solutions" in plan:  # several solutions: each has its own plan
+        trained = {name: p for name, p in plan["solutions"].items() if p.get("train")}
+        return text + "; " + (", ".join(f"{name} {p['trainingMode']}" for name, p in trained.items()) or "no training")
     return text + (f"; {plan['trainingMode']} training" if plan else "")
+
+
+def _summary_record_solutions(result: dict[str, Any]) -> str:
+    outcomes = ", ".join(f"{s['solution']} {s['outcome']}" for s in result["recorded"]["solutions"])
+    return f"{outcomes}; state/pipeline-state.json updated"
 
 
 def _summary_ensure(key: str) -> Callable[[dict[str, Any]], str]:
@@ -145,6 +153,7 @@ TASK_SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "Publish batch recommendations": lambda r: "recommendations/latest.json updated",
     "Record successful run": lambda r: "state/pipeline-state.json updated",
     "Record rejected version": lambda r: "state/pipeline-state.json updated",
+    "Record solutions": _summary_record_solutions,
 }
 
 
@@ -336,7 +345,13 @@ class RunView:
         if isinstance(solutions, list) and outcome != FAILED:
             style = {SUCCEEDED: "bold green", REJECTED: "bold yellow"}.get(outcome, "bold yellow")
             lines = [Text(f"Outcome: {outcome} after {duration}", style=style)]
-            lines += [Text(f"  {solution_line(entry)}") for entry in solutions if isinstance(entry, dict)]
+            for entry in solutions:
+                if isinstance(entry, dict):
+                    lines.append(Text(f"  {solution_line(entry)}"))
+                    asked = entry.get("recommendations") or {}
+                    if asked.get("itemIds"):
+                        who = f"user {asked['userId']}" if "userId" in asked else f"related to item {asked['itemId']}"
+                        lines.append(Text(f"    {who}: {', '.join(asked['itemIds'])}"))
             return lines
         if outcome == SUCCEEDED:
             lines = [Text(f"Outcome: succeeded after {duration}", style="bold green")]

@@ -70,7 +70,13 @@ class Run:
             return self
         status = "SUCCEEDED" if mine.get("outcome") != FAILED else "FAILED"
         error = f"{mine.get('error')} in {mine.get('failedStage')}" if mine.get("outcome") == FAILED else None
-        output = {**mine, "candidate": (mine.get("evaluation") or {}).get("candidate")}
+        output = {
+            **mine,
+            "candidate": (mine.get("evaluation") or {}).get("candidate"),
+            # What the run shared: its data and its import.
+            "data": self.output.get("data"),
+            "datasetImportJobArn": self.output.get("datasetImportJobArn"),
+        }
         return Run(self.name, self.arn, status, self.start, self.stop, output, error, mine.get("cause"))
 
     def duration(self, now: datetime) -> timedelta:

@@ -424,6 +424,17 @@ class PipelineConfig:
         return workflow_functions(campaign=deployment.campaign, batch=deployment.batch_job, filters=bool(self.filters))
 
     @property
+    def provisioned_tps(self) -> int:
+        """The TPS the campaigns provision together (each is billed per TPS-hour)."""
+        return sum(s.campaign_min_provisioned_tps for s in self.trained_solutions if s.deployment.campaign)
+
+    @property
+    def primary_solution(self) -> SolutionConfig:
+        """The first solution that answers requests by user (the one of a single-solution config)."""
+        users = [s for s in self.trained_solutions if s.smoke_test.user_id is not None and not s.smoke_test.item_ids]
+        return (users or list(self.trained_solutions))[0]
+
+    @property
     def smoke_filter(self) -> FilterConfig | None:
         """The filter the smoke test also asks through: the first that needs no request values."""
         return next((f for f in self.filters if not f.parsed.parameters), None)

@@ -315,8 +315,11 @@ class CostEstimate:
 
 
 def estimate_for(plan: Plan, data: AcceptanceData) -> CostEstimate:
+    """Each solution trains once; the campaigns' TPS add up."""
     return CostEstimate(
-        min_provisioned_tps=plan.config.campaign_min_provisioned_tps, ingested_bytes=data.interactions_bytes
+        training_runs=EXPECTED_TRAINING_RUNS * len(plan.config.trained_solutions),
+        min_provisioned_tps=plan.config.provisioned_tps,
+        ingested_bytes=data.interactions_bytes,
     )
 
 
@@ -589,6 +592,10 @@ class Evidence:
             raise NotObserved("no run finished in this session")
         return next(iter(self.runs.values()))
 
+    def primary(self) -> Run:
+        """The first run as the primary solution saw it (the single one, or the first answering users)."""
+        return self.first_run().run.of_solution(self.plan.config.primary_solution.name)
+
 
 def measure_listing_lag(
     stepfunctions: Any,
@@ -705,7 +712,7 @@ def observe_campaign_update(evidence: Evidence) -> str:
 
 
 def observe_dataset_last_updated(evidence: Evidence) -> str:
-    job_arn = evidence.first_run().run.output.get("datasetImportJobArn")
+    job_arn = evidence.primary().output.get("datasetImportJobArn")
     if not job_arn:
         raise NotObserved("the first run recorded no import job")
     personalize = evidence.client("personalize")
@@ -721,7 +728,7 @@ def observe_dataset_last_updated(evidence: Evidence) -> str:
 
 
 def observe_training_hours(evidence: Evidence) -> str:
-    arn = evidence.first_run().run.output.get("solutionVersionArn")
+    arn = evidence.primary().output.get("solutionVersionArn")
     if not arn:
         raise NotObserved("the first run recorded no solution version")
     version = evidence.client("personalize").describe_solution_version(solutionVersionArn=arn)["solutionVersion"]
@@ -738,7 +745,7 @@ def observe_training_hours(evidence: Evidence) -> str:
 
 
 def observe_unknown_user(evidence: Evidence) -> str:
-    campaign_arn = evidence.first_run().run.output.get("campaignArn")
+    campaign_arn = evidence.primary().output.get("campaignArn")
     if not campaign_arn:
         raise NotObserved("the first run deployed no campaign")
     items = evidence.client("personalize-runtime").get_recommendations(
@@ -777,7 +784,7 @@ def observe_exclusion_filter(evidence: Evidence) -> str:
     text = f"filter {name} ({described['filterExpression']}) is {described['status']}"
     if described["status"] != "ACTIVE":
         return text + f": {described.get('failureReason', 'no reason given')}"
-    campaign_arn = evidence.first_run().run.output.get("campaignArn")
+    campaign_arn = evidence.primary().output.get("campaignArn")
     if not campaign_arn:
         return text
     items = evidence.client("personalize-runtime").get_recommendations(
@@ -1041,25 +1048,42 @@ class Session:
         )
 
     def check_recommendations(self, first: RunRecord) -> None:
-        campaign_arn = first.run.output.get("campaignArn")
-        user = self.plan.config.smoke_test_user_id
-        self.report.step(f"Asking campaign {campaign_arn} for recommendations for user {user}")
-        check(bool(campaign_arn), f"run {first.run.name} succeeded without naming its campaign")
-        campaign = self.client("personalize").describe_campaign(campaignArn=campaign_arn)["campaign"]
-        self.evidence.campaign_created = campaign["creationDateTime"]
-        check(campaign["status"] == "ACTIVE", f"campaign {campaign['name']} is {campaign['status']}, not ACTIVE")
-        items = self.client("personalize-runtime").get_recommendations(
-            campaignArn=campaign_arn, userId=user, numResults=10
-        )["itemList"]
-        check(bool(items), f"campaign {campaign['name']} answered no items for user {user}")
-        self.report.info(f"{len(items)} items: {', '.join(item['itemId'] for item in items)}")
+        """Each solution's campaign answers the request its recipe's type answers (its smoke request)."""
+        for solution in self.plan.config.trained_solutions:
+            if not solution.deployment.campaign:
+                continue
+            campaign_arn = first.run.of_solution(solution.name).output.get("campaignArn")
+            smoke = solution.smoke_test
+            asked = f"item {smoke.item_id}" if smoke.item_id is not None else f"user {smoke.user_id}"
+            self.report.step(f"Asking campaign {campaign_arn} ({solution.label}) for recommendations for {asked}")
+            check(bool(campaign_arn), f"run {first.run.name} succeeded without naming the campaign of {solution.label}")
+            campaign = self.client("personalize").describe_campaign(campaignArn=campaign_arn)["campaign"]
+            if solution is self.plan.config.primary_solution:
+                self.evidence.campaign_created = campaign["creationDateTime"]
+            check(campaign["status"] == "ACTIVE", f"campaign {campaign['name']} is {campaign['status']}, not ACTIVE")
+            runtime = self.client("personalize-runtime")
+            if smoke.item_ids:
+                answer = runtime.get_personalized_ranking(
+                    campaignArn=campaign_arn, userId=smoke.user_id, inputList=list(smoke.item_ids)
+                )
+                items = answer["personalizedRanking"]
+            elif smoke.item_id is not None:
+                items = runtime.get_recommendations(campaignArn=campaign_arn, itemId=smoke.item_id, numResults=10)[
+                    "itemList"
+                ]
+            else:
+                items = runtime.get_recommendations(campaignArn=campaign_arn, userId=smoke.user_id, numResults=10)[
+                    "itemList"
+                ]
+            check(bool(items), f"campaign {campaign['name']} answered no items for {asked}")
+            self.report.info(f"{len(items)} items: {', '.join(item['itemId'] for item in items)}")
 
     def solution_versions(self, stack: PipelineStack) -> set[str]:
         personalize = self.client("personalize")
         solutions = [
             s["solutionArn"]
             for s in _listed(personalize, "list_solutions", "solutions")
-            if s["name"] == stack.names.solution
+            if s["name"] in {solution.solution for solution in stack.solutions}
         ]
         return {
             v["solutionVersionArn"]
@@ -1070,7 +1094,7 @@ class Session:
     def probe_campaign_update(self, first: RunRecord) -> None:
         """UpdateCampaign to the served version (what a rollback does), describing the campaign at once."""
         personalize = self.client("personalize")
-        arn = first.run.output["campaignArn"]
+        arn = first.run.of_solution(self.plan.config.primary_solution.name).output["campaignArn"]
         self.report.step(f"Updating campaign {arn} to the version it serves, to observe the update (up to 45 minutes)")
         probe = CampaignUpdateProbe(before=personalize.describe_campaign(campaignArn=arn)["campaign"])
         self.evidence.campaign_update = probe
@@ -1126,9 +1150,11 @@ class Session:
         if not self.deployment_started:
             return
         if self.plan.keep:
-            hourly = USD_PER_TPS_HOUR * self.plan.config.campaign_min_provisioned_tps
+            hourly = USD_PER_TPS_HOUR * self.plan.config.provisioned_tps
             self.report.step(
-                f"Keeping stack {self.plan.stack_name} (--keep); its campaign costs ${hourly:.2f} an hour until you destroy it:"
+                f"Keeping stack {self.plan.stack_name} (--keep); "
+                + ("its campaigns cost" if len(self.plan.config.trained_solutions) > 1 else "its campaign costs")
+                + f" ${hourly:.2f} an hour until you destroy it:"
             )
             self.report.info(self.destroy_hint())
             return
@@ -1227,7 +1253,11 @@ class Session:
                 f"no state record s3://{stack.bucket}/{STATE_KEY} ({error.response.get('Error', {}).get('Code')})"
             )
             return
-        seconds = json.loads(body).get("stageSeconds", {})
+        record = json.loads(body)
+        seconds = dict(record.get("stageSeconds", {}))
+        # Several solutions: each learned its own stages (solutions.<name>.stageSeconds).
+        for name, part in sorted((record.get("solutions") or {}).items()):
+            seconds |= {f"{name}: {stage}": value for stage, value in part.get("stageSeconds", {}).items()}
         self.report.info(f"stages as Personalize timed them (creation to ACTIVE; {STATE_KEY} stageSeconds):")
         for stage, value in sorted(seconds.items()):
             self.report.info(f"  {stage:<42} {elapsed_text(timedelta(seconds=float(value))):>8}")
@@ -1245,10 +1275,10 @@ class Session:
         campaign_hours = max((ended - created).total_seconds() / 3600, 0)
         training_hours = self.evidence.training_hours
         actual = CostEstimate(
-            training_runs=1,
+            training_runs=len(self.plan.config.trained_solutions),
             training_hours_per_run=training_hours if training_hours is not None else EXPECTED_TRAINING_HOURS_PER_RUN,
             campaign_hours=round(campaign_hours, 2),
-            min_provisioned_tps=self.plan.config.campaign_min_provisioned_tps,
+            min_provisioned_tps=self.plan.config.provisioned_tps,
             ingested_bytes=self.data.interactions_bytes,
         )
         self.report.info(

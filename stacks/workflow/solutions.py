@@ -86,6 +86,7 @@ def build_solutions(b: WorkflowBuilder) -> State:
             "outcome.$": "$.recorded.outcome",
             "reason.$": "$.recorded.reason",
             "recorded.$": "$.recorded",
+            "datasetImportJobArn.$": "$.importJob.arn",
             "data.$": "$.data",
             "deletion.$": "$.deletion",
         },

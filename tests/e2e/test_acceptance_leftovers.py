@@ -12,7 +12,7 @@ import dataclasses
 import io
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,12 @@ import boto3
 import pytest
 
 from pipelinectl.backend import Backend
+from simulator.cloud_assembly import load_synthesized_pipeline
 from simulator.offline import ACCOUNT_ID, REGION, OfflinePipeline
 from stacks.artifacts import STACK_NAME
-from stacks.config import PipelineConfig
+from stacks.config import PipelineConfig, load_config
+from tests.conftest import SOLUTIONS_BLOCK, synthesize
+from tests.e2e.conftest import deployed_with_ratings
 from tools import acceptance
 from tools.acceptance import (
     OBSERVATIONS,
@@ -129,9 +132,11 @@ class OfflineCdk:
         s3.delete_bucket(Bucket=bucket)
 
 
-def offline_session(pipeline: OfflinePipeline, tmp_path: Path) -> tuple[Session, OfflineCdk, io.StringIO, io.StringIO]:
-    """A session on the default stack, in the offline account, on its simulated clock."""
-    config = PipelineConfig()
+def offline_session(
+    pipeline: OfflinePipeline, tmp_path: Path, config: PipelineConfig | None = None
+) -> tuple[Session, OfflineCdk, io.StringIO, io.StringIO]:
+    """A session on the stack of ``config`` (the default one), in the offline account, on its simulated clock."""
+    config = config or PipelineConfig()
     plan = Plan(stack_name=STACK_NAME, pipeline_name=config.pipeline_name, context_block={}, config=config)
     data = generate_dataset(config)
     cdk = OfflineCdk(pipeline)
@@ -163,8 +168,17 @@ def offline_session(pipeline: OfflinePipeline, tmp_path: Path) -> tuple[Session,
     return session, cdk, out, err
 
 
-def test_a_whole_session_passes_against_the_offline_account(pipeline: OfflinePipeline, tmp_path: Path) -> None:
-    session, cdk, out, err = offline_session(pipeline, tmp_path)
+@pytest.fixture
+def listed_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OfflinePipeline]:
+    """The shape the shipped cdk.json has: two solutions (with a created key)."""
+    synthesized = load_synthesized_pipeline(synthesize(tmp_path_factory, SOLUTIONS_BLOCK))
+    with deployed_with_ratings(synthesized) as deployed:
+        yield deployed
+
+
+def test_a_whole_session_passes_against_the_offline_account(listed_pipeline: OfflinePipeline, tmp_path: Path) -> None:
+    pipeline = listed_pipeline
+    session, cdk, out, err = offline_session(pipeline, tmp_path, load_config(SOLUTIONS_BLOCK))
 
     session.precheck()
     code = session.run()
@@ -179,9 +193,12 @@ def test_a_whole_session_passes_against_the_offline_account(pipeline: OfflinePip
         ("acceptance-run-1", "succeeded"),
         ("acceptance-run-2", "skipped"),
     ]
-    # Each run's steps with their durations, and the stages as Personalize timed them.
-    assert "Wait until solution version is ACTIVE       2:00:00" in text
-    assert re.search(r"SolutionVersion\.FULL +2:00:00", text)
+    # Each run's steps with their durations (each solution's branch), and the stages as Personalize timed them.
+    assert "similar: Wait until solution version is ACTIVE  2:00:00" in text
+    assert re.search(r"picks: SolutionVersion\.FULL +2:00:00", text)
+    # Each solution's campaign answers its own request.
+    assert "(picks) for recommendations for user 1" in text
+    assert "(similar) for recommendations for item 1" in text
     for entry, _ in OBSERVATIONS:
         assert f"[{entry}]" in text
     assert "uploading the same bytes again gave the same ETag" in text

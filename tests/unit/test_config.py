@@ -55,10 +55,10 @@ def test_empty_block_means_the_defaults() -> None:
     assert load_config({}) == PipelineConfig()
 
 
-def test_shipped_cdk_json_block_spells_out_the_defaults() -> None:
+def test_shipped_cdk_json_block_lists_the_two_documented_solutions_and_the_defaults_for_the_rest() -> None:
     context = json.loads(CDK_JSON.read_text())["context"]
 
-    assert load_config(context["personalize"]) == PipelineConfig()
+    assert load_config(context["personalize"]) == load_config({"solutions": default_solutions(DataConfig())})
 
 
 def test_the_documented_two_solutions_are_top_picks_and_similar_items() -> None:

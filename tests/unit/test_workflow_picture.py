@@ -14,6 +14,8 @@ from contract.wait_states import WaitStateNames
 from pipelinectl.picture import render_markdown, render_mermaid, with_readme_picture
 from pipelinectl.workflow_graph import FAIL, TASK, WAIT, build_graph
 from stacks.artifacts import DEFINITION_FILE_NAME
+from stacks.config import load_config
+from stacks.workflow import build_workflow_definition
 
 REPO = Path(__file__).resolve().parents[2]
 PICTURE = REPO / "docs" / "workflow.md"
@@ -22,26 +24,54 @@ README = REPO / "README.md"
 # Mermaid 11: checked by hand with its parser, which is too large a dependency for the suite).
 MERMAID_LINE = re.compile(
     r"^(stateDiagram-v2"
-    r"|    state \"[^\";]+\" as [A-Za-z0-9]+"
-    r"|    (\[\*\]|[A-Za-z0-9]+) --> ([A-Za-z0-9]+|\[\*\])( : [^\";:]+)?"
-    r"|    note left of [A-Za-z0-9]+|        [^\";]+|    end note)$"
+    r"|(    )+state \"[^\";]+\" as [A-Za-z0-9]+"
+    r"|(    )+(\[\*\]|[A-Za-z0-9]+) --> ([A-Za-z0-9]+|\[\*\])( : [^\";:]+)?"
+    r"|    state [A-Za-z0-9]+ \{|        --|    \}"
+    r"|    note (left|right) of [A-Za-z0-9]+|        [^\";]+|    end note)$"
 )
 
 
 @pytest.fixture(scope="module")
 def definition(cloud_assembly: Path) -> dict[str, Any]:
+    """The definition synth emits for a config without ``solutions`` (one solution)."""
     return json.loads((cloud_assembly / DEFINITION_FILE_NAME).read_text())
 
 
-def test_the_committed_picture_matches_the_emitted_definition(definition: dict[str, Any]) -> None:
-    assert PICTURE.read_text() == render_markdown(definition), (
+@pytest.fixture(scope="module")
+def shipped_definition() -> dict[str, Any]:
+    """The definition of the shipped cdk.json (two solutions), as `make picture` synthesizes it: app.py
+    emits exactly build_workflow_definition of the loaded config (tests/unit/test_workflow.py)."""
+    block = json.loads((REPO / "cdk.json").read_text())["context"]["personalize"]
+    return build_workflow_definition(load_config(block))
+
+
+def test_the_committed_picture_matches_the_emitted_definition(shipped_definition: dict[str, Any]) -> None:
+    assert PICTURE.read_text() == render_markdown(shipped_definition), (
         "docs/workflow.md no longer matches cdk.out/personalize-workflow.asl.json: run `make picture` and commit it"
     )
 
 
-def test_the_readme_shows_the_same_picture(definition: dict[str, Any]) -> None:
+def test_the_picture_of_several_solutions_draws_one_region_per_branch(shipped_definition: dict[str, Any]) -> None:
+    graph = build_graph(shipped_definition)
+    text = render_mermaid(graph)
+
+    (branches,) = graph.branches.values()
+    assert [branch.start for branch in branches] == ["picks: Plan", "similar: Plan"]
+    assert "    state TrainEachSolution {\n" in text and "\n        --\n" in text
+    assert "        WaitForSimilarSolutionVersion --> SimilarEvaluateNewVersion : ACTIVE\n" in text
+    assert "        PicksSmokeTestRecommendations --> PicksRollBackTheCampaign : error\n" in text
+    assert "        PicksSolutionDeployed --> [*]\n" in text
+    assert "    TrainEachSolution --> RecordSolutions\n" in text
+    # Every state of every branch belongs to a step, as on the main path.
+    for branch, raw in zip(branches, shipped_definition["States"]["Train each solution"]["Branches"], strict=True):
+        assert set(branch.step_of_state) == set(raw["States"])
+    bad = [line for line in text.splitlines() if not MERMAID_LINE.match(line)]
+    assert bad == []
+
+
+def test_the_readme_shows_the_same_picture(shipped_definition: dict[str, Any]) -> None:
     readme = README.read_text()
-    assert readme == with_readme_picture(readme, definition), (
+    assert readme == with_readme_picture(readme, shipped_definition), (
         "README.md's workflow picture no longer matches the definition: run `make picture` and commit it"
     )
 
