@@ -66,11 +66,12 @@ bench-synth: install
 	$(PYTHON) tools/bench_synth.py
 
 ## deploy / destroy: real AWS (needs credentials and a bootstrapped account)
+## (--all: every pipeline's stack when personalize.pipelines lists several; `npx cdk deploy PersonalizePipeline-<name>` one)
 deploy: install
-	$(CDK) deploy
+	$(CDK) deploy --all
 
 destroy: install
-	$(CDK) destroy
+	$(CDK) destroy --all
 
 ## acceptance: real AWS, under $1 and 3-4 hours: deploy a uniquely named copy, run it twice, destroy it, check
 ## nothing is left (tools/acceptance.py; prints the cost and asks first; ARGS="--yes --region R --profile P --keep")

@@ -64,6 +64,7 @@ from pipelinectl.schedule import next_run
 from pipelinectl.stack import ANSWERS_ITEMS, ANSWERS_USERS, PipelineStack, SolutionRef, choose_filter, find_stack
 from pipelinectl.workflow_graph import build_graph
 from stacks.artifacts import STACK_NAME
+from stacks.config import pipeline_stack_name
 
 PROG = "python -m pipelinectl"
 CREDENTIAL_ERRORS = ("ExpiredToken", "ExpiredTokenException", "UnrecognizedClientException", "InvalidClientTokenId")
@@ -495,7 +496,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--stack-name", default=STACK_NAME, help=f"the pipeline's CloudFormation stack (default: {STACK_NAME})"
+        "--stack-name", default=None, help=f"the pipeline's CloudFormation stack (default: {STACK_NAME})"
+    )
+    parser.add_argument(
+        "--pipeline",
+        metavar="NAME",
+        help="one of several pipelines (personalize.pipelines): its stack is PersonalizePipeline-NAME",
     )
     parser.add_argument("--region", help="AWS region (default: from your AWS config)")
     parser.add_argument("--profile", help="AWS named profile (default: from your AWS config)")
@@ -570,7 +576,15 @@ def open_backend(args: argparse.Namespace, console: Console) -> Iterator[Backend
         from pipelinectl.offline_session import offline_backend  # imports moto and the simulator: offline only
 
         prior_runs = args.offline_runs if args.offline_runs is not None else (0 if args.command == "run" else 2)
-        with offline_backend(args.cdk_out, prior_runs=prior_runs, same_data=args.same_data, console=console) as backend:
+        with offline_backend(
+            args.cdk_out,
+            prior_runs=prior_runs,
+            same_data=args.same_data,
+            console=console,
+            # cdk.out's stack: the one pipeline's, or with --pipeline that pipeline's (--stack-name names the
+            # stack the commands then look for, as on AWS).
+            stack_name=pipeline_stack_name(args.pipeline) if args.pipeline is not None else STACK_NAME,
+        ) as backend:
             yield backend
         return
     backend = Backend(session=boto3.session.Session(profile_name=args.profile, region_name=args.region))
@@ -587,7 +601,13 @@ def main(
     backend: Backend | None = None,
 ) -> int:
     """The entry point; tests hand in ``out``, ``err``, ``ask`` and an open offline ``backend``."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.pipeline is not None and args.stack_name is not None:
+        parser.error("--pipeline and --stack-name both name the stack: give one")
+    args.stack_name = (
+        pipeline_stack_name(args.pipeline) if args.pipeline is not None else (args.stack_name or STACK_NAME)
+    )
     stream = out or sys.stdout
     # Not a terminal (a log, a pipe, a test): a fixed width, so tables do not wrap at 80 columns.
     console = Console(file=stream, highlight=False, soft_wrap=True, width=None if stream.isatty() else LOG_WIDTH)

@@ -31,6 +31,7 @@ from pipelinectl.errors import SynthesisNeeded
 from simulator.cloud_assembly import CloudAssemblyError, load_synthesized_pipeline
 from simulator.offline import OfflinePipeline, offline_account
 from simulator.sample_data import generate_ratings, to_u_item
+from stacks.artifacts import STACK_NAME
 
 WEEK = timedelta(days=7)
 NEW_USERS_PER_WEEK = 40
@@ -39,9 +40,11 @@ OFFLINE_POLL_SECONDS = 0.02
 
 
 @contextlib.contextmanager
-def offline_backend(cdk_out: Path, *, prior_runs: int, same_data: bool, console: Console) -> Iterator[Backend]:
+def offline_backend(
+    cdk_out: Path, *, prior_runs: int, same_data: bool, console: Console, stack_name: str = STACK_NAME
+) -> Iterator[Backend]:
     try:
-        synthesized = load_synthesized_pipeline(cdk_out)
+        synthesized = load_synthesized_pipeline(cdk_out, stack_name)
     except CloudAssemblyError as error:
         raise SynthesisNeeded(f"--offline needs the synthesized stack: {error}") from None
     with offline_account() as account:

@@ -168,9 +168,14 @@ def _not_found(cloudformation: Any, stack_name: str, region: str) -> StackNotFou
         if {"StateMachineArn", "PipelineName"} <= {o["OutputKey"] for o in stack.get("Outputs", [])}
     ]
     if others:
+        pipelines = [
+            o.removeprefix("PersonalizePipeline-") for o in sorted(others) if o.startswith("PersonalizePipeline-")
+        ]
+        hint = (
+            f"pass --pipeline with one of {', '.join(pipelines)}" if pipelines else "pass --stack-name with that name"
+        )
         return StackNotFound(
-            f"no stack {stack_name} in {region}; the pipeline stack here is {', '.join(sorted(others))}: "
-            "pass --stack-name with that name"
+            f"no stack {stack_name} in {region}; the pipeline stack here is {', '.join(sorted(others))}: {hint}"
         )
     return StackNotFound(
         f"stack {stack_name} is not deployed in {region}: deploy it (make deploy), or pass --region/--profile "

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stacks.artifacts import DEFINITION_FILE_NAME, STACK_NAME
+from stacks.artifacts import DEFINITION_FILE_NAME, STACK_NAME, definition_file_name
 
 
 class CloudAssemblyError(RuntimeError):
@@ -40,6 +40,8 @@ class SynthesizedPipeline:
     definition_text: str
     state_machine_logical_id: str
     functions: dict[str, LambdaFunction]
+    # The stack's name: PersonalizePipeline, or PersonalizePipeline-<name> for one of several pipelines.
+    stack_name: str = STACK_NAME
 
     @property
     def definition_substitutions(self) -> dict[str, Any]:
@@ -58,10 +60,20 @@ class SynthesizedPipeline:
         return substitute(text, values)
 
 
-def load_synthesized_pipeline(directory: Path | str) -> SynthesizedPipeline:
+def load_synthesized_pipeline(directory: Path | str, stack_name: str = STACK_NAME) -> SynthesizedPipeline:
+    """The stack ``stack_name`` of cdk.out: the one pipeline's, or one of several (``personalize.pipelines``)."""
     directory = Path(directory)
-    template_path = directory / f"{STACK_NAME}.template.json"
-    definition_path = directory / DEFINITION_FILE_NAME
+    template_path = directory / f"{stack_name}.template.json"
+    several = directory / definition_file_name(stack_name, several=True)
+    definition_path = several if several.exists() else directory / DEFINITION_FILE_NAME
+    if not template_path.exists():
+        others = sorted(p.name.removesuffix(".template.json") for p in directory.glob(f"{STACK_NAME}-*.template.json"))
+        if others:
+            raise CloudAssemblyError(
+                f"{template_path} does not exist; this cdk.out has the stacks of several pipelines: "
+                + ", ".join(others)
+                + " (pass --pipeline NAME)"
+            )
     for path in (template_path, definition_path):
         if not path.exists():
             raise CloudAssemblyError(f"{path} does not exist; synthesize first (npx cdk synth, or make synth)")
@@ -85,12 +97,13 @@ def load_synthesized_pipeline(directory: Path | str) -> SynthesizedPipeline:
         template=template,
         definition_text=definition_text,
         state_machine_logical_id=machines[0],
-        functions=_lambda_functions(directory, resources),
+        functions=_lambda_functions(directory, resources, stack_name),
+        stack_name=stack_name,
     )
 
 
-def _lambda_functions(directory: Path, resources: dict[str, Any]) -> dict[str, LambdaFunction]:
-    assets = json.loads((directory / f"{STACK_NAME}.assets.json").read_text())["files"]
+def _lambda_functions(directory: Path, resources: dict[str, Any], stack_name: str) -> dict[str, LambdaFunction]:
+    assets = json.loads((directory / f"{stack_name}.assets.json").read_text())["files"]
     folder_by_key = {
         destination["objectKey"]: directory / asset["source"]["path"]
         for asset in assets.values()
@@ -124,10 +137,10 @@ def _lambda_functions(directory: Path, resources: dict[str, Any]) -> dict[str, L
     return functions
 
 
-def load_for_command(directory: Path | str) -> SynthesizedPipeline:
+def load_for_command(directory: Path | str, stack_name: str = STACK_NAME) -> SynthesizedPipeline:
     """For command-line entry points: a stale or missing cdk.out is one line and exit status 2."""
     try:
-        return load_synthesized_pipeline(directory)
+        return load_synthesized_pipeline(directory, stack_name)
     except CloudAssemblyError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None

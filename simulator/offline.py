@@ -41,7 +41,7 @@ from simulator.personalize import PersonalizeSimulator, StageDurations
 from simulator.provider_framework import CustomResourceOutcome, OfflineCustomResource
 from simulator.sample_data import Rating, to_ratings_csv, to_u_data
 from simulator.sns import Topics
-from simulator.step_functions import StepFunctionsExecutions
+from simulator.step_functions import StepFunctionsAccount, StepFunctionsExecutions
 from stacks.artifacts import STACK_NAME
 
 REGION = "us-east-1"
@@ -66,6 +66,10 @@ class OfflineAccount:
     step_functions: StepFunctionsExecutions
     cloudformation: CloudFormationStacks
     event_bus: EventBus
+    # Every stack's state machine (several pipelines); ``step_functions`` is the first stack's.
+    state_machines: StepFunctionsAccount | None = None
+    # The stacks deployed into the account, in order (several pipelines deploy one each).
+    pipelines: list[OfflinePipeline] = field(default_factory=list)
     # One S3 client for the account's life: making a boto3 client costs ~35 ms, and the harness
     # and the simulated services call S3 dozens of times per run (boto3 clients are thread-safe).
     s3_client: Any = None
@@ -104,10 +108,11 @@ def offline_account(
             s3_writer=write_s3,
         )
         step_functions = StepFunctionsExecutions(clock, STATE_MACHINE_ARN)
+        state_machines = StepFunctionsAccount(step_functions)
         cloudformation = CloudFormationStacks(region=REGION, account_id=ACCOUNT_ID)
         with (
             simulated_aws.activate(personalize),
-            simulated_aws.route("stepfunctions", step_functions.handle),
+            simulated_aws.route("stepfunctions", state_machines.handle),
             simulated_aws.route("cloudformation", cloudformation.handle),
         ):
             event_bus = EventBus(region=REGION, account_id=ACCOUNT_ID, clock=clock.now)
@@ -115,6 +120,7 @@ def offline_account(
                 clock=clock,
                 personalize=personalize,
                 step_functions=step_functions,
+                state_machines=state_machines,
                 cloudformation=cloudformation,
                 event_bus=event_bus,
                 s3_client=s3,
@@ -142,46 +148,60 @@ class OfflinePipeline:
     _lambda_faults: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # The one pipeline's stack keeps the harness's fixed names; each of several pipelines' stacks
+        # (PersonalizePipeline-<name>) gets its own, derived from the stack's name as CloudFormation's are.
+        self.stack_name = self.synthesized.stack_name
+        own = self.stack_name != STACK_NAME
+        prefix = f"{self.stack_name}-" if own else ""
+        if own and self.bucket_name == OfflinePipeline.bucket_name:
+            self.bucket_name = f"{self.stack_name.lower()}-databucket-offline"
         self.account.s3().create_bucket(Bucket=self.bucket_name)
         self.account.s3().put_bucket_versioning(Bucket=self.bucket_name, VersioningConfiguration={"Status": "Enabled"})
         self._function_arns = {
-            logical_id: f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{logical_id}"
+            logical_id: f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{prefix}{logical_id}"
             for logical_id in self.synthesized.functions
         }
         self._functions_by_arn = {arn: self.synthesized.functions[lid] for lid, arn in self._function_arns.items()}
-        self.state_machine_arn = STATE_MACHINE_ARN
-        self.personalize_role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/PersonalizePipeline-PersonalizeRole"
-        self.values = self._template_values()
+        self.state_machine_arn = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{self.stack_name}"
+        self.personalize_role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{self.stack_name}-PersonalizeRole"
+        if own:
+            assert self.account.state_machines is not None
+            self.step_functions = self.account.state_machines.add(self.state_machine_arn)
+        else:
+            self.step_functions = self.account.step_functions
+        self.schedule_name = SCHEDULE_NAME if not own else f"{self.stack_name}-RetrainingSchedule-offline"
+        self.values = self._template_values(prefix)
         self.topics = Topics(self.values)
         self.account.event_bus.listeners.append(self.topics.deliver_event)
-        self.account.personalize.s3_access_denied = self._personalize_s3_access_denied
-        self.account.personalize.batch_s3_access_denied = self._batch_s3_access_denied
+        self.account.pipelines.append(self)
+        self.account.personalize.s3_access_denied = self._route_s3_access
+        self.account.personalize.batch_s3_access_denied = self._route_batch_s3_access
         self.definition = self.synthesized.resolve_definition(self._substitution_values())
-        self.schedule_name = SCHEDULE_NAME
         self._deploy_schedule()
         self.teardown = self._deploy_teardown()
         self._record_stack()
         self._state_types = {name: state["Type"] for name, state in self.definition["States"].items()}
         self._background: list[threading.Thread] = []
         self._background_errors: list[BaseException] = []
-        self.account.step_functions.starter = self.start_from_api
-        self.account.step_functions.state_machine = {
+        self.step_functions.starter = self.start_from_api
+        self.step_functions.state_machine = {
             "stateMachineArn": self.state_machine_arn,
-            "name": STACK_NAME,
+            "name": self.stack_name,
             "status": "ACTIVE",
             "definition": json.dumps(self.definition, indent=2),
-            "roleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/PersonalizePipeline-StateMachineRole",
+            "roleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/{self.stack_name}-StateMachineRole",
             "type": "STANDARD",
             "creationDate": self.account.clock.now(),
         }
 
-    def _template_values(self) -> TemplateValues:
-        """Physical names in the offline account: those the harness fixes, else the logical id."""
+    def _template_values(self, prefix: str = "") -> TemplateValues:
+        """Physical names in the offline account: those the harness fixes, else the logical id (after
+        the stack's name, for one of several pipelines' stacks)."""
         resources = self.synthesized.template["Resources"]
-        names = {logical_id: logical_id for logical_id in resources}
+        names = {logical_id: f"{prefix}{logical_id}" for logical_id in resources}
         fixed = {
             "AWS::StepFunctions::StateMachine": self.state_machine_arn,
-            "AWS::Scheduler::Schedule": SCHEDULE_NAME,
+            "AWS::Scheduler::Schedule": self.schedule_name,
             "AWS::S3::Bucket": self.bucket_name,
         }
         names.update({lid: fixed[r["Type"]] for lid, r in resources.items() if r["Type"] in fixed})
@@ -190,7 +210,21 @@ class OfflinePipeline:
         )[0]
         if role is not None:
             names[role] = self.personalize_role_arn.rpartition("/")[2]
-        return TemplateValues(self.synthesized.template, REGION, ACCOUNT_ID, STACK_NAME, names)
+        return TemplateValues(self.synthesized.template, REGION, ACCOUNT_ID, self.stack_name, names)
+
+    def owns_role(self, role_arn: str) -> bool:
+        """A role of this stack (several stacks in one account each decide for their own roles)."""
+        roles = [lid for lid, r in self.synthesized.template["Resources"].items() if r["Type"] == "AWS::IAM::Role"]
+        return role_arn == self.personalize_role_arn or role_arn in {self.values.arn(lid) for lid in roles}
+
+    def _owner_of(self, role_arn: str) -> OfflinePipeline:
+        return next((p for p in self.account.pipelines if p.owns_role(role_arn)), self)
+
+    def _route_s3_access(self, role_arn: str, location: str) -> str | None:
+        return self._owner_of(role_arn)._personalize_s3_access_denied(role_arn, location)
+
+    def _route_batch_s3_access(self, role_arn: str, input_path: str, output_path: str) -> str | None:
+        return self._owner_of(role_arn)._batch_s3_access_denied(role_arn, input_path, output_path)
 
     def _batch_s3_access_denied(self, role_arn: str, input_path: str, output_path: str) -> str | None:
         """A batch job's reads and writes, decided by its role's policies and the bucket policy.
@@ -378,7 +412,7 @@ class OfflinePipeline:
             key: (self._offline_value(output["Value"]), output.get("Description", ""))
             for key, output in self.synthesized.template["Outputs"].items()
         }
-        self.account.cloudformation.deploy(STACK_NAME, outputs, created=self.account.clock.now())
+        self.account.cloudformation.deploy(self.stack_name, outputs, created=self.account.clock.now())
 
     def _deploy_teardown(self) -> OfflineCustomResource:
         resources = self.synthesized.template["Resources"]
@@ -479,7 +513,7 @@ class OfflinePipeline:
 
     def _begin(self, name: str, execution_input: Any, gap: timedelta) -> dict[str, Any]:
         start = self.account.clock.advance(gap.total_seconds())
-        return self.account.step_functions.mark_running(name, start_date=start, execution_input=execution_input)
+        return self.step_functions.mark_running(name, start_date=start, execution_input=execution_input)
 
     def _run(
         self,
@@ -488,7 +522,7 @@ class OfflinePipeline:
         on_event: Callable[[ExecutionEvent], None] | None,
         definition: dict[str, Any] | None,
     ) -> ExecutionResult:
-        step_functions = self.account.step_functions
+        step_functions = self.step_functions
         # The execution whose tasks are being answered (an outcome event names it).
         self._execution_arn = execution["executionArn"]
         state_types = (
@@ -520,11 +554,11 @@ class OfflinePipeline:
 
     @property
     def executions(self) -> list[dict[str, Any]]:
-        return self.account.step_functions.executions
+        return self.step_functions.executions
 
     def mark_running(self, name: str, *, start_date: datetime | None = None) -> dict[str, Any]:
         """Record an execution of the state machine as RUNNING (tests use it for overlaps)."""
-        return self.account.step_functions.mark_running(name, start_date=start_date)
+        return self.step_functions.mark_running(name, start_date=start_date)
 
     def resolve(self, definition: dict[str, Any]) -> dict[str, Any]:
         """``definition`` with this stack's ``${Placeholder}`` values filled in."""

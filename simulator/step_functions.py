@@ -193,6 +193,37 @@ class StepFunctionsExecutions:
         return response
 
 
+class StepFunctionsAccount:
+    """An account's Step Functions: the state machines of every stack deployed into it (several
+    pipelines: one each), each call answered by the state machine it names or whose execution it names."""
+
+    def __init__(self, first: StepFunctionsExecutions) -> None:
+        self.machines: dict[str, StepFunctionsExecutions] = {first.state_machine_arn: first}
+
+    def add(self, state_machine_arn: str) -> StepFunctionsExecutions:
+        first = next(iter(self.machines.values()))
+        machine = StepFunctionsExecutions(
+            first.clock, state_machine_arn, listing_lag_seconds=first.listing_lag.total_seconds()
+        )
+        self.machines[state_machine_arn] = machine
+        return machine
+
+    def handle(self, operation_name: str, params: dict[str, Any]) -> dict[str, Any]:
+        arn = params.get("stateMachineArn")
+        if arn is None and isinstance(params.get("executionArn"), str):
+            execution = params["executionArn"]
+            arn = next(
+                (a for a in self.machines if execution.startswith(a.replace(":stateMachine:", ":execution:") + ":")),
+                None,
+            )
+            if arn is None:
+                raise SimulatedServiceError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{execution}'")
+        machine = self.machines.get(str(arn)) if arn is not None else next(iter(self.machines.values()))
+        if machine is None:
+            raise SimulatedServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
+        return machine.handle(operation_name, params)
+
+
 def history_event(event: ExecutionEvent, state_types: Mapping[str, str], event_id: int) -> dict[str, Any] | None:
     """The Step Functions history event for one interpreter event, or None if AWS records none.
 

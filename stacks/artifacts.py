@@ -6,6 +6,14 @@ import json
 import re
 
 DEFINITION_FILE_NAME = "personalize-workflow.asl.json"
+
+
+def definition_file_name(stack_name: str, *, several: bool) -> str:
+    """The definition beside a stack's template: ``DEFINITION_FILE_NAME`` for the one pipeline of the
+    app; with several pipelines (``personalize.pipelines``), ``<stack>.asl.json`` each."""
+    return f"{stack_name}.asl.json" if several else DEFINITION_FILE_NAME
+
+
 # With encryption.kmsKey naming an existing key: the statements its key policy needs.
 KEY_POLICY_FILE_NAME = "key-policy-to-add.json"
 STACK_NAME = "PersonalizePipeline"

@@ -118,6 +118,8 @@ class ConfigError(ValueError):
     def __init__(self, key: str, value: Any, expected: str, example: str) -> None:
         self.key = key
         self.value = value
+        self.expected = expected
+        self.example = example
         shown = json.dumps(value) if not isinstance(value, _Missing) else "(missing)"
         full_key = f"{CONTEXT_KEY}.{key}" if key else CONTEXT_KEY
         super().__init__(
@@ -522,6 +524,113 @@ def load_config(context_value: Any) -> PipelineConfig:
         deployment=deployment,
         filters=filters,
     )
+
+
+# Several pipelines from one app (``pipelines``, with shared ``defaults``): one stack each, named
+# after the pipeline. Personalize's quota of active dataset groups per region (adjustable; register
+# personalize.quotas) is warned about, since each pipeline has its own dataset group.
+PIPELINES_STACK_PREFIX = "PersonalizePipeline-"
+DATASET_GROUPS_QUOTA = 5
+
+
+def load_pipelines(context_value: Any) -> tuple[PipelineConfig, ...]:
+    """Every pipeline of the ``personalize`` block: the one it describes, or with ``pipelines`` each
+    entry merged over ``defaults`` (objects merge key by key; any other value replaces the default)."""
+    if isinstance(context_value, str):
+        try:
+            context_value = json.loads(context_value)
+        except json.JSONDecodeError:
+            raise ConfigError(
+                "", context_value, "a JSON object", '-c personalize=\'{"pipelineName": "movies"}\''
+            ) from None
+    if not isinstance(context_value, Mapping) or "pipelines" not in context_value:
+        return (load_config(context_value),)
+    _reject_unknown_keys("", context_value, {"pipelines", "defaults"})
+    defaults = _require_object(
+        "defaults", context_value.get("defaults", {}), '{"schedule": {"expression": "rate(7 days)"}}'
+    )
+    entries = context_value["pipelines"]
+    example = '[{"pipelineName": "movielens"}, {"pipelineName": "films", "data": {"rawKey": "raw/films/u.data"}}]'
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(
+            "pipelines", entries, "a non-empty list of pipelines, each a block like the single one", example
+        )
+    configs: list[PipelineConfig] = []
+    stacks: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        key = f"pipelines[{index}]"
+        block = _require_object(key, entry, '{"pipelineName": "films"}')
+        if "pipelineName" not in block:
+            raise ConfigError(
+                f"{key}.pipelineName",
+                _Missing(),
+                "a name for each pipeline (it names its dataset group and stack)",
+                '"films"',
+            )
+        try:
+            config = load_config(_merged(defaults, block))
+        except ConfigError as error:
+            raise ConfigError(
+                f"{key}.{error.key}" if error.key else key, error.value, error.expected, error.example
+            ) from None
+        name = config.pipeline_name
+        if any(c.pipeline_name == name for c in configs):
+            raise ConfigError(
+                f"{key}.pipelineName",
+                name,
+                "a name no other pipeline has: it is the pipeline's dataset group, and two pipelines on one dataset "
+                "group would import, train and delete over each other",
+                f'"{name}-2"',
+            )
+        stack = pipeline_stack_name(name)
+        if stack in stacks:
+            raise ConfigError(
+                f"{key}.pipelineName",
+                name,
+                f"a name whose stack ({stack}; '_' becomes '-' in stack names) no other pipeline's has "
+                f"(pipelines[{stacks[stack]}] has it)",
+                f'"{name}2"',
+            )
+        stacks[stack] = index
+        configs.append(config)
+    return tuple(configs)
+
+
+def lists_pipelines(context_value: Any) -> bool:
+    """Whether the block (or its JSON text) lists several pipelines (``pipelines``)."""
+    if isinstance(context_value, str):
+        try:
+            context_value = json.loads(context_value)
+        except json.JSONDecodeError:
+            return False
+    return isinstance(context_value, Mapping) and "pipelines" in context_value
+
+
+def pipeline_stack_name(pipeline_name: str) -> str:
+    """The stack of one of several pipelines: ``PersonalizePipeline-<name>`` (CloudFormation allows no '_')."""
+    return PIPELINES_STACK_PREFIX + pipeline_name.replace("_", "-")
+
+
+def _merged(defaults: Mapping[str, Any], block: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(defaults)
+    for key, value in block.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def pipelines_warnings(configs: tuple[PipelineConfig, ...]) -> list[str]:
+    """Quotas a valid set of pipelines may still exceed (adjustable, so warned, not refused)."""
+    warnings = [warning for config in configs for warning in config_warnings(config)]
+    if len(configs) > DATASET_GROUPS_QUOTA:
+        warnings.append(
+            f"{len(configs)} pipelines, each with its own dataset group: Personalize's quota is "
+            f"{DATASET_GROUPS_QUOTA} active dataset groups per region; ask for an increase in Service Quotas "
+            "before deploying them in one region"
+        )
+    return warnings
 
 
 def _with_solutions(

@@ -24,14 +24,15 @@ from pipelinectl.offline_session import offline_backend
 from simulator.cloud_assembly import SynthesizedPipeline, load_synthesized_pipeline
 from simulator.offline import ACCOUNT_ID, REGION, OfflinePipeline, offline_account
 from simulator.sample_data import generate_ratings
-from tests.conftest import BATCH_ONLY_BLOCK, VARIATIONS_BLOCK, synthesize
+from tests.conftest import BATCH_ONLY_STACK, TWO_PIPELINES_BLOCK, VARIATIONS_BLOCK, synthesize
 
 USERS = 200  # generate_ratings()'s users, every one with ratings at or above the threshold
 
 
 @pytest.fixture(scope="module")
 def batch_only(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPipeline:
-    return load_synthesized_pipeline(synthesize(tmp_path_factory, BATCH_ONLY_BLOCK))
+    # BATCH_ONLY_BLOCK, synthesized as one of two pipelines (tests/conftest.py).
+    return load_synthesized_pipeline(synthesize(tmp_path_factory, TWO_PIPELINES_BLOCK), BATCH_ONLY_STACK)
 
 
 @pytest.fixture(scope="module")
@@ -183,15 +184,20 @@ def test_both_targets_run_the_batch_job_before_the_campaign_and_publish_after_it
 
 
 def test_cli_shows_recommends_from_and_rolls_back_the_batch_output(batch_only: SynthesizedPipeline) -> None:
-    cli = ["--offline", "--cdk-out", str(batch_only.directory), "--offline-runs", "2"]
+    cli = ["--offline", "--cdk-out", str(batch_only.directory), "--pipeline", "films", "--offline-runs", "2"]
     with offline_backend(
-        batch_only.directory, prior_runs=2, same_data=True, console=Console(file=io.StringIO())
+        batch_only.directory,
+        prior_runs=2,
+        same_data=True,
+        console=Console(file=io.StringIO()),
+        stack_name=BATCH_ONLY_STACK,
     ) as backend:
         status = run_cli(backend, *cli, "status")
         assert status.code == ExitCode.OK, status.err
         assert "Campaign" not in status.out
-        assert "Batch output  run offline-week-2, s3://personalizepipeline-databucket-offline/recommendations/" in (
-            status.out
+        assert (
+            "Batch output  run offline-week-2, s3://personalizepipeline-films-databucket-offline/recommendations/"
+            in (status.out)
         )
         assert "Counts        240 users, 6,000 recommendations (25 asked per user; 0 users with fewer)" in status.out
         assert "Earlier       offline-week-1" in status.out

@@ -37,7 +37,7 @@ from simulator.fault_scenarios import (
 from simulator.interpreter import ExecutionResult
 from simulator.offline import REGION, OfflinePipeline, OfflineSnapshot, offline_account
 from simulator.sample_data import generate_ratings
-from tests.conftest import BATCH_ONLY_BLOCK, synthesize
+from tests.conftest import BATCH_ONLY_STACK, TWO_PIPELINES_BLOCK, synthesize
 
 # --- running a scenario --------------------------------------------------------------------------
 
@@ -55,7 +55,8 @@ def _foreign_resources() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def batch_only(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPipeline:
-    return load_synthesized_pipeline(synthesize(tmp_path_factory, BATCH_ONLY_BLOCK))
+    # BATCH_ONLY_BLOCK, synthesized as one of two pipelines (tests/conftest.py).
+    return load_synthesized_pipeline(synthesize(tmp_path_factory, TWO_PIPELINES_BLOCK), BATCH_ONLY_STACK)
 
 
 def _served(pipeline: OfflinePipeline) -> str | None:

@@ -35,19 +35,25 @@ class SynthesizedPipeline:
         return resources
 
 
-def synthesize(tmp_path_factory: pytest.TempPathFactory, personalize: dict[str, Any] | None) -> SynthesizedPipeline:
+def synthesize(
+    tmp_path_factory: pytest.TempPathFactory, personalize: dict[str, Any] | None, stack_name: str | None = None
+) -> SynthesizedPipeline:
     """The stack for ``personalize`` (None: the defaults) as ``python app.py`` writes it, cdk-nag
-    included; each config is synthesized once per session and shared by every module and worker."""
+    included; each config is synthesized once per session and shared by every module and worker.
+    ``stack_name``: one pipeline's stack of a block that lists several (``pipelines``)."""
     # Imported here, not at module level: test_app_errors.py needs neither CDK nor the SDK.
     from aws_cdk.assertions import Template
 
-    from stacks.artifacts import DEFINITION_FILE_NAME, STACK_NAME
+    from stacks.artifacts import STACK_NAME, definition_file_name
+    from stacks.config import load_pipelines, pipeline_stack_name
 
     outdir = synthesize_app(tmp_path_factory, personalize)
-    template_json = json.loads((outdir / f"{STACK_NAME}.template.json").read_text())
+    stack = stack_name or STACK_NAME
+    template_json = json.loads((outdir / f"{stack}.template.json").read_text())
+    configs = {pipeline_stack_name(c.pipeline_name): c for c in load_pipelines(personalize)}
     return SynthesizedPipeline(
-        config=load_config(personalize),
-        definition_text=(outdir / DEFINITION_FILE_NAME).read_text(),
+        config=load_config(personalize) if stack_name is None else configs[stack],
+        definition_text=(outdir / definition_file_name(stack, several=stack_name is not None)).read_text(),
         template=Template.from_json(template_json),
         template_json=template_json,
         outdir=outdir,

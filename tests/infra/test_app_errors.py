@@ -7,12 +7,16 @@ directly, so they run ``app.py`` exactly as ``cdk synth`` would, without Node's 
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import run_app
+from tests.conftest import REPO, run_app
 
 
 @pytest.mark.parametrize(
@@ -79,3 +83,21 @@ def test_bad_config_writes_no_template(tmp_path: Path) -> None:
 
     assert result.returncode == 1
     assert list(tmp_path.glob("*.template.json")) == []
+
+
+def test_a_stack_name_with_several_pipelines_is_refused(tmp_path: Path) -> None:
+    env_context = {"personalize": {"pipelines": [{"pipelineName": "films"}]}, "stackName": "Mine"}
+    result = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=REPO,
+        env={**os.environ, "CDK_OUTDIR": str(tmp_path), "CDK_CONTEXT_JSON": json.dumps(env_context)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        'Configuration error: "stackName" names the one stack of a single pipeline; with "personalize.pipelines" '
+        "each pipeline's stack is PersonalizePipeline-<pipelineName>\n"
+    )

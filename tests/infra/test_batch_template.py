@@ -13,7 +13,7 @@ import pytest
 
 from simulator.iam import TemplateValues
 from stacks.iam_reference import ACTIONS, resource_types_of
-from tests.conftest import BATCH_ONLY_BLOCK
+from tests.conftest import BATCH_ONLY_STACK, TWO_PIPELINES_BLOCK
 from tests.infra.conftest import SynthesizedPipeline, synthesize
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
@@ -22,13 +22,14 @@ BUCKET = "DataBucket"
 
 @pytest.fixture(scope="module")
 def batch_only(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPipeline:
-    return synthesize(tmp_path_factory, BATCH_ONLY_BLOCK)
+    # BATCH_ONLY_BLOCK, synthesized as one of two pipelines (tests/conftest.py).
+    return synthesize(tmp_path_factory, TWO_PIPELINES_BLOCK, BATCH_ONLY_STACK)
 
 
 def resolved(pipeline: SynthesizedPipeline, value: Any) -> Any:
     names = {logical_id: logical_id for logical_id in pipeline.resources}
     names |= {lid: BUCKET for lid, r in pipeline.resources.items() if r["Type"] == "AWS::S3::Bucket"}
-    return TemplateValues(pipeline.template_json, REGION, ACCOUNT, "PersonalizePipeline", names).resolve(value)
+    return TemplateValues(pipeline.template_json, REGION, ACCOUNT, BATCH_ONLY_STACK, names).resolve(value)
 
 
 def policies_of(pipeline: SynthesizedPipeline, role_prefix: str) -> list[dict[str, Any]]:

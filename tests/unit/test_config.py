@@ -637,3 +637,98 @@ def test_batch_settings_without_the_batch_target_are_refused_as_having_no_effect
         'unless "batch" is in deployment.targets (they would have no effect), for example "targets": ["campaign", '
         '"batch"].'
     )
+
+
+# --- several pipelines (personalize.pipelines) -------------------------------------------------
+
+
+def test_each_pipeline_is_its_entry_merged_over_the_shared_defaults() -> None:
+    from stacks.config import load_pipelines
+
+    movielens, films = load_pipelines(
+        {
+            "defaults": {
+                "schedule": {"expression": "rate(1 day)", "timeZone": "Europe/Berlin"},
+                "data": {"minRating": 3},
+            },
+            "pipelines": [
+                {"pipelineName": "movielens"},
+                {"pipelineName": "films", "schedule": {"expression": "rate(7 days)"}, "filters": []},
+            ],
+        }
+    )
+
+    assert movielens == load_config(
+        {
+            "pipelineName": "movielens",
+            "schedule": {"expression": "rate(1 day)", "timeZone": "Europe/Berlin"},
+            "data": {"minRating": 3},
+        }
+    )
+    assert films.schedule == ScheduleConfig(expression="rate(7 days)", time_zone="Europe/Berlin")
+    assert (films.data.min_rating, films.filters) == (3.0, ())
+
+
+def test_a_single_block_is_one_pipeline_as_before() -> None:
+    from stacks.config import lists_pipelines, load_pipelines
+
+    assert load_pipelines(None) == (PipelineConfig(),)
+    assert load_pipelines('{"pipelineName": "films"}') == (PipelineConfig(pipeline_name="films"),)
+    assert not lists_pipelines({"pipelineName": "films"}) and lists_pipelines('{"pipelines": []}')
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        pytest.param(
+            {"pipelines": [{"pipelineName": "a"}, {"pipelineName": "a"}]},
+            'Invalid cdk.json context "personalize.pipelines[1].pipelineName": got "a"; expected a name no other '
+            "pipeline has: it is the pipeline's dataset group, and two pipelines on one dataset group would import, "
+            'train and delete over each other, for example "a-2".',
+            id="same-dataset-group",
+        ),
+        pytest.param(
+            {"pipelines": [{"pipelineName": "films_2"}, {"pipelineName": "films-2"}]},
+            'Invalid cdk.json context "personalize.pipelines[1].pipelineName": got "films-2"; expected a name whose '
+            "stack (PersonalizePipeline-films-2; '_' becomes '-' in stack names) no other pipeline's has "
+            '(pipelines[0] has it), for example "films-22".',
+            id="same-stack-name",
+        ),
+        pytest.param(
+            {"pipelines": [{"pipelineName": "a", "data": {"minRating": 9}}]},
+            'Invalid cdk.json context "personalize.pipelines[0].data.minRating": got 9; expected a number from 0 to '
+            "5; ratings at or above it count as interactions, for example 4.0.",
+            id="a-pipeline's-own-error",
+        ),
+        pytest.param(
+            {"pipelines": [{"data": {}}]},
+            'Invalid cdk.json context "personalize.pipelines[0].pipelineName": got (missing); expected a name for '
+            'each pipeline (it names its dataset group and stack), for example "films".',
+            id="unnamed",
+        ),
+        pytest.param(
+            {"pipelines": [], "defaults": {}},
+            'Invalid cdk.json context "personalize.pipelines": got []; expected a non-empty list of pipelines, each a '
+            'block like the single one, for example [{"pipelineName": "movielens"}, {"pipelineName": "films", '
+            '"data": {"rawKey": "raw/films/u.data"}}].',
+            id="empty",
+        ),
+    ],
+)
+def test_pipelines_that_would_collide_are_refused(block: dict[str, Any], message: str) -> None:
+    from stacks.config import load_pipelines
+
+    with pytest.raises(ConfigError) as raised:
+        load_pipelines(block)
+    assert str(raised.value) == message
+
+
+def test_more_pipelines_than_the_dataset_group_quota_warn() -> None:
+    from stacks.config import load_pipelines, pipelines_warnings
+
+    configs = load_pipelines({"pipelines": [{"pipelineName": f"p{i}"} for i in range(6)]})
+
+    assert pipelines_warnings(configs) == [
+        "6 pipelines, each with its own dataset group: Personalize's quota is 5 active dataset groups per region; "
+        "ask for an increase in Service Quotas before deploying them in one region"
+    ]
