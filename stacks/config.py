@@ -466,17 +466,21 @@ class PipelineConfig:
         return tuple(c for c in checks if c in SOLUTION_CHECKS)
 
 
+def _from_text(context_value: Any) -> Any:
+    """The block as given, or parsed when it came as JSON text (``-c personalize='{...}'``)."""
+    if not isinstance(context_value, str):
+        return context_value
+    try:
+        return json.loads(context_value)
+    except json.JSONDecodeError:
+        raise ConfigError("", context_value, "a JSON object", '-c personalize=\'{"pipelineName": "movies"}\'') from None
+
+
 def load_config(context_value: Any) -> PipelineConfig:
     """Parse the ``personalize`` context value (a dict, a JSON string from ``-c``, or None)."""
     if context_value is None:
         return PipelineConfig()
-    if isinstance(context_value, str):
-        try:
-            context_value = json.loads(context_value)
-        except json.JSONDecodeError:
-            raise ConfigError(
-                "", context_value, "a JSON object", '-c personalize=\'{"pipelineName": "movies"}\''
-            ) from None
+    context_value = _from_text(context_value)
     block = _require_object("", context_value, '{"pipelineName": "movielens"}')
     defaults = PipelineConfig()
     _reject_unknown_keys(
@@ -536,13 +540,7 @@ DATASET_GROUPS_QUOTA = 5
 def load_pipelines(context_value: Any) -> tuple[PipelineConfig, ...]:
     """Every pipeline of the ``personalize`` block: the one it describes, or with ``pipelines`` each
     entry merged over ``defaults`` (objects merge key by key; any other value replaces the default)."""
-    if isinstance(context_value, str):
-        try:
-            context_value = json.loads(context_value)
-        except json.JSONDecodeError:
-            raise ConfigError(
-                "", context_value, "a JSON object", '-c personalize=\'{"pipelineName": "movies"}\''
-            ) from None
+    context_value = _from_text(context_value)
     if not isinstance(context_value, Mapping) or "pipelines" not in context_value:
         return (load_config(context_value),)
     _reject_unknown_keys("", context_value, {"pipelines", "defaults"})
@@ -598,11 +596,10 @@ def load_pipelines(context_value: Any) -> tuple[PipelineConfig, ...]:
 
 def lists_pipelines(context_value: Any) -> bool:
     """Whether the block (or its JSON text) lists several pipelines (``pipelines``)."""
-    if isinstance(context_value, str):
-        try:
-            context_value = json.loads(context_value)
-        except json.JSONDecodeError:
-            return False
+    try:
+        context_value = _from_text(context_value)
+    except ConfigError:
+        return False
     return isinstance(context_value, Mapping) and "pipelines" in context_value
 
 
