@@ -32,6 +32,7 @@ from typing import Any, TextIO
 
 import boto3
 
+from contract.wait_states import SCOPE_SEPARATOR
 from simulator.cloud_assembly import SynthesizedPipeline, load_for_command
 from simulator.interpreter import ExecutionResult, TaskRequest
 from simulator.offline import ACCOUNT_ID, REGION, OfflinePipeline, offline_account
@@ -107,11 +108,20 @@ def build_notebook_baseline(emitted: dict[str, Any], *, automatic_training: bool
         from stepfunctions.steps.states import Chain, Choice, Fail, Graph, Succeed, Task, Wait
 
     states = emitted["States"]
+    scopes = solution_scopes(emitted)
+    # Each solution's states, named as on its branch (several solutions) or as on the main path.
+    own_states = (
+        {scope: states for scope in scopes}
+        if scopes == [""]
+        else dict(zip(scopes, _branch_states(emitted), strict=True))
+    )
 
-    def same_as_ours(name: str, parameters: dict[str, Any] | None = None, result_path: str | None = None) -> Task:
-        ours = states[name]
+    def same_as_ours(
+        name: str, parameters: dict[str, Any] | None = None, result_path: str | None = None, scope: str = ""
+    ) -> Task:
+        ours = own_states[scope][scoped(scope, name)] if scope else states[name]
         return Task(
-            name,
+            scoped(scope, name),
             resource=ours["Resource"],
             parameters=parameters or ours["Parameters"],
             result_path=result_path or ours["ResultPath"],
@@ -120,16 +130,16 @@ def build_notebook_baseline(emitted: dict[str, Any], *, automatic_training: bool
     failed = Fail("Run failed", error="ResourceFailed")
     stages = {stage.label: stage for stage in STAGES}
 
-    def wait_loop(stage: Stage, arn_path: str, seconds: int, next_step: Any) -> Wait:
+    def wait_loop(stage: Stage, arn_path: str, seconds: int, next_step: Any, scope: str = "") -> Wait:
         """Wait -> describe -> Choice; the Choice has the emitted workflow's name, for the delay table."""
-        wait = Wait(f"Wait for {stage.label}", seconds=seconds)
+        wait = Wait(scoped(scope, f"Wait for {stage.label}"), seconds=seconds)
         check = Task(
-            f"Check {stage.label}",
+            scoped(scope, f"Check {stage.label}"),
             resource=NOTEBOOK_DESCRIBE,
             parameters={"kind": stage.kind, "arn.$": arn_path},
             result_path="$.status",
         )
-        decide = Choice(stage.choice_state)
+        decide = Choice(scoped(scope, stage.choice_state))
         decide.add_choice(ChoiceRule.StringEquals(variable="$.status.status", value="ACTIVE"), next_step)
         decide.add_choice(ChoiceRule.StringEquals(variable="$.status.status", value="CREATE FAILED"), failed)
         decide.default_choice(wait)
@@ -142,36 +152,71 @@ def build_notebook_baseline(emitted: dict[str, Any], *, automatic_training: bool
     dataset_group = same_as_ours("Ensure dataset group")
     dataset = same_as_ours("Ensure interactions dataset")
     start_import = same_as_ours("Start dataset import")
-    if automatic_training:
-        solution = Task(
-            "Create solution",
-            resource=NOTEBOOK_CREATE_SOLUTION,
-            parameters=states["Ensure solution"]["Parameters"],
-            result_path="$.solution",
-        )
-    else:
-        solution = same_as_ours("Ensure solution")
-    training = same_as_ours("Start training", {**states["Start training"]["Parameters"], "trainingMode": "FULL"})
-    training.parameters.pop("trainingMode.$", None)
-    deploy = same_as_ours("Deploy campaign")
-    created_or_updated = Choice("Campaign created or updated?")
     done = Succeed("Run succeeded")
 
+    def one_solution(scope: str, then: Any) -> Task:
+        """The notebook's cells for one solution: create it, train it, deploy it, each followed by its wait."""
+        ensure = (
+            states[scoped(scope, "Ensure solution")]
+            if not scope
+            else own_states[scope][scoped(scope, "Ensure solution")]
+        )
+        if automatic_training:
+            solution = Task(
+                scoped(scope, "Create solution"),
+                resource=NOTEBOOK_CREATE_SOLUTION,
+                parameters=ensure["Parameters"],
+                result_path="$.solution",
+            )
+        else:
+            solution = same_as_ours("Ensure solution", scope=scope)
+        training_state = own_states[scope][scoped(scope, "Start training")] if scope else states["Start training"]
+        training = same_as_ours("Start training", {**training_state["Parameters"], "trainingMode": "FULL"}, scope=scope)
+        training.parameters.pop("trainingMode.$", None)
+        deploy = same_as_ours("Deploy campaign", scope=scope)
+        created_or_updated = Choice(scoped(scope, "Campaign created or updated?"))
+        solution.next(wait_loop(stages["solution"], "$.solution.arn", NOTEBOOK_WAIT_SECONDS, training, scope))
+        training.next(
+            wait_loop(
+                stages["solution version"], "$.solutionVersion.arn", NOTEBOOK_TRAINING_WAIT_SECONDS, deploy, scope
+            )
+        )
+        deploy.next(created_or_updated)
+        created_or_updated.add_choice(
+            ChoiceRule.StringEquals(variable="$.campaign.action", value="updated"),
+            wait_loop(stages["campaign update"], "$.campaign.arn", NOTEBOOK_WAIT_SECONDS, then, scope),
+        )
+        created_or_updated.default_choice(
+            wait_loop(stages["campaign"], "$.campaign.arn", NOTEBOOK_WAIT_SECONDS, then, scope)
+        )
+        return solution
+
+    # The notebook trains its solutions one after the other, as running its cells again would.
+    after_import: Any = done
+    for scope in reversed(scopes):
+        after_import = one_solution(scope, after_import)
     Chain([prepare, dataset_group])
     dataset_group.next(wait_loop(stages["dataset group"], "$.datasetGroup.arn", NOTEBOOK_WAIT_SECONDS, dataset))
     dataset.next(wait_loop(stages["dataset"], "$.dataset.arn", NOTEBOOK_WAIT_SECONDS, start_import))
-    start_import.next(wait_loop(stages["dataset import job"], "$.importJob.arn", NOTEBOOK_WAIT_SECONDS, solution))
-    solution.next(wait_loop(stages["solution"], "$.solution.arn", NOTEBOOK_WAIT_SECONDS, training))
-    training.next(
-        wait_loop(stages["solution version"], "$.solutionVersion.arn", NOTEBOOK_TRAINING_WAIT_SECONDS, deploy)
-    )
-    deploy.next(created_or_updated)
-    created_or_updated.add_choice(
-        ChoiceRule.StringEquals(variable="$.campaign.action", value="updated"),
-        wait_loop(stages["campaign update"], "$.campaign.arn", NOTEBOOK_WAIT_SECONDS, done),
-    )
-    created_or_updated.default_choice(wait_loop(stages["campaign"], "$.campaign.arn", NOTEBOOK_WAIT_SECONDS, done))
+    start_import.next(wait_loop(stages["dataset import job"], "$.importJob.arn", NOTEBOOK_WAIT_SECONDS, after_import))
     return json.loads(Graph(prepare).to_json())
+
+
+def solution_scopes(definition: dict[str, Any]) -> list[str]:
+    """The solutions of a definition, by the names that start their branches' states; [""] for one solution."""
+    names = []
+    for state in definition["States"].values():
+        for branch in state.get("Branches", []):
+            names.append(branch["StartAt"].partition(SCOPE_SEPARATOR)[0])
+    return names or [""]
+
+
+def _branch_states(definition: dict[str, Any]) -> list[dict[str, Any]]:
+    return [branch["States"] for state in definition["States"].values() for branch in state.get("Branches", [])]
+
+
+def scoped(scope: str, name: str) -> str:
+    return f"{scope}{SCOPE_SEPARATOR}{name}" if scope else name
 
 
 class BenchPipeline(OfflinePipeline):
@@ -230,35 +275,73 @@ class RunMeasure:
     outcome: str = ""
 
 
-def _active_times(pipeline: OfflinePipeline, since: datetime) -> dict[str, datetime]:
-    """When each resource created at or after ``since`` became ACTIVE, by the simulator's clock."""
+SOLUTION_KINDS = ("solution", "solution_version", "campaign", "campaign_update")
+
+
+def _active_times(pipeline: OfflinePipeline, since: datetime, scope: str = "") -> dict[str, datetime]:
+    """When each resource created at or after ``since`` became ACTIVE, by the simulator's clock; a
+    solution's own resources (several solutions) are those whose names carry ``-<scope>``."""
     sim = pipeline.account.personalize
+
+    def mine(resource: dict[str, Any], kind: str) -> bool:
+        # <pipeline>-solution-<scope>, its versions <pipeline>-train-<scope>-<time>-<hash>, <pipeline>-campaign-<scope>
+        names = (str(resource.get("name", "")), str(resource.get("versionName", "")))
+        return not scope or kind not in SOLUTION_KINDS or any(f"-{scope}-" in f"{n}-" for n in names)
+
     active: dict[str, datetime] = {}
     for stage in STAGES:
         if stage.kind == "campaign_update":
             continue
-        fresh = [r for r in sim.resources_of(stage.kind) if r["creationDateTime"] >= since and r["status"] == "ACTIVE"]
+        fresh = [
+            r
+            for r in sim.resources_of(stage.kind)
+            if r["creationDateTime"] >= since and r["status"] == "ACTIVE" and mine(r, stage.kind)
+        ]
         if fresh:
             active[stage.kind] = fresh[-1]["lastUpdatedDateTime"]
     for campaign in sim.resources_of("campaign"):
         update = campaign.get("latestCampaignUpdate")
-        if update and update["creationDateTime"] >= since and update["status"] == "ACTIVE":
+        if (
+            update
+            and update["creationDateTime"] >= since
+            and update["status"] == "ACTIVE"
+            and mine(campaign, "campaign")
+        ):
             active["campaign_update"] = update["lastUpdatedDateTime"]
     return active
 
 
 def measure(pipeline: OfflinePipeline, result: ExecutionResult, invocations_before: int) -> RunMeasure:
-    active = _active_times(pipeline, result.start_time)
+    """Per stage (and per solution, with several: ``picks: solution version``), how long after the
+    resource became ACTIVE the workflow decided it was."""
     decided: dict[str, datetime] = {}
     for event in result.events:
         if event.type == "StateEntered":
             decided[event.state_name or ""] = event.time  # the last entry wins
     delays: dict[str, float | None] = {}
-    for stage in STAGES:
-        if stage.kind in active and stage.choice_state in decided:
-            delays[stage.label] = (decided[stage.choice_state] - active[stage.kind]).total_seconds()
-        elif stage.choice_state in decided:
-            delays[stage.label] = None
+    for scope in solution_scopes(pipeline.definition):
+        active = _active_times(pipeline, result.start_time, scope)
+        for stage in STAGES:
+            if scope and stage.kind not in SOLUTION_KINDS:
+                continue
+            # Ours names a solution's states after it; the baseline does too (build_notebook_baseline).
+            choice = scoped(scope, stage.choice_state)
+            if choice not in decided and scope and stage.kind in SOLUTION_KINDS:
+                continue
+            label = scoped(scope, stage.label)
+            if stage.kind in active and choice in decided:
+                delays[label] = (decided[choice] - active[stage.kind]).total_seconds()
+            elif choice in decided:
+                delays[label] = None
+        if scope:
+            for stage in STAGES:
+                if stage.kind in SOLUTION_KINDS:
+                    continue
+                shared = _active_times(pipeline, result.start_time)
+                if stage.kind in shared and stage.choice_state in decided:
+                    delays[stage.label] = (decided[stage.choice_state] - shared[stage.kind]).total_seconds()
+                elif stage.choice_state in decided:
+                    delays[stage.label] = None
     outcome = result.output.get("outcome", "succeeded") if isinstance(result.output, dict) else result.status.lower()
     return RunMeasure(result.state_transitions, len(pipeline.invocations) - invocations_before, delays, outcome)
 
@@ -311,6 +394,7 @@ class MonthResult:
     automatic_slots_skipped: int
     campaign_updates: int
     outcomes: dict[str, int]
+    solutions: int = 1
 
 
 def month(synthesized: SynthesizedPipeline, design: str) -> MonthResult:
@@ -338,6 +422,7 @@ def month(synthesized: SynthesizedPipeline, design: str) -> MonthResult:
             automatic_slots_skipped=len(account.personalize.autotraining_skipped),
             campaign_updates=sum(1 for name, _ in calls if name == "UpdateCampaign"),
             outcomes=outcomes,
+            solutions=len(solution_scopes(pipeline.definition)),
         )
 
 
@@ -360,25 +445,27 @@ def print_polling(measured: dict[str, list[RunMeasure]], out: TextIO) -> bool:
         "new data each time; in the last two, import, training and campaign update take 7% longer/shorter.\n\n"
     )
     columns = [(f"{title}", m, b) for (title, _), m, b in zip(CYCLES, ours, base, strict=True)]
-    out.write(f"  {'':<30}" + "".join(f"{title:>20}" for title, _, _ in columns) + "\n")
-    out.write(f"  {'':<30}" + "".join(f"{'ours':>10}{'base':>10}" for _ in columns) + "\n")
+    width = max(30, *(len(label) + 12 for m in ours for label in m.delays))
+    out.write(f"  {'':<{width}}" + "".join(f"{title:>20}" for title, _, _ in columns) + "\n")
+    out.write(f"  {'':<{width}}" + "".join(f"{'ours':>10}{'base':>10}" for _ in columns) + "\n")
 
     def row(label: str, values: list[str]) -> None:
-        out.write(f"  {label:<30}" + "".join(f"{v:>10}" for v in values) + "\n")
+        out.write(f"  {label:<{width}}" + "".join(f"{v:>10}" for v in values) + "\n")
 
     row("state transitions", [str(x) for _, m, b in columns for x in (m.transitions, b.transitions)])
     row("Lambda invocations", [str(x) for _, m, b in columns for x in (m.lambda_invocations, b.lambda_invocations)])
     out.write("  detection delay (target)\n")
     met = True
+    labels = list(dict.fromkeys(label for m in ours + base for label in m.delays))
     for stage in STAGES:
-        values = [measure.delays.get(stage.label, "-") for _, m, b in columns for measure in (m, b)]
-        if all(value == "-" for value in values):
-            continue
-        row(f"  {stage.label} ({stage.target_seconds:.0f} s)", [_fmt_delay(v) for v in values])
-        met = met and all(
-            not isinstance(m.delays.get(stage.label), float) or m.delays[stage.label] <= stage.target_seconds
-            for m in ours
-        )
+        for label in [x for x in labels if x == stage.label or x.endswith(f"{SCOPE_SEPARATOR}{stage.label}")]:
+            values = [measure.delays.get(label, "-") for _, m, b in columns for measure in (m, b)]
+            if all(value == "-" for value in values):
+                continue
+            row(f"  {label} ({stage.target_seconds:.0f} s)", [_fmt_delay(v) for v in values])
+            met = met and all(
+                not isinstance(m.delays.get(label), float) or m.delays[label] <= stage.target_seconds for m in ours
+            )
     share = ours[1].transitions / base[1].transitions
     checks = [
         (
@@ -419,10 +506,12 @@ def print_month(ours: MonthResult, other: MonthResult, out: TextIO) -> bool:
             "training ran; the\n  simulator skips such a slot (the service documents this only for the first "
             "slot).\n"
         )
-    ok = ours.trainings_started == len(NEW_DATA_DAYS)
+    expected = len(NEW_DATA_DAYS) * ours.solutions
+    ok = ours.trainings_started == expected
+    per = f" x {ours.solutions} solutions" if ours.solutions > 1 else ""
     out.write(
         f"\n  [{'met' if ok else 'MISSED'}] training runs started {ours.trainings_started} "
-        f"== days with new data {len(NEW_DATA_DAYS)}\n"
+        f"== days with new data {len(NEW_DATA_DAYS)}{per}\n"
     )
     return ok
 

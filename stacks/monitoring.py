@@ -29,7 +29,7 @@ from contract.events import METRIC_NAMESPACE, RETRAINING_AGE_METRIC
 from contract.functions import REPORT_RETRAINING_AGE
 from contract.layout import STATE_KEY
 from contract.personalize import TRAINING_MODES
-from contract.readiness import TRAINING_READY
+from contract.readiness import SOLUTION_CHECKS, TRAINING_READY, ReadinessCheck
 from stacks.config import PipelineConfig
 from stacks.lambda_functions import least_privilege_function, put_metric_data_statement
 
@@ -47,10 +47,11 @@ def staleness_threshold_hours(config: PipelineConfig) -> int:
     return math.ceil((config.schedule.longest_interval + STALENESS_GRACE).total_seconds() / 3600)
 
 
-def stage_keys(config: PipelineConfig | None = None) -> list[str]:
-    """The Stage dimension values the record step reports (training is kept per mode)."""
+def stage_keys(config: PipelineConfig | None = None, checks: tuple[ReadinessCheck, ...] | None = None) -> list[str]:
+    """The Stage dimension values the record step reports (training is kept per mode), of every
+    planned check or of ``checks``."""
     keys = []
-    for check in (config or PipelineConfig()).readiness_checks:
+    for check in checks if checks is not None else (config or PipelineConfig()).readiness_checks:
         keys += [f"{check.key}.{mode}" for mode in TRAINING_MODES] if check is TRAINING_READY else [check.key]
     return keys
 
@@ -175,6 +176,36 @@ class PipelineMonitoring(Construct):
 
         self.dashboard = self._dashboard(config, state_machine, outcome_rules, retraining_age)
 
+    @staticmethod
+    def _stage_metrics(config: PipelineConfig, period: Duration) -> list[cloudwatch.Metric]:
+        """One line per stage the record step reports; with several solutions, the run's shared stages
+        and each solution's own (dimension Solution, as lambdas/run_record puts them)."""
+
+        def metric(stage: str, solution: str | None = None) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace=METRIC_NAMESPACE,
+                metric_name="StageDuration",
+                dimensions_map={
+                    "PipelineName": config.pipeline_name,
+                    "Stage": stage,
+                    **({"Solution": solution} if solution else {}),
+                },
+                statistic="Maximum",
+                period=period,
+                label=f"{solution}: {stage}" if solution else stage,
+            )
+
+        if not config.several_solutions:
+            return [metric(stage) for stage in stage_keys(config)]
+        solution_stages = {check.key for check in SOLUTION_CHECKS}
+        shared = [metric(stage) for stage in stage_keys(config) if stage.split(".")[0] not in solution_stages]
+        own = [
+            metric(stage, solution.name)
+            for solution in config.solutions
+            for stage in stage_keys(config, config.solution_checks(solution))
+        ]
+        return shared + own
+
     def _dashboard(
         self,
         config: PipelineConfig,
@@ -221,34 +252,32 @@ class PipelineMonitoring(Construct):
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Stage durations, creation to ACTIVE (seconds)",
-                left=[
-                    cloudwatch.Metric(
-                        namespace=METRIC_NAMESPACE,
-                        metric_name="StageDuration",
-                        dimensions_map={"PipelineName": pipeline, "Stage": stage},
-                        statistic="Maximum",
-                        period=day,
-                        label=stage,
-                    )
-                    for stage in stage_keys(config)
-                ],
+                left=self._stage_metrics(config, day),
                 width=12,
             ),
             cloudwatch.GraphWidget(
-                title=f"Deployed model: {config.quality_gate.metric}",
+                title="Deployed model: "
+                + ", ".join(dict.fromkeys(s.quality_gate.metric for s in config.trained_solutions)),
                 left=[
                     cloudwatch.Metric(
                         namespace=METRIC_NAMESPACE,
                         metric_name="DeployedModelMetric",
-                        dimensions_map={"PipelineName": pipeline, "Metric": config.quality_gate.metric},
+                        dimensions_map={
+                            "PipelineName": pipeline,
+                            "Metric": solution.quality_gate.metric,
+                            **({"Solution": solution.name} if solution.name else {}),
+                        },
                         statistic="Maximum",
                         period=day,
-                        label=config.quality_gate.metric,
+                        label=f"{solution.name}: {solution.quality_gate.metric}"
+                        if solution.name
+                        else solution.quality_gate.metric,
                     )
+                    for solution in config.trained_solutions
                 ],
                 left_annotations=(
                     [cloudwatch.HorizontalAnnotation(value=config.quality_gate.minimum, label="qualityGate.minimum")]
-                    if config.quality_gate.minimum is not None
+                    if not config.several_solutions and config.quality_gate.minimum is not None
                     else None
                 ),
                 width=6,

@@ -39,3 +39,24 @@ def test_the_baseline_is_built_with_the_sdk_around_the_same_lambdas(synthesized:
     assert baseline["Wait for dataset import job"]["Seconds"] == 30
     assert baseline["Start training"]["Resource"] == emitted["States"]["Start training"]["Resource"]
     assert baseline["Check solution version"]["Resource"] == bench.NOTEBOOK_DESCRIBE
+
+
+def test_with_several_solutions_the_baseline_trains_them_one_after_the_other_and_delays_are_per_solution() -> None:
+    """`make bench` on the shipped config (two solutions) compares each solution's waits; building the
+    baseline needs no synth (the definition is the one app.py emits for the config)."""
+    from stacks.config import load_config
+    from stacks.workflow import build_workflow_definition
+    from tests.conftest import SOLUTIONS_BLOCK
+
+    emitted = build_workflow_definition(load_config(SOLUTIONS_BLOCK))
+    baseline = bench.build_notebook_baseline(emitted)["States"]
+
+    assert bench.solution_scopes(emitted) == ["picks", "similar"]
+    assert bench.solution_scopes(build_workflow_definition(load_config(None))) == [""]
+    # The notebook's cells again for the second solution, once the first one's campaign is ACTIVE.
+    assert baseline["Start dataset import"]["Next"] == "Wait for dataset import job"
+    assert baseline["Dataset import job ready?"]["Choices"][0]["Next"] == "picks: Ensure solution"
+    assert baseline["picks: Campaign ready?"]["Choices"][0]["Next"] == "similar: Ensure solution"
+    assert baseline["similar: Campaign ready?"]["Choices"][0]["Next"] == "Run succeeded"
+    branch = emitted["States"]["Train each solution"]["Branches"][1]["States"]
+    assert baseline["similar: Start training"]["Resource"] == branch["similar: Start training"]["Resource"]

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 from rich.console import Console
 
@@ -320,3 +321,28 @@ def test_recommend_status_history_and_rollback_address_one_solution(shipped: Syn
         assert code == ExitCode.OK, err
         assert campaign_version(b.offline, "movielens-campaign-similar") != served
         assert "Campaign movielens-campaign-similar serves version " in out
+
+
+def test_the_dashboard_draws_each_solutions_metrics_as_the_record_step_sends_them(pipeline: OfflinePipeline) -> None:
+    assert pipeline.start_execution(name="first").status == "SUCCEEDED"
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    sent = {
+        (metric["MetricName"], tuple(sorted((d["Name"], d["Value"]) for d in metric["Dimensions"])))
+        for name in ("DeployedModelMetric", "StageDuration")
+        for metric in cloudwatch.list_metrics(Namespace="PersonalizePipeline", MetricName=name)["Metrics"]
+    }
+    (dashboard,) = [
+        r for r in pipeline.synthesized.template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Dashboard"
+    ]
+    body = json.dumps(pipeline.values.resolve(dashboard["Properties"]["DashboardBody"]))
+    drawn = {
+        (line[1], tuple(sorted(zip(line[2:-1:2], line[3::2], strict=False))))
+        for widget in json.loads(json.loads(body))["widgets"]
+        for line in widget.get("properties", {}).get("metrics", [])
+        if line[0] == "PersonalizePipeline"
+    }
+
+    deployed = {dims for name, dims in sent if name == "DeployedModelMetric"}
+    assert {dict(dims).get("Solution") for dims in deployed} == {"picks", "similar"}
+    # Every metric the run sent is on the dashboard, per solution where it is a solution's.
+    assert sent <= drawn, sent - drawn
