@@ -12,6 +12,19 @@ BATCH_INPUT_PREFIX = "batch-input/"
 RECOMMENDATIONS_PREFIX = "recommendations/"
 # The one object consumers read: which run's output is current (replaced only after validation).
 MANIFEST_KEY = f"{RECOMMENDATIONS_PREFIX}latest.json"
+
+
+def recommendations_prefix(solution: str | None = None) -> str:
+    """Where a solution's batch output goes: recommendations/ for the single solution, and with
+    several solutions recommendations/<solution>/ (each run in its own folder under it)."""
+    return RECOMMENDATIONS_PREFIX if solution is None else f"{RECOMMENDATIONS_PREFIX}{solution}/"
+
+
+def manifest_key(solution: str | None = None) -> str:
+    """The manifest of a solution's published batch output (MANIFEST_KEY for the single solution)."""
+    return f"{recommendations_prefix(solution)}latest.json"
+
+
 # Users' deletion requests: CSV files with a USER_ID column dropped here are honoured by the next
 # run, then moved under completed/<run>/ and still read, so the users stay out of every later
 # training file.

@@ -10,17 +10,18 @@ import json
 from typing import Any
 
 from contract.batch_output import read_manifest, rolled_back_manifest, write_manifest
-from contract.layout import MANIFEST_KEY
+from contract.layout import manifest_key
 from pipelinectl.errors import BatchOutputNotPublished, NothingToRollBack, UnknownUser
 from pipelinectl.stack import PipelineStack
 
 
-def published_output(s3: Any, stack: PipelineStack) -> dict[str, Any]:
-    """The manifest, or BatchOutputNotPublished before the first validated output."""
-    manifest = read_manifest(s3, stack.bucket, MANIFEST_KEY)
+def published_output(s3: Any, stack: PipelineStack, solution: str | None = None) -> dict[str, Any]:
+    """The manifest (of ``solution``, with several), or BatchOutputNotPublished before the first validated output."""
+    key = manifest_key(solution)
+    manifest = read_manifest(s3, stack.bucket, key)
     if manifest is None:
         raise BatchOutputNotPublished(
-            f"no batch output published yet (s3://{stack.bucket}/{MANIFEST_KEY} does not exist): the first "
+            f"no batch output published yet (s3://{stack.bucket}/{key} does not exist): the first "
             "successful run publishes it (`python -m pipelinectl run --wait`)"
         )
     return manifest
@@ -43,7 +44,9 @@ def recommendations_of(s3: Any, manifest: dict[str, Any], user: str) -> list[str
     )
 
 
-def roll_back_output(s3: Any, stack: PipelineStack, manifest: dict[str, Any], now: str) -> dict[str, Any]:
+def roll_back_output(
+    s3: Any, stack: PipelineStack, manifest: dict[str, Any], now: str, solution: str | None = None
+) -> dict[str, Any]:
     """Point the manifest at the output it named before; returns the new manifest."""
     try:
         rolled = rolled_back_manifest(manifest, rolled_back_at=now)
@@ -52,5 +55,5 @@ def roll_back_output(s3: Any, stack: PipelineStack, manifest: dict[str, Any], no
             f"the manifest names the output of run {manifest['runName']} and remembers none before it: "
             "nothing to roll back to"
         ) from None
-    write_manifest(s3, stack.bucket, MANIFEST_KEY, rolled)
+    write_manifest(s3, stack.bucket, manifest_key(solution), rolled)
     return rolled

@@ -200,24 +200,22 @@ def command_history(context: Context) -> int:
 
 
 def command_status(context: Context) -> int:
-    if context.stack.has_campaign:
-        chosen = context.args.solution
-        solutions = [context.stack.solution(chosen)] if chosen else list(context.stack.solutions)
-        for solution in solutions:
-            if solution.campaign is None:
-                continue
-            if len(context.stack.solutions) > 1:
-                context.console.print(f"[bold]Solution {solution.label}[/] ({solution.recipe_type})")
+    chosen = context.args.solution
+    solutions = [context.stack.solution(chosen)] if chosen else list(context.stack.solutions)
+    for solution in solutions:
+        if len(context.stack.solutions) > 1:
+            context.console.print(f"[bold]Solution {solution.label}[/] ({solution.recipe_type})")
+        if solution.campaign is not None:
             _campaign_status(context, solution)
-    if context.stack.has_batch_output:
-        _batch_status(context)
+        if solution.batch:
+            _batch_status(context, solution)
     _schedule_status(context)
     return ExitCode.OK
 
 
-def _batch_status(context: Context) -> None:
+def _batch_status(context: Context, solution: SolutionRef) -> None:
     """The published batch output: its run, version, counts and where consumers read it."""
-    manifest = published_output(context.client("s3"), context.stack)
+    manifest = published_output(context.client("s3"), context.stack, solution.name)
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
@@ -283,17 +281,22 @@ def _schedule_status(context: Context) -> None:
 def command_recommend(context: Context) -> int:
     user, item, count = context.args.user, context.args.item, context.args.n
     genres, exclude_seen = context.args.genre or [], context.args.exclude_seen
-    if not context.stack.has_campaign:
-        if genres or exclude_seen:
-            raise NoSuchFilter(
-                "--genre and --exclude-seen ask a campaign through a filter, and this pipeline deploys to batch only"
-            )
-        if item is not None:
-            raise NoSuchSolution("--item asks a related-items campaign, and this pipeline deploys to batch only")
-        return _recommend_from_batch_output(context, user, count)
     if item is not None:
+        if not context.stack.has_campaign:
+            raise NoSuchSolution("--item asks a related-items campaign, and this pipeline deploys to batch only")
         return _recommend_related(context, item, count)
     solution = context.stack.solution(context.args.solution, answering=ANSWERS_USERS, what="requests by user")
+    if solution.campaign is None:
+        if genres or exclude_seen:
+            raise NoSuchFilter(
+                "--genre and --exclude-seen ask a campaign through a filter, and "
+                + (
+                    "this pipeline deploys to batch only"
+                    if len(context.stack.solutions) == 1
+                    else f"solution {solution.label} deploys to batch only"
+                )
+            )
+        return _recommend_from_batch_output(context, user, count, solution.name)
     campaign = served_campaign(context.client("personalize"), context.stack, solution)
     if not context.args.any_user:
         _require_known_user(context, user, campaign.solution_version_arn, solution.name)
@@ -368,16 +371,20 @@ def _print_items(context: Context, items: list[dict[str, Any]], titles: dict[str
         )
 
 
-def _recommend_from_batch_output(context: Context, user: str, count: int) -> int:
+def _recommend_from_batch_output(context: Context, user: str, count: int, solution: str | None = None) -> int:
     """Without a campaign, the user's line of the published batch output, and say so."""
     s3 = context.client("s3")
-    manifest = published_output(s3, context.stack)
+    manifest = published_output(s3, context.stack, solution)
     items = recommendations_of(s3, manifest, user)[:count]
     titles = read_titles(s3, context.stack.bucket, context.stack.raw_key, context.stack.items_key)
     context.console.print(
         f"Recommendations for user {user} from the batch output of run {manifest['runName']} "
         f"(version {short_id(manifest['solutionVersionArn'])}, published {manifest['publishedAt']}); "
-        "this pipeline has no campaign (deployment.targets)"
+        + (
+            "this pipeline has no campaign (deployment.targets)"
+            if solution is None
+            else f"solution {solution} has no campaign (its deployment.targets)"
+        )
     )
     table = Table()
     table.add_column("#", justify="right")
@@ -407,17 +414,18 @@ def _require_known_user(context: Context, user: str, version_arn: str, solution:
 
 def command_rollback(context: Context) -> int:
     refuse_while_running(context.client("stepfunctions"), context.stack)
-    if context.stack.has_campaign:
+    solution = context.stack.solution(context.args.solution)
+    if solution.campaign is not None:
         _roll_back_campaign(context)
-    if context.stack.has_batch_output:
-        _roll_back_batch_output(context)
+    if solution.batch:
+        _roll_back_batch_output(context, solution.name)
     return ExitCode.OK
 
 
-def _roll_back_batch_output(context: Context) -> None:
+def _roll_back_batch_output(context: Context, solution: str | None) -> None:
     """Point the manifest back at the output it named before the current one."""
     s3 = context.client("s3")
-    manifest = published_output(s3, context.stack)
+    manifest = published_output(s3, context.stack, solution)
     history = manifest.get("history", [])
     previous = history[0] if history else None
     if previous is not None and not context.args.yes:
@@ -428,7 +436,9 @@ def _roll_back_batch_output(context: Context) -> None:
         )
         if context.ask(question).strip().lower() not in ("y", "yes"):
             raise NotConfirmed("rollback cancelled: the manifest is unchanged")
-    rolled = roll_back_output(s3, context.stack, manifest, context.backend.now().isoformat(timespec="seconds"))
+    rolled = roll_back_output(
+        s3, context.stack, manifest, context.backend.now().isoformat(timespec="seconds"), solution
+    )
     context.console.print(
         f"Batch output manifest points at run {rolled['runName']} again "
         f"(s3://{rolled['bucket']}/{rolled['outputPrefix']}). The next run publishes a new output only if new data "

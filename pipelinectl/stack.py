@@ -27,6 +27,8 @@ class SolutionRef:
     solution: str
     campaign: str | None
     recipe_type: str
+    # Whether its versions go to batch output (recommendations/<name>/latest.json with several).
+    batch: bool = False
 
     @property
     def label(self) -> str:
@@ -78,7 +80,7 @@ class PipelineStack:
         if self.listed_solutions:
             return self.listed_solutions
         campaign = self.names.campaign if self.has_campaign else None
-        return (SolutionRef(None, self.names.solution, campaign, USER_PERSONALIZATION),)
+        return (SolutionRef(None, self.names.solution, campaign, USER_PERSONALIZATION, self.has_batch_output),)
 
     def solution(self, name: str | None, *, answering: tuple[str, ...] | None = None, what: str = "") -> SolutionRef:
         """The solution ``--solution`` names; without it the only one, or the first whose type answers
@@ -153,7 +155,7 @@ def find_stack(cloudformation: Any, stack_name: str, region: str) -> PipelineSta
         filters=tuple(json.loads(outputs.get("Filters", "{}")).items()),
         items_key=outputs.get("ItemsKey"),
         listed_solutions=tuple(
-            SolutionRef(name, entry["solution"], entry.get("campaign"), entry["recipeType"])
+            SolutionRef(name, entry["solution"], entry.get("campaign"), entry["recipeType"], bool(entry.get("batch")))
             for name, entry in json.loads(outputs.get("Solutions", "{}")).items()
         ),
     )

@@ -173,9 +173,17 @@ def build_notebook_baseline(emitted: dict[str, Any], *, automatic_training: bool
         training_state = own_states[scope][scoped(scope, "Start training")] if scope else states["Start training"]
         training = same_as_ours("Start training", {**training_state["Parameters"], "trainingMode": "FULL"}, scope=scope)
         training.parameters.pop("trainingMode.$", None)
+        solution.next(wait_loop(stages["solution"], "$.solution.arn", NOTEBOOK_WAIT_SECONDS, training, scope))
+        if scoped(scope, "Deploy campaign") not in own_states[scope]:
+            # A solution without a campaign (batch output only): the notebook had none; it stops at training.
+            training.next(
+                wait_loop(
+                    stages["solution version"], "$.solutionVersion.arn", NOTEBOOK_TRAINING_WAIT_SECONDS, then, scope
+                )
+            )
+            return solution
         deploy = same_as_ours("Deploy campaign", scope=scope)
         created_or_updated = Choice(scoped(scope, "Campaign created or updated?"))
-        solution.next(wait_loop(stages["solution"], "$.solution.arn", NOTEBOOK_WAIT_SECONDS, training, scope))
         training.next(
             wait_loop(
                 stages["solution version"], "$.solutionVersion.arn", NOTEBOOK_TRAINING_WAIT_SECONDS, deploy, scope

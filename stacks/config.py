@@ -318,6 +318,8 @@ SOLUTION_NAMES_MAX_LENGTH = 33
 # config beyond them is warned about, not refused.
 ACTIVE_SOLUTIONS_QUOTA = 10
 ACTIVE_CAMPAIGNS_QUOTA = 5
+# Recipe types whose batch input is a users file ({"userId"} lines, register personalize.batch.input-output).
+BATCH_BY_USER_TYPES = ("USER_PERSONALIZATION", "POPULAR_ITEMS")
 # GetPersonalizedRanking ranks at most 500 items (the API reference's inputList; the model sets no bound).
 RANKING_INPUT_MAX = 500
 # The keys a listed solution has; with ``solutions`` they may not appear at the top level.
@@ -642,8 +644,9 @@ def _with_solutions(
                 f"no top-level {key} when solutions are listed: set it in each solution",
                 f'"solutions": [{{"name": "picks", "{_solution_key(key)}": ...}}]',
             )
-    solutions = _solutions(block["solutions"], pipeline_name, data)
+    solutions = _solutions(block["solutions"], pipeline_name, data, filters)
     targets = {target for solution in solutions for target in solution.deployment.targets}
+    batch_filter = next((s.deployment.batch.filter for s in solutions if s.deployment.batch.filter), None)
     return PipelineConfig(
         pipeline_name=pipeline_name,
         schedule=_schedule(block.get("schedule", {})),
@@ -651,8 +654,11 @@ def _with_solutions(
         notifications=_notifications(block.get("notifications", {})),
         logging=_logging(block.get("logging", {})),
         encryption=_encryption(block.get("encryption", {})),
-        # What the stack provisions: a campaign step when any solution has a campaign.
-        deployment=DeploymentConfig(targets=tuple(t for t in DEPLOYMENT_TARGETS if t in targets)),
+        # What the stack provisions: a campaign step when any solution has a campaign, the batch steps
+        # when any has batch output (each solution's own settings are in its entry).
+        deployment=DeploymentConfig(
+            targets=tuple(t for t in DEPLOYMENT_TARGETS if t in targets), batch=BatchConfig(filter=batch_filter)
+        ),
         filters=filters,
         solutions=solutions,
     )
@@ -671,7 +677,9 @@ def default_solutions(data: DataConfig) -> list[dict[str, Any]]:
     ]
 
 
-def _solutions(value: Any, pipeline_name: str, data: DataConfig) -> tuple[SolutionConfig, ...]:
+def _solutions(
+    value: Any, pipeline_name: str, data: DataConfig, filters: tuple[FilterConfig, ...]
+) -> tuple[SolutionConfig, ...]:
     example = '[{"name": "picks", "recipeArn": "arn:aws:personalize:::recipe/aws-user-personalization-v2"}]'
     if not isinstance(value, list) or not value:
         raise ConfigError(
@@ -683,14 +691,16 @@ def _solutions(value: Any, pipeline_name: str, data: DataConfig) -> tuple[Soluti
         )
     solutions: list[SolutionConfig] = []
     for index, entry in enumerate(value):
-        solution = _solution(f"solutions[{index}]", entry, pipeline_name, data)
+        solution = _solution(f"solutions[{index}]", entry, pipeline_name, data, filters)
         if solution.name in {s.name for s in solutions}:
             raise ConfigError(f"solutions[{index}].name", solution.name, "a name no other solution has", '"similar"')
         solutions.append(solution)
     return tuple(solutions)
 
 
-def _solution(key: str, value: Any, pipeline_name: str, data: DataConfig) -> SolutionConfig:
+def _solution(
+    key: str, value: Any, pipeline_name: str, data: DataConfig, filters: tuple[FilterConfig, ...]
+) -> SolutionConfig:
     example = '{"name": "picks", "recipeArn": "arn:aws:personalize:::recipe/aws-user-personalization-v2"}'
     block = _require_object(key, value, example)
     _reject_unknown_keys(f"{key}.", block, {"name", *SOLUTION_KEYS})
@@ -720,16 +730,26 @@ def _solution(key: str, value: Any, pipeline_name: str, data: DataConfig) -> Sol
         )
     recipe = recipe_of(arn)
     deployment = _deployment(block.get("deployment", {}), prefix=f"{key}.")
-    if deployment.batch_job:
-        # The batch job, its check and its manifest are one per pipeline (recommendations/latest.json);
-        # several solutions each with batch output need their own manifests (issue 13, not built yet).
+    if deployment.batch.users_key is not None:
+        # Every listed solution's batch job reads the run's users file (every user of its training data).
+        raise ConfigError(
+            f"{key}.deployment.batch.usersKey",
+            deployment.batch.users_key,
+            'null: with "solutions", each batch job recommends for every user of the run\'s training data; a '
+            "users file of your own is for a config without solutions",
+            "null",
+        )
+    if deployment.batch_job and recipe.recipe_type not in BATCH_BY_USER_TYPES:
+        # Register personalize.batch.input-output: the users file ({"userId"} lines) is the input of
+        # user recipes; related items take {"itemId"} lines and ranking a user and an item list.
         raise ConfigError(
             f"{key}.deployment.targets",
             list(deployment.targets),
-            '["campaign"]: batch output is available to a config without "solutions" (one solution) and not '
-            "yet per listed solution",
+            f'["campaign"] for a {recipe.recipe_type} recipe ({recipe.name}): batch output here recommends for '
+            "the run's users file, the input of USER_PERSONALIZATION and POPULAR_ITEMS recipes only",
             '["campaign"]',
         )
+    _check_batch_filter(deployment.batch.filter, filters, key=f"{key}.deployment.batch.filter")
     return SolutionConfig(
         name=name,
         recipe_arn=arn,
@@ -1174,10 +1194,10 @@ def _deployment(value: Any, prefix: str = "") -> DeploymentConfig:
             "(a file of recommendations per user after every promoted training), each at most once",
             '["campaign"], ["batch"] or ["campaign", "batch"]',
         )
-    batch = _batch(block.get("batch", {}))
+    batch = _batch(block.get("batch", {}), prefix)
     if "batch" in block and "batch" not in targets:
         raise ConfigError(
-            "deployment.batch",
+            f"{prefix}deployment.batch",
             block["batch"],
             'no batch settings unless "batch" is in deployment.targets (they would have no effect)',
             '"targets": ["campaign", "batch"]',
@@ -1186,14 +1206,14 @@ def _deployment(value: Any, prefix: str = "") -> DeploymentConfig:
     return DeploymentConfig(targets=tuple(t for t in DEPLOYMENT_TARGETS if t in targets), batch=batch)
 
 
-def _batch(value: Any) -> BatchConfig:
-    block = _require_object("deployment.batch", value, '{"numResults": 25}')
-    _reject_unknown_keys("deployment.batch.", block, {"numResults", "usersKey", "filter"})
+def _batch(value: Any, prefix: str = "") -> BatchConfig:
+    block = _require_object(f"{prefix}deployment.batch", value, '{"numResults": 25}')
+    _reject_unknown_keys(f"{prefix}deployment.batch.", block, {"numResults", "usersKey", "filter"})
     defaults = BatchConfig()
     num_results = block.get("numResults", defaults.num_results)
     if isinstance(num_results, bool) or not isinstance(num_results, int) or not 1 <= num_results <= BATCH_MAX_RESULTS:
         raise ConfigError(
-            "deployment.batch.numResults",
+            f"{prefix}deployment.batch.numResults",
             num_results,
             f"an integer from 1 to {BATCH_MAX_RESULTS}: how many items to recommend per user",
             "25",
@@ -1201,7 +1221,7 @@ def _batch(value: Any) -> BatchConfig:
     users_key = block.get("usersKey", defaults.users_key)
     if users_key is not None and not _is_user_data_key(users_key):
         raise ConfigError(
-            "deployment.batch.usersKey",
+            f"{prefix}deployment.batch.usersKey",
             users_key,
             "null (every user of the run's training data) or the S3 key, in the data bucket, of a JSON-lines file "
             'with one {"userId": "..."} per line, not under '
@@ -1212,12 +1232,17 @@ def _batch(value: Any) -> BatchConfig:
     batch_filter = block.get("filter", defaults.filter)
     if batch_filter is not None and not isinstance(batch_filter, str):
         raise ConfigError(
-            "deployment.batch.filter", batch_filter, "null or the name of a filter in the filters list", '"unseen"'
+            f"{prefix}deployment.batch.filter",
+            batch_filter,
+            "null or the name of a filter in the filters list",
+            '"unseen"',
         )
     return BatchConfig(num_results=num_results, users_key=users_key, filter=batch_filter)
 
 
-def _check_batch_filter(name: str | None, filters: tuple[FilterConfig, ...]) -> None:
+def _check_batch_filter(
+    name: str | None, filters: tuple[FilterConfig, ...], key: str = "deployment.batch.filter"
+) -> None:
     """A batch job's filter must be one of the pipeline's, and need no request values (a batch job
     has no request to give them)."""
     if name is None:
@@ -1225,7 +1250,7 @@ def _check_batch_filter(name: str | None, filters: tuple[FilterConfig, ...]) -> 
     usable = [f.name for f in filters if not f.parsed.parameters]
     if name not in usable:
         raise ConfigError(
-            "deployment.batch.filter",
+            key,
             name,
             "null or the name of a filter in the filters list that takes no $PARAMETER ("
             + (", ".join(usable) or "there is none")

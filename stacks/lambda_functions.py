@@ -96,11 +96,13 @@ class WorkflowFunctions(Construct):
         batch_input_arn: str | None = None,
         batch_output_arn: str | None = None,
         ranking: bool = False,
+        manifest_keys: list[str] | None = None,
     ) -> None:
         """``functions``: the steps to deploy (PipelineConfig.functions), by default those of
         ``deployment``. With batch output (``deployment``), ``batch_role`` is the role the batch jobs use and
         ``batch_input_arn``/``batch_output_arn`` the objects they read and write. ``ranking``: a solution's
-        smoke test asks GetPersonalizedRanking."""
+        smoke test asks GetPersonalizedRanking. ``manifest_keys``: each batch solution's manifest (the
+        single solution's MANIFEST_KEY by default)."""
         super().__init__(scope, construct_id)
         deployment = deployment or DeploymentConfig()
         arns = personalize_arns
@@ -242,6 +244,7 @@ class WorkflowFunctions(Construct):
         if deployment.batch_job:
             if batch_role is None or batch_input_arn is None or batch_output_arn is None:
                 raise ValueError("a deployment to batch needs the batch role and its input and output objects")
+            manifests = [bucket.arn_for_objects(key) for key in (manifest_keys or [MANIFEST_KEY])]
             statements[PREPARE_DATA.key] += [
                 # The users file it writes (or the configured one it checks), and the manifest it
                 # reads the served version from.
@@ -249,7 +252,7 @@ class WorkflowFunctions(Construct):
                     ["s3:PutObject", "s3:GetObject"] if deployment.batch.users_key is None else ["s3:GetObject"],
                     [batch_input_arn],
                 ),
-                allow(["s3:GetObject"], [bucket.arn_for_objects(MANIFEST_KEY)]),
+                allow(["s3:GetObject"], manifests),
             ]
             statements[START_BATCH_INFERENCE.key] = [
                 allow(["personalize:ListBatchInferenceJobs"], ["*"]),
@@ -268,7 +271,7 @@ class WorkflowFunctions(Construct):
                 allow(["s3:ListBucket"], [bucket.bucket_arn]),
             ]
             statements[PUBLISH_BATCH_OUTPUT.key] = [
-                allow(["s3:GetObject", "s3:PutObject"], [bucket.arn_for_objects(MANIFEST_KEY)]),
+                allow(["s3:GetObject", "s3:PutObject"], manifests),
                 allow(["s3:ListBucket"], [bucket.bucket_arn]),
             ]
         self.functions: dict[str, lambda_.Function] = {}

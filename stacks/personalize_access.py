@@ -73,11 +73,13 @@ class PersonalizeArns:
                 "the wildcard covers only the versions of this pipeline's solution."
                 for versions in self.solution_versions
             },
-            self.named_solutions: "The teardown deletes every solution the config names or named before "
-            "({pipeline}-solution and {pipeline}-solution-{name}, with their versions), so that a solution "
-            "removed from the config stops billing; the wildcard covers only those names.",
-            self.named_campaigns: "The teardown deletes every campaign the config names or named before "
-            "({pipeline}-campaign and {pipeline}-campaign-{name}); the wildcard covers only those names.",
+            self.named_solutions: "Every solution the config names or named before ({pipeline}-solution and "
+            "{pipeline}-solution-{name}, with their versions): the teardown deletes them, so that a solution "
+            "removed from the config stops billing, and with several solutions the state machine describes "
+            "them; the wildcard covers only those names.",
+            self.named_campaigns: "Every campaign the config names or named before ({pipeline}-campaign and "
+            "{pipeline}-campaign-{name}): the teardown deletes them, and with several solutions the state "
+            "machine describes them; the wildcard covers only those names.",
             self.deletion_jobs: "Each run with new deletion requests creates its own data deletion job named "
             "{pipeline}-delete-{time}-{hash}, known only at run time; the wildcard covers only this pipeline's "
             "deletion-job name prefix.",
@@ -136,9 +138,10 @@ class BatchInferenceRole(Construct):
         bucket: s3.IBucket,
         input_objects_arn: str,
         wildcard_reasons: Mapping[str, str],
+        several: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.output_objects_arn = batch_output_objects_arn(bucket)
+        self.output_objects_arn = batch_output_objects_arn(bucket, several=several)
         self.role = assumed_by_personalize(
             self, "Assumed by Amazon Personalize to read the batch users file and write batch recommendations"
         )
@@ -148,6 +151,8 @@ class BatchInferenceRole(Construct):
         acknowledge_reviewed_wildcards(self.role, wildcard_reasons)
 
 
-def batch_output_objects_arn(bucket: s3.IBucket) -> str:
-    """Objects in a run's folder under recommendations/ (recommendations/<run>/<file>), not the manifest."""
-    return bucket.arn_for_objects(f"{RECOMMENDATIONS_PREFIX}*/*")
+def batch_output_objects_arn(bucket: s3.IBucket, *, several: bool = False) -> str:
+    """Objects in a run's folder under recommendations/ (recommendations/<run>/<file>), not the manifest;
+    with several solutions, recommendations/<solution>/<run>/<file>, not a solution's manifest
+    (recommendations/<solution>/latest.json: one '/' too few to match)."""
+    return bucket.arn_for_objects(f"{RECOMMENDATIONS_PREFIX}*/*/*" if several else f"{RECOMMENDATIONS_PREFIX}*/*")

@@ -19,7 +19,7 @@ from contract.functions import (
     RECORD_RUN,
     VALIDATE_BATCH_OUTPUT,
 )
-from contract.layout import BATCH_INPUT_PREFIX
+from contract.layout import BATCH_INPUT_PREFIX, manifest_key
 from contract.names import PersonalizeNames
 from contract.recipes import PERSONALIZED_RANKING
 from contract.resources import (
@@ -100,12 +100,16 @@ class PersonalizePipelineStack(Stack):
             # The users file: each run's own (batch-input/<run>/users.json) or the configured one.
             users_key = deployment.batch.users_key
             batch_input_arn = data.bucket.arn_for_objects(users_key or f"{BATCH_INPUT_PREFIX}*")
+            several = config.several_solutions
             wildcard_reasons |= {
                 data.bucket.arn_for_objects(f"{BATCH_INPUT_PREFIX}*"): "Each run writes the users of its batch job "
                 "to batch-input/{execution name}/users.json, a key known only at run time.",
                 batch_output_objects_arn(data.bucket): "Each run's batch job writes its output under "
                 "recommendations/{execution name}/, a key known only at run time; the pattern excludes the "
                 "manifest recommendations/latest.json.",
+                batch_output_objects_arn(data.bucket, several=True): "Each run's batch job of a solution writes "
+                "its output under recommendations/{solution}/{execution name}/, a key known only at run time; the "
+                "pattern excludes each solution's manifest recommendations/{solution}/latest.json.",
             }
             batch_role = BatchInferenceRole(
                 self,
@@ -113,6 +117,7 @@ class PersonalizePipelineStack(Stack):
                 bucket=data.bucket,
                 input_objects_arn=batch_input_arn,
                 wildcard_reasons=wildcard_reasons,
+                several=several,
             )
             data.allow_batch_jobs(input_objects_arn=batch_input_arn, output_objects_arn=batch_role.output_objects_arn)
         steps = WorkflowFunctions(
@@ -127,6 +132,7 @@ class PersonalizePipelineStack(Stack):
             wildcard_reasons=wildcard_reasons,
             deployment=deployment,
             functions=config.functions,
+            manifest_keys=[manifest_key(s.name) for s in solutions if s.deployment.batch_job],
             ranking=any(s.recipe_type == PERSONALIZED_RANKING for s in solutions),
             batch_role=batch_role.role if batch_role else None,
             batch_input_arn=batch_input_arn if batch_role else None,
@@ -222,6 +228,7 @@ class PersonalizePipelineStack(Stack):
                             "solution": names.for_solution(s.name).solution,
                             "campaign": names.for_solution(s.name).campaign if s.deployment.campaign else None,
                             "recipeType": s.recipe_type,
+                            **({"batch": manifest_key(s.name)} if s.deployment.batch_job else {}),
                         }
                         for s in config.solutions
                     },

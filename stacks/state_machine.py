@@ -121,9 +121,18 @@ class RetrainingStateMachine(Construct):
                     arns.datasets,
                     arns.import_jobs,
                     *([arns.items_import_jobs] if ITEMS_IMPORT_READY in checks else []),
-                    *arns.solutions,
-                    *arns.solution_versions,
-                    *(arns.campaigns if deployment.campaign else []),
+                    # One solution: its own ARNs. Several: the patterns of every solution's (and version's)
+                    # and campaign's name, so that the policy stays one size whatever their number (an
+                    # inline policy is at most 10,240 characters).
+                    *(
+                        [arns.named_solutions, *([arns.named_campaigns] if deployment.campaign else [])]
+                        if len(arns.solutions) > 1
+                        else [
+                            *arns.solutions,
+                            *arns.solution_versions,
+                            *(arns.campaigns if deployment.campaign else []),
+                        ]
+                    ),
                     *([arns.batch_jobs] if deployment.batch_job else []),
                     arns.deletion_jobs,
                 ],

@@ -53,13 +53,19 @@ VARIATIONS_BLOCK: dict[str, Any] = {
     "deployment": {"targets": ["campaign", "batch"], "batch": {"numResults": 10, "filter": "unseen"}},
 }
 
-# Several solutions (README "Several solutions": top picks and similar items), with a key the stack
+# Several solutions: README's two (top picks and similar items, each with a campaign) and a third with
+# batch output only (a weekly list per user, through the exclusion filter), with a key the stack
 # creates and keeps with the data (data.onDestroy retain): the end-to-end tests of several solutions
 # and the infrastructure test of a kept key share its one synth.
 SOLUTIONS_BLOCK: dict[str, Any] = {
     "solutions": [
         {"name": "picks", "recipeArn": "arn:aws:personalize:::recipe/aws-user-personalization-v2"},
         {"name": "similar", "recipeArn": "arn:aws:personalize:::recipe/aws-similar-items"},
+        {
+            "name": "mail",
+            "recipeArn": "arn:aws:personalize:::recipe/aws-user-personalization-v2",
+            "deployment": {"targets": ["batch"], "batch": {"numResults": 10, "filter": "unseen"}},
+        },
     ],
     "encryption": {"kmsKey": "create"},
 }

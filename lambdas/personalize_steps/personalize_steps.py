@@ -530,14 +530,26 @@ def ensure_filters(event: dict[str, Any], context: Any = None) -> dict[str, Any]
             "updated); this step is retried until each can be created again with its new expression"
         )
     output = {"filters": result["filters"], "removed": result["removed"], "waitingForData": waiting}
+
+    def arn_of(field: str, chosen: str) -> str | None:
+        kept = result["filters"].get(prefix + chosen)
+        if kept is None and prefix + chosen not in waiting:
+            raise InvalidEventError(f"event field {field!r} names no filter this step keeps: {chosen!r}")
+        # null while the filter waits for its dataset: the smoke test and the batch job go without it.
+        return str(kept["arn"]) if kept is not None else None
+
     for field, arn_key in (("smokeFilter", "smokeFilterArn"), ("batchFilter", "batchFilterArn")):
         chosen = event.get(field)
         if chosen:
-            kept = result["filters"].get(prefix + chosen)
-            if kept is None and prefix + chosen not in waiting:
-                raise InvalidEventError(f"event field {field!r} names no filter this step keeps: {chosen!r}")
-            # null while the filter waits for its dataset: the smoke test and the batch job go without it.
-            output[arn_key] = kept["arn"] if kept is not None else None
+            output[arn_key] = arn_of(field, chosen)
+    # Several solutions: each batch job's filter, by solution.
+    batch_filters = event.get("batchFilters")
+    if batch_filters is not None:
+        if not isinstance(batch_filters, dict) or not all(isinstance(v, str) for v in batch_filters.values()):
+            raise InvalidEventError(
+                f"event field 'batchFilters' must map solutions to filter names; got {batch_filters!r}"
+            )
+        output["batchFilterArns"] = {solution: arn_of("batchFilters", name) for solution, name in batch_filters.items()}
     return output
 
 

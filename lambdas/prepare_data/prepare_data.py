@@ -130,6 +130,8 @@ class BatchInput:
     manifest_key: str
     input_key: str
     generate: bool
+    # Several solutions: each batch solution's manifest (``manifest_key`` is then unused).
+    manifest_keys: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -249,6 +251,12 @@ def _batch_input(value: Any, raw_key: str, output_key: str) -> BatchInput:
         raise InvalidEventError(
             f"field 'batch' must be an object with manifestKey and inputKey or usersKey; got {value!r}"
         )
+    if "manifestKeys" in value:
+        keys = value["manifestKeys"]
+        if not isinstance(keys, Mapping) or not keys or not all(isinstance(k, str) and k for k in keys.values()):
+            raise InvalidEventError(f"field 'batch.manifestKeys' must map solutions to manifest keys; got {keys!r}")
+        input_key = required_str(value, "inputKey", "the S3 key of the users file to write")
+        return BatchInput("", input_key, True, dict(keys))
     manifest_key = required_str(value, "manifestKey", "the S3 key of the batch output manifest")
     if ("inputKey" in value) == ("usersKey" in value):
         raise InvalidEventError(
@@ -555,6 +563,21 @@ def _prepare_batch(s3: Any, request: PrepareRequest, batch: BatchInput, stats: C
             )
         upload_stream(s3, request.bucket, batch.input_key, users_file_lines(stats.user_ids()), "application/x-ndjson")
         users = stats.users
+    if batch.manifest_keys is not None:
+        # Several solutions: each batch solution's view, which its branch takes as $.data.batch.
+        served = {name: read_manifest(s3, request.bucket, key) for name, key in batch.manifest_keys.items()}
+        return {
+            "inputKey": batch.input_key,
+            "usersWritten": users,
+            "solutions": {
+                name: {
+                    "inputKey": batch.input_key,
+                    "usersWritten": users,
+                    "servedSolutionVersionArn": manifest.get("solutionVersionArn") if manifest else None,
+                }
+                for name, manifest in served.items()
+            },
+        }
     manifest = read_manifest(s3, request.bucket, batch.manifest_key)
     return {
         "inputKey": batch.input_key,

@@ -224,6 +224,13 @@ def _record_solutions(event: Mapping[str, Any]) -> dict[str, Any]:
             **({"campaignArn": branch["campaignArn"]} if outcome == "succeeded" and branch.get("campaignArn") else {}),
             **({"evaluation": branch["evaluation"]} if isinstance(branch.get("evaluation"), Mapping) else {}),
         }
+        batch_output = branch.get("batchOutput")
+        if (
+            outcome == "succeeded"
+            and isinstance(batch_output, Mapping)
+            and isinstance(batch_output.get("outputPrefix"), str)
+        ):
+            run["batchOutputPrefix"] = batch_output["outputPrefix"]
         new_record = record_training(
             solution_record(state, name),
             outcome=outcome,

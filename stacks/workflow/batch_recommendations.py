@@ -9,33 +9,40 @@ from __future__ import annotations
 
 from contract.events import STAGE_BATCH_JOB, STAGE_BATCH_OUTPUT
 from contract.functions import PUBLISH_BATCH_OUTPUT, START_BATCH_INFERENCE, VALIDATE_BATCH_OUTPUT
-from contract.layout import MANIFEST_KEY, RECOMMENDATIONS_PREFIX
+from contract.layout import manifest_key, recommendations_prefix
 from contract.readiness import BATCH_READY
 from contract.resources import BATCH_ROLE_PLACEHOLDER, DATA_BUCKET_PLACEHOLDER, KMS_KEY_PLACEHOLDER
 from stacks.workflow.builder import RUN_CONTEXT, WorkflowBuilder
 from stacks.workflow.sdk import Chain, State, Task
 
 BUCKET = "${" + DATA_BUCKET_PLACEHOLDER + "}"
-# This run's output folder: recommendations/<execution name>/.
-OUTPUT_PREFIX = f"States.Format('{RECOMMENDATIONS_PREFIX}{{}}/', $$.Execution.Name)"
+
+
+def output_prefix(solution: str | None) -> str:
+    """This run's output folder: recommendations/<execution name>/ (recommendations/<solution>/<execution
+    name>/ with several solutions)."""
+    return f"States.Format('{recommendations_prefix(solution)}{{}}/', $$.Execution.Name)"
 
 
 def build_batch_job(b: WorkflowBuilder, *, then: State) -> State:
     """Start the job, wait until it is ACTIVE, validate its output, go on to ``then``."""
-    batch = b.config.deployment.batch
+    batch = b.solution.deployment.batch
+    name = b.solution.name
+    # deployment.batch.filter: the configured filter the job applies (kept by "Ensure filters"); with
+    # several solutions, by solution.
+    filter_path = f"$.filters.batchFilterArns.{name}" if b.in_branch else "$.filters.batchFilterArn"
     start = b.invoke(
         "Start batch recommendations",
         START_BATCH_INFERENCE,
         {
             "solutionVersionArn.$": "$.solutionVersion.arn",
             "inputPath.$": f"States.Format('s3://{BUCKET}/{{}}', $.data.batch.inputKey)",
-            "outputPath.$": f"States.Format('s3://{BUCKET}/{RECOMMENDATIONS_PREFIX}{{}}/', $$.Execution.Name)",
+            "outputPath.$": f"States.Format('s3://{BUCKET}/{recommendations_prefix(name)}{{}}/', $$.Execution.Name)",
             "roleArn": "${" + BATCH_ROLE_PLACEHOLDER + "}",
             "numResults": batch.num_results,
             "jobNamePrefix": b.names.batch_job_prefix,
             **({"kmsKeyArn": "${" + KMS_KEY_PLACEHOLDER + "}"} if b.config.encryption.kms_key is not None else {}),
-            # deployment.batch.filter: the configured filter the job applies (kept by "Ensure filters").
-            **({"filterArn.$": "$.filters.batchFilterArn"} if batch.filter else {}),
+            **({"filterArn.$": filter_path} if batch.filter else {}),
             **RUN_CONTEXT,
         },
         "$.batchJob",
@@ -47,7 +54,7 @@ def build_batch_job(b: WorkflowBuilder, *, then: State) -> State:
         {
             "bucket": BUCKET,
             "inputKey.$": "$.data.batch.inputKey",
-            "outputPrefix.$": OUTPUT_PREFIX,
+            "outputPrefix.$": output_prefix(name),
             "numResults": batch.num_results,
         },
         "$.batchOutput",
@@ -65,7 +72,7 @@ def build_publish_batch_output(b: WorkflowBuilder, *, then: State) -> Task:
         PUBLISH_BATCH_OUTPUT,
         {
             "bucket": BUCKET,
-            "manifestKey": MANIFEST_KEY,
+            "manifestKey": manifest_key(b.solution.name),
             "runName.$": "$$.Execution.Name",
             "solutionVersionArn.$": "$.solutionVersion.arn",
             "batchInferenceJobArn.$": "$.batchJob.arn",

@@ -132,6 +132,9 @@ def build_ensure_filters(b: WorkflowBuilder, *, then: State) -> State:
     it asks through is ACTIVE."""
     config = b.config
     smoke = config.smoke_filter
+    batch_filters = {
+        str(s.name): s.deployment.batch.filter for s in config.solutions if s.deployment.batch.filter is not None
+    }
     ensure = b.invoke(
         "Ensure filters",
         ENSURE_FILTERS,
@@ -140,7 +143,13 @@ def build_ensure_filters(b: WorkflowBuilder, *, then: State) -> State:
             "namePrefix": b.names.filter_prefix,
             "filters": [{"name": f.name, "expression": f.expression} for f in config.filters],
             **({"smokeFilter": smoke.name} if smoke is not None and config.deployment.campaign else {}),
-            **({"batchFilter": config.deployment.batch.filter} if config.deployment.batch.filter else {}),
+            **(
+                {"batchFilter": config.deployment.batch.filter}
+                if config.deployment.batch.filter and not config.several_solutions
+                else {}
+            ),
+            # With several solutions, each batch job's own filter (a map: solution -> filter name).
+            **({"batchFilters": batch_filters} if batch_filters else {}),
         },
         "$.filters",
         STAGE_FILTERS,

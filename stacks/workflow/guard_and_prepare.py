@@ -17,6 +17,7 @@ from contract.layout import (
     MANIFEST_KEY,
     STATE_KEY,
     TRAINING_PREFIX,
+    manifest_key,
 )
 from contract.readiness import CAMPAIGN_ROLLBACK, ReadinessCheck
 from contract.resources import DATA_BUCKET_PLACEHOLDER
@@ -209,6 +210,12 @@ def _batch_input(b: WorkflowBuilder) -> dict[str, Any]:
     """What the data preparation does for a deployment to batch: write the users file (or check
     the configured one is there) and read which version the published output came from."""
     users_key = b.config.deployment.batch.users_key
+    if b.config.several_solutions:
+        # Every batch solution's job reads the run's users file; each has its own manifest.
+        return {
+            "manifestKeys": {str(s.name): manifest_key(s.name) for s in b.config.solutions if s.deployment.batch_job},
+            "inputKey.$": f"States.Format('{BATCH_INPUT_PREFIX}{{}}/users.json', $$.Execution.Name)",
+        }
     return {
         "manifestKey": MANIFEST_KEY,
         **(

@@ -18,6 +18,7 @@ from contract.events import METRIC_NAMESPACE, STAGE_RECORD, STAGE_SOLUTIONS
 from contract.functions import RECORD_RUN
 from contract.layout import STATE_KEY
 from contract.resources import DATA_BUCKET_PLACEHOLDER
+from stacks.workflow.batch_recommendations import build_batch_job, build_publish_batch_output
 from stacks.workflow.builder import SolutionBranchBuilder, WorkflowBuilder
 from stacks.workflow.deploy_and_smoke_test import build_deploy_and_smoke_test
 from stacks.workflow.guard_and_prepare import check_counters
@@ -123,7 +124,7 @@ def _branch(b: SolutionBranchBuilder) -> State:
         parameters=check_counters(b.config.solution_checks(solution), rollback=solution.deployment.campaign),
         result_path="$.checks",
     )
-    deployed = Pass(
+    deployed: State = Pass(
         b.state_name("Solution deployed"),
         parameters={
             "solution": b.scope,
@@ -143,14 +144,34 @@ def _branch(b: SolutionBranchBuilder) -> State:
                 if solution.deployment.campaign
                 else {}
             ),
+            **({"batchOutput.$": "$.batchManifest"} if solution.deployment.batch_job else {}),
             "polls.$": "$.poll",
         },
     )
-    deploy: State = build_deploy_and_smoke_test(b, then=deployed) if solution.deployment.campaign else deployed
+    # As for a single solution: the batch job and its check first, then the campaign, and the output
+    # published only when all of that went well.
+    deploy = deployed
+    if solution.deployment.batch_job:
+        deploy = build_publish_batch_output(b, then=deploy)
+    if solution.deployment.campaign:
+        deploy = build_deploy_and_smoke_test(b, then=deploy)
+    if solution.deployment.batch_job:
+        deploy = build_batch_job(b, then=deploy)
     Chain([plan, new_data])
     new_data.add_choice(ChoiceRule.BooleanEquals(variable="$.data.plan.train", value=True), plan_waits)
     new_data.default_choice(skip)
-    plan_waits.next(build_train_and_evaluate(b, deploy=deploy))
+    train = build_train_and_evaluate(b, deploy=deploy)
+    if solution.deployment.batch_job:
+        # This solution's view of the run's batch input: the users file and its own served version.
+        batch_plan = Pass(
+            b.state_name("Batch plan"),
+            comment="The users file, and the version this solution's published output came from.",
+            input_path=f"$.data.batch.solutions.{solution.name}",
+            result_path="$.data.batch",
+        )
+        batch_plan.next(train)
+        train = batch_plan
+    plan_waits.next(train)
     return plan
 
 

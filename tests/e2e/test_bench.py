@@ -48,7 +48,7 @@ def test_with_several_solutions_the_baseline_trains_them_one_after_the_other_and
     from stacks.workflow import build_workflow_definition
     from tests.conftest import SOLUTIONS_BLOCK
 
-    emitted = build_workflow_definition(load_config(SOLUTIONS_BLOCK))
+    emitted = build_workflow_definition(load_config({"solutions": SOLUTIONS_BLOCK["solutions"][:2]}))
     baseline = bench.build_notebook_baseline(emitted)["States"]
 
     assert bench.solution_scopes(emitted) == ["picks", "similar"]

@@ -39,10 +39,10 @@ LOW_METRICS = {
 }
 
 
-def test_the_config_is_readmes_two_solutions() -> None:
-    assert (
-        load_config(SOLUTIONS_BLOCK).solutions == load_config({"solutions": default_solutions(DataConfig())}).solutions
-    )
+def test_the_config_is_readmes_two_solutions_and_one_with_batch_output_only() -> None:
+    picks, similar, mail = load_config(SOLUTIONS_BLOCK).solutions
+    assert (picks, similar) == load_config({"solutions": default_solutions(DataConfig())}).solutions
+    assert (mail.deployment.targets, mail.deployment.batch.filter) == (("batch",), "unseen")
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def new_ratings_arrive(pipeline: OfflinePipeline, week: int) -> None:
     pipeline.upload_raw_data(to_u_data(ratings))
 
 
-def test_one_import_trains_both_solutions_and_each_campaign_answers_its_own_request(
+def test_one_import_trains_every_solution_each_deploys_its_own_way_and_a_removed_one_is_deleted(
     pipeline: OfflinePipeline,
 ) -> None:
     result = pipeline.start_execution(name="first-run")
@@ -105,6 +105,12 @@ def test_one_import_trains_both_solutions_and_each_campaign_answers_its_own_requ
             "recipeArn": "arn:aws:personalize:::recipe/aws-similar-items",
             "performAutoTraining": False,
         },
+        {
+            "name": "movielens-solution-mail",
+            "datasetGroupArn": f"{ARN}:dataset-group/movielens",
+            "recipeArn": "arn:aws:personalize:::recipe/aws-user-personalization-v2",
+            "performAutoTraining": False,
+        },
     ]
     assert sorted(c["name"] for c in calls(pipeline, "CreateCampaign")) == [
         "movielens-campaign-picks",
@@ -119,9 +125,13 @@ def test_one_import_trains_both_solutions_and_each_campaign_answers_its_own_requ
     assert detail["outcome"] == "succeeded"
     # The run's output says it too, as a single solution's does (history and rollback read it back).
     assert result.output["outcome"] == "succeeded"
-    assert [s["solution"] for s in result.output["recorded"]["solutions"]] == ["picks", "similar"]
+    assert [s["solution"] for s in result.output["recorded"]["solutions"]] == ["picks", "similar", "mail"]
     solutions = by_solution(detail)
-    assert {name: s["outcome"] for name, s in solutions.items()} == {"picks": "succeeded", "similar": "succeeded"}
+    assert {name: s["outcome"] for name, s in solutions.items()} == {
+        "picks": "succeeded",
+        "similar": "succeeded",
+        "mail": "succeeded",
+    }
     assert solutions["similar"]["recommendations"]["itemId"] == "1"
     assert "1" not in solutions["similar"]["recommendations"]["itemIds"]
     state = record(pipeline)
@@ -129,6 +139,26 @@ def test_one_import_trains_both_solutions_and_each_campaign_answers_its_own_requ
         run = state["solutions"][name]["lastSuccessfulRun"]
         assert run["campaignArn"] == f"{ARN}:campaign/movielens-campaign-{name}"
         assert run["solutionVersionArn"] == solutions[name]["solutionVersionArn"]
+    # The batch-only solution: its own job through its filter, its own output folder and manifest.
+    (job,) = calls(pipeline, "CreateBatchInferenceJob")
+    assert job["jobName"].startswith("movielens-batch-mail-")
+    assert job["solutionVersionArn"] == solutions["mail"]["solutionVersionArn"]
+    assert job["filterArn"] == f"{ARN}:filter/movielens-filter-unseen"
+    assert job["jobInput"]["s3DataSource"]["path"] == f"s3://{pipeline.bucket_name}/batch-input/first-run/users.json"
+    assert job["jobOutput"]["s3DataDestination"]["path"] == (
+        f"s3://{pipeline.bucket_name}/recommendations/mail/first-run/"
+    )
+    manifest = json.loads(
+        pipeline.account.s3()
+        .get_object(Bucket=pipeline.bucket_name, Key="recommendations/mail/latest.json")["Body"]
+        .read()
+    )
+    assert (manifest["runName"], manifest["solutionVersionArn"]) == (
+        "first-run",
+        solutions["mail"]["solutionVersionArn"],
+    )
+    assert state["solutions"]["mail"]["lastSuccessfulRun"]["batchOutputPrefix"] == "recommendations/mail/first-run/"
+    assert solutions["mail"]["batchOutput"]["outputPrefix"] == "recommendations/mail/first-run/"
     # The shared stages' durations are the run's; each solution learns its own.
     assert "DatasetImportJob" in state["stageSeconds"]
     assert "SolutionVersion.FULL" in state["solutions"]["similar"]["stageSeconds"]
@@ -137,6 +167,49 @@ def test_one_import_trains_both_solutions_and_each_campaign_answers_its_own_requ
     assert again.status == "SUCCEEDED", again.cause
     assert outcome(pipeline)["outcome"] == "skipped"
     assert len(calls(pipeline, "CreateDatasetImportJob")) == 1
+
+    # The dashboard draws every metric the run sent, per solution where it is a solution's.
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    sent = {
+        (metric["MetricName"], tuple(sorted((d["Name"], d["Value"]) for d in metric["Dimensions"])))
+        for name in ("DeployedModelMetric", "StageDuration")
+        for metric in cloudwatch.list_metrics(Namespace="PersonalizePipeline", MetricName=name)["Metrics"]
+    }
+    (dashboard,) = [
+        r for r in pipeline.synthesized.template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Dashboard"
+    ]
+    body = json.loads(pipeline.values.resolve(dashboard["Properties"]["DashboardBody"]))
+    drawn = {
+        (line[1], tuple(sorted(zip(line[2:-1:2], line[3::2], strict=False))))
+        for widget in body["widgets"]
+        for line in widget.get("properties", {}).get("metrics", [])
+        if line[0] == "PersonalizePipeline"
+    }
+    deployed = {dims for name, dims in sent if name == "DeployedModelMetric"}
+    assert {dict(dims).get("Solution") for dims in deployed} == {"picks", "similar", "mail"}
+    assert sent <= drawn, sent - drawn
+
+    # A solution removed from the config: what the stack's update sends once it lists only "picks"
+    # (contract/names.py). Its campaign goes first, then the solution, so it stops billing.
+    properties = pipeline.teardown.properties
+    names = {
+        **properties["Names"],
+        "Solutions": ["movielens-solution-picks"],
+        "Campaigns": ["movielens-campaign-picks"],
+    }
+    updated = pipeline.teardown.update({**properties, "Names": names})
+
+    assert updated.status == "SUCCESS", updated.reason
+    personalize = pipeline.account.personalize
+    assert [c["name"] for c in personalize.resources_of("campaign")] == ["movielens-campaign-picks"]
+    assert [s["name"] for s in personalize.resources_of("solution")] == ["movielens-solution-picks"]
+    deleted = [params for name, params in personalize.calls if name in ("DeleteCampaign", "DeleteSolution")]
+    assert deleted == [
+        {"campaignArn": f"{ARN}:campaign/movielens-campaign-similar"},
+        {"solutionArn": f"{ARN}:solution/movielens-solution-similar"},
+        {"solutionArn": f"{ARN}:solution/movielens-solution-mail"},
+    ]
+    assert personalize.status_of(f"{ARN}:campaign/movielens-campaign-picks") == "ACTIVE"
 
 
 def test_a_rejected_solution_keeps_its_campaign_while_the_other_is_promoted(pipeline: OfflinePipeline) -> None:
@@ -186,7 +259,7 @@ def test_a_failed_solution_fails_the_run_and_the_event_says_which_while_the_othe
     assert solutions["similar"]["outcome"] == "succeeded"
     assert [c["name"] for c in calls(pipeline, "CreateCampaign")] == ["movielens-campaign-similar"]
     state = record(pipeline)["solutions"]
-    assert set(state) == {"similar"}
+    assert set(state) == {"similar", "mail"}
 
     # The next run on the same data trains only the solution that has not been trained on it.
     since = len(pipeline.account.personalize.calls)
@@ -197,39 +270,13 @@ def test_a_failed_solution_fails_the_run_and_the_event_says_which_while_the_othe
         f"{ARN}:solution/movielens-solution-picks"
     ]
     solutions = by_solution(outcome(pipeline))
-    assert solutions["similar"] == {
-        "solution": "similar",
-        "outcome": "skipped",
-        "reason": "this solution was already trained on this data",
-    }
+    for name in ("similar", "mail"):
+        assert solutions[name] == {
+            "solution": name,
+            "outcome": "skipped",
+            "reason": "this solution was already trained on this data",
+        }
     assert solutions["picks"]["outcome"] == "succeeded"
-
-
-def test_a_solution_removed_from_the_config_is_deleted_with_its_campaign_on_the_next_deploy(
-    pipeline: OfflinePipeline,
-) -> None:
-    assert pipeline.start_execution(name="first").status == "SUCCEEDED"
-    properties = pipeline.teardown.properties
-    # What the stack's update sends once the config lists only "picks" (contract/names.py).
-    names = {
-        **properties["Names"],
-        "Solutions": ["movielens-solution-picks"],
-        "Campaigns": ["movielens-campaign-picks"],
-    }
-
-    outcome = pipeline.teardown.update({**properties, "Names": names})
-
-    assert outcome.status == "SUCCESS", outcome.reason
-    personalize = pipeline.account.personalize
-    assert [c["name"] for c in personalize.resources_of("campaign")] == ["movielens-campaign-picks"]
-    assert [s["name"] for s in personalize.resources_of("solution")] == ["movielens-solution-picks"]
-    deleted = [params for name, params in personalize.calls if name in ("DeleteCampaign", "DeleteSolution")]
-    assert deleted == [
-        {"campaignArn": f"{ARN}:campaign/movielens-campaign-similar"},
-        {"solutionArn": f"{ARN}:solution/movielens-solution-similar"},
-    ]
-    # The dataset group, the datasets and the kept solution serve on.
-    assert personalize.status_of(f"{ARN}:campaign/movielens-campaign-picks") == "ACTIVE"
 
 
 def test_the_deploy_output_names_the_solutions_it_keeps(shipped: SynthesizedPipeline) -> None:
@@ -246,6 +293,12 @@ def test_the_deploy_output_names_the_solutions_it_keeps(shipped: SynthesizedPipe
             "campaign": "movielens-campaign-similar",
             "recipeType": "RELATED_ITEMS",
         },
+        "mail": {
+            "solution": "movielens-solution-mail",
+            "campaign": None,
+            "recipeType": "USER_PERSONALIZATION",
+            "batch": "recommendations/mail/latest.json",
+        },
     }
     assert "is deleted by this deploy" in output["Description"]
 
@@ -259,26 +312,7 @@ def run_cli(*argv: str, backend: Backend | None = None) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def test_watch_shows_each_solutions_steps_and_outcome(shipped: SynthesizedPipeline) -> None:
-    code, out, err = run_cli("--offline", "--cdk-out", str(shipped.directory), "run", "--wait", "--name", "first")
-
-    assert code == ExitCode.OK, err
-    for row in (
-        "│ ✓ │ picks: Ensure solution ",
-        "│ ✓ │ similar: Wait until solution version is ACTIVE ",
-        "│ ✓ │ similar: Smoke test recommendations ",
-        "item 1 gets 10 related items",
-        "│ ✓ │ picks: Smoke test recommendations ",
-        "user 1 gets 10 items, 10 through a filter",
-        "│ ✓ │ Record solutions ",
-    ):
-        assert row in out, row
-    assert "Outcome: succeeded after " in out
-    assert "  picks: deployed version " in out and ", campaign movielens-campaign-picks (created)" in out
-    assert "  similar: deployed version " in out
-
-
-def test_recommend_status_history_and_rollback_address_one_solution(shipped: SynthesizedPipeline) -> None:
+def test_the_cli_addresses_one_solution_and_watch_shows_each_ones_steps(shipped: SynthesizedPipeline) -> None:
     with offline_backend(shipped.directory, prior_runs=2, same_data=False, console=Console(file=io.StringIO())) as b:
         code, out, err = run_cli("recommend", "--item", "1", backend=b)
         assert code == ExitCode.OK, err
@@ -298,13 +332,20 @@ def test_recommend_status_history_and_rollback_address_one_solution(shipped: Syn
         assert (code, err) == (
             ExitCode.ACTION_NEEDED,
             "error: pipeline movielens has no solution ranking: its solutions are picks (USER_PERSONALIZATION), "
-            "similar (RELATED_ITEMS)\n",
+            "similar (RELATED_ITEMS), mail (USER_PERSONALIZATION)\n",
         )
 
         code, out, err = run_cli("status", backend=b)
         assert code == ExitCode.OK, err
         assert "Solution picks (USER_PERSONALIZATION)" in out and "Solution similar (RELATED_ITEMS)" in out
         assert "Campaign  movielens-campaign-similar (ACTIVE)" in out
+        assert "Solution mail (USER_PERSONALIZATION)\nBatch output  run offline-week-2, s3://" in out
+        assert "/recommendations/mail/offline-week-2/" in out
+
+        # The batch-only solution answers from its published output.
+        code, out, err = run_cli("recommend", "--user", "7", "--solution", "mail", "--n", "3", backend=b)
+        assert code == ExitCode.OK, err
+        assert "from the batch output of run offline-week-2" in out
 
         code, out, err = run_cli("history", "--solution", "similar", backend=b)
         assert code == ExitCode.OK, err
@@ -314,7 +355,7 @@ def test_recommend_status_history_and_rollback_address_one_solution(shipped: Syn
         assert (code, err) == (
             ExitCode.ACTION_NEEDED,
             "error: pipeline movielens has several solutions: pass --solution (one of picks (USER_PERSONALIZATION), "
-            "similar (RELATED_ITEMS))\n",
+            "similar (RELATED_ITEMS), mail (USER_PERSONALIZATION))\n",
         )
         served = campaign_version(b.offline, "movielens-campaign-similar")
         code, out, err = run_cli("rollback", "--yes", "--solution", "similar", backend=b)
@@ -322,27 +363,21 @@ def test_recommend_status_history_and_rollback_address_one_solution(shipped: Syn
         assert campaign_version(b.offline, "movielens-campaign-similar") != served
         assert "Campaign movielens-campaign-similar serves version " in out
 
-
-def test_the_dashboard_draws_each_solutions_metrics_as_the_record_step_sends_them(pipeline: OfflinePipeline) -> None:
-    assert pipeline.start_execution(name="first").status == "SUCCEEDED"
-    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
-    sent = {
-        (metric["MetricName"], tuple(sorted((d["Name"], d["Value"]) for d in metric["Dimensions"])))
-        for name in ("DeployedModelMetric", "StageDuration")
-        for metric in cloudwatch.list_metrics(Namespace="PersonalizePipeline", MetricName=name)["Metrics"]
-    }
-    (dashboard,) = [
-        r for r in pipeline.synthesized.template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Dashboard"
-    ]
-    body = json.dumps(pipeline.values.resolve(dashboard["Properties"]["DashboardBody"]))
-    drawn = {
-        (line[1], tuple(sorted(zip(line[2:-1:2], line[3::2], strict=False))))
-        for widget in json.loads(json.loads(body))["widgets"]
-        for line in widget.get("properties", {}).get("metrics", [])
-        if line[0] == "PersonalizePipeline"
-    }
-
-    deployed = {dims for name, dims in sent if name == "DeployedModelMetric"}
-    assert {dict(dims).get("Solution") for dims in deployed} == {"picks", "similar"}
-    # Every metric the run sent is on the dashboard, per solution where it is a solution's.
-    assert sent <= drawn, sent - drawn
+        # A run with the week's new ratings: watch shows each solution's steps and outcome.
+        code, out, err = run_cli("run", "--wait", "--name", "week-3", backend=b)
+        assert code == ExitCode.OK, err
+        for row in (
+            "│ ✓ │ picks: Start training ",
+            "│ ✓ │ similar: Wait until solution version is ACTIVE ",
+            "│ ✓ │ similar: Smoke test recommendations ",
+            "item 1 gets 10 related items",
+            "│ ✓ │ picks: Smoke test recommendations ",
+            "user 1 gets 10 items, 10 through a filter",
+            "│ ✓ │ mail: Wait until batch inference job is ACTIVE ",
+            "│ ✓ │ mail: Publish batch recommendations ",
+            "│ ✓ │ Record solutions ",
+        ):
+            assert row in out, row
+        assert "Outcome: succeeded after " in out
+        assert "  picks: deployed version " in out and ", campaign movielens-campaign-picks (updated)" in out
+        assert "  mail: deployed version " in out

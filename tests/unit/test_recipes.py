@@ -64,8 +64,15 @@ def test_a_solution_is_checked_against_its_recipe_type() -> None:
         load_config({"solutions": [similar, similar]})
     with pytest.raises(ConfigError, match="no top-level recipeArn when solutions are listed"):
         load_config({"recipeArn": RECIPE_ARN_PREFIX + "aws-sims", "solutions": [similar]})
-    with pytest.raises(ConfigError, match="batch output is available to a config without"):
+    with pytest.raises(ConfigError, match=r"batch output here recommends for the run's users file, the input of"):
         load_config({"solutions": [{**similar, "deployment": {"targets": ["batch"]}}]})
+    picks = {"name": "picks", "recipeArn": RECIPE_ARN_PREFIX + "aws-user-personalization-v2"}
+    with pytest.raises(ConfigError, match=r'solutions\[0\]\.deployment\.batch\.usersKey".*null: with "solutions"'):
+        load_config({"solutions": [{**picks, "deployment": {"targets": ["batch"], "batch": {"usersKey": "u.json"}}}]})
+    with pytest.raises(ConfigError, match=r'solutions\[0\]\.deployment\.batch\.filter"'):
+        load_config({"solutions": [{**picks, "deployment": {"targets": ["batch"], "batch": {"filter": "genre"}}}]})
+    (batch,) = load_config({"solutions": [{**picks, "deployment": {"targets": ["batch"]}}]}).solutions
+    assert batch.deployment.targets == ("batch",)
     with pytest.raises(ConfigError, match=r"1 to 24 lowercase letters or digits"):
         load_config({"solutions": [{**similar, "name": "Similar"}]})
 
