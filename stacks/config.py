@@ -546,9 +546,7 @@ def load_pipelines(context_value: Any) -> tuple[PipelineConfig, ...]:
     if not isinstance(context_value, Mapping) or "pipelines" not in context_value:
         return (load_config(context_value),)
     _reject_unknown_keys("", context_value, {"pipelines", "defaults"})
-    defaults = _require_object(
-        "defaults", context_value.get("defaults", {}), '{"schedule": {"expression": "rate(7 days)"}}'
-    )
+    _require_object("defaults", context_value.get("defaults", {}), '{"schedule": {"expression": "rate(7 days)"}}')
     entries = context_value["pipelines"]
     example = '[{"pipelineName": "movielens"}, {"pipelineName": "films", "data": {"rawKey": "raw/films/u.data"}}]'
     if not isinstance(entries, list) or not entries:
@@ -568,7 +566,7 @@ def load_pipelines(context_value: Any) -> tuple[PipelineConfig, ...]:
                 '"films"',
             )
         try:
-            config = load_config(_merged(defaults, block))
+            config = load_config(pipeline_block(context_value, index))
         except ConfigError as error:
             raise ConfigError(
                 f"{key}.{error.key}" if error.key else key, error.value, error.expected, error.example
@@ -608,6 +606,12 @@ def lists_pipelines(context_value: Any) -> bool:
 def pipeline_stack_name(pipeline_name: str) -> str:
     """The stack of one of several pipelines: ``PersonalizePipeline-<name>`` (CloudFormation allows no '_')."""
     return PIPELINES_STACK_PREFIX + pipeline_name.replace("_", "-")
+
+
+def pipeline_block(context_value: Mapping[str, Any], index: int) -> dict[str, Any]:
+    """The block of pipeline ``index`` of a ``pipelines`` list, merged over the shared ``defaults``."""
+    defaults = context_value.get("defaults", {})
+    return _merged(defaults if isinstance(defaults, Mapping) else {}, context_value["pipelines"][index])
 
 
 def _merged(defaults: Mapping[str, Any], block: Mapping[str, Any]) -> dict[str, Any]:

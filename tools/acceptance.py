@@ -82,7 +82,7 @@ from pipelinectl.stack import PipelineStack, find_stack  # noqa: E402
 from pipelinectl.workflow_graph import build_graph  # noqa: E402
 from simulator.sample_data import generate_ratings, to_ratings_csv, to_u_data  # noqa: E402
 from stacks.artifacts import STACK_NAME, STACK_NAME_CONTEXT_KEY, StackNameError, stack_name_from_context  # noqa: E402
-from stacks.config import CONTEXT_KEY, PipelineConfig, load_config  # noqa: E402
+from stacks.config import CONTEXT_KEY, PipelineConfig, lists_pipelines, load_config, pipeline_block  # noqa: E402
 
 PROG = "python tools/acceptance.py"
 CONFIRM_VARIABLE = "ACCEPTANCE_CONFIRM"
@@ -185,9 +185,14 @@ def default_stack_name(pipeline_name: str) -> str:
 
 
 def read_context_block(cdk_json: Path = CDK_JSON) -> dict[str, Any]:
-    """The ``personalize`` block of cdk.json, as the user configured it ({} without one)."""
+    """The ``personalize`` block of cdk.json, as the user configured it ({} without one). With several
+    pipelines (``pipelines``), the first one's block over the shared defaults: the session deploys one."""
     block = json.loads(cdk_json.read_text()).get("context", {}).get(CONTEXT_KEY, {})
-    return copy.deepcopy(block) if isinstance(block, dict) else {}
+    if not isinstance(block, dict):
+        return {}
+    if lists_pipelines(block) and isinstance(block.get("pipelines"), list) and block["pipelines"]:
+        return pipeline_block(block, 0)
+    return copy.deepcopy(block)
 
 
 def acceptance_block(block: Mapping[str, Any], pipeline_name: str) -> dict[str, Any]:

@@ -534,3 +534,28 @@ def test_an_execution_that_ended_before_it_was_listed_stops_the_measurement() ->
     )
 
     assert (lag.seconds, lag.calls, lag.ended_first) == (None, 1, True)
+
+
+def test_with_several_pipelines_the_session_deploys_the_first_over_the_shared_defaults(tmp_path: Path) -> None:
+    cdk_json = tmp_path / "cdk.json"
+    cdk_json.write_text(
+        json.dumps(
+            {
+                "context": {
+                    "personalize": {
+                        "defaults": {"data": {"minRating": 3.5}},
+                        "pipelines": [
+                            {"pipelineName": "films", "schedule": {"expression": "rate(1 day)"}},
+                            {"pipelineName": "b"},
+                        ],
+                    }
+                }
+            }
+        )
+    )
+
+    plan = make_plan(NOW, cdk_json=cdk_json)
+
+    assert plan.config.data.min_rating == 3.5
+    assert plan.config.schedule.expression == "rate(1 day)" and not plan.config.schedule.enabled
+    assert plan.config.pipeline_name == plan.pipeline_name != "films"
