@@ -271,3 +271,29 @@ def test_before_the_first_successful_run_the_heartbeat_sends_nothing(s3: Any) ->
 def test_the_heartbeat_rejects_an_event_without_its_namespace() -> None:
     with pytest.raises(InvalidEventError, match="metricNamespace"):
         run_record.report_retraining_age({**age_event(), "metricNamespace": ""}, s3=object(), cloudwatch=object())
+
+
+def test_with_several_solutions_the_heartbeat_reports_the_stalest_solution(s3: Any) -> None:
+    """NoRecentRetraining covers each solution: one that stopped retraining ages while the others do not."""
+    from contract.run_record import write_state
+
+    write_state(
+        s3,
+        BUCKET,
+        STATE_KEY,
+        {
+            "version": 2,
+            "solutions": {
+                "picks": {"lastSuccessfulRun": {"recordedAt": "2026-03-09T06:00:00+00:00"}},
+                "similar": {"lastSuccessfulRun": {"recordedAt": "2026-03-02T06:00:00+00:00"}},
+                "mail": {},
+            },
+        },
+    )
+    cloudwatch = RecordingCloudWatch()
+
+    result = run_record.report_retraining_age(
+        age_event(), s3=s3, cloudwatch=cloudwatch, clock=lambda: datetime(2026, 3, 9, 8, 0, tzinfo=UTC)
+    )
+
+    assert result == {"hoursSinceLastRetraining": 170.0}
