@@ -99,13 +99,16 @@ class PersonalizeNames:
         """
         return f"{self.pipeline}-"
 
-    def as_properties(self, solutions: tuple[str | None, ...] = (None,)) -> dict[str, object]:
+    def as_properties(
+        self, solutions: tuple[str | None, ...] = (None,), campaigns: tuple[str | None, ...] | None = None
+    ) -> dict[str, object]:
         """The names the teardown deletes, as its custom resource's ``Names`` property.
 
         ``Solution`` and ``Campaign`` are the single solution's names and the stem of every listed
         solution's (``<stem>-<name>``): the teardown deletes any of those it finds, so a solution the
         config named before is deleted too. ``Solutions`` and ``Campaigns`` are the ones the config
-        names now; an update of the stack deletes the others.
+        names now (``campaigns``: the solutions that deploy to one, by default all); an update of the
+        stack deletes the others.
         """
         return {
             "DatasetGroup": self.dataset_group,
@@ -116,6 +119,6 @@ class PersonalizeNames:
             "Solution": self.solution,
             "Campaign": self.campaign,
             "Solutions": [self.for_solution(name).solution for name in solutions],
-            "Campaigns": [self.for_solution(name).campaign for name in solutions],
+            "Campaigns": [self.for_solution(name).campaign for name in (solutions if campaigns is None else campaigns)],
             "OwnedPrefix": self.owned_prefix,
         }

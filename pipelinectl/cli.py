@@ -286,6 +286,14 @@ def command_recommend(context: Context) -> int:
             raise NoSuchSolution("--item asks a related-items campaign, and this pipeline deploys to batch only")
         return _recommend_related(context, item, count)
     solution = context.stack.solution(context.args.solution, answering=ANSWERS_USERS, what="requests by user")
+    if solution.recipe_type not in ANSWERS_USERS:
+        asks = (
+            "by item (--item)" if solution.recipe_type in ANSWERS_ITEMS else "GetPersonalizedRanking (a user and items)"
+        )
+        raise NoSuchSolution(
+            f"solution {solution.label} is {solution.recipe_type}: its campaign answers {asks}, not recommendations "
+            "for a user (--user)"
+        )
     if solution.campaign is None:
         if genres or exclude_seen:
             raise NoSuchFilter(

@@ -286,15 +286,26 @@ class RunMeasure:
 SOLUTION_KINDS = ("solution", "solution_version", "campaign", "campaign_update")
 
 
+def _resource_names(definition: dict[str, Any], scope: str) -> tuple[str, str | None]:
+    """The Personalize names of a solution's solution and campaign, as its branch's steps give them."""
+    states = dict(zip(solution_scopes(definition), _branch_states(definition), strict=True))[scope]
+    campaign = states.get(scoped(scope, "Deploy campaign"), {}).get("Parameters", {}).get("name")
+    return states[scoped(scope, "Ensure solution")]["Parameters"]["name"], campaign
+
+
 def _active_times(pipeline: OfflinePipeline, since: datetime, scope: str = "") -> dict[str, datetime]:
     """When each resource created at or after ``since`` became ACTIVE, by the simulator's clock; a
-    solution's own resources (several solutions) are those whose names carry ``-<scope>``."""
+    solution's own resources (several solutions) are those its branch names (its solution and that
+    solution's versions, and its campaign)."""
     sim = pipeline.account.personalize
+    solution_name, campaign_name = _resource_names(pipeline.definition, scope) if scope else ("", None)
 
     def mine(resource: dict[str, Any], kind: str) -> bool:
-        # <pipeline>-solution-<scope>, its versions <pipeline>-train-<scope>-<time>-<hash>, <pipeline>-campaign-<scope>
-        names = (str(resource.get("name", "")), str(resource.get("versionName", "")))
-        return not scope or kind not in SOLUTION_KINDS or any(f"-{scope}-" in f"{n}-" for n in names)
+        if not scope or kind not in SOLUTION_KINDS:
+            return True
+        if kind == "solution_version":
+            return str(resource.get("solutionArn", "")).endswith(f"/{solution_name}")
+        return resource.get("name") == (campaign_name if kind.startswith("campaign") else solution_name)
 
     active: dict[str, datetime] = {}
     for stage in STAGES:

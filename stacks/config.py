@@ -319,11 +319,19 @@ SOLUTION_NAMES_MAX_LENGTH = 33
 ACTIVE_SOLUTIONS_QUOTA = 10
 ACTIVE_CAMPAIGNS_QUOTA = 5
 # Recipe types whose batch input is a users file ({"userId"} lines, register personalize.batch.input-output).
-BATCH_BY_USER_TYPES = ("USER_PERSONALIZATION", "POPULAR_ITEMS")
+BATCH_BY_USER_TYPES = ("USER_PERSONALIZATION",)
 # GetPersonalizedRanking ranks at most 500 items (the API reference's inputList; the model sets no bound).
 RANKING_INPUT_MAX = 500
 # The keys a listed solution has; with ``solutions`` they may not appear at the top level.
-SOLUTION_KEYS = ("recipeArn", "campaignMinProvisionedTps", "smokeTest", "training", "qualityGate", "deployment")
+SOLUTION_KEYS = (
+    "recipeArn",
+    "campaignMinProvisionedTps",
+    "smokeTest",
+    "training",
+    "qualityGate",
+    "deployment",
+    "legacyNames",
+)
 LEGACY_SOLUTION_KEYS = (
     "recipeArn",
     "campaignMinProvisionedTps",
@@ -360,6 +368,15 @@ class SolutionConfig:
     training: TrainingConfig = TrainingConfig()
     quality_gate: QualityGateConfig = QualityGateConfig()
     deployment: DeploymentConfig = DeploymentConfig()
+    # ``legacyNames``: this listed solution keeps the single solution's resource names (<pipeline>-solution,
+    # <pipeline>-campaign), so that a deployment moving to a list keeps its solution and its campaign serving.
+    legacy_names: bool = False
+
+    @property
+    def resource_name(self) -> str | None:
+        """What its Personalize resources are named after (contract/names.py): its name, or None for the
+        single solution's names (a config without ``solutions``, or ``legacyNames``)."""
+        return None if self.legacy_names else self.name
 
     @property
     def recipe(self) -> Recipe:
@@ -674,9 +691,11 @@ def _solution_key(legacy_key: str) -> str:
 
 def default_solutions(data: DataConfig) -> list[dict[str, Any]]:
     """The shipped config's solutions: top picks per user, and "more like this" for a movie's page
-    (Similar-Items, which also reads the movie file, when items are imported; SIMS when not)."""
+    (Similar-Items, which also reads the movie file, when items are imported; SIMS when not). Top picks
+    keep the single solution's names, so that a deployment of the earlier cdk.json (one solution) keeps
+    its solution and campaign serving when it takes this one."""
     return [
-        {"name": "picks", "recipeArn": RECIPE_ARN_PREFIX + "aws-user-personalization-v2"},
+        {"name": "picks", "recipeArn": RECIPE_ARN_PREFIX + "aws-user-personalization-v2", "legacyNames": True},
         {"name": "similar", "recipeArn": related_items_recipe(has_items=data.uses_items).arn},
     ]
 
@@ -698,6 +717,13 @@ def _solutions(
         solution = _solution(f"solutions[{index}]", entry, pipeline_name, data, filters)
         if solution.name in {s.name for s in solutions}:
             raise ConfigError(f"solutions[{index}].name", solution.name, "a name no other solution has", '"similar"')
+        if solution.legacy_names and any(s.legacy_names for s in solutions):
+            raise ConfigError(
+                f"solutions[{index}].legacyNames",
+                True,
+                "true for one solution at most: the single solution's names belong to one solution",
+                "false",
+            )
         solutions.append(solution)
     return tuple(solutions)
 
@@ -750,10 +776,19 @@ def _solution(
             f"{key}.deployment.targets",
             list(deployment.targets),
             f'["campaign"] for a {recipe.recipe_type} recipe ({recipe.name}): batch output here recommends for '
-            "the run's users file, the input of USER_PERSONALIZATION and POPULAR_ITEMS recipes only",
+            "the run's users file, the input of USER_PERSONALIZATION recipes",
             '["campaign"]',
         )
     _check_batch_filter(deployment.batch.filter, filters, key=f"{key}.deployment.batch.filter")
+    legacy_names = block.get("legacyNames", False)
+    if not isinstance(legacy_names, bool):
+        raise ConfigError(
+            f"{key}.legacyNames",
+            legacy_names,
+            f"true (its solution and campaign keep the names {pipeline_name}-solution and {pipeline_name}-campaign of "
+            "a config without solutions, so that moving to a list keeps them serving) or false",
+            "true",
+        )
     return SolutionConfig(
         name=name,
         recipe_arn=arn,
@@ -764,6 +799,7 @@ def _solution(
         training=_training(block.get("training", {}), arn, prefix=f"{key}."),
         quality_gate=_quality_gate(block.get("qualityGate", {}), prefix=f"{key}.", recipe=recipe),
         deployment=deployment,
+        legacy_names=legacy_names,
     )
 
 

@@ -126,6 +126,9 @@ class PipelineMonitoring(Construct):
                             "stateKey": STATE_KEY,
                             "metricNamespace": METRIC_NAMESPACE,
                             "pipelineName": pipeline,
+                            # Several solutions: the ones the config lists now (a removed one's record
+                            # stops aging the metric).
+                            **({"solutions": [s.name for s in config.solutions]} if config.several_solutions else {}),
                         }
                     ),
                     retry_attempts=2,

@@ -74,7 +74,7 @@ class PersonalizePipelineStack(Stack):
         deployment = config.deployment
         solutions = config.trained_solutions
         arns = PersonalizeArns(
-            self, names, [s.recipe_arn for s in solutions], solutions=tuple(s.name for s in solutions)
+            self, names, [s.recipe_arn for s in solutions], solutions=tuple(s.resource_name for s in solutions)
         )
 
         key = (
@@ -185,7 +185,12 @@ class PersonalizePipelineStack(Stack):
             self,
             "Teardown",
             pipeline_name=config.pipeline_name,
-            solutions=tuple(s.name for s in solutions),
+            solutions=tuple(s.resource_name for s in solutions),
+            # With several solutions, the campaigns the config keeps (a single solution's Names keep it
+            # as it always was: a deployment to batch only never created one).
+            campaigns=tuple(s.resource_name for s in solutions if s.deployment.campaign)
+            if config.several_solutions
+            else None,
             personalize_arns=arns,
             state_machine=workflow.state_machine,
             schedule=workflow.schedule,
@@ -225,8 +230,8 @@ class PersonalizePipelineStack(Stack):
                 value=json.dumps(
                     {
                         str(s.name): {
-                            "solution": names.for_solution(s.name).solution,
-                            "campaign": names.for_solution(s.name).campaign if s.deployment.campaign else None,
+                            "solution": names.for_solution(s.resource_name).solution,
+                            "campaign": names.for_solution(s.resource_name).campaign if s.deployment.campaign else None,
                             "recipeType": s.recipe_type,
                             **({"batch": manifest_key(s.name)} if s.deployment.batch_job else {}),
                         }

@@ -55,6 +55,7 @@ class PersonalizeTeardown(Construct):
         pipeline_name: str,
         solutions: tuple[str | None, ...],
         personalize_arns: PersonalizeArns,
+        campaigns: tuple[str | None, ...] | None = None,
         state_machine: sfn.StateMachine,
         schedule: scheduler.Schedule,
         log_retention: logs.RetentionDays,
@@ -161,7 +162,7 @@ class PersonalizeTeardown(Construct):
             properties={
                 "PipelineName": pipeline_name,
                 # The names it may delete, from the one naming scheme: the handler derives none.
-                "Names": PersonalizeNames(pipeline_name).as_properties(solutions),
+                "Names": PersonalizeNames(pipeline_name).as_properties(solutions, campaigns),
                 "StateMachineArn": state_machine.state_machine_arn,
                 "ScheduleName": schedule.schedule_name,
                 "ScheduleGroupName": SCHEDULE_GROUP,

@@ -142,8 +142,12 @@ def report_retraining_age(event: Any, context: Any = None) -> dict[str, Any]:
     namespace = required_str(event, "metricNamespace", "a CloudWatch namespace")
     pipeline = required_str(event, "pipelineName", "the pipeline's name")
     state = read_state(DEPENDENCIES.client("s3"), bucket, key)
-    # With several solutions, the stalest one's last successful retraining: the alarm is about any.
-    records = [state, *(state.get("solutions") or {}).values()]
+    # With several solutions (``solutions``: the ones the config lists now), the stalest one's last
+    # successful retraining: the alarm is about any. A solution not trained yet adds nothing.
+    listed = event.get("solutions")
+    if listed is not None and (not isinstance(listed, list) or not all(isinstance(n, str) for n in listed)):
+        raise InvalidEventError(f"field 'solutions' must list the config's solution names; got {listed!r}")
+    records = [state] if listed is None else [solution_record(state, name) for name in listed]
     times = [r.get("lastSuccessfulRun", {}).get("recordedAt") for r in records if isinstance(r, Mapping)]
     recorded_at = min((t for t in times if isinstance(t, str) and t), key=parse_time, default=None)
     if not recorded_at:
@@ -198,6 +202,10 @@ def _record_solutions(event: Mapping[str, Any]) -> dict[str, Any]:
     client = DEPENDENCIES.client("s3")
     state: dict[str, Any] = dict(read_state(client, bucket, key))
     now = DEPENDENCIES.now()
+    # A solution the config no longer lists: its record goes (added back later, it trains again).
+    ran = {b["solution"] for b in branches}
+    if isinstance(state.get("solutions"), Mapping):
+        state["solutions"] = {name: part for name, part in state["solutions"].items() if name in ran}
     shared = measured_stage_seconds(polls, shared_paths, "FULL", created_since=started)
     state["stageSeconds"] = {**state.get("stageSeconds", {}), **shared}
     metrics = [

@@ -385,16 +385,28 @@ def _solution_stages(pipeline: Pipeline, solutions: list[_Found]) -> Iterator[li
 
 
 def _removed_solutions(pipeline: Pipeline) -> Iterator[list[_Found]]:
-    """On a stack update: the solutions of this pipeline the config no longer names, and their campaigns."""
+    """On a stack update: the campaigns of this pipeline the config no longer names (a removed solution's,
+    or a kept solution's whose deployment dropped its campaign), then the solutions it no longer names."""
     group = next(
         (g for g in _listed("list_dataset_groups", "datasetGroups") if g["name"] == pipeline.dataset_group), None
     )
     if group is None:
         return
+    ours = [
+        s
+        for s in _listed("list_solutions", "solutions", datasetGroupArn=group["datasetGroupArn"])
+        if pipeline.is_solution(s["name"])
+    ]
+    yield [
+        _Found("campaign", c["name"], c["campaignArn"], c["status"], True)
+        for s in ours
+        for c in _listed("list_campaigns", "campaigns", solutionArn=s["solutionArn"])
+        if pipeline.is_campaign(c["name"]) and c["name"] not in pipeline.kept_campaigns
+    ]
     removed = [
         _Found("solution", s["name"], s["solutionArn"], s["status"], True)
-        for s in _listed("list_solutions", "solutions", datasetGroupArn=group["datasetGroupArn"])
-        if pipeline.is_solution(s["name"]) and s["name"] not in pipeline.kept_solutions
+        for s in ours
+        if s["name"] not in pipeline.kept_solutions
     ]
     yield from _solution_stages(pipeline, removed)
 

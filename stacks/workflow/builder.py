@@ -201,7 +201,7 @@ class SolutionBranchBuilder(WorkflowBuilder):
             raise ValueError("a branch is built for a listed solution, which has a name")
         self.config = config
         self.solution = solution
-        self.names = PersonalizeNames(config.pipeline_name).for_solution(solution.name)
+        self.names = PersonalizeNames(config.pipeline_name).for_solution(solution.resource_name)
         self._failed_in: dict[str, Pass] = {}
 
     @property

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -41,7 +42,9 @@ LOW_METRICS = {
 
 def test_the_config_is_readmes_two_solutions_and_one_with_batch_output_only() -> None:
     picks, similar, mail = load_config(SOLUTIONS_BLOCK).solutions
-    assert (picks, similar) == load_config({"solutions": default_solutions(DataConfig())}).solutions
+    shipped_picks, shipped_similar = load_config({"solutions": default_solutions(DataConfig())}).solutions
+    # The shipped picks keep the single solution's names (legacyNames); here they are named after it.
+    assert (replace(picks, legacy_names=True), similar) == (shipped_picks, shipped_similar)
     assert (mail.deployment.targets, mail.deployment.batch.filter) == (("batch",), "unseen")
 
 
@@ -327,6 +330,12 @@ def test_the_cli_addresses_one_solution_and_watch_shows_each_ones_steps(shipped:
             ExitCode.ACTION_NEEDED,
             "error: solution picks is USER_PERSONALIZATION: its campaign answers requests by user (--user), not by "
             "item\n",
+        )
+        code, _, err = run_cli("recommend", "--user", "1", "--solution", "similar", backend=b)
+        assert (code, err) == (
+            ExitCode.ACTION_NEEDED,
+            "error: solution similar is RELATED_ITEMS: its campaign answers by item (--item), not recommendations "
+            "for a user (--user)\n",
         )
         code, _, err = run_cli("recommend", "--user", "1", "--solution", "ranking", backend=b)
         assert (code, err) == (

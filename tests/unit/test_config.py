@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from contract.names import PersonalizeNames
 from stacks.config import (
     ConfigError,
     DataConfig,
@@ -71,6 +72,13 @@ def test_the_documented_two_solutions_are_top_picks_and_similar_items() -> None:
         ("picks", "aws-user-personalization-v2", "USER_PERSONALIZATION"),
         ("similar", "aws-similar-items", "RELATED_ITEMS"),
     ]
+    # Top picks keep the names of the one solution the earlier cdk.json had, so a deployment that takes
+    # the new cdk.json keeps that solution and campaign: the teardown's update keeps them.
+    names = PersonalizeNames("movielens").as_properties(tuple(s.resource_name for s in listed.solutions))
+    assert names["Solutions"] == ["movielens-solution", "movielens-solution-similar"]
+    assert names["Campaigns"] == ["movielens-campaign", "movielens-campaign-similar"]
+    with pytest.raises(ConfigError, match="true for one solution at most"):
+        load_config({"solutions": [{**s, "legacyNames": True} for s in default_solutions(DataConfig())]})
     without_items = default_solutions(DataConfig(use_items="off"))
     assert without_items[1]["recipeArn"] == "arn:aws:personalize:::recipe/aws-sims"
 

@@ -64,7 +64,7 @@ def test_a_solution_is_checked_against_its_recipe_type() -> None:
         load_config({"solutions": [similar, similar]})
     with pytest.raises(ConfigError, match="no top-level recipeArn when solutions are listed"):
         load_config({"recipeArn": RECIPE_ARN_PREFIX + "aws-sims", "solutions": [similar]})
-    with pytest.raises(ConfigError, match=r"batch output here recommends for the run's users file, the input of"):
+    with pytest.raises(ConfigError, match=r"batch output here recommends for the run's users file, the input of USER_"):
         load_config({"solutions": [{**similar, "deployment": {"targets": ["batch"]}}]})
     picks = {"name": "picks", "recipeArn": RECIPE_ARN_PREFIX + "aws-user-personalization-v2"}
     with pytest.raises(ConfigError, match=r'solutions\[0\]\.deployment\.batch\.usersKey".*null: with "solutions"'):

@@ -292,8 +292,15 @@ def test_with_several_solutions_the_heartbeat_reports_the_stalest_solution(s3: A
     )
     cloudwatch = RecordingCloudWatch()
 
+    now = datetime(2026, 3, 9, 8, 0, tzinfo=UTC)
+
     result = run_record.report_retraining_age(
-        age_event(), s3=s3, cloudwatch=cloudwatch, clock=lambda: datetime(2026, 3, 9, 8, 0, tzinfo=UTC)
+        {**age_event(), "solutions": ["picks", "similar", "mail"]}, s3=s3, cloudwatch=cloudwatch, clock=lambda: now
+    )
+    # A solution the config no longer lists does not age the metric (its record stays until the next run).
+    without = run_record.report_retraining_age(
+        {**age_event(), "solutions": ["picks", "mail"]}, s3=s3, cloudwatch=cloudwatch, clock=lambda: now
     )
 
     assert result == {"hoursSinceLastRetraining": 170.0}
+    assert without == {"hoursSinceLastRetraining": 2.0}
