@@ -146,11 +146,17 @@ def test_run_without_wait_starts_and_says_how_to_follow(synthesized: Synthesized
 # --------------------------------------------------------------------------- history and status
 
 
-def test_history_lists_runs_newest_first_with_versions_and_metrics(synthesized: SynthesizedPipeline) -> None:
-    result = run_cli(*offline(synthesized, "history", "-n", "5"))
+def test_history_status_and_recommend_after_two_weekly_runs(synthesized: SynthesizedPipeline) -> None:
+    """The read-only views on one offline session (two weekly runs, then a week of new ratings)."""
+    with session(synthesized, 2) as backend:
+        history = run_cli("--offline", "history", "-n", "5", backend=backend)
+        status = run_cli("--offline", "status", backend=backend)
+        recommend = run_cli("--offline", "recommend", "--user", "7", "--n", "3", backend=backend)
+        unknown = run_cli("--offline", "recommend", "--user", "9999", backend=backend)
+        anyway = run_cli("--offline", "recommend", "--user", "9999", "--any-user", "--n", "2", backend=backend)
 
-    assert result.code == ExitCode.OK, result.err
-    lines = [line for line in result.out.splitlines() if line.startswith("│ offline-week")]
+    assert history.code == ExitCode.OK, history.err
+    lines = [line for line in history.out.splitlines() if line.startswith("│ offline-week")]
     assert lines[0].split("│")[1:8] == [
         " offline-week-2 ",
         " 2026-01-12 08:30 ",
@@ -161,59 +167,49 @@ def test_history_lists_runs_newest_first_with_versions_and_metrics(synthesized: 
         " campaign updated ",
     ]
     assert "│ offline-week-1 │ 2026-01-05 06:01 │ 2:29:00  │ succeeded │ f1b96eaa │ NDCG@10 0.1052 " in lines[1]
-    assert "Last 2 runs of PersonalizePipeline (times are simulated)" in result.out
+    assert "Last 2 runs of PersonalizePipeline (times are simulated)" in history.out
 
+    assert status.code == ExitCode.OK, status.err
+    assert "Campaign  movielens-campaign (ACTIVE)" in status.out
+    assert "Serves    solution version 0e7a67ac, trained FULL, 2026-01-12 08:45 UTC" in status.out
+    assert "Since     2026-01-12 10:55 UTC" in status.out
+    assert "│ NDCG@10      │ 0.1060 │" in status.out
+    assert "│ precision@25 │" in status.out
+    assert "Schedule  rate(7 days) (UTC), ENABLED" in status.out
+    assert "Next run  2026-01-26 06:00 UTC" in status.out
 
-def test_status_shows_the_served_version_its_metrics_and_the_next_scheduled_run(
-    synthesized: SynthesizedPipeline,
-) -> None:
-    result = run_cli(*offline(synthesized, "status"))
-
-    assert result.code == ExitCode.OK, result.err
-    assert "Campaign  movielens-campaign (ACTIVE)" in result.out
-    assert "Serves    solution version 0e7a67ac, trained FULL, 2026-01-12 08:45 UTC" in result.out
-    assert "Since     2026-01-12 10:55 UTC" in result.out
-    assert "│ NDCG@10      │ 0.1060 │" in result.out
-    assert "│ precision@25 │" in result.out
-    assert "Schedule  rate(7 days) (UTC), ENABLED" in result.out
-    assert "Next run  2026-01-26 06:00 UTC" in result.out
-
-
-# --------------------------------------------------------------------------- recommend and rollback
-
-
-def test_recommend_shows_items_with_their_titles(synthesized: SynthesizedPipeline) -> None:
-    result = run_cli(*offline(synthesized, "--offline-runs", "1", "recommend", "--user", "7", "--n", "3"))
-
-    assert result.code == ExitCode.OK, result.err
-    assert "Recommendations for user 7 (campaign movielens-campaign, version f1b96eaa)" in result.out
-    rows = [line for line in result.out.splitlines() if line.startswith("│ ")]
+    assert recommend.code == ExitCode.OK, recommend.err
+    assert "Recommendations for user 7 (campaign movielens-campaign, version 0e7a67ac)" in recommend.out
+    rows = [line for line in recommend.out.splitlines() if line.startswith("│ ")]
     assert [row.split("│")[1:4] for row in rows] == [
         [" 1 ", " 4    ", " Generated film 4 (1985) "],
-        [" 2 ", " 5    ", " Generated film 5 (1951) "],
-        [" 3 ", " 3    ", " Generated film 3 (1987) "],
+        [" 2 ", " 3    ", " Generated film 3 (1987) "],
+        [" 3 ", " 5    ", " Generated film 5 (1951) "],
     ]
 
-
-def test_recommend_for_a_user_the_model_never_saw_says_what_to_do(synthesized: SynthesizedPipeline) -> None:
-    with session(synthesized, 1) as backend:
-        unknown = run_cli("--offline", "recommend", "--user", "9999", backend=backend)
-        anyway = run_cli("--offline", "recommend", "--user", "9999", "--any-user", "--n", "2", backend=backend)
-
     assert unknown.code == ExitCode.ACTION_NEEDED
-    assert unknown.err.startswith("error: user 9999 is not in the interactions version f1b96eaa was trained on (s3://")
+    assert unknown.err.startswith("error: user 9999 is not in the interactions version 0e7a67ac was trained on (s3://")
     assert unknown.err.endswith("pick a user id from the ratings, or pass --any-user\n")
     assert unknown.err.count("\n") == 1
     assert anyway.code == ExitCode.OK and "Generated film 1 " in anyway.out
 
 
-def test_rollback_returns_to_the_previous_version_and_then_has_nothing_older(synthesized: SynthesizedPipeline) -> None:
+# --------------------------------------------------------------------------- rollback
+
+
+def test_rollback_asks_returns_to_the_previous_version_and_then_has_nothing_older(
+    synthesized: SynthesizedPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
     with session(synthesized, 2) as backend:
+        outside_a_terminal = run_cli("--offline", "rollback", backend=backend)
         declined = run_cli("--offline", "rollback", backend=backend, answer="n")
         rolled_back = run_cli("--offline", "rollback", backend=backend, answer="y")
         status = run_cli("--offline", "status", backend=backend)
         again = run_cli("--offline", "rollback", "--yes", backend=backend)
 
+    assert outside_a_terminal.code == ExitCode.ACTION_NEEDED
+    assert outside_a_terminal.err == "error: rollback needs a confirmation: run it in a terminal, or pass --yes\n"
     assert declined.code == ExitCode.ACTION_NEEDED
     assert (
         "Switch campaign movielens-campaign from version 0e7a67ac (NDCG@10 0.1060) back to version f1b96eaa "
@@ -226,17 +222,6 @@ def test_rollback_returns_to_the_previous_version_and_then_has_nothing_older(syn
     assert "Serves    solution version f1b96eaa" in status.out
     assert again.code == ExitCode.ACTION_NEEDED
     assert again.err.startswith("error: no earlier deployed version than f1b96eaa")
-
-
-def test_rollback_outside_a_terminal_needs_yes(
-    synthesized: SynthesizedPipeline, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO(""))
-    with session(synthesized, 2) as backend:
-        result = run_cli("--offline", "rollback", backend=backend)
-
-    assert result.code == ExitCode.ACTION_NEEDED
-    assert result.err == "error: rollback needs a confirmation: run it in a terminal, or pass --yes\n"
 
 
 # --------------------------------------------------------------------------- errors a user can act on
