@@ -76,10 +76,11 @@ def run_that_deployed(runs: Iterator[Run], solution_version_arn: str) -> Run | N
 
 
 def rollback_target(
-    stepfunctions: Any, personalize: Any, stack: PipelineStack, served_arn: str, solution: str | None = None
+    stepfunctions: Any, personalize: Any, stack: PipelineStack, served_arn: str, solution: SolutionRef | None = None
 ) -> Run:
     """The deployed version before the served one (still ACTIVE), from the runs that deployed them."""
-    deployed = list(deployed_runs(stepfunctions, stack.state_machine_arn, solution))
+    name, resource = (solution.name, solution.solution) if solution is not None else (None, None)
+    deployed = list(deployed_runs(stepfunctions, stack.state_machine_arn, name, resource))
     position = next((i for i, run in enumerate(deployed) if run.solution_version_arn == served_arn), None)
     older = deployed[position + 1 :] if position is not None else deployed
     for run in older:

@@ -175,8 +175,8 @@ def command_history(context: Context) -> int:
     runs = recent_runs(context.client("stepfunctions"), context.stack.state_machine_arn, context.args.n)
     solution = context.args.solution
     if solution is not None:
-        context.stack.solution(solution)  # a name that is not one says which are
-        runs = [run.of_solution(solution) for run in runs]
+        ref = context.stack.solution(solution)  # a name that is not one says which are
+        runs = [run.of_solution(solution, ref.solution) for run in runs]
     now = context.backend.now()
     title = f"Last {len(runs)} run{'s' if len(runs) != 1 else ''} of {context.stack.name}"
     title += f", solution {solution}" if solution else ""
@@ -307,7 +307,7 @@ def command_recommend(context: Context) -> int:
         return _recommend_from_batch_output(context, user, count, solution.name)
     campaign = served_campaign(context.client("personalize"), context.stack, solution)
     if not context.args.any_user:
-        _require_known_user(context, user, campaign.solution_version_arn, solution.name)
+        _require_known_user(context, user, campaign.solution_version_arn, solution)
     request: dict[str, Any] = {"campaignArn": campaign.arn, "userId": user, "numResults": count}
     through = ""
     if genres or exclude_seen:
@@ -404,12 +404,11 @@ def _recommend_from_batch_output(context: Context, user: str, count: int, soluti
     return ExitCode.OK
 
 
-def _require_known_user(context: Context, user: str, version_arn: str, solution: str | None = None) -> None:
+def _require_known_user(context: Context, user: str, version_arn: str, solution: SolutionRef) -> None:
     """Personalize answers an unknown user with popular items, silently; say so instead."""
     stepfunctions = context.client("stepfunctions")
-    run = run_that_deployed(deployed_runs(stepfunctions, context.stack.state_machine_arn, solution), version_arn)
-    if run is not None and solution is not None:
-        run = describe_run(stepfunctions, run.arn)  # the whole run: its data, not only the solution's part
+    runs = deployed_runs(stepfunctions, context.stack.state_machine_arn, solution.name, solution.solution)
+    run = run_that_deployed(runs, version_arn)
     uri = (run.output.get("data") or {}).get("interactionsUri") if run else None
     if not uri:
         return  # no record of what it was trained on (older than 90 days): ask anyway
@@ -462,7 +461,7 @@ def _roll_back_campaign(context: Context) -> None:
         raise RunInProgress(
             f"campaign {campaign.name} is being updated ({campaign.update['status']}): try again when it is ACTIVE"
         )
-    target = rollback_target(stepfunctions, personalize, context.stack, campaign.solution_version_arn, solution.name)
+    target = rollback_target(stepfunctions, personalize, context.stack, campaign.solution_version_arn, solution)
     target_arn = str(target.solution_version_arn)
     question = (
         f"Switch campaign {campaign.name} from version {short_id(campaign.solution_version_arn)} "

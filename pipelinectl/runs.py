@@ -60,14 +60,31 @@ class Run:
         solutions = (self.output.get("recorded") or {}).get("solutions")
         return [s for s in solutions if isinstance(s, dict)] if isinstance(solutions, list) else []
 
-    def of_solution(self, name: str | None) -> Run:
+    def of_solution(self, name: str | None, resource: str | None = None) -> Run:
         """The run as one solution saw it (several solutions): its outcome, version and evaluation.
-        The single solution of a config without ``solutions`` (None) is the run itself."""
+        The single solution of a config without ``solutions`` (None) is the run itself.
+
+        A run that names no solutions ran before the config listed them: it is this solution's only
+        when its version is of this solution's Personalize solution ``resource`` (one that kept the
+        single solution's names, ``legacyNames``); otherwise this solution took no part in it."""
         if name is None:
             return self
         mine = next((s for s in self.solution_outcomes if s.get("solution") == name), None)
         if mine is None:
-            return self
+            version = self.solution_version_arn
+            if resource is not None and version and f":solution/{resource}/" in version:
+                return self
+            absent = {"outcome": SKIPPED, "reason": f"solution {name} took no part in this run"}
+            return Run(
+                self.name,
+                self.arn,
+                self.status,
+                self.start,
+                self.stop,
+                absent if self.output else {},
+                self.error,
+                self.cause,
+            )
         status = "SUCCEEDED" if mine.get("outcome") != FAILED else "FAILED"
         error = f"{mine.get('error')} in {mine.get('failedStage')}" if mine.get("outcome") == FAILED else None
         output = {
@@ -174,14 +191,16 @@ def latest_execution_arn(stepfunctions: Any, state_machine_arn: str) -> str:
     )
 
 
-def deployed_runs(stepfunctions: Any, state_machine_arn: str, solution: str | None = None) -> Iterator[Run]:
+def deployed_runs(
+    stepfunctions: Any, state_machine_arn: str, solution: str | None = None, resource: str | None = None
+) -> Iterator[Run]:
     """Runs that put a version on the campaign (of ``solution``), newest first (Step Functions keeps 90
     days). A failed execution has no output: a solution deployed by a run another solution failed is
     not found here."""
     for execution in list_executions(stepfunctions, state_machine_arn):
         if execution["status"] != "SUCCEEDED":
             continue
-        run = describe_run(stepfunctions, execution["executionArn"]).of_solution(solution)
+        run = describe_run(stepfunctions, execution["executionArn"]).of_solution(solution, resource)
         if run.outcome == SUCCEEDED and run.solution_version_arn:
             yield run
 

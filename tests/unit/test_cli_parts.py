@@ -245,3 +245,29 @@ def test_a_rollback_waits_for_the_update_to_its_version_not_a_stale_answer() -> 
 
     assert (update["solutionVersionArn"], update["status"]) == (new, "ACTIVE")
     assert len(waits) == 3
+
+
+def test_a_run_from_before_the_config_listed_solutions_belongs_only_to_the_solution_that_kept_its_names() -> None:
+    from datetime import UTC, datetime
+
+    from pipelinectl.runs import Run
+
+    version = "arn:aws:personalize:us-east-1:123456789012:solution/movielens-solution/f1b96eaa"
+    single = Run(
+        "week-1",
+        "arn:run",
+        "SUCCEEDED",
+        datetime(2026, 1, 5, tzinfo=UTC),
+        None,
+        {
+            "outcome": "succeeded",
+            "solutionVersionArn": version,
+        },
+        None,
+        None,
+    )
+
+    assert single.of_solution("picks", "movielens-solution") is single  # picks kept the names (legacyNames)
+    other = single.of_solution("similar", "movielens-solution-similar")
+    assert (other.outcome, other.solution_version_arn) == ("skipped", None)
+    assert other.output["reason"] == "solution similar took no part in this run"
