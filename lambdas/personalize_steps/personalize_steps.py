@@ -831,38 +831,31 @@ def smoke_test(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     campaign_arn = _require(event, "campaignArn")
     num_results = _require(event, "numResults", int)
     runtime = DEPENDENCIES.client("personalize-runtime")
+    result: dict[str, Any]
     if "inputList" in event:
         user_id = _require(event, "userId")
         input_list = event["inputList"]
         if not isinstance(input_list, list) or not input_list or not all(isinstance(i, str) for i in input_list):
             raise InvalidEventError(f"event field 'inputList' must be a non-empty list of item ids; got {input_list!r}")
         ranking = runtime.get_personalized_ranking(campaignArn=campaign_arn, userId=user_id, inputList=input_list)
-        ranked = [item["itemId"] for item in ranking.get("personalizedRanking", [])]
-        if not ranked:
-            raise SmokeTestFailedError(
-                f"campaign {campaign_arn} ranked none of {len(input_list)} items for user {user_id}"
-            )
-        result_ranked: dict[str, Any] = {"userId": user_id, "itemIds": ranked}
-        _log("smoke_test", campaignArn=campaign_arn, **result_ranked)
-        return result_ranked
-    if "itemId" in event:
+        items, result = ranking.get("personalizedRanking", []), {"userId": user_id}
+        nothing = f"ranked none of {len(input_list)} items for user {user_id}"
+    elif "itemId" in event:
         item_id = _require(event, "itemId")
         response = runtime.get_recommendations(campaignArn=campaign_arn, itemId=item_id, numResults=num_results)
-        related = [item["itemId"] for item in response.get("itemList", [])]
-        if not related:
-            raise SmokeTestFailedError(f"campaign {campaign_arn} returned no related items for item {item_id}")
-        result_related: dict[str, Any] = {"itemId": item_id, "itemIds": related}
-        _log("smoke_test", campaignArn=campaign_arn, **result_related)
-        return result_related
-    user_id = _require(event, "userId")
-    response = runtime.get_recommendations(campaignArn=campaign_arn, userId=user_id, numResults=num_results)
-    item_ids = [item["itemId"] for item in response.get("itemList", [])]
-    if not item_ids:
-        raise SmokeTestFailedError(f"campaign {campaign_arn} returned no recommendations for user {user_id}")
-    result: dict[str, Any] = {"userId": user_id, "itemIds": item_ids}
+        items, result = response.get("itemList", []), {"itemId": item_id}
+        nothing = f"returned no related items for item {item_id}"
+    else:
+        user_id = _require(event, "userId")
+        response = runtime.get_recommendations(campaignArn=campaign_arn, userId=user_id, numResults=num_results)
+        items, result = response.get("itemList", []), {"userId": user_id}
+        nothing = f"returned no recommendations for user {user_id}"
+    result["itemIds"] = [item["itemId"] for item in items]
+    if not result["itemIds"]:
+        raise SmokeTestFailedError(f"campaign {campaign_arn} {nothing}")
     filter_arn = event.get("filterArn")
-    if filter_arn:
-        result["filtered"] = _smoke_test_filter(campaign_arn, user_id, num_results, filter_arn)
+    if filter_arn and "inputList" not in event and "userId" in result:
+        result["filtered"] = _smoke_test_filter(campaign_arn, result["userId"], num_results, filter_arn)
     _log("smoke_test", campaignArn=campaign_arn, **result)
     return result
 
