@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Final
 
 from contract.event_fields import InvalidEventError, required_str
@@ -77,20 +78,11 @@ def record_run(event: Any, context: Any = None) -> dict[str, Any]:
         if not isinstance(batch_output, Mapping) or not isinstance(batch_output.get("outputPrefix"), str):
             raise InvalidEventError(f"field 'batchOutput' must be the published manifest; got {batch_output!r}")
         run["batchOutputPrefix"] = batch_output["outputPrefix"]
-    bucket = required_str(event, "bucket", "an S3 bucket name")
-    key = required_str(event, "stateKey", "an S3 key")
     training_mode = required_str(event, "trainingMode", " or ".join(TRAINING_MODES))
-    run_started_at = required_str(event, "runStartedAt", "an ISO-8601 time")
-    polls, paths = event.get("polls", {}), event.get("resourcePaths", {})
-    if not isinstance(polls, Mapping) or not isinstance(paths, Mapping):
-        raise InvalidEventError("fields 'polls' and 'resourcePaths' must be JSON objects when given")
+    bucket, key, run_started_at, started, polls, paths = _run_context(event)
     if isinstance(event.get("evaluation"), Mapping):
         run["evaluation"] = event["evaluation"]
     client = DEPENDENCIES.client("s3")
-    try:
-        started = parse_time(run_started_at)
-    except ValueError:
-        raise InvalidEventError(f"field 'runStartedAt' must be an ISO-8601 time; got {run_started_at!r}") from None
     measured = measured_stage_seconds(polls, paths, training_mode, created_since=started)
     state = record_training(
         read_state(client, bucket, key),
@@ -164,6 +156,22 @@ def report_retraining_age(event: Any, context: Any = None) -> dict[str, Any]:
 SOLUTION_STAGES: Final = frozenset(check.key for check in SOLUTION_CHECKS)
 
 
+def _run_context(event: Mapping[str, Any]) -> tuple[str, str, str, datetime, Mapping[str, Any], Mapping[str, Any]]:
+    """What both record steps take alike: the record's place, the run's start (text and time), and the
+    Describe* answers with where each resource's times are."""
+    bucket = required_str(event, "bucket", "an S3 bucket name")
+    key = required_str(event, "stateKey", "an S3 key")
+    run_started_at = required_str(event, "runStartedAt", "an ISO-8601 time")
+    polls, paths = event.get("polls", {}), event.get("resourcePaths", {})
+    if not isinstance(polls, Mapping) or not isinstance(paths, Mapping):
+        raise InvalidEventError("fields 'polls' and 'resourcePaths' must be JSON objects when given")
+    try:
+        started = parse_time(run_started_at)
+    except ValueError:
+        raise InvalidEventError(f"field 'runStartedAt' must be an ISO-8601 time; got {run_started_at!r}") from None
+    return bucket, key, run_started_at, started, polls, paths
+
+
 def _record_solutions(event: Mapping[str, Any]) -> dict[str, Any]:
     """After every solution's branch (several solutions): record each trained solution in its part of
     the record, the shared stages' durations at the top, and decide the run's outcome.
@@ -173,16 +181,10 @@ def _record_solutions(event: Mapping[str, Any]) -> dict[str, Any]:
     evaluation and the branch's ``polls``; the stage and cause of a failure). One writer for all
     solutions: the branches run at once and must not race on the record.
     """
-    bucket = required_str(event, "bucket", "an S3 bucket name")
-    key = required_str(event, "stateKey", "an S3 key")
     fingerprint = required_str(event, "dataFingerprint", "a non-empty string")
     execution = required_str(event, "executionName", "a non-empty string")
     import_job = required_str(event, "datasetImportJobArn", "a non-empty string")
-    run_started_at = required_str(event, "runStartedAt", "an ISO-8601 time")
-    try:
-        started = parse_time(run_started_at)
-    except ValueError:
-        raise InvalidEventError(f"field 'runStartedAt' must be an ISO-8601 time; got {run_started_at!r}") from None
+    bucket, key, run_started_at, started, polls, paths = _run_context(event)
     branches = event["solutions"]
     if not isinstance(branches, list) or not all(
         isinstance(b, Mapping) and isinstance(b.get("solution"), str) and b.get("outcome") in SOLUTION_OUTCOMES
@@ -194,9 +196,6 @@ def _record_solutions(event: Mapping[str, Any]) -> dict[str, Any]:
             + "}; got "
             + repr(branches)[:500]
         )
-    polls, paths = event.get("polls", {}), event.get("resourcePaths", {})
-    if not isinstance(polls, Mapping) or not isinstance(paths, Mapping):
-        raise InvalidEventError("fields 'polls' and 'resourcePaths' must be JSON objects when given")
     shared_paths = {stage: path for stage, path in paths.items() if stage not in SOLUTION_STAGES}
     solution_paths = {stage: path for stage, path in paths.items() if stage in SOLUTION_STAGES}
     client = DEPENDENCIES.client("s3")
