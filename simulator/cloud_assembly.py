@@ -48,6 +48,14 @@ class SynthesizedPipeline:
         properties = self.template["Resources"][self.state_machine_logical_id]["Properties"]
         return properties.get("DefinitionSubstitutions", {})
 
+    def asset_file(self, object_key: str) -> Path:
+        """The cloud assembly's file that the deployment uploads as ``object_key`` (a file asset)."""
+        assets = json.loads((self.directory / f"{self.stack_name}.assets.json").read_text())["files"]
+        for asset in assets.values():
+            if any(d["objectKey"] == object_key for d in asset["destinations"].values()):
+                return self.directory / asset["source"]["path"]
+        raise CloudAssemblyError(f"no file asset {object_key} in the cloud assembly")
+
     def output_value(self, name: str) -> Any:
         return self.template["Outputs"][name]["Value"]
 

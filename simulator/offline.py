@@ -22,6 +22,7 @@ import boto3
 from moto import mock_aws
 
 from contract.resources import (
+    GLUE_START_JOB_RUN_SYNC,
     PERSONALIZE_ROLE_PLACEHOLDER,
     PUT_EVENTS_INTEGRATION,
     SCHEDULE_START_RESOURCE_TYPE,
@@ -34,6 +35,7 @@ from simulator.clock import SimulatedClock
 from simulator.cloud_assembly import SynthesizedPipeline, substitute
 from simulator.cloudformation import CloudFormationStacks
 from simulator.events import EventBus, PutEventsTaskError
+from simulator.glue import GlueJobs, job_definition
 from simulator.iam import ALLOW, DENY, Request, TemplateValues, evaluate
 from simulator.interpreter import ExecutionEvent, ExecutionResult, TaskFailure, TaskRequest, run_execution
 from simulator.lambda_runtime import environment, invoke_lambda
@@ -177,6 +179,12 @@ class OfflinePipeline:
         self.account.personalize.s3_access_denied = self._route_s3_access
         self.account.personalize.batch_s3_access_denied = self._route_batch_s3_access
         self.definition = self.synthesized.resolve_definition(self._substitution_values())
+        job = job_definition(self.synthesized.template["Resources"], self.values.resolve, self.synthesized.asset_file)
+        self.glue = (
+            GlueJobs(job, read_object=self._read_object, write_object=self._write_object, clock=self.account.clock.now)
+            if job is not None
+            else None
+        )
         self._deploy_schedule()
         self.teardown = self._deploy_teardown()
         self._record_stack()
@@ -453,8 +461,12 @@ class OfflinePipeline:
         """Upload ``ratings`` as the raw file, in the deployed config's format."""
         self.upload_raw_data(to_ratings_csv(ratings) if self.raw_data_format == "ratings-csv" else to_u_data(ratings))
 
-    def upload_raw_data(self, body: bytes) -> None:
-        self.account.s3().put_object(Bucket=self.bucket_name, Key=self.raw_data_key, Body=body)
+    def upload_raw_data(self, body: bytes, name: str = "ratings-0001.txt") -> str:
+        """Upload ratings where the deployed config reads them: at data.rawKey, or when that is a
+        folder, as ``name`` in it. Returns the object's key."""
+        key = self.raw_data_key + name if self.raw_data_key.endswith("/") else self.raw_data_key
+        self.account.s3().put_object(Bucket=self.bucket_name, Key=key, Body=body)
+        return key
 
     @property
     def items_key(self) -> str:
@@ -580,6 +592,8 @@ class OfflinePipeline:
                 )
             except PutEventsTaskError as error:
                 raise TaskFailure(error.error, error.cause) from None
+        if request.resource == GLUE_START_JOB_RUN_SYNC and self.glue is not None:
+            return self.glue.start_job_run_sync(request.input)
         if request.resource.startswith(SDK_INTEGRATION_PREFIX):
             service, _, action = request.resource.removeprefix(SDK_INTEGRATION_PREFIX).partition(":")
             try:
@@ -596,6 +610,13 @@ class OfflinePipeline:
         return invoke_lambda(
             function, request.input, arn=request.resource, log=self.function_logs, clock=self.account.clock.now
         )
+
+    def _read_object(self, bucket: str, key: str) -> bytes:
+        body: bytes = self.account.s3().get_object(Bucket=bucket, Key=key)["Body"].read()
+        return body
+
+    def _write_object(self, bucket: str, key: str, data: bytes) -> None:
+        self.account.s3().put_object(Bucket=bucket, Key=key, Body=data)
 
     def clear_faults(self) -> None:
         """Forget every injected Lambda and Personalize fault not yet used (all recovered)."""

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from contract.engines import ENGINES, GLUE_THRESHOLD_BYTES, GLUE_VERSIONS, GLUE_WORKER_TYPES, describe_size
 from contract.filters import (
     EVENT_TYPE,
     INTERACTIONS,
@@ -30,6 +31,7 @@ from contract.filters import (
 from contract.functions import FunctionSpec, workflow_functions
 from contract.layout import (
     BATCH_INPUT_PREFIX,
+    DELETION_REQUESTS_PREFIX,
     RECOMMENDATIONS_PREFIX,
     STATE_KEY,
     TRAINING_PREFIX,
@@ -171,9 +173,30 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
+class GlueConfig:
+    """The Glue Spark job of data.engine (docs/data-at-scale.md): version, workers, time limit.
+
+    The defaults are sized for what ``auto`` hands over (contract/engines.py): 10 G.1X workers
+    (4 vCPUs each) convert the largest FULL import Personalize takes, 100 GB, well within the hour.
+    """
+
+    version: str = "5.1"
+    worker_type: str = "G.1X"
+    workers: int = 10
+    timeout_minutes: int = 60
+    # data.engine auto: the input size above which a run hands the conversion to Glue.
+    auto_above_gib: float = GLUE_THRESHOLD_BYTES / 1024**3
+
+    @property
+    def auto_above_bytes(self) -> int:
+        return int(self.auto_above_gib * 1024**3)
+
+
+@dataclass(frozen=True)
 class DataConfig:
     """Where the raw MovieLens ratings are and which rows make an interaction."""
 
+    # One object, or a prefix ending in "/" whose every object holds ratings (daily drops).
     raw_key: str = "raw/ml-100k/u.data"
     format: str = "ml-100k"
     min_rating: float = 4.0
@@ -181,6 +204,18 @@ class DataConfig:
     # The movie file (u.item or movies.csv, after ``format``); None: beside the ratings.
     items_key: str | None = None
     use_items: str = "auto"
+    # Who converts the ratings: the Lambda, the Glue job, or auto by the input's size.
+    engine: str = "auto"
+    glue: GlueConfig = GlueConfig()
+
+    @property
+    def raw_is_prefix(self) -> bool:
+        return self.raw_key.endswith("/")
+
+    @property
+    def may_use_glue(self) -> bool:
+        """Whether a run may hand the conversion to the Glue job (then the stack deploys it)."""
+        return self.engine != "lambda"
 
     @property
     def destroy_on_delete(self) -> bool:
@@ -202,7 +237,8 @@ class DataConfig:
         """Where the movie file is: ``data.itemsKey``, or the release's file name beside the ratings."""
         if self.items_key is not None:
             return self.items_key
-        folder, _, _ = self.raw_key.rpartition("/")
+        # Beside the ratings file, or beside the ratings' folder (never inside it: it would be read as ratings).
+        folder, _, _ = self.raw_key.rstrip("/").rpartition("/") if self.raw_is_prefix else self.raw_key.rpartition("/")
         return f"{folder}/{self.items_format}" if folder else self.items_format
 
 
@@ -442,7 +478,12 @@ class PipelineConfig:
     def functions(self) -> tuple[FunctionSpec, ...]:
         """The workflow steps this pipeline deploys (contract.functions.workflow_functions)."""
         deployment = self.deployment
-        return workflow_functions(campaign=deployment.campaign, batch=deployment.batch_job, filters=bool(self.filters))
+        return workflow_functions(
+            campaign=deployment.campaign,
+            batch=deployment.batch_job,
+            filters=bool(self.filters),
+            glue=self.data.may_use_glue,
+        )
 
     @property
     def provisioned_tps(self) -> int:
@@ -1009,30 +1050,33 @@ def _is_known_time_zone(name: str) -> bool:
     return True
 
 
-def _is_user_data_key(key: Any) -> bool:
-    """An S3 object key of the data bucket that the user uploads: not a folder, not where the workflow writes."""
-    return (
-        isinstance(key, str)
-        and bool(key)
-        and not key.startswith("/")
-        and not key.endswith("/")
-        and not key.startswith(WORKFLOW_PREFIXES)
-        and key != STATE_KEY
-        and len(key.encode()) <= 1024
-    )
+def _is_user_data_key(key: Any, *, prefix_allowed: bool = False) -> bool:
+    """An S3 object key of the data bucket that the user uploads, not where the workflow writes; with
+    ``prefix_allowed``, also a folder ending in '/' that holds none of the workflow's own objects."""
+    if not isinstance(key, str) or not key or key.startswith("/") or len(key.encode()) > 1024:
+        return False
+    if key.startswith(WORKFLOW_PREFIXES) or key == STATE_KEY:
+        return False
+    if key.endswith("/"):
+        owned = (*WORKFLOW_PREFIXES, STATE_KEY, DELETION_REQUESTS_PREFIX)
+        return prefix_allowed and key != "/" and not any(path.startswith(key) for path in owned)
+    return True
 
 
 def _data(value: Any) -> DataConfig:
     block = _require_object("data", value, '{"rawKey": "raw/ml-100k/u.data", "format": "ml-100k"}')
-    _reject_unknown_keys("data.", block, {"rawKey", "format", "minRating", "onDestroy", "itemsKey", "useItems"})
+    _reject_unknown_keys(
+        "data.", block, {"rawKey", "format", "minRating", "onDestroy", "itemsKey", "useItems", "engine", "glue"}
+    )
     defaults = DataConfig()
     raw_key = block.get("rawKey", defaults.raw_key)
-    if not _is_user_data_key(raw_key):
+    if not _is_user_data_key(raw_key, prefix_allowed=True):
         raise ConfigError(
             "data.rawKey",
             raw_key,
-            "the S3 key of the raw ratings file in the data bucket, not under "
-            f"{', '.join(repr(p) for p in WORKFLOW_PREFIXES)} (the workflow writes there)",
+            "the S3 key of the raw ratings file in the data bucket, or a folder ending in '/' whose every object "
+            f"holds ratings, not under or above {', '.join(repr(p) for p in WORKFLOW_PREFIXES)} (the workflow "
+            "writes there)",
             '"raw/ml-100k/u.data"',
         )
     data_format = block.get("format", defaults.format)
@@ -1071,12 +1115,17 @@ def _data(value: Any) -> DataConfig:
             '"auto"',
         )
     items_key = block.get("itemsKey", defaults.items_key)
-    if items_key is not None and (not _is_user_data_key(items_key) or items_key == raw_key):
+    if items_key is not None and (
+        not _is_user_data_key(items_key)
+        or items_key == raw_key
+        or (raw_key.endswith("/") and items_key.startswith(raw_key))
+    ):
         raise ConfigError(
             "data.itemsKey",
             items_key,
             f"null (the {ITEMS_FILES[data_format]} beside data.rawKey) or the S3 key of the movie file "
-            f"({ITEMS_FILES[data_format]} for format {data_format}), not the ratings' key and not under "
+            f"({ITEMS_FILES[data_format]} for format {data_format}), not the ratings' key or under their prefix, "
+            "and not under "
             f"{', '.join(repr(p) for p in WORKFLOW_PREFIXES)} (the workflow writes there)",
             f'"raw/movies/{ITEMS_FILES[data_format]}"',
         )
@@ -1087,6 +1136,18 @@ def _data(value: Any) -> DataConfig:
             'null when data.useItems is "off" (the movie file would never be read)',
             "null",
         )
+    engine = block.get("engine", defaults.engine)
+    if engine not in ENGINES:
+        raise ConfigError(
+            "data.engine",
+            engine,
+            "'auto' (the Lambda converts, or the Glue job when the input is larger than one Lambda converts in "
+            f"time: {describe_size(GLUE_THRESHOLD_BYTES)}), 'lambda' or 'glue'",
+            '"auto"',
+        )
+    glue = _glue(block.get("glue", {}))
+    if "glue" in block and engine == "lambda":
+        raise ConfigError("data.glue", block["glue"], 'no setting when data.engine is "lambda" (no Glue job)', "{}")
     return DataConfig(
         raw_key=raw_key,
         format=data_format,
@@ -1094,6 +1155,55 @@ def _data(value: Any) -> DataConfig:
         on_destroy=on_destroy,
         items_key=items_key,
         use_items=use_items,
+        engine=engine,
+        glue=glue,
+    )
+
+
+def _glue(value: Any) -> GlueConfig:
+    block = _require_object("data.glue", value, '{"workers": 10}')
+    _reject_unknown_keys("data.glue.", block, {"version", "workerType", "workers", "timeoutMinutes", "autoAboveGiB"})
+    defaults = GlueConfig()
+    version = block.get("version", defaults.version)
+    if version not in GLUE_VERSIONS:
+        raise ConfigError(
+            "data.glue.version",
+            version,
+            f"one of {', '.join(repr(v) for v in GLUE_VERSIONS)}: the Glue versions whose Spark (3.5) the job's "
+            "script is tested with",
+            f'"{defaults.version}"',
+        )
+    worker_type = block.get("workerType", defaults.worker_type)
+    if worker_type not in GLUE_WORKER_TYPES:
+        raise ConfigError(
+            "data.glue.workerType",
+            worker_type,
+            f"one of {', '.join(GLUE_WORKER_TYPES)} (Glue's Spark job workers)",
+            '"G.1X"',
+        )
+    workers = block.get("workers", defaults.workers)
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 2 <= workers <= 299:
+        raise ConfigError("data.glue.workers", workers, "an integer from 2 (a driver and one executor) to 299", "10")
+    timeout = block.get("timeoutMinutes", defaults.timeout_minutes)
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or not 1 <= timeout <= 2880:
+        raise ConfigError(
+            "data.glue.timeoutMinutes", timeout, "an integer from 1 to 2880 (Glue's limit, 48 hours)", "60"
+        )
+    above = block.get("autoAboveGiB", defaults.auto_above_gib)
+    if isinstance(above, bool) or not isinstance(above, (int, float)) or not 0 < above <= 100:
+        raise ConfigError(
+            "data.glue.autoAboveGiB",
+            above,
+            "a number of GiB above 0 and at most 100 (the largest FULL import): with data.engine auto, larger "
+            f"inputs go to Glue (default {defaults.auto_above_gib:g}, from make bench-prepare)",
+            f"{defaults.auto_above_gib:g}",
+        )
+    return GlueConfig(
+        version=version,
+        worker_type=worker_type,
+        workers=workers,
+        timeout_minutes=timeout,
+        auto_above_gib=float(above),
     )
 
 

@@ -90,8 +90,8 @@ def service_statements(stack: Stack) -> list[iam.PolicyStatement]:
     return [
         # CloudWatch Logs encrypts each log group's events with the key; the encryption context
         # names the log group, so the grant covers only this stack's log groups: those
-        # CloudFormation names <stack>-<logical id>-<suffix>, and the state machine's under
-        # /aws/vendedlogs/states/<stack>-.
+        # CloudFormation names <stack>-<logical id>-<suffix>, the state machine's under
+        # /aws/vendedlogs/states/<stack>-, and the Glue job's under /aws-glue/jobs/<stack>-.
         iam.PolicyStatement(
             sid="CloudWatchLogsEncryptsThisStacksLogGroups",
             principals=[iam.ServicePrincipal(f"logs.{region}.amazonaws.com")],
@@ -102,6 +102,7 @@ def service_statements(stack: Stack) -> list[iam.PolicyStatement]:
                     "kms:EncryptionContext:aws:logs:arn": [
                         f"arn:{partition}:logs:{region}:{account}:log-group:{stack.stack_name}-*",
                         f"arn:{partition}:logs:{region}:{account}:log-group:/aws/vendedlogs/states/{stack.stack_name}-*",
+                        f"arn:{partition}:logs:{region}:{account}:log-group:/aws-glue/jobs/{stack.stack_name}-*",
                     ]
                 }
             },

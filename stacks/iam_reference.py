@@ -3,7 +3,8 @@
 Source: the Service Authorization Reference, "Actions, resources, and condition keys for <service>"
 (https://docs.aws.amazon.com/service-authorization/latest/reference/), one page per service:
 Amazon Personalize, AWS Step Functions, Amazon S3, Amazon SNS, Amazon EventBridge, Amazon
-EventBridge Scheduler, AWS Lambda, Amazon CloudWatch, Amazon CloudWatch Logs, AWS X-Ray, IAM, AWS KMS.
+EventBridge Scheduler, AWS Lambda, Amazon CloudWatch, Amazon CloudWatch Logs, AWS X-Ray, IAM, AWS KMS,
+AWS Glue.
 Register entry ``iam.resource-types`` in docs/aws-behaviour.md.
 
 An action with no resource type accepts only ``Resource: "*"``. An action with required types
@@ -44,6 +45,7 @@ ARN_FORMATS: dict[str, str] = {
     "logs:log-stream": "arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}:log-stream:${LogStreamName}",
     "iam:role": "arn:${Partition}:iam::${Account}:role/${RoleNameWithPath}",
     "kms:key": "arn:${Partition}:kms:${Region}:${Account}:key/${KeyId}",
+    "glue:job": "arn:${Partition}:glue:${Region}:${Account}:job/${JobName}",
 }
 
 
@@ -133,6 +135,8 @@ ACTIONS: dict[str, ActionReference] = {
     "s3:DeleteObject": _required("s3:object"),
     "s3:ListBucket": _required("s3:bucket"),
     "s3:GetBucket*": _required("s3:bucket"),
+    # CDK's grantRead of an object (the Glue job's script): GetObject, GetObjectAcl, GetObjectVersion...
+    "s3:GetObject*": _required("s3:object"),
     "s3:List*": ActionReference(("s3:bucket", "s3:object")),
     "s3:PutBucketPolicy": _required("s3:bucket"),
     "s3:DeleteObject*": _required("s3:object"),
@@ -148,6 +152,11 @@ ACTIONS: dict[str, ActionReference] = {
     "iam:PassRole": _required("iam:role"),
     # --- observability
     "cloudwatch:PutMetricData": NONE,
+    # The .sync Glue integration (register sfn.glue.sync), on the pipeline's one job.
+    "glue:StartJobRun": _required("glue:job"),
+    "glue:GetJobRun": _required("glue:job"),
+    "glue:GetJobRuns": _required("glue:job"),
+    "glue:BatchStopJobRun": _required("glue:job"),
     "logs:CreateLogStream": ActionReference(("logs:log-group", "logs:log-stream"), ("logs:log-group",)),
     "logs:PutLogEvents": ActionReference(("logs:log-group", "logs:log-stream"), ("logs:log-group",)),
     # Vended log delivery (CDK grants these for the state machine's logs): no resource types.

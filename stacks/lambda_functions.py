@@ -24,6 +24,7 @@ from contract.functions import (
     LOOK_FOR_ANOTHER_RUN,
     PREPARE_DATA,
     PUBLISH_BATCH_OUTPUT,
+    READ_GLUE_OUTPUT,
     RECORD_RUN,
     SMOKE_TEST,
     START_BATCH_INFERENCE,
@@ -34,7 +35,7 @@ from contract.functions import (
     FunctionSpec,
     workflow_functions,
 )
-from contract.layout import DELETION_REQUESTS_PREFIX, MANIFEST_KEY, STATE_KEY, TRAINING_PREFIX
+from contract.layout import BATCH_INPUT_PREFIX, DELETION_REQUESTS_PREFIX, MANIFEST_KEY, STATE_KEY, TRAINING_PREFIX
 from stacks.config import DeploymentConfig
 from stacks.contract_layer import contract_layer
 from stacks.nag_acknowledgements import acknowledge_reviewed_wildcards
@@ -116,7 +117,7 @@ class WorkflowFunctions(Construct):
                 allow(
                     ["s3:GetObject"],
                     [
-                        bucket.arn_for_objects(raw_key),
+                        bucket.arn_for_objects(f"{raw_key}*" if raw_key.endswith("/") else raw_key),
                         *([bucket.arn_for_objects(items_key)] if items_key is not None else []),
                         bucket.arn_for_objects(STATE_KEY),
                     ],
@@ -128,6 +129,17 @@ class WorkflowFunctions(Construct):
                 allow(["s3:PutObject", "s3:AbortMultipartUpload"], [bucket.arn_for_objects(f"{TRAINING_PREFIX}*")]),
                 # Users' deletion requests: read by every run (their users stay out of the training file).
                 allow(["s3:GetObject"], [bucket.arn_for_objects(f"{DELETION_REQUESTS_PREFIX}*")]),
+            ],
+            # The Glue job's counts and part files (training/<run>/), and its users file copied to
+            # the batch job's input (batch-input/<run>/users.json).
+            READ_GLUE_OUTPUT.key: [
+                allow(["s3:GetObject"], [bucket.arn_for_objects(f"{TRAINING_PREFIX}*")]),
+                allow(["s3:ListBucket"], [bucket.bucket_arn]),
+                *(
+                    [allow(["s3:PutObject"], [bucket.arn_for_objects(f"{BATCH_INPUT_PREFIX}*")])]
+                    if deployment.batch_job and deployment.batch.users_key is None
+                    else []
+                ),
             ],
             START_DATA_DELETION.key: [
                 allow(["personalize:ListDataDeletionJobs"], ["*"]),

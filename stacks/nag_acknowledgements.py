@@ -63,6 +63,9 @@ def flatten_reference(value: Any) -> str:
         return value.replace("${", "<").replace("}", ">")
     if isinstance(value, dict) and len(value) == 1:
         ((function, argument),) = value.items()
+        if function == "Fn::Sub" and isinstance(argument, str):
+            # The CDK assets bucket a Glue job's script is read from: cdk-nag renders the template.
+            return flatten_reference(argument)
         if function == "Fn::Join":
             separator, parts = argument
             return str(separator).join(flatten_reference(part) for part in parts)

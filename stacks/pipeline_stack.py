@@ -16,6 +16,7 @@ from contract.functions import (
     LOOK_FOR_ANOTHER_RUN,
     PREPARE_DATA,
     PUBLISH_BATCH_OUTPUT,
+    READ_GLUE_OUTPUT,
     RECORD_RUN,
     VALIDATE_BATCH_OUTPUT,
 )
@@ -25,6 +26,7 @@ from contract.recipes import PERSONALIZED_RANKING
 from contract.resources import (
     BATCH_ROLE_PLACEHOLDER,
     DATA_BUCKET_PLACEHOLDER,
+    GLUE_JOB_PLACEHOLDER,
     KMS_KEY_PLACEHOLDER,
     PERSONALIZE_ROLE_PLACEHOLDER,
 )
@@ -38,6 +40,7 @@ from stacks.encryption import (
     key_policy_document,
     service_statements,
 )
+from stacks.glue_job import GlueConversion
 from stacks.lambda_functions import WorkflowFunctions, pass_to_personalize
 from stacks.monitoring import PipelineMonitoring
 from stacks.notifications import RunNotifications
@@ -120,6 +123,11 @@ class PersonalizePipelineStack(Stack):
                 several=several,
             )
             data.allow_batch_jobs(input_objects_arn=batch_input_arn, output_objects_arn=batch_role.output_objects_arn)
+        if config.data.raw_is_prefix:
+            wildcard_reasons |= {
+                data.bucket.arn_for_objects(f"{config.data.raw_key}*"): "data.rawKey is a prefix: the ratings are "
+                "every object under it (daily drops), whose keys are known only when a run lists them."
+            }
         steps = WorkflowFunctions(
             self,
             "Steps",
@@ -138,6 +146,20 @@ class PersonalizePipelineStack(Stack):
             batch_input_arn=batch_input_arn if batch_role else None,
             batch_output_arn=batch_role.output_objects_arn if batch_role else None,
         )
+        glue_job = (
+            GlueConversion(
+                self,
+                "GlueConversion",
+                config=config.data.glue,
+                bucket=data.bucket,
+                raw_key=config.data.raw_key,
+                log_retention=LOG_RETENTION,
+                wildcard_reasons=wildcard_reasons,
+                encryption_key=key.key if key else None,
+            )
+            if config.data.may_use_glue
+            else None
+        )
         substitutions = {
             DATA_BUCKET_PLACEHOLDER: data.bucket.bucket_name,
             PERSONALIZE_ROLE_PLACEHOLDER: personalize_role.role.role_arn,
@@ -145,6 +167,8 @@ class PersonalizePipelineStack(Stack):
         }
         if batch_role is not None:
             substitutions[BATCH_ROLE_PLACEHOLDER] = batch_role.role.role_arn
+        if glue_job is not None:
+            substitutions[GLUE_JOB_PLACEHOLDER] = glue_job.job_name
         if key is not None:
             substitutions[KMS_KEY_PLACEHOLDER] = key.key_arn
         workflow = RetrainingStateMachine(
@@ -162,6 +186,7 @@ class PersonalizePipelineStack(Stack):
             encryption_key=key.key if key else None,
             deployment=deployment,
             readiness_checks=config.readiness_checks,
+            glue_job_arn=glue_job.job_arn if glue_job is not None else None,
         )
         notifications = RunNotifications(
             self,
@@ -284,6 +309,7 @@ class PersonalizePipelineStack(Stack):
             steps.role_of(PREPARE_DATA),
             steps.role_of(RECORD_RUN),
             steps.role_of(COMPLETE_DELETION_REQUESTS),
+            *([steps.role_of(READ_GLUE_OUTPUT)] if READ_GLUE_OUTPUT.key in steps.functions else []),
         ):
             role.add_to_principal_policy(
                 iam.PolicyStatement(actions=S3_READ_WRITE_KEY_ACTIONS, resources=[key.key_arn])

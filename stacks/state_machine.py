@@ -64,6 +64,7 @@ class RetrainingStateMachine(Construct):
         encryption_key: kms.IKey | None = None,
         deployment: DeploymentConfig | None = None,
         readiness_checks: tuple[ReadinessCheck, ...] | None = None,
+        glue_job_arn: str | None = None,
     ) -> None:
         """``readiness_checks``: the waits of the definition (PipelineConfig.readiness_checks), whose
         Describe calls the role makes; by default those of ``deployment`` without items."""
@@ -112,6 +113,15 @@ class RetrainingStateMachine(Construct):
         # The definition is opaque to CDK, so the role's permissions are granted by hand.
         for function in functions:
             function.grant_invoke(self.state_machine)
+        if glue_job_arn is not None:
+            # What the .sync Glue integration calls: start the run, follow it, stop it when the
+            # execution is stopped (register sfn.glue.sync).
+            self.state_machine.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
+                    resources=[glue_job_arn],
+                )
+            )
         describe_actions = sorted({check.iam_action for check in checks})
         self.state_machine.add_to_role_policy(
             iam.PolicyStatement(

@@ -70,21 +70,22 @@ SOLUTIONS_BLOCK: dict[str, Any] = {
     "encryption": {"kmsKey": "create"},
 }
 
-# Two pipelines from one app, one stack each: movielens (ml-100k, a daily schedule) and films, which is
-# BATCH_ONLY_BLOCK exactly (its data from the shared defaults), so the batch tests and the tests of
-# several pipelines share one synth. BATCH_ONLY_STACK is films' stack in it.
+# Two pipelines from one app, one stack each: movielens (ml-100k files in a folder, a daily schedule) and
+# films, which is BATCH_ONLY_BLOCK exactly (its data from the shared defaults), so the batch tests and the
+# tests of several pipelines and of many raw files share one synth. BATCH_ONLY_STACK is films' stack in it.
 TWO_PIPELINES_BLOCK: dict[str, Any] = {
     "defaults": {"data": {"rawKey": "raw/ml-latest-small/ratings.csv", "format": "ratings-csv", "minRating": 3.5}},
     "pipelines": [
         {
             "pipelineName": "movielens",
-            "data": {"rawKey": "raw/ml-100k/u.data", "format": "ml-100k", "minRating": 4.0},
+            "data": {"rawKey": "raw/ml-100k/", "format": "ml-100k", "minRating": 4.0},
             "schedule": {"expression": "rate(1 day)"},
         },
         {"pipelineName": "films", "deployment": {"targets": ["batch"]}},
     ],
 }
 BATCH_ONLY_STACK = "PersonalizePipeline-films"
+MANY_FILES_STACK = "PersonalizePipeline-movielens"
 
 # An existing customer-managed key (encryption.kmsKey as an ARN).
 IMPORTED_KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"

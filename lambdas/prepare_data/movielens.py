@@ -2,13 +2,31 @@
 
 No AWS here: the converter is a generator over raw byte chunks so it can be tested on
 in-memory data and runs in constant memory over an S3 stream of any size. Work is done on
-bytes (``float(b"4.5")`` and ``int(b"123")`` are valid) to avoid a decode per line.
+bytes, column-wise where the data is clean (see ``_RowConverter``).
+
+The conversion contract, which the Glue job (glue_jobs/prepare_interactions.py) implements
+with Spark too, so both engines give the same rows and counts (tests/spark):
+
+* Lines end with ``\n``; one ``\r`` before it is dropped. Lines that are blank (spaces only)
+  are skipped and are not rows. In ratings-csv, a line that is the header
+  (``userId,movieId,rating,timestamp``, any case, spaces around names, a UTF-8 BOM) is
+  skipped wherever it is: files under a prefix each start with one.
+* Every other line is a row read. It is malformed unless: it is at most 4,096 bytes; it has
+  exactly four fields; the user and item ids, with spaces around them removed, are 1-256
+  bytes of UTF-8 without ``,``, ``"``, tab, CR, LF or space; the rating is a finite decimal
+  number of at most 64 bytes (``4``, ``4.5``, ``.5``, ``5e-1``); the timestamp is digits up
+  to 2^63 - 1.
+* A row of a user who asked to be deleted is left out (counted apart); a row rated below
+  ``minRating`` is counted below the threshold; every other row is written as
+  ``USER_ID,ITEM_ID,TIMESTAMP`` with the timestamp as a plain integer.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
@@ -38,6 +56,17 @@ MAX_TRACKED_USERS: Final = 1_000_000
 MIN_INTERACTIONS: Final = 1000
 MIN_USERS_WITH_TWO_INTERACTIONS: Final = 25
 _FORBIDDEN_ID_BYTES: Final = b',"\t\r\n '
+# Ratings are decimal numbers; Python's float() also takes "inf", "nan" and "4_5", Spark does not.
+_RATING: Final = re.compile(rb"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
+MAX_NUMBER_BYTES: Final = 64
+# Personalize's TIMESTAMP is a long.
+MAX_TIMESTAMP: Final = 2**63 - 1
+# A line this short cannot hold an id longer than MAX_ID_BYTES beside three non-empty fields.
+_PLAIN_LINE_BYTES: Final = MAX_ID_BYTES + 6
+_UNSEEN: Final = object()
+# Timestamps of up to 18 digits are below MAX_TIMESTAMP; longer ones take the line path.
+_PLAIN_TIMESTAMP_DIGITS: Final = 18
+_MAX_REMEMBERED_RATINGS: Final = 100_000
 
 
 class NoUsableRowsError(Exception):
@@ -57,8 +86,8 @@ class ConversionStats:
     malformed_line_numbers: list[int] = field(default_factory=list)
     bytes_written: int = 0
     users_overflowed: bool = False
-    _user_counts: dict[bytes, bool] = field(default_factory=dict, repr=False)
-    _users_with_two: int = 0
+    # Interactions written per user, in the order users were first seen.
+    _user_counts: Counter[bytes] = field(default_factory=Counter, repr=False)
     _sha256: hashlib._Hash = field(default_factory=hashlib.sha256, repr=False)
 
     @property
@@ -69,7 +98,9 @@ class ConversionStats:
     @property
     def users_with_two_or_more(self) -> int | None:
         """Users with at least two interactions written (Personalize needs 25 of them)."""
-        return None if self.users_overflowed else self._users_with_two
+        if self.users_overflowed:
+            return None
+        return sum(1 for count in self._user_counts.values() if count >= 2)
 
     @property
     def sha256(self) -> str:
@@ -91,73 +122,110 @@ class ConversionStats:
         self._sha256.update(data)
         self.bytes_written += len(data)
 
-    def user_seen(self, user: bytes) -> None:
-        """Track distinct users and those with two interactions, within a memory cap."""
+    def users_seen(self, users: Iterable[bytes]) -> None:
+        """Count the interactions written per user (Counter.update counts in C), within a memory cap."""
         if self.users_overflowed:
             return
-        seen_once = self._user_counts.get(user)
-        if seen_once is None:
-            if len(self._user_counts) >= MAX_TRACKED_USERS:
-                self.users_overflowed = True
-                self._user_counts.clear()
-                return
-            self._user_counts[user] = True
-        elif seen_once:
-            self._user_counts[user] = False
-            self._users_with_two += 1
+        self._user_counts.update(users)
+        if len(self._user_counts) > MAX_TRACKED_USERS:
+            self.users_overflowed = True
+            self._user_counts.clear()
 
     def warnings(self) -> list[str]:
         """Conditions that will make Personalize training fail or that hide bad data."""
-        found: list[str] = []
-        if self.rows_written < MIN_INTERACTIONS:
-            found.append(
-                f"only {self.rows_written} interactions written: Amazon Personalize needs at "
-                f"least {MIN_INTERACTIONS} to train a solution version"
-            )
-        with_two = self.users_with_two_or_more
-        if with_two is not None and with_two < MIN_USERS_WITH_TWO_INTERACTIONS:
-            found.append(
-                f"only {with_two} users have two or more interactions: Amazon Personalize "
-                f"needs at least {MIN_USERS_WITH_TWO_INTERACTIONS}"
-            )
-        if self.users_overflowed:
-            found.append(f"more than {MAX_TRACKED_USERS} distinct users: user count not reported")
-        if self.rows_malformed:
-            found.append(f"{self.rows_malformed} malformed rows skipped (first at lines {self.malformed_line_numbers})")
-        return found
+        return conversion_warnings(
+            self.rows_written,
+            self.users_with_two_or_more,
+            self.users_overflowed,
+            self.rows_malformed,
+            self.malformed_line_numbers,
+        )
 
 
-def iter_line_blocks(chunks: Iterable[bytes], max_line: int = MAX_LINE_BYTES) -> Iterator[list[bytes]]:
-    """Split a byte stream on b"\\n" into one list of lines per chunk (fast: C-level split).
+def conversion_warnings(
+    rows_written: int,
+    users_with_two: int | None,
+    users_overflowed: bool,
+    rows_malformed: int,
+    malformed_line_numbers: list[int],
+) -> list[str]:
+    """Conditions that will make Personalize training fail or that hide bad data (either engine's counts)."""
+    found: list[str] = []
+    if rows_written < MIN_INTERACTIONS:
+        found.append(
+            f"only {rows_written} interactions written: Amazon Personalize needs at "
+            f"least {MIN_INTERACTIONS} to train a solution version"
+        )
+    if users_with_two is not None and users_with_two < MIN_USERS_WITH_TWO_INTERACTIONS:
+        found.append(
+            f"only {users_with_two} users have two or more interactions: Amazon Personalize "
+            f"needs at least {MIN_USERS_WITH_TWO_INTERACTIONS}"
+        )
+    if users_overflowed:
+        found.append(f"more than {MAX_TRACKED_USERS} distinct users: user count not reported")
+    if rows_malformed:
+        where = f" (first at lines {malformed_line_numbers})" if malformed_line_numbers else ""
+        found.append(f"{rows_malformed} malformed rows skipped{where}")
+    return found
 
-    Lines keep a trailing b"\\r" (CRLF files); the row parser strips it. A line that spans
-    chunks and grows past ``max_line`` is cut to ``max_line + 1`` bytes (so the parser can
-    tell it was too long) and the rest is skipped: memory never grows with line length.
+
+def iter_text_blocks(chunks: Iterable[bytes], max_line: int = MAX_LINE_BYTES) -> Iterator[bytes]:
+    """Regroup a byte stream into blocks of whole lines: each block is the lines between two
+    chunk boundaries, joined by b"\\n", without the final newline (``block.split(b"\\n")`` gives
+    the lines; C-level finds, no per-line work).
+
+    Lines keep a trailing b"\\r" (CRLF files). A line that spans chunks and grows past
+    ``max_line`` is cut to ``max_line + 1`` bytes (so the parser can tell it was too long) and
+    the rest is skipped: memory never grows with line length.
     """
     pending = b""
     overlong = False
     for chunk in chunks:
         if not chunk:
             continue
-        parts = chunk.split(b"\n")
-        last = parts.pop()
-        if parts:
-            parts[0] = pending if overlong else pending + parts[0]
-            pending, overlong = b"", False
-            yield parts
-        if not overlong:
-            pending += last
-            if len(pending) > max_line:
-                pending, overlong = pending[: max_line + 1], True
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            if not overlong:
+                pending += chunk
+                if len(pending) > max_line:
+                    pending, overlong = pending[: max_line + 1], True
+            continue
+        if overlong:
+            # The cut line ends at the chunk's first newline; what comes before it is dropped.
+            yield pending + chunk[chunk.find(b"\n") : cut]
+        else:
+            yield pending + chunk[:cut]
+        pending, overlong = chunk[cut + 1 :], False
+        if len(pending) > max_line:
+            pending, overlong = pending[: max_line + 1], True
     if pending:
-        yield [pending]
+        yield pending
 
 
 def iter_lines(chunks: Iterable[bytes], max_line: int = MAX_LINE_BYTES) -> Iterator[bytes]:
     """Lines of a byte stream without line endings, each at most ``max_line + 1`` bytes."""
-    for block in iter_line_blocks(chunks, max_line):
-        for line in block:
+    for block in iter_text_blocks(chunks, max_line):
+        for line in block.split(b"\n"):
             yield line.removesuffix(b"\r")[: max_line + 1]
+
+
+def rating_value(text: bytes) -> float | None:
+    """The rating of a row: a finite decimal number (``4``, ``4.5``, ``.5``, ``1e0``), spaces
+    around it allowed; None when it is not one (``inf``, ``nan``, ``4_5`` are not)."""
+    if len(text) > MAX_NUMBER_BYTES or _RATING.fullmatch(text) is None:
+        return None
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def timestamp_value(text: bytes) -> int | None:
+    """A row's timestamp: digits (spaces around them allowed) up to the largest long, which is
+    Personalize's TIMESTAMP type; None otherwise (a sign, a fraction or a date are not one)."""
+    text = text.strip()
+    if not text.isdigit():
+        return None
+    value = int(text)
+    return value if value <= MAX_TIMESTAMP else None
 
 
 def parse_row(line: bytes, delimiter: bytes) -> tuple[bytes, bytes, float, int] | None:
@@ -170,12 +238,9 @@ def parse_row(line: bytes, delimiter: bytes) -> tuple[bytes, bytes, float, int] 
     user, item = fields[0].strip(), fields[1].strip()
     if not (_valid_id(user) and _valid_id(item)):
         return None
-    try:
-        rating = float(fields[2])
-        timestamp = int(fields[3])
-    except ValueError:
-        return None
-    if not math.isfinite(rating) or timestamp < 0:
+    rating = rating_value(fields[2])
+    timestamp = timestamp_value(fields[3])
+    if rating is None or timestamp is None:
         return None
     return user, item, rating, timestamp
 
@@ -209,33 +274,48 @@ def convert(
     source: str = "<input>",
     excluded_users: frozenset[bytes] = frozenset(),
 ) -> Iterator[bytes]:
-    """Yield the interactions CSV (header first, then one piece per input chunk).
+    """The interactions CSV of one raw object: ``convert_objects`` of that one."""
+    return convert_objects([chunks], fmt, min_rating, stats, source, excluded_users)
+
+
+def convert_objects(
+    objects: Iterable[Iterable[bytes]],
+    fmt: str,
+    min_rating: float,
+    stats: ConversionStats,
+    source: str = "<input>",
+    excluded_users: frozenset[bytes] = frozenset(),
+) -> Iterator[bytes]:
+    """Yield the interactions CSV of several raw objects in turn (the files under a prefix): the
+    header first, then one piece per block of input lines.
 
     Keeps rows with rating >= ``min_rating`` of users not in ``excluded_users`` (deletion
-    requests); counts go into ``stats``. Blank lines at the
-    end are ignored; a blank line followed by more data is a malformed row. When the input
-    is exhausted without a single usable row, NoUsableRowsError is raised from the
-    generator, so a consumer that is uploading the output fails before anything is stored.
+    requests); counts go into ``stats``. The rules are the conversion contract (module
+    docstring) that the Glue job implements too. Line numbers start again at 1 in each object.
+    When the input is exhausted without a single usable row, NoUsableRowsError is raised from
+    the generator, so a consumer that is uploading the output fails before anything is stored.
     """
     if fmt not in _DELIMITERS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
-    row_parser = _RowConverter(_DELIMITERS[fmt], fmt == FORMAT_RATINGS_CSV, min_rating, stats, excluded_users)
     stats.emitted(OUTPUT_HEADER)
     yield OUTPUT_HEADER
-    for block in iter_line_blocks(chunks):
-        data = row_parser.convert_block(block)
-        if data:
-            stats.emitted(data)
-            yield data
+    for chunks in objects:
+        rows = _RowConverter(_DELIMITERS[fmt], fmt == FORMAT_RATINGS_CSV, min_rating, stats, excluded_users)
+        for block in iter_text_blocks(chunks):
+            data = rows.convert_text(block)
+            if data:
+                stats.emitted(data)
+                yield data
     if stats.rows_written == 0:
         raise NoUsableRowsError(no_usable_rows_message(source, fmt, min_rating, stats))
 
 
 class _RowConverter:
-    """Converts blocks of lines, remembering the line number and pending blank lines.
+    """Converts blocks of lines of one object, remembering the line number.
 
-    The loop is written for speed (the common row takes one split, two isdigit, one float,
-    one int); anything unusual goes through the slower, thorough ``_slow_row``.
+    The loop is written for speed (the common row takes one split, three isdigit, one dict
+    lookup for its rating and one int); anything unusual (a header, a blank or malformed line,
+    spaces, text ids, CR) goes through ``_slow_line``, which applies the whole contract.
     """
 
     def __init__(
@@ -252,70 +332,88 @@ class _RowConverter:
         self.min_rating = min_rating
         self.stats = stats
         self.number = 0
-        self.pending_blank: list[int] = []
+        # Each distinct rating text seen: True kept, False below the threshold, None malformed.
+        self._ratings: dict[bytes, bool | None] = {}
+
+    def convert_text(self, block: bytes) -> bytes:
+        """Output bytes for one block of lines (see iter_text_blocks)."""
+        if b"\r" in block:
+            block = block.replace(b"\r\n", b"\n")
+        return self.convert_block(block.split(b"\n"))
+
+    def _verdict(self, text: bytes) -> bool | None:
+        value = rating_value(text)
+        verdict = None if value is None else value >= self.min_rating
+        if len(self._ratings) < _MAX_REMEMBERED_RATINGS:
+            self._ratings[text] = verdict
+        return verdict
 
     def convert_block(self, block: list[bytes]) -> bytes:
-        """Output bytes for one block of lines."""
+        """Output bytes for a list of lines."""
         out: list[bytes] = []
-        stats, delimiter, min_rating, excluded = self.stats, self.delimiter, self.min_rating, self.excluded
+        kept_users: list[bytes] = []
+        stats, delimiter, excluded, verdicts = self.stats, self.delimiter, self.excluded, self._ratings
         number = self.number
         read = below = deleted = 0
         for line in block:
             number += 1
             fields = line.split(delimiter)
+            # A line of at most _PLAIN_LINE_BYTES cannot hold an id longer than MAX_ID_BYTES.
             if (
                 len(fields) == 4
+                and len(line) <= _PLAIN_LINE_BYTES
                 and fields[0].isdigit()
                 and fields[1].isdigit()
-                and not self.pending_blank
-                and len(line) <= MAX_LINE_BYTES
+                and fields[3].isdigit()
+                and len(fields[3]) <= _PLAIN_TIMESTAMP_DIGITS
             ):
-                try:
-                    rating = float(fields[2])
-                    timestamp = int(fields[3])
-                except ValueError:
-                    self.number = number
-                    read += 1
-                    stats.malformed(number)
-                    continue
+                verdict = verdicts.get(fields[2], _UNSEEN)
+                if verdict is _UNSEEN:
+                    verdict = self._verdict(fields[2])
                 read += 1
-                if excluded and fields[0] in excluded:
-                    deleted += 1
-                elif min_rating <= rating < math.inf and timestamp >= 0:
-                    out.append(b"%s,%s,%d\n" % (fields[0], fields[1], timestamp))
-                    stats.user_seen(fields[0])
-                elif -math.inf < rating < min_rating and timestamp >= 0:
-                    below += 1
-                else:
+                if verdict is None:
                     stats.malformed(number)
+                elif excluded and fields[0] in excluded:
+                    deleted += 1
+                elif verdict:
+                    out.append(b"%s,%s,%d\n" % (fields[0], fields[1], int(fields[3])))
+                    kept_users.append(fields[0])
+                else:
+                    below += 1
                 continue
-            self.number = number
-            converted = self._slow_row(line)
+            self.number = number - 1
+            converted = self._slow_line(line)
             if converted is not None:
                 out.append(converted)
+                kept_users.append(converted.partition(b",")[0])
         self.number = number
         stats.rows_read += read
         stats.rows_below_threshold += below
         stats.rows_of_deleted_users += deleted
         stats.rows_written += len(out)
+        stats.users_seen(kept_users)
         return b"".join(out)
 
-    def _slow_row(self, line: bytes) -> bytes | None:
-        """Blank lines, the header, non-numeric ids and malformed rows."""
-        stats, number = self.stats, self.number
+    def _slow(self, lines: list[bytes]) -> bytes:
+        out = [row for row in map(self._slow_line, lines) if row is not None]
+        if out:
+            self.stats.users_seen(row.partition(b",")[0] for row in out)
+            self.stats.rows_written += len(out)
+        return b"".join(out)
+
+    def _slow_line(self, line: bytes) -> bytes | None:
+        """One line under the whole contract: blank lines and headers are skipped, not rows."""
+        self.number += 1
+        stats = self.stats
+        line = line.removesuffix(b"\r")
         if not line.strip():
-            self.pending_blank.append(number)
             return None
-        for blank in self.pending_blank:
-            stats.rows_read += 1
-            stats.malformed(blank)
-        self.pending_blank.clear()
-        if number == 1 and self.has_header and _is_header(line):
+        if self.has_header and _is_header(line):
             return None
         stats.rows_read += 1
-        row = parse_row(line.removesuffix(b"\r"), self.delimiter)
+        row = parse_row(line, self.delimiter)
         if row is None:
-            stats.malformed(number)
+            stats.malformed(self.number)
             return None
         user, item, rating, timestamp = row
         if user in self.excluded:
@@ -324,7 +422,6 @@ class _RowConverter:
         if rating < self.min_rating:
             stats.rows_below_threshold += 1
             return None
-        stats.user_seen(user)
         return b"%s,%s,%d\n" % (user, item, timestamp)
 
 

@@ -11,8 +11,11 @@ Exception class names become Step Functions error names (``RawDataNotFoundError`
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
+import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,10 +24,18 @@ from typing import Any, Final
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 from deletions import DeletionRequestInvalidError, DeletionRequests, complete, read_requests, users_csv
-from movielens import FORMATS, MAX_TRACKED_USERS, ConversionStats, NoUsableRowsError, convert
+from movielens import (
+    FORMATS,
+    MAX_TRACKED_USERS,
+    ConversionStats,
+    NoUsableRowsError,
+    conversion_warnings,
+    convert_objects,
+)
 from movies import ITEMS_FORMATS, ItemStats, NoUsableItemsError, convert_items
 
 from contract.batch_output import read_manifest, users_file_lines
+from contract.engines import ENGINES, GLUE_THRESHOLD_BYTES, describe_size, input_bytes
 from contract.event_fields import InvalidEventError, required_number, required_str
 from contract.logs import log_operation
 from contract.personalize import TRAINING_MODES
@@ -43,12 +54,14 @@ from contract.timestamps import parse_time
 __all__ = [
     "BatchUsersNotFoundError",
     "DeletionRequestInvalidError",
+    "GlueOutputMissingError",
     "InvalidEventError",
     "ItemsNotFoundError",
     "NoUsableItemsError",
     "NoUsableRowsError",
     "PrepareRequest",
     "RawDataNotFoundError",
+    "RawDataUnreadableError",
     "TooManyUsersForBatchError",
     "handler",
     "parse_event",
@@ -87,7 +100,29 @@ logger.setLevel(logging.INFO)
 
 
 class RawDataNotFoundError(Exception):
-    """There is no raw ratings object where the pipeline expects one."""
+    """There is no raw ratings object where the pipeline expects one (or none under its prefix)."""
+
+
+class GlueOutputMissingError(Exception):
+    """The Glue job succeeded but its counts, part files or users file are not where they go."""
+
+
+class RawDataUnreadableError(Exception):
+    """A raw object cannot be read as it says: a ``.gz`` object that is not gzip, or is cut short."""
+
+
+@dataclass(frozen=True)
+class RawObject:
+    """One raw ratings object as listed before the conversion (its ETag pins what is read)."""
+
+    key: str
+    size: int
+    etag: str
+    version_id: str | None = None
+
+    @property
+    def gzipped(self) -> bool:
+        return self.key.endswith(".gz")
 
 
 class BatchUsersNotFoundError(Exception):
@@ -173,10 +208,24 @@ class PrepareRequest:
     batch: BatchInput | None = None
     items: ItemsInput | None = None
     deletion: DeletionInput | None = None
+    engine: str = "lambda"
+    # data.engine auto: above this many bytes to read, the Glue job converts.
+    engine_threshold_bytes: int = GLUE_THRESHOLD_BYTES
 
     @property
     def raw_uri(self) -> str:
         return f"s3://{self.bucket}/{self.raw_key}"
+
+    @property
+    def raw_is_prefix(self) -> bool:
+        """rawKey ending in '/' names a folder of many objects (daily drops, part files)."""
+        return self.raw_key.endswith("/")
+
+    @property
+    def run_folder(self) -> str:
+        """The run's folder, where the output goes (training/<run>/)."""
+        folder, _, _ = self.output_key.rpartition("/")
+        return f"{folder}/" if folder else ""
 
     @property
     def output_uri(self) -> str:
@@ -209,7 +258,19 @@ def parse_event(event: Any) -> PrepareRequest:
     batch = _batch_input(event["batch"], raw_key, output_key) if "batch" in event else None
     items = _items_input(event["items"], raw_key, output_key) if "items" in event else None
     deletion = _deletion_input(event["deletion"]) if "deletion" in event else None
-    return PrepareRequest(bucket, raw_key, fmt, min_rating, output_key, state_key, planning, batch, items, deletion)
+    engine = event.get("engine", "lambda")
+    if engine not in ENGINES:
+        raise InvalidEventError(f"field 'engine' must be one of {', '.join(ENGINES)}; got {engine!r}")
+    threshold = event.get("engineThresholdBytes", GLUE_THRESHOLD_BYTES)
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+        raise InvalidEventError(f"field 'engineThresholdBytes' must be a positive integer; got {threshold!r}")
+    if output_key.startswith(raw_key) and raw_key.endswith("/"):
+        raise InvalidEventError(
+            f"field 'outputKey' must not be under the raw prefix {raw_key!r}: it would be read back"
+        )
+    return PrepareRequest(
+        bucket, raw_key, fmt, min_rating, output_key, state_key, planning, batch, items, deletion, engine, threshold
+    )
 
 
 def _deletion_input(value: Any) -> DeletionInput:
@@ -376,18 +437,88 @@ def upload_stream(s3: Any, bucket: str, key: str, chunks: Iterator[bytes], conte
     )
 
 
-def open_raw(s3: Any, request: PrepareRequest) -> dict[str, Any]:
-    """GetObject on the raw key, turning 'not there' into an actionable error."""
+def list_raw(s3: Any, request: PrepareRequest) -> list[RawObject]:
+    """The raw objects a run reads: the one object, or every object under the prefix (in key order,
+    folder markers left out). S3 writes an object whole, so one still being uploaded is simply
+    not listed yet (register s3.strong-consistency); an empty prefix is no data."""
+    if not request.raw_is_prefix:
+        try:
+            head = s3.head_object(Bucket=request.bucket, Key=request.raw_key)
+        except ClientError as error:
+            code = str(error.response.get("Error", {}).get("Code", ""))
+            if code in _NOT_FOUND_CODES:
+                raise RawDataNotFoundError(
+                    f"no raw ratings object at {request.raw_uri} ({code}): upload the MovieLens "
+                    f"ratings file there first, e.g. with `{UPLOADER_HINT}`"
+                ) from error
+            raise
+        return [RawObject(request.raw_key, int(head["ContentLength"]), _etag(head), head.get("VersionId"))]
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=request.bucket, Prefix=request.raw_key)
+    objects = [
+        RawObject(item["Key"], int(item["Size"]), _etag(item))
+        for page in pages
+        for item in page.get("Contents", [])
+        if not item["Key"].endswith("/")
+    ]
+    if not objects:
+        raise RawDataNotFoundError(
+            f"no raw ratings objects under {request.raw_uri}: upload the ratings files there (any number of "
+            f"them, gzip-compressed or not), e.g. with `{UPLOADER_HINT}`"
+        )
+    return objects
+
+
+def _etag(response: Mapping[str, Any]) -> str:
+    return str(response.get("ETag", "")).strip('"')
+
+
+def listing_fingerprint(objects: list[RawObject]) -> str:
+    """What the change detection compares for a prefix: every object's key, size and ETag. One
+    object keeps its own ETag, as before prefixes existed, so a deployed pipeline does not retrain."""
+    if len(objects) == 1 and not objects[0].key.endswith("/"):
+        return objects[0].etag
+    listing = "\n".join(f"{o.key}\t{o.size}\t{o.etag}" for o in objects)
+    return "listing:" + hashlib.sha256(listing.encode()).hexdigest()
+
+
+def gunzip(chunks: Iterator[bytes], source: str, limit: int = READ_CHUNK_BYTES) -> Iterator[bytes]:
+    """Decompress a gzip stream (several members, as `cat a.gz b.gz` makes, too) in pieces of at
+    most ``limit`` bytes, so a small object that inflates a lot never fills memory."""
+    inflater = zlib.decompressobj(wbits=31)
+    started = False
     try:
-        return s3.get_object(Bucket=request.bucket, Key=request.raw_key)
-    except ClientError as error:
-        code = str(error.response.get("Error", {}).get("Code", ""))
-        if code in _NOT_FOUND_CODES:
-            raise RawDataNotFoundError(
-                f"no raw ratings object at {request.raw_uri} ({code}): upload the MovieLens "
-                f"ratings file there first, e.g. with `{UPLOADER_HINT}`"
-            ) from error
-        raise
+        for chunk in chunks:
+            data = chunk
+            while data:
+                if inflater.eof:
+                    inflater = zlib.decompressobj(wbits=31)
+                started = True
+                out = inflater.decompress(data, limit)
+                if out:
+                    yield out
+                data = inflater.unused_data if inflater.eof else inflater.unconsumed_tail
+        if started and not inflater.eof:
+            raise RawDataUnreadableError(f"{source} ends in the middle of its gzip data: upload it again")
+    except zlib.error as error:
+        raise RawDataUnreadableError(
+            f"{source} is named .gz but is not gzip data ({error}): compress it with gzip, or drop the .gz suffix"
+        ) from None
+
+
+def _object_chunks(s3: Any, bucket: str, raw: RawObject) -> Iterator[bytes]:
+    """One object's bytes as listed (IfMatch: a replaced object fails the run instead of mixing)."""
+    body = s3.get_object(Bucket=bucket, Key=raw.key, IfMatch=f'"{raw.etag}"')["Body"]
+    try:
+        chunks = body.iter_chunks(READ_CHUNK_BYTES)
+        yield from gunzip(chunks, f"s3://{bucket}/{raw.key}") if raw.gzipped else chunks
+    finally:
+        body.close()
+
+
+def _source(request: PrepareRequest, objects: list[RawObject]) -> str:
+    if request.raw_is_prefix:
+        return f"{request.raw_uri} ({len(objects)} objects)"
+    return request.raw_uri
 
 
 def prepare(request: PrepareRequest, s3: Any) -> dict[str, Any]:
@@ -399,7 +530,7 @@ def prepare(request: PrepareRequest, s3: Any) -> dict[str, Any]:
     """
     state = read_state(s3, request.bucket, request.state_key) if request.state_key else {}
     try:
-        raw = open_raw(s3, request)
+        objects = list_raw(s3, request)
     except RawDataNotFoundError as missing:
         # Right after `cdk deploy` nobody has uploaded anything yet: nothing to do, nothing
         # broken. Once a model has been trained, missing data is a failure someone must see.
@@ -420,31 +551,40 @@ def prepare(request: PrepareRequest, s3: Any) -> dict[str, Any]:
         if request.deletion is not None
         else DeletionRequests(())
     )
-    body = raw["Body"]
     fingerprint = data_fingerprint(
-        str(raw.get("ETag", "")),
+        listing_fingerprint(objects),
         request.fmt,
         request.min_rating,
         items_etag=str(items_head.get("ETag", "")) if items_head is not None else None,
         deleted_users=deletion.fingerprint(),
     )
     if request.state_key and _trained_on(state, request.planning, fingerprint):
-        body.close()
         return {"unchanged": True, "noData": False, "dataFingerprint": fingerprint, "raw": request.raw_uri}
-    stats = ConversionStats()
-    try:
-        lines = convert(
-            body.iter_chunks(READ_CHUNK_BYTES),
+    engine, reason = choose_engine(request.engine, objects, request.engine_threshold_bytes)
+    raw = {"rawObjects": len(objects), "rawBytes": sum(o.size for o in objects), "engine": engine}
+    raw["engineReason"] = reason
+    stats: ConversionStats | None = None
+    if engine == "glue":
+        result = {"unchanged": False, "noData": False, "dataFingerprint": fingerprint, **raw}
+        result.update(_glue_handoff(s3, request, objects, deletion))
+    else:
+        stats = ConversionStats()
+        lines = convert_objects(
+            (_object_chunks(s3, request.bucket, o) for o in objects),
             request.fmt,
             request.min_rating,
             stats,
-            source=request.raw_uri,
+            source=_source(request, objects),
             excluded_users=frozenset(user.encode() for user in deletion.excluded_users),
         )
         upload_stream(s3, request.bucket, request.output_key, lines, "text/csv")
-    finally:
-        body.close()
-    result = {"unchanged": False, "noData": False, "dataFingerprint": fingerprint, **_result(request, raw, stats)}
+        result = {
+            "unchanged": False,
+            "noData": False,
+            "dataFingerprint": fingerprint,
+            **_result(request, objects, stats),
+            **raw,
+        }
     if request.items is not None:
         result["items"] = _prepare_items(s3, request, request.items, items_head)
     if request.deletion is not None:
@@ -456,8 +596,70 @@ def prepare(request: PrepareRequest, s3: Any) -> dict[str, Any]:
     return result
 
 
+def choose_engine(setting: str, objects: list[RawObject], threshold: int = GLUE_THRESHOLD_BYTES) -> tuple[str, str]:
+    """``data.engine``: lambda or glue as configured, or for auto by the input's size (contract/engines.py)."""
+    size = input_bytes([(o.key, o.size) for o in objects])
+    described = f"{describe_size(size)} to read"
+    if setting != "auto":
+        return setting, f"data.engine is {setting} ({described})"
+    if size > threshold:
+        return "glue", f"{described}, above the {describe_size(threshold)} data.engine auto gives one Lambda"
+    return "lambda", f"{described}, within the {describe_size(threshold)} data.engine auto gives one Lambda"
+
+
+def glue_keys(run_folder: str) -> dict[str, str]:
+    """Where the Glue job's inputs and outputs of one run go, all under the run's folder."""
+    return {
+        "objects": f"{run_folder}raw-objects.txt",
+        "excludedUsers": f"{run_folder}excluded-users.txt",
+        "output": f"{run_folder}interactions/",
+        "stats": f"{run_folder}glue-stats/",
+        "users": f"{run_folder}glue-users/",
+    }
+
+
+def _glue_handoff(
+    s3: Any, request: PrepareRequest, objects: list[RawObject], deletion: DeletionRequests
+) -> dict[str, Any]:
+    """Write what the Glue job reads (the objects to convert, the users to leave out) and say how to start it."""
+    keys = glue_keys(request.run_folder)
+    s3.put_object(
+        Bucket=request.bucket,
+        Key=keys["objects"],
+        Body="".join(f"{o.key}\n" for o in objects).encode(),
+        ContentType="text/plain",
+    )
+    excluded = sorted(deletion.excluded_users)
+    if excluded:
+        s3.put_object(
+            Bucket=request.bucket,
+            Key=keys["excludedUsers"],
+            Body="".join(f"{user}\n" for user in excluded).encode(),
+            ContentType="text/plain",
+        )
+    generate_users = request.batch is not None and request.batch.generate
+    return {
+        "interactionsUri": f"s3://{request.bucket}/{keys['output']}",
+        "glue": {
+            # Also the job's default --data_root: a run's arguments replace the defaults (register glue.job-run).
+            "arguments": {
+                "--data_root": f"s3://{request.bucket}",
+                "--objects_key": keys["objects"],
+                "--format": request.fmt,
+                "--min_rating": f"{request.min_rating:g}",
+                "--output_prefix": keys["output"],
+                "--stats_prefix": keys["stats"],
+                "--excluded_users_key": keys["excludedUsers"] if excluded else "",
+                "--users_prefix": keys["users"] if generate_users else "",
+            },
+            "statsPrefix": keys["stats"],
+            "usersPrefix": keys["users"] if generate_users else None,
+        },
+    }
+
+
 def _prepare_deletion(
-    s3: Any, request: PrepareRequest, spec: DeletionInput, deletion: DeletionRequests, stats: ConversionStats
+    s3: Any, request: PrepareRequest, spec: DeletionInput, deletion: DeletionRequests, stats: ConversionStats | None
 ) -> dict[str, Any]:
     """The data deletion job's input for the new requests (none: ``inputUri`` null), and the counts."""
     pending = deletion.pending_users
@@ -468,7 +670,8 @@ def _prepare_deletion(
         "requests": [{"key": r.key, "users": len(r.users)} for r in deletion.pending],
         "users": len(pending),
         "excludedUsers": len(deletion.excluded_users),
-        "rowsLeftOut": stats.rows_of_deleted_users,
+        # The Glue engine's count comes with its job's counts (glue_output).
+        "rowsLeftOut": stats.rows_of_deleted_users if stats is not None else None,
     }
 
 
@@ -550,11 +753,14 @@ def _require_users_file(s3: Any, bucket: str, key: str) -> None:
         )
 
 
-def _prepare_batch(s3: Any, request: PrepareRequest, batch: BatchInput, stats: ConversionStats) -> dict[str, Any]:
+def _prepare_batch(
+    s3: Any, request: PrepareRequest, batch: BatchInput, stats: ConversionStats | None
+) -> dict[str, Any]:
     """The users file for this run's batch job (every user of the training data, unless one is
-    configured) and the version whose output the manifest names now (the quality gate's baseline)."""
+    configured) and the version whose output the manifest names now (the quality gate's baseline).
+    With the Glue engine the job writes the users, and glue_output puts them in place."""
     users: int | None = None
-    if batch.generate:
+    if batch.generate and stats is not None:
         if stats.users_overflowed:
             raise TooManyUsersForBatchError(
                 f"{request.raw_uri} has more than {MAX_TRACKED_USERS:,} distinct users, more than the data "
@@ -620,8 +826,9 @@ def _plan(state: Mapping[str, Any], planning: RunPlanning, fingerprint: str) -> 
     return {"waits": plan_waits(state, planning.polling, "FULL"), "solutions": solutions}
 
 
-def _result(request: PrepareRequest, raw: Mapping[str, Any], stats: ConversionStats) -> dict[str, Any]:
+def _result(request: PrepareRequest, objects: list[RawObject], stats: ConversionStats) -> dict[str, Any]:
     """The state output: counts, hash for change detection, and the raw object's identity."""
+    single = objects[0] if not request.raw_is_prefix else None
     return {
         "interactionsUri": request.output_uri,
         "rowsRead": stats.rows_read,
@@ -633,8 +840,8 @@ def _result(request: PrepareRequest, raw: Mapping[str, Any], stats: ConversionSt
         "usersWithTwoOrMoreInteractions": stats.users_with_two_or_more,
         "bytesWritten": stats.bytes_written,
         "sha256": stats.sha256,
-        "rawVersionId": raw.get("VersionId"),
-        "rawETag": str(raw.get("ETag", "")).strip('"'),
+        "rawVersionId": single.version_id if single is not None else None,
+        "rawETag": single.etag if single is not None else None,
         "warnings": stats.warnings(),
     }
 
@@ -650,6 +857,109 @@ def _log(request: PrepareRequest | None, outcome: Mapping[str, Any], started: fl
 
 def _log_event(operation: str, **fields: Any) -> None:
     log_operation(logger, operation, **fields)
+
+
+@DEPENDENCIES.entry_point
+def glue_output(event: Any, context: Any = None) -> dict[str, Any]:
+    """After the Glue job: its counts into the run's data, as the Lambda engine reports them, and
+    with batch output the users it wrote moved to the batch job's input key."""
+    if not isinstance(event, Mapping) or not isinstance(event.get("data"), Mapping):
+        raise InvalidEventError("event must be an object with bucket, data (the prepare step's output) and jobRun")
+    bucket = required_str(event, "bucket", "the data bucket")
+    data = dict(event["data"])
+    glue = data.get("glue")
+    if not isinstance(glue, Mapping) or not isinstance(glue.get("statsPrefix"), str):
+        raise InvalidEventError("field 'data.glue' must be the prepare step's Glue hand-off, with statsPrefix")
+    job_run: Mapping[str, Any] = event["jobRun"] if isinstance(event.get("jobRun"), Mapping) else {}
+    s3 = DEPENDENCIES.client("s3")
+    counts = _glue_counts(s3, bucket, glue["statsPrefix"])
+    output_prefix = str(data["interactionsUri"]).removeprefix(f"s3://{bucket}/")
+    parts = [o for o in _listed(s3, bucket, output_prefix) if o["Key"].endswith(".csv")]
+    if not parts:
+        raise GlueOutputMissingError(f"the Glue job wrote no part file under s3://{bucket}/{output_prefix}")
+    data.update(
+        rowsRead=counts["rowsRead"],
+        rowsWritten=counts["rowsWritten"],
+        rowsBelowThreshold=counts["rowsBelowThreshold"],
+        rowsMalformed=counts["rowsMalformed"],
+        malformedLineNumbers=[],
+        users=counts["users"],
+        usersWithTwoOrMoreInteractions=counts["usersWithTwoOrMoreInteractions"],
+        bytesWritten=sum(int(o["Size"]) for o in parts),
+        sha256=None,
+        warnings=conversion_warnings(
+            counts["rowsWritten"], counts["usersWithTwoOrMoreInteractions"], False, counts["rowsMalformed"], []
+        ),
+        glue={
+            **glue,
+            "jobRunId": job_run.get("Id"),
+            "executionTimeSeconds": job_run.get("ExecutionTime"),
+            "outputFiles": len(parts),
+        },
+    )
+    if isinstance(data.get("deletion"), Mapping):
+        data["deletion"] = {**data["deletion"], "rowsLeftOut": counts["rowsOfDeletedUsers"]}
+    if isinstance(data.get("batch"), Mapping) and glue.get("usersPrefix"):
+        data["batch"] = _place_glue_users(s3, bucket, data["batch"], str(glue["usersPrefix"]), counts["users"])
+    _log_event("glue_output", **{k: v for k, v in data.items() if k not in ("plan", "items", "batch")})
+    return data
+
+
+def _listed(s3: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:
+    """Objects under a prefix, without the checksum and marker files a Hadoop file system may add."""
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return [
+        item
+        for page in pages
+        for item in page.get("Contents", [])
+        if not item["Key"].rpartition("/")[2].startswith(("_", "."))
+    ]
+
+
+def _glue_counts(s3: Any, bucket: str, prefix: str) -> dict[str, int]:
+    listed = _listed(s3, bucket, prefix)
+    if not listed:
+        raise GlueOutputMissingError(f"the Glue job wrote no counts under s3://{bucket}/{prefix}")
+    body = s3.get_object(Bucket=bucket, Key=listed[0]["Key"])["Body"].read().decode()
+    counts = json.loads(body.splitlines()[0])
+    if not isinstance(counts, dict) or not all(isinstance(counts.get(k), int) for k in _GLUE_COUNTS):
+        raise GlueOutputMissingError(f"s3://{bucket}/{listed[0]['Key']} does not hold the job's counts: {body[:200]!r}")
+    return counts
+
+
+_GLUE_COUNTS: Final = (
+    "rowsRead",
+    "rowsWritten",
+    "rowsBelowThreshold",
+    "rowsMalformed",
+    "rowsOfDeletedUsers",
+    "users",
+    "usersWithTwoOrMoreInteractions",
+)
+
+
+def _place_glue_users(s3: Any, bucket: str, batch: Mapping[str, Any], prefix: str, users: int) -> dict[str, Any]:
+    """The job's one users file becomes the batch job's input (a server-side copy, within its quota)."""
+    files = [o for o in _listed(s3, bucket, prefix) if o["Key"].endswith(".json")]
+    if len(files) != 1:
+        raise GlueOutputMissingError(f"the Glue job should write one users file under s3://{bucket}/{prefix}")
+    if int(files[0]["Size"]) > BATCH_INPUT_MAX_BYTES:
+        raise TooManyUsersForBatchError(
+            f"the users of this run's training data make a {int(files[0]['Size']):,}-byte users file; a batch "
+            f"inference job reads at most {BATCH_INPUT_MAX_BYTES:,} (1 GB): set deployment.batch.usersKey to a "
+            "file of the users to recommend for"
+        )
+    s3.copy_object(
+        Bucket=bucket,
+        Key=batch["inputKey"],
+        CopySource={"Bucket": bucket, "Key": files[0]["Key"]},
+        ContentType="application/x-ndjson",
+        MetadataDirective="REPLACE",
+    )
+    placed = {**batch, "usersWritten": users}
+    if isinstance(batch.get("solutions"), Mapping):
+        placed["solutions"] = {name: {**view, "usersWritten": users} for name, view in batch["solutions"].items()}
+    return placed
 
 
 @DEPENDENCIES.entry_point

@@ -321,7 +321,8 @@ class DatasetOperations:
             return [key]
         if self.s3_lister is None:
             raise FileNotFoundError(f"listing s3://{bucket}/{key} needs an s3_lister")
-        return sorted(k for k in self.s3_lister(bucket, key) if not k.endswith("/"))
+        # Register personalize.import.folder: the folder's first level only, each file with its header.
+        return sorted(k for k in self.s3_lister(bucket, key) if "/" not in k[len(key) :])
 
     def _view_import_job(self, res: Resource) -> dict[str, Any]:
         body = {"jobName": res.name, "datasetImportJobArn": res.arn, "datasetArn": res.parent, **res.attrs}

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from contract.engines import glue_state_timeout_seconds
 from contract.events import STAGE_GUARD, STAGE_INPUT, STAGE_PREPARE
-from contract.functions import LOOK_FOR_ANOTHER_RUN, PREPARE_DATA
+from contract.functions import LOOK_FOR_ANOTHER_RUN, PREPARE_DATA, READ_GLUE_OUTPUT
 from contract.layout import (
     BATCH_INPUT_PREFIX,
     DELETION_COMPLETED_PREFIX,
@@ -20,10 +21,10 @@ from contract.layout import (
     manifest_key,
 )
 from contract.readiness import CAMPAIGN_ROLLBACK, ReadinessCheck
-from contract.resources import DATA_BUCKET_PLACEHOLDER
+from contract.resources import DATA_BUCKET_PLACEHOLDER, GLUE_JOB_PLACEHOLDER, GLUE_START_JOB_RUN_SYNC
 from stacks.workflow.builder import WorkflowBuilder
 from stacks.workflow.outcomes import outcome_detail
-from stacks.workflow.sdk import Chain, Choice, ChoiceRule, Pass, State, Succeed
+from stacks.workflow.sdk import Chain, Choice, ChoiceRule, GlueStartJobRunStep, Pass, State, Succeed
 
 
 def build_guard_and_prepare(b: WorkflowBuilder, *, then: State) -> State:
@@ -63,6 +64,9 @@ def build_guard_and_prepare(b: WorkflowBuilder, *, then: State) -> State:
             "rawKey": config.data.raw_key,
             "format": config.data.format,
             "minRating": config.data.min_rating,
+            # Left out for the Lambda alone, whose definition stays what it was before engines.
+            **({"engine": config.data.engine} if config.data.may_use_glue else {}),
+            **({"engineThresholdBytes": config.data.glue.auto_above_bytes} if config.data.engine == "auto" else {}),
             "outputKey.$": f"States.Format('{TRAINING_PREFIX}{{}}/interactions.csv', $$.Execution.Name)",
             "stateKey": STATE_KEY,
             "plan": _plan_input(b),
@@ -134,7 +138,7 @@ def build_guard_and_prepare(b: WorkflowBuilder, *, then: State) -> State:
     Chain([prepare, new_data])
     new_data.add_choice(ChoiceRule.BooleanEquals(variable="$.data.noData", value=True), skip_no_data)
     new_data.add_choice(ChoiceRule.BooleanEquals(variable="$.data.unchanged", value=True), skip_unchanged)
-    new_data.default_choice(plan_waits)
+    new_data.default_choice(_glue_conversion(b, then=plan_waits) if config.data.may_use_glue else plan_waits)
     skip_unchanged.next(
         b.publish_outcome("Publish skip: no new data", outcome_detail(config, "skipped", reason="$.reason"), skipped)
     )
@@ -143,6 +147,35 @@ def build_guard_and_prepare(b: WorkflowBuilder, *, then: State) -> State:
     )
     Chain([plan_waits, then])
     return check_input
+
+
+def _glue_conversion(b: WorkflowBuilder, *, then: State) -> State:
+    """data.engine auto or glue: when the data preparation handed the conversion over, the Glue job
+    (the Data Science SDK's GlueStartJobRunStep, waited for with .sync), then its counts read back."""
+    glue = b.config.data.glue
+    which_engine = Choice("Which engine?")
+    job = GlueStartJobRunStep(
+        "Convert with Glue",
+        comment="The Spark job glue_jobs/prepare_interactions.py converts the ratings; a failed run fails here "
+        "with the job's error, before anything is imported.",
+        parameters={"JobName": "${" + GLUE_JOB_PLACEHOLDER + "}", "Arguments.$": "$.data.glue.arguments"},
+        result_path="$.glueRun",
+        timeout_seconds=glue_state_timeout_seconds(glue.timeout_minutes),
+    )
+    if job.fields["resource"] != GLUE_START_JOB_RUN_SYNC:
+        raise AssertionError(f"the SDK's Glue integration is {job.fields['resource']}, not {GLUE_START_JOB_RUN_SYNC}")
+    b.catch_failures(job, STAGE_PREPARE)
+    read_output = b.invoke(
+        "Read Glue output",
+        READ_GLUE_OUTPUT,
+        {"bucket": "${" + DATA_BUCKET_PLACEHOLDER + "}", "data.$": "$.data", "jobRun.$": "$.glueRun"},
+        "$.data",
+        STAGE_PREPARE,
+    )
+    which_engine.add_choice(ChoiceRule.StringEquals(variable="$.data.engine", value="glue"), job)
+    which_engine.default_choice(then)
+    Chain([job, read_output, then])
+    return which_engine
 
 
 def polling_input(checks: tuple[ReadinessCheck, ...]) -> dict[str, Any]:

@@ -36,6 +36,24 @@ def _packages_without_initialisers() -> None:
 
 _packages_without_initialisers()
 
+
+def _compute_steps() -> types.ModuleType:
+    """``steps/compute.py`` (GlueStartJobRunStep), unchanged. Its helper module ``steps/utils.py``
+    imports boto3 for one function, the session's partition, which integration ARNs are written
+    with; synth would pay ~0.3 s for it. That one function is replaced below, so while the SDK's
+    modules load, ``boto3`` is an empty module, and the real one is left to whoever imports it."""
+    if "stepfunctions.steps.compute" in sys.modules or "boto3" in sys.modules:
+        return importlib.import_module("stepfunctions.steps.compute")
+    sys.modules["boto3"] = types.ModuleType("boto3")
+    try:
+        return importlib.import_module("stepfunctions.steps.compute")
+    finally:
+        del sys.modules["boto3"]
+
+
+GlueStartJobRunStep = _compute_steps().GlueStartJobRunStep
+
+from stepfunctions.steps import integration_resources
 from stepfunctions.steps.choice_rule import ChoiceRule
 from stepfunctions.steps.states import (
     Catch,
@@ -52,12 +70,19 @@ from stepfunctions.steps.states import (
     Wait,
 )
 
+# The SDK asks boto3 which partition the session's region is in to write a service integration's
+# ARN (steps/utils.py). The definition is emitted for the aws partition, like every other ARN in
+# it, whatever region the shell that runs synth has: synth stays deterministic and makes no
+# boto3 session.
+integration_resources.get_aws_partition = lambda: "aws"
+
 __all__ = [
     "Catch",
     "Chain",
     "Choice",
     "ChoiceRule",
     "Fail",
+    "GlueStartJobRunStep",
     "Graph",
     "Parallel",
     "Pass",

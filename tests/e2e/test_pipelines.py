@@ -59,7 +59,7 @@ def test_each_pipeline_is_a_stack_of_its_own_with_its_own_definition_and_no_shar
     # Each pipeline's values: its own over the shared defaults.
     movielens, films = load_pipelines(TWO_PIPELINES_BLOCK)
     assert films == load_config(BATCH_ONLY_BLOCK)
-    assert (movielens.data.raw_key, movielens.schedule.expression) == ("raw/ml-100k/u.data", "rate(1 day)")
+    assert (movielens.data.raw_key, movielens.schedule.expression) == ("raw/ml-100k/", "rate(1 day)")
     assert load_synthesized_pipeline(cdk_out, BATCH_ONLY_STACK).output_value("RawDataKey") == (
         "raw/ml-latest-small/ratings.csv"
     )

@@ -55,6 +55,8 @@ HANDLERS = {
     "DeployCampaign": "personalize_steps.deploy_campaign",
     "SmokeTest": "personalize_steps.smoke_test",
     "RecordRun": "run_record.record_run",
+    # data.engine auto (the default): after the Glue job, its counts and users file.
+    "ReadGlueOutput": "prepare_data.glue_output",
 }
 
 # The AWS calls each handler makes (read from lambdas/), as IAM actions.
@@ -64,6 +66,8 @@ HANDLER_ACTIONS = {
     # ListBucket lets S3 answer a missing raw file with NoSuchKey (which the handler turns into
     # "upload your data here") instead of AccessDenied.
     "PrepareData": {"s3:GetObject", "s3:ListBucket", "s3:PutObject", "s3:AbortMultipartUpload"},
+    # The job's counts and part files; the users file copied into place for a batch job.
+    "ReadGlueOutput": {"s3:GetObject", "s3:ListBucket"},
     # Delete*: a CREATE FAILED resource of the pipeline is replaced instead of blocking every run.
     "EnsureDatasetGroup": {
         "personalize:ListDatasetGroups",
@@ -158,6 +162,8 @@ def render(value: Any) -> str:
         if function == "Fn::Join":
             separator, parts = argument
             return str(separator).join(render(part) for part in parts)
+        if function == "Fn::Sub" and isinstance(argument, str):
+            return argument  # the CDK assets bucket's name: cdk-<qualifier>-assets-${AWS::AccountId}-${AWS::Region}
     raise AssertionError(f"unexpected value in the template: {value!r}")
 
 
@@ -365,6 +371,7 @@ KEY_ACTIONS = {
     "PrepareData": {"kms:Decrypt", "kms:GenerateDataKey"},
     "RecordRun": {"kms:Decrypt", "kms:GenerateDataKey"},
     "CompleteDeletionRequests": {"kms:Decrypt", "kms:GenerateDataKey"},
+    "ReadGlueOutput": {"kms:Decrypt", "kms:GenerateDataKey"},
     "EnsureDatasetGroup": {"iam:PassRole"},
 }
 PERSONALIZE_ROLE_KEY_ACTIONS = {"kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:ListGrants"}

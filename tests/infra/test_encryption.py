@@ -148,17 +148,22 @@ def test_the_created_key_policy_lets_each_service_do_only_its_part(variations_pi
             "kms:EncryptionContext:aws:logs:arn": [
                 f"{groups}PersonalizePipeline-*",
                 f"{groups}/aws/vendedlogs/states/PersonalizePipeline-*",
+                f"{groups}/aws-glue/jobs/PersonalizePipeline-*",
             ]
         }
     }
     # The condition covers every log group: CloudFormation names those without a LogGroupName
-    # <stack>-<logical id>-<suffix>; the one named group is the state machine's.
+    # <stack>-<logical id>-<suffix>; the named groups are the state machine's and the Glue job's.
     named = {
         lid: group["Properties"]["LogGroupName"]
         for lid, group in resources_of_type(variations_pipeline, "AWS::Logs::LogGroup").items()
         if "LogGroupName" in group["Properties"]
     }
-    assert list(named.values()) == ["/aws/vendedlogs/states/PersonalizePipeline-retraining"]
+    assert sorted(named.values()) == [
+        "/aws-glue/jobs/PersonalizePipeline-prepare-interactions/error",
+        "/aws-glue/jobs/PersonalizePipeline-prepare-interactions/output",
+        "/aws/vendedlogs/states/PersonalizePipeline-retraining",
+    ]
     personalize = by_sid["PersonalizeUsesTheKeyForTheDatasetGroup"]
     assert personalize["Principal"] == {"Service": "personalize.amazonaws.com"}
     assert sorted(personalize["Action"]) == [

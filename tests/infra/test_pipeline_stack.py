@@ -23,9 +23,10 @@ def test_every_log_group_has_a_retention(pipeline: SynthesizedPipeline) -> None:
 
     # One per workflow function, one for the state machine, one per teardown function, one for
     # the teardown provider's framework functions, one for the retraining-age heartbeat, and for
-    # a rate() schedule one for the start-date function and one for its provider.
+    # a rate() schedule one for the start-date function and one for its provider, and the Glue job's
+    # error and output groups (register glue.logging).
     start_date = 2 if pipeline.config.schedule.is_rate else 0
-    assert len(log_groups) == len(HANDLERS) + 1 + 2 + 1 + 1 + start_date
+    assert len(log_groups) == len(HANDLERS) + 1 + 2 + 1 + 1 + start_date + 2
     assert {rid: lg["Properties"].get("RetentionInDays") for rid, lg in log_groups.items()} == {
         rid: LOG_RETENTION_DAYS for rid in log_groups
     }

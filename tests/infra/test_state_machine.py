@@ -51,7 +51,10 @@ def test_every_definition_placeholder_has_a_substitution(pipeline: SynthesizedPi
 
     assert set(state_machine["DefinitionSubstitutions"]) == placeholders
     key = {"PipelineKeyArn"} if encrypted(pipeline) else set()
-    assert placeholders == {"DataBucketName", "PersonalizeRoleArn"} | key | {f"{step}FunctionArn" for step in HANDLERS}
+    glue = {"PrepareInteractionsJobName"}  # data.engine auto: the Glue job
+    assert placeholders == {"DataBucketName", "PersonalizeRoleArn"} | key | glue | {
+        f"{step}FunctionArn" for step in HANDLERS
+    }
 
 
 def test_substitutions_point_at_the_bucket_and_the_personalize_role(pipeline: SynthesizedPipeline) -> None:
@@ -112,6 +115,8 @@ def test_state_machine_role_holds_only_invoke_describe_events_logging_and_tracin
     # Listing executions is the guard function's (register sfn.list-executions.eventual-consistency).
     expected = {"lambda:InvokeFunction", "events:PutEvents"} | STATE_MACHINE_PERSONALIZE_ACTIONS
     expected |= LOG_DELIVERY_ACTIONS | STATE_MACHINE_XRAY_ACTIONS
+    # The .sync Glue integration (register sfn.glue.sync), on the job only (checked below).
+    expected |= {"glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"}
     if encrypted(pipeline):  # its execution data, under the key (added by CDK, scoped by encryption context)
         expected |= {"kms:Decrypt", "kms:GenerateDataKey"}
 

@@ -256,8 +256,8 @@ def test_errors_about_the_whole_block_name_it_personalize(block: Any) -> None:
         pytest.param(
             {"data": {"rawKey": "training/u.data"}},
             'Invalid cdk.json context "personalize.data.rawKey": got "training/u.data"; expected the S3 key of the '
-            "raw ratings file in the data bucket, not under 'training/', 'batch-input/', 'recommendations/' (the "
-            "workflow writes there), for example "
+            "raw ratings file in the data bucket, or a folder ending in '/' whose every object holds ratings, not "
+            "under or above 'training/', 'batch-input/', 'recommendations/' (the workflow writes there), for example "
             '"raw/ml-100k/u.data".',
             id="raw-key-under-training",
         ),
@@ -365,7 +365,9 @@ BAD_VALUES = [
     bad("data.rawKey", "training/u.data", '"raw/ml-100k/u.data"', "raw-key-under-training"),
     bad("data.rawKey", "training/", '"raw/ml-100k/u.data"', "raw-key-training-prefix-itself"),
     bad("data.rawKey", "", '"raw/ml-100k/u.data"', "raw-key-empty"),
-    bad("data.rawKey", "raw/ml-100k/", '"raw/ml-100k/u.data"', "raw-key-folder"),
+    bad("data.rawKey", "state/", '"raw/ml-100k/u.data"', "raw-key-folder-holding-the-run-record"),
+    bad("data.rawKey", "deletion-requests/", '"raw/ml-100k/u.data"', "raw-key-folder-of-deletion-requests"),
+    bad("data.rawKey", "/", '"raw/ml-100k/u.data"', "raw-key-root-folder"),
     bad("data.rawKey", "/raw/u.data", '"raw/ml-100k/u.data"', "raw-key-leading-slash"),
     bad("data.rawKey", 5, '"raw/ml-100k/u.data"', "raw-key-number"),
     # data.minRating

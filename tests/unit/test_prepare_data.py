@@ -109,7 +109,7 @@ def test_malformed_rows_are_counted_with_line_numbers() -> None:
         b"2\t11\tfive\t100",  # 4 non-numeric rating
         b"2\t11\t4\tyesterday",  # 5 non-numeric timestamp
         b"2\t11\t4\t100\textra",  # 6 too many fields
-        b"",  # 7 blank line in the middle
+        b"",  # 7 blank line in the middle: skipped, not a row
         b"2,11,4,100",  # 8 wrong delimiter
         b"3\t12\tinf\t-5",  # 9 not a finite rating, negative timestamp
         b"3\t12\t4\t100",  # 10 ok
@@ -129,11 +129,79 @@ def test_malformed_rows_are_counted_with_line_numbers() -> None:
     ):
         _, bad_stats = run(b"1\t1\t5\t1\n" + bad, "ml-100k", 4)
         assert bad_stats.malformed_line_numbers == [2], bad
-    assert stats.rows_read == 10
-    assert stats.rows_malformed == 8
+    assert stats.rows_read == 9
+    assert stats.rows_malformed == 7
     assert stats.malformed_line_numbers == [2, 3, 4, 5, 6]  # only the first five
     assert stats.rows_read == stats.rows_written + stats.rows_below_threshold + stats.rows_malformed
-    assert any("8 malformed rows" in w for w in stats.warnings())
+    assert any("7 malformed rows" in w for w in stats.warnings())
+
+
+def test_contract_blank_lines_and_repeated_headers_are_not_rows() -> None:
+    # Files under a prefix each start with a header; a concatenation of them repeats it.
+    data = b"userId,movieId,rating,timestamp\n1,2,4.0,100\n\n   \nUSERID, movieId ,Rating,timestamp\r\n3,4,5,200\n"
+    out, stats = run(data, "ratings-csv", 4, chunk=5)
+    assert out == HEADER + b"1,2,100\n3,4,200\n"
+    assert (stats.rows_read, stats.rows_written, stats.rows_malformed) == (2, 2, 0)
+
+
+@pytest.mark.parametrize(
+    ("rating", "timestamp", "written"),
+    [
+        (b"4", b"100", b"100"),
+        (b" 4.5 ", b" 0100 ", b"100"),  # spaces around numbers; a leading zero is dropped
+        (b".5e1", b"0", b"0"),
+        (b"+4.", b"9223372036854775807", b"9223372036854775807"),
+        (b"4_5", b"100", None),  # Python's float() reads 45.0; it is not a decimal number
+        (b"inf", b"100", None),
+        (b"1e999", b"100", None),  # overflows to infinity
+        (b"4", b"9223372036854775808", None),  # past a long
+        (b"4", b"+100", None),
+        (b"4", b"-0", None),
+        (b"4" + b"0" * 70, b"1", None),  # longer than 64 bytes
+    ],
+)
+def test_contract_numbers(rating: bytes, timestamp: bytes, written: bytes | None) -> None:
+    data = b"1\t2\t%s\t%s\n" % (rating, timestamp)
+    if written is None:
+        with pytest.raises(NoUsableRowsError, match="1 malformed"):
+            run(data, "ml-100k", 0.5)
+        return
+    out, _ = run(data, "ml-100k", 0.5)
+    assert out == HEADER + b"1,2," + written + b"\n"
+
+
+def _line_by_line(
+    data: bytes, fmt: str, min_rating: float, excluded: frozenset[bytes]
+) -> tuple[bytes, tuple[int, ...]]:
+    """The contract applied one line at a time (the converter's slow path alone)."""
+    stats = ConversionStats()
+    rows = movielens._RowConverter(b"\t" if fmt == "ml-100k" else b",", fmt != "ml-100k", min_rating, stats, excluded)
+    out = rows._slow(data.split(b"\n"))
+    counts = (stats.rows_read, stats.rows_written, stats.rows_below_threshold, stats.rows_malformed)
+    return HEADER + out, (*counts, stats.rows_of_deleted_users, stats.users or 0, stats.users_with_two_or_more or 0)
+
+
+@pytest.mark.parametrize("fmt", ["ml-100k", "ratings-csv"])
+@pytest.mark.parametrize("excluded", [frozenset(), frozenset({b"7", b"12"})])
+def test_the_fast_loop_equals_the_line_by_line_contract(fmt: str, excluded: frozenset[bytes]) -> None:
+    delimiter = "\t" if fmt == "ml-100k" else ","
+    ratings = ["0.5", "1", "3.5", "4", "4.0", "4.5", "5"]
+    lines = [
+        delimiter.join((str(n % 17), f"0{n % 23}" if n % 5 else str(n), ratings[n % 7], str(10_000 + n)))
+        for n in range(3000)
+    ]
+    lines[1500] = "x"  # one malformed line
+    lines[1700] = delimiter.join(("5", "6", "4", "9" * 19))  # a timestamp past a long
+    lines[1800] = delimiter.join(("5", "6", "4", "1" * 19))  # 19 digits, within a long
+    data = ("\n".join(lines) + "\n").encode()
+    for chunk in (64, 4096, len(data)):
+        stats = ConversionStats()
+        pieces = (data[i : i + chunk] for i in range(0, len(data), chunk))
+        out = b"".join(convert(pieces, fmt, 4, stats, excluded_users=excluded))
+        counts = (stats.rows_read, stats.rows_written, stats.rows_below_threshold, stats.rows_malformed)
+        got = (*counts, stats.rows_of_deleted_users, stats.users or 0, stats.users_with_two_or_more or 0)
+        assert (out, got) == _line_by_line(data, fmt, 4, excluded), chunk
+        assert stats.malformed_line_numbers == [1501, 1701]
 
 
 def test_overlong_line_is_malformed_without_buffering_it() -> None:
@@ -237,6 +305,10 @@ def test_handler_writes_interactions_and_reports(s3: Any, caplog: pytest.LogCapt
         "rawVersionId": None,
         "rawETag": head["ETag"].strip('"'),
         "warnings": result["warnings"],
+        "rawObjects": 1,
+        "rawBytes": head["ContentLength"],
+        "engine": "lambda",
+        "engineReason": "data.engine is lambda (34 bytes to read)",
     }
     assert len(result["warnings"]) == 2
     # One structured record: its fields are attributes of the record (top-level keys in Lambda's JSON format).

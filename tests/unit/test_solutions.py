@@ -30,7 +30,25 @@ SINGLE_SOLUTION_BLOCKS: dict[str, Any] = {
 }
 
 
+def lambda_engine(block: dict[str, Any] | None) -> dict[str, Any]:
+    """The block with data.engine "lambda": the conversion as it was before the Glue engine existed."""
+    block = dict(block or {})
+    return {**block, "data": {**block.get("data", {}), "engine": "lambda"}}
+
+
 @pytest.mark.parametrize("name", sorted(SINGLE_SOLUTION_BLOCKS))
 def test_a_config_without_solutions_gives_the_definition_it_gave_before(name: str) -> None:
-    text = render_definition(build_workflow_definition(load_config(SINGLE_SOLUTION_BLOCKS[name])))
-    assert hashlib.sha256(text.encode()).hexdigest() == SINGLE_SOLUTION_DEFINITIONS[name]
+    """Since data.engine (default auto) adds the Glue stage, the definitions of before are those of
+    data.engine "lambda"; auto adds exactly the Glue states and the prepare step's two fields."""
+    lambda_only = build_workflow_definition(load_config(lambda_engine(SINGLE_SOLUTION_BLOCKS[name])))
+    assert hashlib.sha256(render_definition(lambda_only).encode()).hexdigest() == SINGLE_SOLUTION_DEFINITIONS[name]
+    auto = build_workflow_definition(load_config(SINGLE_SOLUTION_BLOCKS[name]))
+    assert set(auto["States"]) - set(lambda_only["States"]) == {
+        "Which engine?",
+        "Convert with Glue",
+        "Read Glue output",
+    }
+    prepare = auto["States"]["Prepare data"]["Parameters"]
+    assert {k: v for k, v in prepare.items() if k not in ("engine", "engineThresholdBytes")} == (
+        lambda_only["States"]["Prepare data"]["Parameters"]
+    )

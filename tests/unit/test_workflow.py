@@ -40,7 +40,26 @@ def test_the_stages_run_in_the_documented_order(definition: dict[str, Any]) -> N
         {"Variable": "$.trigger", "IsString": True, "Next": "Look for another run"}
     ]
     assert definition["States"]["Another run in progress?"]["Default"] == "Prepare data"
-    assert definition["States"]["New data?"]["Default"] == "Plan waits"
+    # data.engine auto: the Glue job when the data preparation handed the conversion over.
+    assert definition["States"]["New data?"]["Default"] == "Which engine?"
+    assert definition["States"]["Which engine?"] == {
+        "Type": "Choice",
+        "Choices": [{"Variable": "$.data.engine", "StringEquals": "glue", "Next": "Convert with Glue"}],
+        "Default": "Plan waits",
+    }
+    glue = definition["States"]["Convert with Glue"]
+    assert (glue["Resource"], glue["Parameters"], glue["ResultPath"], glue["Next"]) == (
+        "arn:aws:states:::glue:startJobRun.sync",
+        {"JobName": "${PrepareInteractionsJobName}", "Arguments.$": "$.data.glue.arguments"},
+        "$.glueRun",
+        "Read Glue output",
+    )
+    # The job's 60 minutes, and 15 for Glue to start it.
+    assert glue["TimeoutSeconds"] == 75 * 60
+    assert glue["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "Failed in prepare data"}
+    ]
+    assert definition["States"]["Read Glue output"]["Next"] == "Plan waits"
     assert tasks == [
         "Look for another run",
         "Prepare data",
@@ -60,6 +79,7 @@ def test_the_stages_run_in_the_documented_order(definition: dict[str, Any]) -> N
         "Smoke test recommendations",
         "Record successful run",
         "Roll back campaign",
+        "Read Glue output",
     ]
     assert definition["States"]["Quality gate passed?"] == {
         "Type": "Choice",
@@ -286,6 +306,7 @@ def test_lambda_tasks_use_one_placeholder_per_function(definition: dict[str, Any
     assert placeholders == {f.placeholder for f in PipelineConfig().functions} | {
         "DataBucketName",
         "PersonalizeRoleArn",
+        "PrepareInteractionsJobName",
     }
 
 
@@ -307,6 +328,8 @@ def test_config_values_reach_the_steps() -> None:
         "rawKey": "raw/ratings.csv",
         "format": "ratings-csv",
         "minRating": 3.5,
+        "engine": "auto",
+        "engineThresholdBytes": 4 * 1024**3,
         "outputKey.$": "States.Format('training/{}/interactions.csv', $$.Execution.Name)",
         "stateKey": "state/pipeline-state.json",
         "plan": {

@@ -1,0 +1,57 @@
+"""Which engine converts a run's ratings: the Lambda, or the Glue Spark job above a threshold.
+
+The numbers come from `make bench-prepare` (tools/bench_prepare.py), quoted in
+docs/data-at-scale.md: the Lambda converter's throughput on one full vCPU, the time it may
+spend, and the input size at which ``data.engine: auto`` hands the work to Glue.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+ENGINES: Final = ("auto", "lambda", "glue")
+# Glue 5.0 and 5.1 run Spark 3.5 on Python 3.11 and Java 17 (register glue.versions); the job's
+# script is tested with pyspark 3.5.6 (requirements-spark.txt), 5.1's release.
+GLUE_VERSIONS: Final = ("5.1", "5.0")
+GLUE_WORKER_TYPES: Final = ("G.1X", "G.2X", "G.4X", "G.8X")
+# Lambda gives a function one full vCPU at 1,769 MB (register lambda.memory-cpu).
+FULL_VCPU_MEMORY_MB: Final = 1769
+# The conversion may take half the function's 15-minute timeout: reading and writing S3, the
+# movie file and the users file share the rest, and a slow day must not time out.
+LAMBDA_BUDGET_SECONDS: Final = 450
+# `auto` runs the Glue job above this many bytes of raw input (gzip objects count at
+# GZIP_EXPANSION times their stored size). make bench-prepare measured the Lambda converter at
+# about 880,000 rows/s on one full vCPU (ml-25m's layout, 26 bytes a row): 4 GiB is about 165
+# million rows, about 190 s, well within LAMBDA_BUDGET_SECONDS; the ceiling there is ~9 GiB.
+GLUE_THRESHOLD_BYTES: Final = 4 * 1024**3
+# ratings.csv compresses about 4.5 to 1 with gzip -6 (make bench-prepare measures it).
+GZIP_EXPANSION: Final = 5
+
+
+def lambda_ceiling_rows(rows_per_second: float, memory_mb: int) -> float:
+    """Rows the Lambda converts within its budget at ``memory_mb`` (CPU share grows with memory)."""
+    return rows_per_second * min(1.0, memory_mb / FULL_VCPU_MEMORY_MB) * LAMBDA_BUDGET_SECONDS
+
+
+def input_bytes(sizes: list[tuple[str, int]]) -> int:
+    """The uncompressed size a conversion reads: gzip objects at GZIP_EXPANSION times their size."""
+    return sum(size * GZIP_EXPANSION if key.endswith(".gz") else size for key, size in sizes)
+
+
+def describe_size(size: float) -> str:
+    """A byte count as people read it: 34 bytes, 12.3 MiB, 8.10 GiB."""
+    if size < 1024**2:
+        return f"{size:,.0f} bytes"
+    if size < 1024**3:
+        return f"{size / 1024**2:,.1f} MiB"
+    return f"{size / 1024**3:,.2f} GiB"
+
+
+# Step Functions waits for the job a little longer than the job's own timeout: Glue may queue a
+# run before it starts (job run queuing), and a job that times out should fail with Glue's TIMEOUT.
+GLUE_START_ALLOWANCE_SECONDS: Final = 15 * 60
+
+
+def glue_state_timeout_seconds(timeout_minutes: int) -> int:
+    """The "Convert with Glue" state's TimeoutSeconds for a job of ``timeout_minutes``."""
+    return timeout_minutes * 60 + GLUE_START_ALLOWANCE_SECONDS
