@@ -33,13 +33,23 @@ class SimulatorBug(AssertionError):
 _JAVA_CLASSES = {r"\p{ASCII}": r"[\x00-\x7F]"}
 
 
+_SURROGATE_PAIR = re.compile(r"\\u(D[89AB][0-9A-F]{2})\\u(D[C-F][0-9A-F]{2})", re.IGNORECASE)
+
+
+def _code_point(pair: re.Match[str]) -> str:
+    """A Java surrogate pair escape (\\uD800\\uDC00) as the code point it stands for (\\U00010000)."""
+    high, low = int(pair[1], 16), int(pair[2], 16)
+    return f"\\U{0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00):08X}"
+
+
 def _compile_pattern(pattern: str) -> re.Pattern[str] | None:
-    """Translate the Java regex classes the model uses; skip what Python cannot express."""
+    """Translate the Java regex classes and surrogate pairs the models use (Glue's string patterns
+    range over \\uD800\\uDC00-\\uDBFF\\uDFFF); skip what Python cannot express."""
     for java, python in _JAVA_CLASSES.items():
         pattern = pattern.replace(java, python)
     if r"\p{" in pattern:
         return None
-    return re.compile(pattern)
+    return re.compile(_SURROGATE_PAIR.sub(_code_point, pattern))
 
 
 def _constraint_errors(shape: Shape, value: Any, path: str) -> list[str]:

@@ -81,12 +81,12 @@ def test_lambda_below_the_threshold_glue_above_it_and_a_failed_job_leaves_the_ca
     assert deployed == second.output["solutionVersionArn"]
 
     # A file the job cannot use at all: the job fails, the run fails with its error, nothing is deployed.
-    replace_raw(pipeline, {"broken.data": b"1,2,4,100\n" * 10_000})
+    replace_raw(pipeline, {"broken.data": b"1,2,4,100\n" * 20_000})
     third = pipeline.start_execution()
     assert (third.status, third.error) == ("FAILED", "States.TaskFailed")
     cause = json.loads(str(third.cause))
     assert cause["JobRunState"] == "FAILED"
-    assert "has no usable rows: 10000 rows read, 10000 malformed" in cause["ErrorMessage"]
+    assert "has no usable rows: 20000 rows read, 20000 malformed" in cause["ErrorMessage"]
     assert served_version(pipeline) == deployed
     failed = [e for e in pipeline.events if e["detail"].get("outcome") == "failed"]
     assert failed[-1]["detail"]["failedStage"] == "prepare data"
