@@ -55,3 +55,10 @@ GLUE_START_ALLOWANCE_SECONDS: Final = 15 * 60
 def glue_state_timeout_seconds(timeout_minutes: int) -> int:
     """The "Convert with Glue" state's TimeoutSeconds for a job of ``timeout_minutes``."""
     return timeout_minutes * 60 + GLUE_START_ALLOWANCE_SECONDS
+
+
+# data.importMode (register personalize.import.incremental, personalize.import.quotas).
+IMPORT_MODES: Final = ("FULL", "INCREMENTAL")
+# An INCREMENTAL interactions import takes at most 1 GB; the new objects' size is compared with it
+# (gzip objects at GZIP_EXPANSION times their size, like the engine's threshold).
+INCREMENTAL_IMPORT_MAX_BYTES: Final = 1_000_000_000

@@ -77,6 +77,13 @@ READ_GLUE_OUTPUT = FunctionSpec(
     "prepare_data.glue_output",
     "Reads the Glue job's counts and places the users file it wrote for the batch job",
 )
+# data.importMode INCREMENTAL: once the interactions import is ACTIVE, what the dataset holds is recorded.
+RECORD_IMPORT = FunctionSpec(
+    "RecordImport",
+    "prepare_data",
+    "prepare_data.record_import",
+    "Records the raw objects the interactions dataset holds once this run's import is ACTIVE",
+)
 COMPLETE_DELETION_REQUESTS = FunctionSpec(
     "CompleteDeletionRequests",
     "prepare_data",
@@ -170,14 +177,21 @@ BATCH_FUNCTIONS = (START_BATCH_INFERENCE, VALIDATE_BATCH_OUTPUT, PUBLISH_BATCH_O
 
 
 def workflow_functions(
-    *, campaign: bool = True, batch: bool = False, filters: bool = False, glue: bool = False
+    *,
+    campaign: bool = True,
+    batch: bool = False,
+    filters: bool = False,
+    glue: bool = False,
+    incremental: bool = False,
 ) -> tuple[FunctionSpec, ...]:
     """The workflow steps a deployment has: the campaign's steps only with a campaign, the batch
     job's only with batch output (deployment.targets), the filters' only with filters, the Glue
-    job's reader only when data.engine may choose Glue."""
+    job's reader only when data.engine may choose Glue, the import record only with INCREMENTAL."""
     steps = [f for f in WORKFLOW_FUNCTIONS if campaign or f not in CAMPAIGN_FUNCTIONS]
     if glue:
         steps.insert(steps.index(PREPARE_DATA) + 1, READ_GLUE_OUTPUT)
+    if incremental:
+        steps.insert(steps.index(START_IMPORT) + 1, RECORD_IMPORT)
     if filters:
         steps.insert(steps.index(ENSURE_SOLUTION), ENSURE_FILTERS)
     if batch:

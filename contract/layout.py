@@ -6,6 +6,9 @@ from __future__ import annotations
 TRAINING_PREFIX = "training/"
 # The pipeline-state record: what was trained and deployed, and how long each stage took.
 STATE_KEY = "state/pipeline-state.json"
+# data.importMode INCREMENTAL: the raw objects the interactions dataset holds (key -> ETag), and when
+# the last FULL import was; replaced once a run's import is ACTIVE.
+IMPORTED_OBJECTS_KEY = "state/imported-objects.json"
 # A deployment to batch: the users each run recommends for (written by the data preparation) ...
 BATCH_INPUT_PREFIX = "batch-input/"
 # ... and what its batch inference job writes, one folder per run (recommendations/<run>/).

@@ -58,7 +58,13 @@ def _summary_prepare(result: dict[str, Any]) -> str:
         return f"no data yet at {data['raw']}"
     if data.get("unchanged"):
         return f"{data['raw']} unchanged since the last training"
+    if "rowsRead" not in data:  # the Glue engine converts (data.engine)
+        return f"{data.get('rawObjects', 1):,} raw objects handed to Glue: {data.get('engineReason', '')}"
     text = f"{data['rowsWritten']:,} of {data['rowsRead']:,} ratings"
+    if data.get("rawObjects", 1) > 1:
+        text += f" from {data['rawObjects']:,} files"
+    if data.get("importMode"):
+        text += f" ({data['importMode']} import)"
     items = data.get("items")
     if items is not None:
         text += f", {items['itemsWritten']:,} movies" if items.get("itemsUri") else ", no movie file"
@@ -154,6 +160,15 @@ TASK_SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "Record successful run": lambda r: "state/pipeline-state.json updated",
     "Record rejected version": lambda r: "state/pipeline-state.json updated",
     "Record solutions": _summary_record_solutions,
+    "Convert with Glue": lambda r: (
+        f"job run {r['glueRun']['JobRunState']} in {r['glueRun'].get('ExecutionTime', 0)} s "
+        f"on {r['glueRun'].get('NumberOfWorkers', '?')} {r['glueRun'].get('WorkerType', '')} workers"
+    ),
+    "Read Glue output": lambda r: (
+        f"{r['data']['rowsWritten']:,} of {r['data']['rowsRead']:,} ratings in "
+        f"{r['data']['glue']['outputFiles']:,} part files"
+    ),
+    "Record imported objects": lambda r: "state/imported-objects.json updated",
 }
 
 

@@ -16,7 +16,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from contract.engines import ENGINES, GLUE_THRESHOLD_BYTES, GLUE_VERSIONS, GLUE_WORKER_TYPES, describe_size
+from contract.engines import (
+    ENGINES,
+    GLUE_THRESHOLD_BYTES,
+    GLUE_VERSIONS,
+    GLUE_WORKER_TYPES,
+    IMPORT_MODES,
+    describe_size,
+)
 from contract.filters import (
     EVENT_TYPE,
     INTERACTIONS,
@@ -207,6 +214,12 @@ class DataConfig:
     # Who converts the ratings: the Lambda, the Glue job, or auto by the input's size.
     engine: str = "auto"
     glue: GlueConfig = GlueConfig()
+    # FULL: each run imports everything; INCREMENTAL: only the objects new since the last import.
+    import_mode: str = "FULL"
+
+    @property
+    def incremental(self) -> bool:
+        return self.import_mode == "INCREMENTAL"
 
     @property
     def raw_is_prefix(self) -> bool:
@@ -483,7 +496,14 @@ class PipelineConfig:
             batch=deployment.batch_job,
             filters=bool(self.filters),
             glue=self.data.may_use_glue,
+            incremental=self.data.incremental,
         )
+
+    @property
+    def full_import_every_days(self) -> int:
+        """data.importMode INCREMENTAL: a FULL import at least this often, the shortest FULL training floor
+        of the solutions, so deleted and corrected data reach every model by its next FULL training."""
+        return min(s.training.full_retrain_every_days for s in self.trained_solutions)
 
     @property
     def provisioned_tps(self) -> int:
@@ -571,6 +591,7 @@ def load_config(context_value: Any) -> PipelineConfig:
     recipe_arn = _recipe_arn(block.get("recipeArn", defaults.recipe_arn))
     deployment = _deployment(block.get("deployment", {}))
     _check_batch_filter(deployment.batch.filter, filters)
+    _check_incremental_batch(data, deployment.batch_job and deployment.batch.users_key is None)
     return PipelineConfig(
         pipeline_name=pipeline_name,
         recipe_arn=recipe_arn,
@@ -708,6 +729,8 @@ def _with_solutions(
             )
     solutions = _solutions(block["solutions"], pipeline_name, data, filters)
     targets = {target for solution in solutions for target in solution.deployment.targets}
+    # Listed batch solutions share the run's users file, written from the training data.
+    _check_incremental_batch(data, "batch" in targets)
     batch_filter = next((s.deployment.batch.filter for s in solutions if s.deployment.batch.filter), None)
     return PipelineConfig(
         pipeline_name=pipeline_name,
@@ -724,6 +747,19 @@ def _with_solutions(
         filters=filters,
         solutions=solutions,
     )
+
+
+def _check_incremental_batch(data: DataConfig, users_from_training_data: bool) -> None:
+    """An INCREMENTAL run converts only the new objects, so it cannot list every user for a batch job."""
+    if data.incremental and users_from_training_data:
+        raise ConfigError(
+            "data.importMode",
+            data.import_mode,
+            '"FULL" with batch output whose users come from the training data: an INCREMENTAL run converts only '
+            "the new raw objects and cannot list every user; or keep INCREMENTAL and set deployment.batch.usersKey "
+            "to a file of the users to recommend for",
+            '"FULL"',
+        )
 
 
 def _solution_key(legacy_key: str) -> str:
@@ -1066,7 +1102,9 @@ def _is_user_data_key(key: Any, *, prefix_allowed: bool = False) -> bool:
 def _data(value: Any) -> DataConfig:
     block = _require_object("data", value, '{"rawKey": "raw/ml-100k/u.data", "format": "ml-100k"}')
     _reject_unknown_keys(
-        "data.", block, {"rawKey", "format", "minRating", "onDestroy", "itemsKey", "useItems", "engine", "glue"}
+        "data.",
+        block,
+        {"rawKey", "format", "minRating", "onDestroy", "itemsKey", "useItems", "engine", "glue", "importMode"},
     )
     defaults = DataConfig()
     raw_key = block.get("rawKey", defaults.raw_key)
@@ -1145,6 +1183,15 @@ def _data(value: Any) -> DataConfig:
             f"time: {describe_size(GLUE_THRESHOLD_BYTES)}), 'lambda' or 'glue'",
             '"auto"',
         )
+    import_mode = block.get("importMode", defaults.import_mode)
+    if import_mode not in IMPORT_MODES:
+        raise ConfigError(
+            "data.importMode",
+            import_mode,
+            "'FULL' (each run imports all the ratings) or 'INCREMENTAL' (each run imports only the raw objects new "
+            "since the last import, for data that only grows; a FULL import every training.fullRetrainEveryDays)",
+            '"FULL"',
+        )
     glue = _glue(block.get("glue", {}))
     if "glue" in block and engine == "lambda":
         raise ConfigError("data.glue", block["glue"], 'no setting when data.engine is "lambda" (no Glue job)', "{}")
@@ -1157,6 +1204,7 @@ def _data(value: Any) -> DataConfig:
         use_items=use_items,
         engine=engine,
         glue=glue,
+        import_mode=import_mode,
     )
 
 

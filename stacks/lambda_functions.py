@@ -25,6 +25,7 @@ from contract.functions import (
     PREPARE_DATA,
     PUBLISH_BATCH_OUTPUT,
     READ_GLUE_OUTPUT,
+    RECORD_IMPORT,
     RECORD_RUN,
     SMOKE_TEST,
     START_BATCH_INFERENCE,
@@ -35,7 +36,14 @@ from contract.functions import (
     FunctionSpec,
     workflow_functions,
 )
-from contract.layout import BATCH_INPUT_PREFIX, DELETION_REQUESTS_PREFIX, MANIFEST_KEY, STATE_KEY, TRAINING_PREFIX
+from contract.layout import (
+    BATCH_INPUT_PREFIX,
+    DELETION_REQUESTS_PREFIX,
+    IMPORTED_OBJECTS_KEY,
+    MANIFEST_KEY,
+    STATE_KEY,
+    TRAINING_PREFIX,
+)
 from stacks.config import DeploymentConfig
 from stacks.contract_layer import contract_layer
 from stacks.nag_acknowledgements import acknowledge_reviewed_wildcards
@@ -98,6 +106,7 @@ class WorkflowFunctions(Construct):
         batch_output_arn: str | None = None,
         ranking: bool = False,
         manifest_keys: list[str] | None = None,
+        incremental: bool = False,
     ) -> None:
         """``functions``: the steps to deploy (PipelineConfig.functions), by default those of
         ``deployment``. With batch output (``deployment``), ``batch_role`` is the role the batch jobs use and
@@ -120,6 +129,7 @@ class WorkflowFunctions(Construct):
                         bucket.arn_for_objects(f"{raw_key}*" if raw_key.endswith("/") else raw_key),
                         *([bucket.arn_for_objects(items_key)] if items_key is not None else []),
                         bucket.arn_for_objects(STATE_KEY),
+                        *([bucket.arn_for_objects(IMPORTED_OBJECTS_KEY)] if incremental else []),
                     ],
                 ),
                 # Without ListBucket, S3 answers a missing raw file with AccessDenied instead of
@@ -140,6 +150,11 @@ class WorkflowFunctions(Construct):
                     if deployment.batch_job and deployment.batch.users_key is None
                     else []
                 ),
+            ],
+            # data.importMode INCREMENTAL: this run's listing (training/<run>/) copied over the record.
+            RECORD_IMPORT.key: [
+                allow(["s3:GetObject"], [bucket.arn_for_objects(f"{TRAINING_PREFIX}*")]),
+                allow(["s3:PutObject"], [bucket.arn_for_objects(IMPORTED_OBJECTS_KEY)]),
             ],
             START_DATA_DELETION.key: [
                 allow(["personalize:ListDataDeletionJobs"], ["*"]),

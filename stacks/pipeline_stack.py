@@ -17,6 +17,7 @@ from contract.functions import (
     PREPARE_DATA,
     PUBLISH_BATCH_OUTPUT,
     READ_GLUE_OUTPUT,
+    RECORD_IMPORT,
     RECORD_RUN,
     VALIDATE_BATCH_OUTPUT,
 )
@@ -145,6 +146,7 @@ class PersonalizePipelineStack(Stack):
             batch_role=batch_role.role if batch_role else None,
             batch_input_arn=batch_input_arn if batch_role else None,
             batch_output_arn=batch_role.output_objects_arn if batch_role else None,
+            incremental=config.data.incremental,
         )
         glue_job = (
             GlueConversion(
@@ -309,7 +311,7 @@ class PersonalizePipelineStack(Stack):
             steps.role_of(PREPARE_DATA),
             steps.role_of(RECORD_RUN),
             steps.role_of(COMPLETE_DELETION_REQUESTS),
-            *([steps.role_of(READ_GLUE_OUTPUT)] if READ_GLUE_OUTPUT.key in steps.functions else []),
+            *(steps.role_of(f) for f in (READ_GLUE_OUTPUT, RECORD_IMPORT) if f.key in steps.functions),
         ):
             role.add_to_principal_policy(
                 iam.PolicyStatement(actions=S3_READ_WRITE_KEY_ACTIONS, resources=[key.key_arn])

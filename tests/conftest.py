@@ -70,7 +70,8 @@ SOLUTIONS_BLOCK: dict[str, Any] = {
     "encryption": {"kmsKey": "create"},
 }
 
-# Two pipelines from one app, one stack each: movielens (ml-100k files in a folder, a daily schedule) and
+# Two pipelines from one app, one stack each: movielens (ml-100k files in a folder, imported incrementally,
+# a daily schedule) and
 # films, which is BATCH_ONLY_BLOCK exactly (its data from the shared defaults), so the batch tests and the
 # tests of several pipelines and of many raw files share one synth. BATCH_ONLY_STACK is films' stack in it.
 TWO_PIPELINES_BLOCK: dict[str, Any] = {
@@ -78,7 +79,7 @@ TWO_PIPELINES_BLOCK: dict[str, Any] = {
     "pipelines": [
         {
             "pipelineName": "movielens",
-            "data": {"rawKey": "raw/ml-100k/", "format": "ml-100k", "minRating": 4.0},
+            "data": {"rawKey": "raw/ml-100k/", "format": "ml-100k", "minRating": 4.0, "importMode": "INCREMENTAL"},
             "schedule": {"expression": "rate(1 day)"},
         },
         {"pipelineName": "films", "deployment": {"targets": ["batch"]}},

@@ -175,10 +175,17 @@ def upload_zip(s3: Any, zip_file: IO[bytes], dataset_name: str, target: Target) 
     with archive:
         ratings = find_member(archive, dataset.ratings_member, dataset_name)
         titles = find_member(archive, dataset.titles_member, dataset_name)
+        # data.rawKey a folder (ending in '/'): the ratings file goes into it under its own name, and
+        # the movie file beside the folder, never in it (it would be read as ratings).
+        key = target.key + dataset.ratings_member if target.key.endswith("/") else target.key
         try:
-            upload_member(s3, archive, ratings, target.bucket, target.key)
+            upload_member(s3, archive, ratings, target.bucket, key)
             upload_member(
-                s3, archive, titles, target.bucket, target.items_key or titles_key(target.key, dataset.titles_member)
+                s3,
+                archive,
+                titles,
+                target.bucket,
+                target.items_key or titles_key(target.key.rstrip("/"), dataset.titles_member),
             )
         except zipfile.BadZipFile as error:
             raise UploadError(f"the zip is corrupt ({error}): download it again") from error

@@ -366,6 +366,11 @@ def start_import(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     job_name = run_scoped_name(
         _require(event, "jobNamePrefix"), _require(event, "executionName"), _require(event, "executionStartTime")
     )
+    # data.importMode INCREMENTAL: the data preparation decides each run's mode (register
+    # personalize.import.incremental); FULL otherwise.
+    import_mode = event.get("importMode", "FULL")
+    if import_mode not in ("FULL", "INCREMENTAL"):
+        raise InvalidEventError(f"field 'importMode' must be FULL or INCREMENTAL; got {import_mode!r}")
 
     def find() -> dict[str, Any] | None:
         return next(
@@ -383,14 +388,21 @@ def start_import(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
             datasetArn=dataset_arn,
             dataSource={"dataLocation": data_location},
             roleArn=role_arn,
-            importMode="FULL",
+            importMode=import_mode,
         )["datasetImportJobArn"]
 
     _require_schema_settled(dataset_arn)
     # Looked up first: a retry of this step must find the job it started, and Personalize
     # refuses a second import into the dataset while the first one runs.
     arn, created = _find_or_create(find, create, "dataset import job", job_name, "datasetImportJobArn")
-    _log("start_import", jobName=job_name, arn=arn, dataLocation=data_location, createdNow=created)
+    _log(
+        "start_import",
+        jobName=job_name,
+        arn=arn,
+        dataLocation=data_location,
+        importMode=import_mode,
+        createdNow=created,
+    )
     return {"arn": arn, "name": job_name}
 
 

@@ -27,6 +27,7 @@ from deletions import DeletionRequestInvalidError, DeletionRequests, complete, r
 from movielens import (
     FORMATS,
     MAX_TRACKED_USERS,
+    MIN_INTERACTIONS,
     ConversionStats,
     NoUsableRowsError,
     conversion_warnings,
@@ -35,7 +36,13 @@ from movielens import (
 from movies import ITEMS_FORMATS, ItemStats, NoUsableItemsError, convert_items
 
 from contract.batch_output import read_manifest, users_file_lines
-from contract.engines import ENGINES, GLUE_THRESHOLD_BYTES, describe_size, input_bytes
+from contract.engines import (
+    ENGINES,
+    GLUE_THRESHOLD_BYTES,
+    INCREMENTAL_IMPORT_MAX_BYTES,
+    describe_size,
+    input_bytes,
+)
 from contract.event_fields import InvalidEventError, required_number, required_str
 from contract.logs import log_operation
 from contract.personalize import TRAINING_MODES
@@ -49,6 +56,7 @@ from contract.run_record import (
     solution_record,
 )
 from contract.runtime import Dependencies
+from contract.s3_json import read_json, write_json
 from contract.timestamps import parse_time
 
 __all__ = [
@@ -170,6 +178,24 @@ class BatchInput:
 
 
 @dataclass(frozen=True)
+class IncrementalInput:
+    """data.importMode INCREMENTAL: where the imported objects are recorded, and the FULL import floor."""
+
+    imported_key: str
+    full_every_days: int
+
+
+@dataclass(frozen=True)
+class ImportPlan:
+    """This run's interactions import: its mode, why, the objects it converts, and when the last FULL was."""
+
+    mode: str
+    reason: str
+    objects: list[RawObject]
+    last_full_import_at: str
+
+
+@dataclass(frozen=True)
 class SolutionPlanning:
     """One solution's part of the plan (several solutions): its mode, its floor and its waits."""
 
@@ -211,6 +237,7 @@ class PrepareRequest:
     engine: str = "lambda"
     # data.engine auto: above this many bytes to read, the Glue job converts.
     engine_threshold_bytes: int = GLUE_THRESHOLD_BYTES
+    incremental: IncrementalInput | None = None
 
     @property
     def raw_uri(self) -> str:
@@ -268,9 +295,33 @@ def parse_event(event: Any) -> PrepareRequest:
         raise InvalidEventError(
             f"field 'outputKey' must not be under the raw prefix {raw_key!r}: it would be read back"
         )
+    incremental = _incremental_input(event["incremental"]) if "incremental" in event else None
     return PrepareRequest(
-        bucket, raw_key, fmt, min_rating, output_key, state_key, planning, batch, items, deletion, engine, threshold
+        bucket,
+        raw_key,
+        fmt,
+        min_rating,
+        output_key,
+        state_key,
+        planning,
+        batch,
+        items,
+        deletion,
+        engine,
+        threshold,
+        incremental,
     )
+
+
+def _incremental_input(value: Any) -> IncrementalInput:
+    if not isinstance(value, Mapping):
+        raise InvalidEventError(
+            f"field 'incremental' must be an object with importedKey and fullEveryDays; got {value!r}"
+        )
+    days = value.get("fullEveryDays")
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise InvalidEventError(f"field 'incremental.fullEveryDays' must be an integer >= 1; got {days!r}")
+    return IncrementalInput(required_str(value, "importedKey", "the S3 key of the imported-objects record"), days)
 
 
 def _deletion_input(value: Any) -> DeletionInput:
@@ -560,31 +611,33 @@ def prepare(request: PrepareRequest, s3: Any) -> dict[str, Any]:
     )
     if request.state_key and _trained_on(state, request.planning, fingerprint):
         return {"unchanged": True, "noData": False, "dataFingerprint": fingerprint, "raw": request.raw_uri}
-    engine, reason = choose_engine(request.engine, objects, request.engine_threshold_bytes)
-    raw = {"rawObjects": len(objects), "rawBytes": sum(o.size for o in objects), "engine": engine}
-    raw["engineReason"] = reason
+    now = request.planning.run_started_at if request.planning is not None else DEPENDENCIES.now()
+    imports = plan_import(s3, request, objects, now) if request.incremental is not None else None
+    converted = imports.objects if imports is not None else objects
+    engine, reason = choose_engine(request.engine, converted, request.engine_threshold_bytes)
     stats: ConversionStats | None = None
-    if engine == "glue":
-        result = {"unchanged": False, "noData": False, "dataFingerprint": fingerprint, **raw}
-        result.update(_glue_handoff(s3, request, objects, deletion))
+    if engine == "lambda":
+        stats = _convert(s3, request, converted, deletion)
+        if imports is not None and imports.mode == "INCREMENTAL" and stats.rows_written < MIN_INTERACTIONS:
+            # Register personalize.import.quotas: every import job takes at least 1,000 interactions.
+            imports = ImportPlan(
+                "FULL",
+                f"the new objects hold {stats.rows_written} interactions, fewer than the {MIN_INTERACTIONS:,} an "
+                "import job takes: a FULL import of every object",
+                objects,
+                now.isoformat(),
+            )
+            converted = objects
+            engine, reason = choose_engine(request.engine, converted, request.engine_threshold_bytes)
+            stats = _convert(s3, request, converted, deletion) if engine == "lambda" else None
+    result: dict[str, Any] = {"unchanged": False, "noData": False, "dataFingerprint": fingerprint}
+    if stats is not None:
+        result.update(_result(request, objects, stats))
     else:
-        stats = ConversionStats()
-        lines = convert_objects(
-            (_object_chunks(s3, request.bucket, o) for o in objects),
-            request.fmt,
-            request.min_rating,
-            stats,
-            source=_source(request, objects),
-            excluded_users=frozenset(user.encode() for user in deletion.excluded_users),
-        )
-        upload_stream(s3, request.bucket, request.output_key, lines, "text/csv")
-        result = {
-            "unchanged": False,
-            "noData": False,
-            "dataFingerprint": fingerprint,
-            **_result(request, objects, stats),
-            **raw,
-        }
+        result.update(_glue_handoff(s3, request, converted, deletion))
+    result.update(rawObjects=len(objects), rawBytes=sum(o.size for o in objects), engine=engine, engineReason=reason)
+    if imports is not None and request.incremental is not None:
+        result.update(_record_listing(s3, request, objects, converted, imports))
     if request.items is not None:
         result["items"] = _prepare_items(s3, request, request.items, items_head)
     if request.deletion is not None:
@@ -594,6 +647,86 @@ def prepare(request: PrepareRequest, s3: Any) -> dict[str, Any]:
     if request.planning is not None:
         result["plan"] = _plan(state, request.planning, fingerprint)
     return result
+
+
+def _convert(s3: Any, request: PrepareRequest, objects: list[RawObject], deletion: DeletionRequests) -> ConversionStats:
+    """The Lambda engine: every object streamed through the converter into the one training file."""
+    stats = ConversionStats()
+    lines = convert_objects(
+        (_object_chunks(s3, request.bucket, o) for o in objects),
+        request.fmt,
+        request.min_rating,
+        stats,
+        source=_source(request, objects),
+        excluded_users=frozenset(user.encode() for user in deletion.excluded_users),
+    )
+    upload_stream(s3, request.bucket, request.output_key, lines, "text/csv")
+    return stats
+
+
+def plan_import(s3: Any, request: PrepareRequest, objects: list[RawObject], now: datetime) -> ImportPlan:
+    """data.importMode INCREMENTAL: import only the objects that are new since the last import, unless
+    a FULL import is due (register personalize.import.incremental): the first import, an object
+    imported before that changed or went away, the FULL floor, no new object, or more new data than
+    an INCREMENTAL import takes."""
+    assert request.incremental is not None
+    record = read_json(s3, request.bucket, request.incremental.imported_key)
+    every = request.incremental.full_every_days
+
+    def full(reason: str) -> ImportPlan:
+        return ImportPlan("FULL", reason, objects, now.isoformat())
+
+    if not record or not isinstance(record.get("objects"), Mapping):
+        return full("the first import into the dataset is FULL")
+    imported: Mapping[str, Any] = record["objects"]
+    current = {o.key: o.etag for o in objects}
+    changed = sorted(key for key, etag in imported.items() if current.get(key) != etag)
+    if changed:
+        return full(
+            f"{len(changed)} objects imported before were changed or removed (the first: {changed[0]}): a FULL "
+            "import replaces the data they gave"
+        )
+    try:
+        last_full = parse_time(record.get("lastFullImportAt"))
+    except ValueError:
+        return full("the record of imported objects does not say when the last FULL import was")
+    age = (now - last_full).days
+    if age >= every:
+        return full(f"the last FULL import was {age} days ago, and one runs every {every} days")
+    new = [o for o in objects if o.key not in imported]
+    if not new:
+        return full("no new objects since the last import (the movie file or deletion requests changed)")
+    size = input_bytes([(o.key, o.size) for o in new])
+    if size > INCREMENTAL_IMPORT_MAX_BYTES:
+        return full(
+            f"the {len(new)} new objects hold {describe_size(size)}, more than the "
+            f"{describe_size(INCREMENTAL_IMPORT_MAX_BYTES)} an INCREMENTAL import takes"
+        )
+    return ImportPlan(
+        "INCREMENTAL",
+        f"{len(new)} new objects since the last import ({describe_size(size)}); the last FULL import was {age} days ago",
+        new,
+        last_full.isoformat(),
+    )
+
+
+def _record_listing(
+    s3: Any, request: PrepareRequest, objects: list[RawObject], converted: list[RawObject], imports: ImportPlan
+) -> dict[str, Any]:
+    """What the dataset will hold once this run's import is ACTIVE; record_import makes it the record."""
+    key = f"{request.run_folder}imported-objects.json"
+    write_json(
+        s3,
+        request.bucket,
+        key,
+        {"objects": {o.key: o.etag for o in objects}, "lastFullImportAt": imports.last_full_import_at},
+    )
+    return {
+        "importMode": imports.mode,
+        "importModeReason": imports.reason,
+        "rawObjectsConverted": len(converted),
+        "importedObjectsKey": key,
+    }
 
 
 def choose_engine(setting: str, objects: list[RawObject], threshold: int = GLUE_THRESHOLD_BYTES) -> tuple[str, str]:
@@ -857,6 +990,28 @@ def _log(request: PrepareRequest | None, outcome: Mapping[str, Any], started: fl
 
 def _log_event(operation: str, **fields: Any) -> None:
     log_operation(logger, operation, **fields)
+
+
+@DEPENDENCIES.entry_point
+def record_import(event: Any, context: Any = None) -> dict[str, Any]:
+    """Once this run's interactions import is ACTIVE: its listing becomes the record of the objects the
+    dataset holds (data.importMode INCREMENTAL). Safe to repeat."""
+    if not isinstance(event, Mapping):
+        raise InvalidEventError("event must be an object with bucket, listingKey and importedKey")
+    bucket = required_str(event, "bucket", "the data bucket")
+    listing = required_str(event, "listingKey", "this run's training/<run>/imported-objects.json")
+    imported = required_str(event, "importedKey", "the record's key")
+    s3 = DEPENDENCIES.client("s3")
+    s3.copy_object(
+        Bucket=bucket,
+        Key=imported,
+        CopySource={"Bucket": bucket, "Key": listing},
+        ContentType="application/json",
+        MetadataDirective="REPLACE",
+    )
+    result = {"importedKey": imported, "from": listing}
+    _log_event("record_import", **result)
+    return result
 
 
 @DEPENDENCIES.entry_point

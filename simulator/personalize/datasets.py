@@ -251,6 +251,15 @@ class DatasetOperations:
                 f"of {MAX_PENDING_IMPORTS} pending or in progress dataset import jobs per region.",
             )
         self._require_unique_name("import_job", p["jobName"], "Dataset import job")
+        mode = p.get("importMode", "FULL")
+        # Register personalize.import.incremental: "If you haven't imported bulk records into the dataset
+        # previously, you can only specify FULL" (the error code is assumed).
+        if mode == "INCREMENTAL" and not any(
+            self._status(job) == "ACTIVE" for job in self._children(dataset.arn, "import_job")
+        ):
+            raise invalid_input(
+                f"Dataset {dataset.arn} has no bulk records yet: the first import job must use importMode FULL"
+            )
         arn = self._arn(f"dataset-import-job/{p['jobName']}")
         life = self._life(self.durations.import_job, "import_job")
         if dataset.attrs["datasetType"] == "ITEMS":
@@ -260,13 +269,14 @@ class DatasetOperations:
         else:
             items = None
             rows, problem = self._read_interactions(location)
+            problem = problem or _interactions_quota_problem(rows, mode)
         denied = self.s3_access_denied(p.get("roleArn", ""), location) if self.s3_access_denied else None
         problem = denied or problem
         if problem and not life.failure:
             life.failure = problem
         attrs = {
             "dataSource": {"dataLocation": location},
-            "importMode": p.get("importMode", "FULL"),
+            "importMode": mode,
             "publishAttributionMetricsToS3": p.get("publishAttributionMetricsToS3", False),
             **({"roleArn": p["roleArn"]} if "roleArn" in p else {}),
         }
@@ -434,6 +444,21 @@ def _parse_items_csv(blob: bytes, specs: list[dict[str, Any]]) -> tuple[list[dic
             return [], f"Row {line_no}: ITEM_ID must be 1 to {MAX_ITEM_ID_CHARACTERS} characters"
         items.append(item)
     return items, None
+
+
+# Register personalize.import.quotas: per interactions import job, at least 1,000 records; the size
+# limits (100 GB FULL, 1 GB INCREMENTAL) are far above what offline runs import.
+MIN_IMPORT_RECORDS = 1000
+
+
+def _interactions_quota_problem(rows: list[tuple[str, str, int]] | None, mode: str) -> str | None:
+    """The failureReason of an import below the records minimum (the wording is assumed)."""
+    if rows is None or len(rows) >= MIN_IMPORT_RECORDS:
+        return None
+    return (
+        f"The {mode} import has {len(rows)} interaction records; a dataset import job needs at least "
+        f"{MIN_IMPORT_RECORDS} interaction records"
+    )
 
 
 def _parse_interactions_csv(blob: bytes) -> tuple[list[tuple[str, str, int]], str | None]:

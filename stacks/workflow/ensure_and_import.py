@@ -17,7 +17,8 @@ from contract.events import (
     STAGE_ITEMS_DATASET,
     STAGE_ITEMS_IMPORT,
 )
-from contract.functions import ENSURE_DATASET, ENSURE_DATASET_GROUP, ENSURE_FILTERS, START_IMPORT
+from contract.functions import ENSURE_DATASET, ENSURE_DATASET_GROUP, ENSURE_FILTERS, RECORD_IMPORT, START_IMPORT
+from contract.layout import IMPORTED_OBJECTS_KEY
 from contract.readiness import (
     DATASET_GROUP_READY,
     DATASET_READY,
@@ -25,7 +26,7 @@ from contract.readiness import (
     ITEMS_DATASET_READY,
     ITEMS_IMPORT_READY,
 )
-from contract.resources import KMS_KEY_PLACEHOLDER, PERSONALIZE_ROLE_PLACEHOLDER
+from contract.resources import DATA_BUCKET_PLACEHOLDER, KMS_KEY_PLACEHOLDER, PERSONALIZE_ROLE_PLACEHOLDER
 from stacks.interactions_schema import INTERACTIONS_SCHEMA_JSON
 from stacks.items_schema import ITEMS_SCHEMA_JSON
 from stacks.workflow.builder import RUN_CONTEXT, WorkflowBuilder
@@ -75,6 +76,7 @@ def build_ensure_and_import(b: WorkflowBuilder, *, then: State) -> State:
             "roleArn": "${" + PERSONALIZE_ROLE_PLACEHOLDER + "}",
             "jobNamePrefix": names.import_job_prefix,
             **RUN_CONTEXT,
+            **({"importMode.$": "$.data.importMode"} if b.config.data.incremental else {}),
         },
         "$.importJob",
         STAGE_IMPORT,
@@ -82,7 +84,7 @@ def build_ensure_and_import(b: WorkflowBuilder, *, then: State) -> State:
     ensure_dataset_group.next(b.wait_until_active(DATASET_GROUP_READY, ensure_dataset, STAGE_DATASET_GROUP))
     if not b.config.data.uses_items:
         ensure_dataset.next(b.wait_until_active(DATASET_READY, start_import, STAGE_DATASET))
-        start_import.next(b.wait_until_active(IMPORT_READY, then, STAGE_IMPORT))
+        start_import.next(b.wait_until_active(IMPORT_READY, _after_import(b, then), STAGE_IMPORT))
         return ensure_dataset_group
 
     ensure_items = b.invoke(
@@ -121,8 +123,28 @@ def build_ensure_and_import(b: WorkflowBuilder, *, then: State) -> State:
     ensure_dataset.next(b.wait_until_active(DATASET_READY, has_items, STAGE_DATASET))
     ensure_items.next(b.wait_until_active(ITEMS_DATASET_READY, start_items_import, STAGE_ITEMS_DATASET))
     start_items_import.next(start_import)
-    start_import.next(b.wait_until_active(IMPORT_READY, items_imported, STAGE_IMPORT))
+    start_import.next(b.wait_until_active(IMPORT_READY, _after_import(b, items_imported), STAGE_IMPORT))
     return ensure_dataset_group
+
+
+def _after_import(b: WorkflowBuilder, then: State) -> State:
+    """What follows the interactions import: with data.importMode INCREMENTAL, once it is ACTIVE, the
+    record of the objects the dataset now holds, which the next run's new objects are counted from."""
+    if not b.config.data.incremental:
+        return then
+    record = b.invoke(
+        "Record imported objects",
+        RECORD_IMPORT,
+        {
+            "bucket": "${" + DATA_BUCKET_PLACEHOLDER + "}",
+            "listingKey.$": "$.data.importedObjectsKey",
+            "importedKey": IMPORTED_OBJECTS_KEY,
+        },
+        "$.importRecord",
+        STAGE_IMPORT,
+    )
+    record.next(then)
+    return record
 
 
 def build_ensure_filters(b: WorkflowBuilder, *, then: State) -> State:

@@ -15,6 +15,7 @@ from contract.layout import (
     BATCH_INPUT_PREFIX,
     DELETION_COMPLETED_PREFIX,
     DELETION_REQUESTS_PREFIX,
+    IMPORTED_OBJECTS_KEY,
     MANIFEST_KEY,
     STATE_KEY,
     TRAINING_PREFIX,
@@ -77,6 +78,11 @@ def build_guard_and_prepare(b: WorkflowBuilder, *, then: State) -> State:
                 "inputKey.$": f"States.Format('{TRAINING_PREFIX}{{}}/deletions.csv', $$.Execution.Name)",
             },
             **({"batch": _batch_input(b)} if deployment.batch_job else {}),
+            **(
+                {"incremental": {"importedKey": IMPORTED_OBJECTS_KEY, "fullEveryDays": config.full_import_every_days}}
+                if config.data.incremental
+                else {}
+            ),
         },
         "$.data",
         STAGE_PREPARE,

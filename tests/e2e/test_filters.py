@@ -72,7 +72,10 @@ def test_the_exclusion_filter_leaves_out_what_the_user_rated_since_training(with
     train on, but the filter reads them (register personalize.filters.expressions)."""
     unfiltered = recommend()
     rated_since = unfiltered[:3]
-    body = "USER_ID,ITEM_ID,TIMESTAMP\n" + "".join(f"1,{item},1767600000\n" for item in rated_since)
+    # An import job takes at least 1,000 interactions (register personalize.import.quotas): user 1's
+    # three, and a thousand of users the test does not ask about.
+    others = "".join(f"9{n},{rated_since[0]},1767600000\n" for n in range(1000))
+    body = "USER_ID,ITEM_ID,TIMESTAMP\n" + "".join(f"1,{item},1767600000\n" for item in rated_since) + others
     with_items.account.s3().put_object(
         Bucket=with_items.bucket_name, Key="training/events/events.csv", Body=body.encode()
     )

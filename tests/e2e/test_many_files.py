@@ -8,7 +8,10 @@ share the several-pipelines synth.
 from __future__ import annotations
 
 import gzip
+import json
 from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -67,3 +70,42 @@ def test_an_empty_folder_skips_then_daily_files_train_then_an_emptied_folder_fai
 
 def _split(ratings: list[Rating], parts: int) -> list[list[Rating]]:
     return [ratings[i::parts] for i in range(parts)]
+
+
+def import_jobs(pipeline: OfflinePipeline) -> list[dict[str, Any]]:
+    jobs = pipeline.account.personalize.resources_of("import_job")
+    return sorted(jobs, key=lambda job: str(job["creationDateTime"]))
+
+
+def test_incremental_runs_import_only_new_files_then_a_full_import_at_the_floor(pipeline: OfflinePipeline) -> None:
+    """data.importMode INCREMENTAL (movielens): the first import is FULL, a new day's file alone is the next
+    import, and training.fullRetrainEveryDays (7) after the last FULL import, a FULL import again."""
+    days = [to_u_data(generate_ratings(seed=seed)) for seed in (1, 2, 3)]
+    pipeline.upload_raw_data(days[0], "day-1.data")
+    first = pipeline.start_execution()
+    assert first.output["outcome"] == "succeeded", first.cause
+    assert (first.output["data"]["importMode"], first.output["data"]["importModeReason"]) == (
+        "FULL",
+        "the first import into the dataset is FULL",
+    )
+
+    pipeline.upload_raw_data(days[1], "day-2.data")
+    second = pipeline.start_execution(gap=timedelta(days=1))
+    assert second.output["outcome"] == "succeeded", second.cause
+    data = second.output["data"]
+    assert (data["importMode"], data["rawObjects"], data["rawObjectsConverted"]) == ("INCREMENTAL", 2, 1)
+    job = import_jobs(pipeline)[-1]
+    assert (job["importMode"], job["dataSource"]["dataLocation"]) == ("INCREMENTAL", data["interactionsUri"])
+    # Personalize now holds both days: what the first import gave and what this one appended.
+    (group,) = pipeline.account.personalize.resources_of("dataset_group")
+    held = pipeline.account.personalize._group_data(group["datasetGroupArn"], pipeline.account.clock.now())
+    assert held is not None and len(held) == first.output["data"]["rowsWritten"] + data["rowsWritten"]
+
+    pipeline.upload_raw_data(days[2], "day-3.data")
+    third = pipeline.start_execution(gap=timedelta(days=7))
+    assert third.output["outcome"] == "succeeded", third.cause
+    assert third.output["data"]["importMode"] == "FULL"
+    assert third.output["data"]["importModeReason"].startswith("the last FULL import was 8 days ago")
+    assert third.output["data"]["rawObjectsConverted"] == 3
+    record = pipeline.account.s3().get_object(Bucket=pipeline.bucket_name, Key="state/imported-objects.json")
+    assert sorted(json.loads(record["Body"].read())["objects"]) == [f"raw/ml-100k/day-{n}.data" for n in (1, 2, 3)]

@@ -7,6 +7,7 @@ upload stays with the Lambda and a larger one goes to Glue; then a job that fail
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from collections.abc import Iterator
@@ -14,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
+from pipelinectl.run_view import RunView
+from pipelinectl.workflow_graph import build_graph
 from simulator.cloud_assembly import load_synthesized_pipeline
 from simulator.offline import OfflinePipeline, offline_account
 from simulator.sample_data import generate_ratings, to_u_data
@@ -42,6 +46,17 @@ def pipeline(spark: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 def served_version(pipeline: OfflinePipeline) -> str:
     (campaign,) = pipeline.account.personalize.resources_of("campaign")
     return str(campaign["solutionVersionArn"])
+
+
+def watch_table(pipeline: OfflinePipeline, execution_arn: str) -> str:
+    """What `pipelinectl watch` prints for a finished run (the same view over the same history)."""
+    history = pipeline.step_functions.handle("GetExecutionHistory", {"executionArn": execution_arn})
+    view = RunView(build_graph(pipeline.definition))
+    for event in history["events"]:
+        view.apply(event)
+    out = io.StringIO()
+    Console(file=out, width=220).print(view.render(pipeline.account.clock.now()))
+    return out.getvalue()
 
 
 def replace_raw(pipeline: OfflinePipeline, files: dict[str, bytes]) -> None:
@@ -79,6 +94,10 @@ def test_lambda_below_the_threshold_glue_above_it_and_a_failed_job_leaves_the_ca
     assert len(expected.splitlines()) - 1 == data["rowsWritten"]
     deployed = served_version(pipeline)
     assert deployed == second.output["solutionVersionArn"]
+    # `pipelinectl watch` shows the Glue stage: its table, from the execution's history.
+    watched = watch_table(pipeline, pipeline.executions[-1]["executionArn"])
+    assert "Convert with Glue" in watched and "job run SUCCEEDED in" in watched
+    assert f"{data['rowsWritten']:,} of {data['rowsRead']:,} ratings in" in watched
 
     # A file the job cannot use at all: the job fails, the run fails with its error, nothing is deployed.
     replace_raw(pipeline, {"broken.data": b"1,2,4,100\n" * 20_000})

@@ -426,6 +426,18 @@ BAD_VALUES = [
     bad("data.useItems", True, '"auto"', "use-items-bool"),
     bad("data.itemsKey", "raw/ml-100k/u.data", '"raw/movies/u.item"', "items-key-is-the-ratings"),
     bad("data.itemsKey", "training/u.item", '"raw/movies/u.item"', "items-key-where-the-workflow-writes"),
+    # data.engine, data.glue, data.importMode
+    bad("data.engine", "spark", '"auto"', "engine-unknown"),
+    bad("data.glue.version", "6.0", '"5.1"', "glue-version-with-another-spark"),
+    bad("data.glue.version", 5.1, '"5.1"', "glue-version-a-number"),
+    bad("data.glue.workerType", "G.025X", '"G.1X"', "glue-worker-type-for-streaming"),
+    bad("data.glue.workers", 1, "10", "glue-workers-only-a-driver"),
+    bad("data.glue.workers", 300, "10", "glue-workers-too-many"),
+    bad("data.glue.timeoutMinutes", 0, "60", "glue-timeout-zero"),
+    bad("data.glue.autoAboveGiB", 0, "4", "glue-threshold-zero"),
+    bad("data.glue.autoAboveGiB", 101, "4", "glue-threshold-above-a-full-import"),
+    bad("data.glue.workerz", 2, UNKNOWN_KEY_EXAMPLE, "unknown-key-in-glue"),
+    bad("data.importMode", "APPEND", '"FULL"', "import-mode-unknown"),
 ]
 
 
@@ -445,6 +457,57 @@ def test_config_error_is_a_value_error() -> None:
 
 
 # --- good values at the edges ---------------------------------------------------------------
+
+
+def test_a_folder_of_raw_files_keeps_the_movie_file_beside_it() -> None:
+    config = load_config({"data": {"rawKey": "raw/clicks/daily/", "format": "ratings-csv"}})
+    assert config.data.raw_is_prefix and config.data.items_object_key == "raw/clicks/movies.csv"
+    with pytest.raises(ConfigError, match="not the ratings' key or under their prefix"):
+        load_config({"data": {"rawKey": "raw/clicks/", "itemsKey": "raw/clicks/movies.csv"}})
+
+
+def test_glue_settings_need_an_engine_that_may_use_glue() -> None:
+    error = config_error_of({"data": {"engine": "lambda", "glue": {"workers": 4}}})
+    assert error.key == "data.glue" and 'no setting when data.engine is "lambda"' in str(error)
+    glue = load_config({"data": {"glue": {"workers": 20, "workerType": "G.2X", "autoAboveGiB": 0.5}}}).data.glue
+    assert (glue.workers, glue.worker_type, glue.auto_above_bytes) == (20, "G.2X", 512 * 1024**2)
+
+
+def test_incremental_imports_cannot_write_the_batch_users_file() -> None:
+    block = {"data": {"importMode": "INCREMENTAL"}, "deployment": {"targets": ["batch"]}}
+    error = config_error_of(block)
+    assert error.key == "data.importMode" and "set deployment.batch.usersKey" in str(error)
+    given = {**block, "deployment": {"targets": ["batch"], "batch": {"usersKey": "users/all.json"}}}
+    assert load_config(given).data.incremental
+    listed = {
+        "data": {"importMode": "INCREMENTAL"},
+        "solutions": [
+            {"name": "picks", "recipeArn": "arn:aws:personalize:::recipe/aws-user-personalization-v2"},
+            {
+                "name": "mail",
+                "recipeArn": "arn:aws:personalize:::recipe/aws-user-personalization-v2",
+                "deployment": {"targets": ["batch"]},
+            },
+        ],
+    }
+    assert config_error_of(listed).key == "data.importMode"
+
+
+def test_the_full_import_floor_is_the_shortest_training_floor() -> None:
+    config = load_config(
+        {
+            "data": {"importMode": "INCREMENTAL"},
+            "solutions": [
+                {
+                    "name": "a",
+                    "recipeArn": "arn:aws:personalize:::recipe/aws-user-personalization",
+                    "training": {"mode": "UPDATE", "fullRetrainEveryDays": 3},
+                },
+                {"name": "b", "recipeArn": "arn:aws:personalize:::recipe/aws-user-personalization-v2"},
+            ],
+        }
+    )
+    assert config.full_import_every_days == 3
 
 
 @pytest.mark.parametrize("name", ["a", "a" * 32, "Films_2-eu", "7movies"])

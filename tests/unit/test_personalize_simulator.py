@@ -392,19 +392,23 @@ def test_metrics_of_a_version_still_training_are_refused(pz: BaseClient, trained
         pz.get_solution_metrics(solutionVersionArn=version)
 
 
-def test_training_on_too_little_data_fails(
+def test_an_import_of_too_little_data_fails_and_so_does_training_without_data(
     pz: BaseClient, clock: SimulatedClock, sim: PersonalizeSimulator, files: dict[tuple[str, str], bytes]
 ) -> None:
+    """Register personalize.import.quotas: an interactions import job takes at least 1,000 records."""
     files[("data-bucket", "tiny.csv")] = interactions_csv(users=3, per_user=2)
     arns = build_group(pz, clock)
-    import_data(pz, clock, arns["dataset"], key="tiny.csv")
+    job = import_data(pz, clock, arns["dataset"], key="tiny.csv")
+    described_job = pz.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"]
+    assert described_job["status"] == "CREATE FAILED"
+    assert "6 interaction records; a dataset import job needs at least 1000" in described_job["failureReason"]
     solution = pz.create_solution(name="s", datasetGroupArn=arns["group"], recipeArn=RECIPE, performAutoTraining=False)[
         "solutionArn"
     ]
     clock.advance(D.solution)
     described = pz.describe_solution_version(solutionVersionArn=train(pz, clock, solution))["solutionVersion"]
     assert described["status"] == "CREATE FAILED"
-    assert "at least 1000 interactions" in described["failureReason"]
+    assert described["failureReason"] == "No data found in the dataset group: import interactions before training"
 
 
 # --------------------------------------------------------------------------- imports

@@ -200,3 +200,91 @@ def test_glue_output_without_part_files_fails(s3: Any) -> None:
     put(s3, f"{RUN}glue-stats/part-00000-x.txt", json.dumps(COUNTS).encode())
     with pytest.raises(GlueOutputMissingError, match=f"no part file under s3://{BUCKET}/{RUN}interactions/"):
         prepare_data.glue_output({"bucket": BUCKET, "data": handed_off(users=False), "jobRun": {}}, s3=s3)
+
+
+# --- data.importMode INCREMENTAL --------------------------------------------------------------
+
+IMPORTED_KEY = "state/imported-objects.json"
+PLAN = {
+    "trainingMode": "FULL",
+    "fullRetrainEveryDays": 7,
+    "runStartedAt": "2026-11-10T00:00:00+00:00",
+    "polling": {"ImportReady": {"intervalSeconds": 60, "maxChecks": 10}},
+}
+
+
+def day(user_base: int, rows: int = 1200) -> bytes:
+    """A day of ratings.csv with ``rows`` interactions rated 5 (enough for an import job on their own)."""
+    return HEADER + b"".join(b"%d,%d,5,%d\n" % (user_base + n % 40, n, 1000 + n) for n in range(rows))
+
+
+def incremental_run(s3: Any, run: str, started: str, **overrides: Any) -> dict[str, Any]:
+    """One run's data preparation, then, as the workflow does once the import is ACTIVE, the record."""
+    result = prepare_data.handler(
+        event(
+            outputKey=f"training/{run}/interactions.csv",
+            incremental={"importedKey": IMPORTED_KEY, "fullEveryDays": 7},
+            plan={**PLAN, "runStartedAt": started},
+            **overrides,
+        ),
+        s3=s3,
+    )
+    prepare_data.record_import(
+        {"bucket": BUCKET, "listingKey": result["importedObjectsKey"], "importedKey": IMPORTED_KEY}, s3=s3
+    )
+    return result
+
+
+def test_incremental_imports_only_new_objects_until_a_full_import_is_due(s3: Any) -> None:
+    put(s3, f"{PREFIX}d1.csv", day(0))
+    first = incremental_run(s3, "r1", "2026-11-01T00:00:00+00:00")
+    assert (first["importMode"], first["importModeReason"]) == ("FULL", "the first import into the dataset is FULL")
+    assert first["rowsWritten"] == 1200
+
+    put(s3, f"{PREFIX}d2.csv", day(100))
+    second = incremental_run(s3, "r2", "2026-11-02T00:00:00+00:00")
+    assert second["importMode"] == "INCREMENTAL"
+    assert second["importModeReason"].startswith("1 new objects since the last import (")
+    assert (second["rawObjects"], second["rawObjectsConverted"], second["rowsWritten"]) == (2, 1, 1200)
+    body = s3.get_object(Bucket=BUCKET, Key="training/r2/interactions.csv")["Body"].read()
+    assert {line.split(b",")[0] for line in body.splitlines()[1:]} == {b"%d" % u for u in range(100, 140)}
+
+    # Fewer new interactions than an import job takes: everything, FULL.
+    put(s3, f"{PREFIX}d3.csv", day(200, rows=10))
+    third = incremental_run(s3, "r3", "2026-11-03T00:00:00+00:00")
+    assert third["importMode"] == "FULL" and "10 interactions, fewer than the 1,000" in third["importModeReason"]
+    assert third["rowsWritten"] == 2410
+
+    # A corrected day: the data it gave must go, so FULL.
+    put(s3, f"{PREFIX}d4.csv", day(300))
+    assert incremental_run(s3, "r4", "2026-11-04T00:00:00+00:00")["importMode"] == "INCREMENTAL"
+    put(s3, f"{PREFIX}d1.csv", day(0, rows=1100))
+    corrected = incremental_run(s3, "r5", "2026-11-05T00:00:00+00:00")
+    assert corrected["importModeReason"] == (
+        f"1 objects imported before were changed or removed (the first: {PREFIX}d1.csv): a FULL import replaces "
+        "the data they gave"
+    )
+
+    # The floor: 7 days after the last FULL import (r5, on the 5th).
+    put(s3, f"{PREFIX}d6.csv", day(400))
+    assert incremental_run(s3, "r6", "2026-11-11T00:00:00+00:00")["importMode"] == "INCREMENTAL"
+    put(s3, f"{PREFIX}d7.csv", day(500))
+    floor = incremental_run(s3, "r7", "2026-11-12T00:00:00+00:00")
+    assert floor["importModeReason"] == "the last FULL import was 7 days ago, and one runs every 7 days"
+
+
+def test_incremental_falls_back_to_full_past_the_incremental_import_size(
+    s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put(s3, f"{PREFIX}d1.csv", day(0))
+    incremental_run(s3, "r1", "2026-11-01T00:00:00+00:00")
+    monkeypatch.setattr(prepare_data, "INCREMENTAL_IMPORT_MAX_BYTES", 100)
+    put(s3, f"{PREFIX}d2.csv", day(100))
+    big = incremental_run(s3, "r2", "2026-11-02T00:00:00+00:00")
+    assert big["importMode"] == "FULL"
+    assert big["importModeReason"].endswith("more than the 100 bytes an INCREMENTAL import takes")
+    # The record moves only once an import is ACTIVE: before record_import, the last one stands.
+    assert json.loads(s3.get_object(Bucket=BUCKET, Key=IMPORTED_KEY)["Body"].read())["objects"] == {
+        f"{PREFIX}d1.csv": s3.head_object(Bucket=BUCKET, Key=f"{PREFIX}d1.csv")["ETag"].strip('"'),
+        f"{PREFIX}d2.csv": s3.head_object(Bucket=BUCKET, Key=f"{PREFIX}d2.csv")["ETag"].strip('"'),
+    }

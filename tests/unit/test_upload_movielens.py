@@ -120,6 +120,15 @@ def test_uploads_ratings_and_titles_with_explicit_target(
     assert "'ml-100k'" in capsys.readouterr().out
 
 
+def test_a_folder_key_gets_the_ratings_file_in_it_and_the_movie_file_beside_it(
+    session: boto3.Session, ml100k_zip: Path
+) -> None:
+    """data.rawKey a folder: the ratings file goes in, the movie file must not (it would be read as ratings)."""
+    assert main(["--from-file", str(ml100k_zip), "--bucket", BUCKET, "--key", "raw/ratings/"], session=session) == 0
+    assert read(session, "raw/ratings/u.data") == U_DATA
+    assert read(session, "raw/u.item") == U_ITEM
+
+
 def test_ml_latest_small_uses_stack_outputs(session: boto3.Session, tmp_path: Path) -> None:
     stubbed = stack_session(
         session, "PersonalizePipeline", {"DataBucketName": BUCKET, "RawDataKey": "raw/ml-latest-small/ratings.csv"}
