@@ -64,6 +64,8 @@ def session(local: bool) -> SparkSession:
             builder.master("local[*]")
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
+            # One machine: a few shuffle partitions for the per-user and per-category counts, not 200.
+            .config("spark.sql.shuffle.partitions", "4")
         )
     # No _SUCCESS marker in the output folder: the import reads every object in it.
     return builder.config("spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs", "false").getOrCreate()

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import resource
 import shutil
@@ -51,6 +52,7 @@ from contract.engines import (
     lambda_ceiling_rows,
 )
 from contract.functions import PREPARE_DATA
+from simulator.glue import spark_python
 
 PART_BYTES = 8 * MIB
 MIN_RATING = 4.0
@@ -121,20 +123,15 @@ def measure(engine: Callable[[Path], int], path: Path, rows: int) -> tuple[float
 
 def spark_engine(path: Path, rows: int, workdir: Path) -> tuple[float, float, int] | str:
     """The Glue script under local Spark in a child process: (rows/s, JVM peak RSS MiB, written), or why not."""
-    if not GLUE_SCRIPT.exists():
-        return "no glue_jobs/prepare_interactions.py"
-    if shutil.which("java") is None:
-        return "no Java runtime (make install-spark)"
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        return "no pyspark (make install-spark)"
+    python = spark_python()
+    if python is None:
+        return "no pyspark or no Java runtime (make install-spark)"
     root = Path(tempfile.mkdtemp(dir=workdir))
     (root / "raw").mkdir()
     os.link(path, root / "raw" / path.name)
     (root / "objects.txt").write_text(f"raw/{path.name}\n")
     command = [
-        sys.executable,
+        str(python),
         str(GLUE_SCRIPT),
         "--data_root",
         root.as_uri(),
@@ -156,8 +153,6 @@ def spark_engine(path: Path, rows: int, workdir: Path) -> tuple[float, float, in
     elapsed = time.perf_counter() - started
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     stats_file = next((root / "out" / "stats").glob("part-*"))
-    import json
-
     written = json.loads(stats_file.read_text().splitlines()[0])["rowsWritten"]
     shutil.rmtree(root)
     return rows / elapsed, peak_kib / 1024, int(written)
