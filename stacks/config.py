@@ -183,8 +183,11 @@ class ScheduleConfig:
 class GlueConfig:
     """The Glue Spark job of data.engine (docs/data-at-scale.md): version, workers, time limit.
 
-    The defaults are sized for what ``auto`` hands over (contract/engines.py): 10 G.1X workers
-    (4 vCPUs each) convert the largest FULL import Personalize takes, 100 GB, well within the hour.
+    The defaults are sized for what ``auto`` hands over (contract/engines.py): by the rate per core
+    of local Spark in make bench-prepare (about 65,000 rows/s), 10 G.1X workers (36 executor cores)
+    convert the 4 GiB threshold in about 1.5 minutes, and the largest FULL import Personalize takes,
+    100 GB, in about half an hour, within the 60-minute timeout (an estimate: Glue's cores are not
+    the benchmark machine's; larger inputs want more workers).
     """
 
     version: str = "5.1"
