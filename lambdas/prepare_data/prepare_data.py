@@ -1,9 +1,13 @@
 """Lambda: convert raw MovieLens ratings in S3 into Personalize's interactions CSV.
 
 Thin handler -> event validation -> S3 adapter (injected client) -> pure converter
-(movielens.py). The output is streamed: a file-like reader over the converter's generator
-is handed to ``upload_fileobj``, so memory stays bounded by the multipart chunk size
-whatever the input size, and nothing touches /tmp.
+(movielens.py). The raw data is one object or every object under a prefix (gzip or not). The
+output is streamed: a file-like reader over the converter's generator is handed to
+``upload_fileobj``, so memory stays bounded by the multipart chunk size whatever the input
+size, and nothing touches /tmp. Above ``data.engine``'s threshold the conversion is handed to the
+Glue job instead (``glue_output`` reads its counts back); with ``data.importMode`` INCREMENTAL
+only the objects new since the last import are converted (``record_import`` records them once
+the import is ACTIVE). docs/data-at-scale.md describes both.
 
 Exception class names become Step Functions error names (``RawDataNotFoundError``,
 ``NoUsableRowsError``, ``InvalidEventError``); their messages say what to do.
@@ -71,9 +75,12 @@ __all__ = [
     "RawDataNotFoundError",
     "RawDataUnreadableError",
     "TooManyUsersForBatchError",
+    "glue_output",
     "handler",
     "parse_event",
+    "plan_import",
     "prepare",
+    "record_import",
 ]
 
 MIB: Final = 1024 * 1024
