@@ -16,6 +16,7 @@ Spark is optional on a machine: without it a run fails with a message that says 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -34,7 +35,14 @@ from simulator.interpreter import TaskFailure, TaskResult
 from simulator.service_model import SimulatedServiceError, check_response, validate_request
 
 REPO = Path(__file__).resolve().parents[1]
-GLUE_MODEL = botocore.session.get_session().get_service_model("glue")
+
+
+@functools.cache
+def glue_model() -> Any:
+    """botocore's Glue model, loaded on the first job run (every offline account imports this module)."""
+    return botocore.session.get_session().get_service_model("glue")
+
+
 # The Spark level's interpreter (make install-spark); PIPELINE_SPARK_PYTHON overrides it.
 SPARK_PYTHON_ENV = "PIPELINE_SPARK_PYTHON"
 DEFAULT_SPARK_PYTHON = REPO / ".venv-spark" / "bin" / "python"
@@ -69,7 +77,7 @@ class GlueJobDefinition:
 
 @dataclass
 class GlueJobs:
-    """StartJobRun (.sync) and GetJobRun for the stack's job."""
+    """StartJobRun (.sync) for the stack's job: the integration waits inside the call, so no GetJobRun."""
 
     job: GlueJobDefinition
     read_object: Callable[[str, str], bytes]
@@ -79,7 +87,7 @@ class GlueJobs:
 
     def start_job_run_sync(self, params: dict[str, Any]) -> TaskResult:
         """The .sync integration: the run, started and waited for; a run that does not succeed fails the state."""
-        operation = GLUE_MODEL.operation_model("StartJobRun")
+        operation = glue_model().operation_model("StartJobRun")
         try:
             validate_request(operation, params)
         except SimulatedServiceError as error:
@@ -108,21 +116,11 @@ class GlueJobs:
             "GlueVersion": self.job.glue_version,
             **({"ErrorMessage": error} if error else {}),
         }
-        check_response(GLUE_MODEL.shape_for("JobRun"), run)
+        check_response(glue_model().shape_for("JobRun"), run)
         self.runs[run_id] = run
         if error:
             raise TaskFailure("States.TaskFailed", json.dumps(_as_json(run)))
         return TaskResult(_as_json(run), elapsed_seconds=seconds)
-
-    def get_job_run(self, params: dict[str, Any]) -> dict[str, Any]:
-        operation = GLUE_MODEL.operation_model("GetJobRun")
-        validate_request(operation, params)
-        run = self.runs.get(params["RunId"])
-        if run is None or params["JobName"] != self.job.name:
-            raise SimulatedServiceError("EntityNotFoundException", f"Job run {params['RunId']} not found")
-        response = {"JobRun": run}
-        check_response(operation.output_shape, response)
-        return response
 
     def _execute(self, arguments: Mapping[str, str]) -> tuple[str | None, int]:
         """Run the script over a local copy of what it reads; returns (error message or None, bytes read)."""

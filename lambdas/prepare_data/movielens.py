@@ -394,13 +394,6 @@ class _RowConverter:
         stats.users_seen(kept_users)
         return b"".join(out)
 
-    def _slow(self, lines: list[bytes]) -> bytes:
-        out = [row for row in map(self._slow_line, lines) if row is not None]
-        if out:
-            self.stats.users_seen(row.partition(b",")[0] for row in out)
-            self.stats.rows_written += len(out)
-        return b"".join(out)
-
     def _slow_line(self, line: bytes) -> bytes | None:
         """One line under the whole contract: blank lines and headers are skipped, not rows."""
         self.number += 1

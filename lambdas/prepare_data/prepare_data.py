@@ -533,7 +533,7 @@ def _etag(response: Mapping[str, Any]) -> str:
 def listing_fingerprint(objects: list[RawObject]) -> str:
     """What the change detection compares for a prefix: every object's key, size and ETag. One
     object keeps its own ETag, as before prefixes existed, so a deployed pipeline does not retrain."""
-    if len(objects) == 1 and not objects[0].key.endswith("/"):
+    if len(objects) == 1:
         return objects[0].etag
     listing = "\n".join(f"{o.key}\t{o.size}\t{o.etag}" for o in objects)
     return "listing:" + hashlib.sha256(listing.encode()).hexdigest()

@@ -176,7 +176,10 @@ def _line_by_line(
     """The contract applied one line at a time (the converter's slow path alone)."""
     stats = ConversionStats()
     rows = movielens._RowConverter(b"\t" if fmt == "ml-100k" else b",", fmt != "ml-100k", min_rating, stats, excluded)
-    out = rows._slow(data.split(b"\n"))
+    kept = [row for row in map(rows._slow_line, data.split(b"\n")) if row is not None]
+    stats.users_seen(row.partition(b",")[0] for row in kept)
+    stats.rows_written += len(kept)
+    out = b"".join(kept)
     counts = (stats.rows_read, stats.rows_written, stats.rows_below_threshold, stats.rows_malformed)
     return HEADER + out, (*counts, stats.rows_of_deleted_users, stats.users or 0, stats.users_with_two_or_more or 0)
 
