@@ -29,7 +29,9 @@ GZIP_EXPANSION: Final = 5
 
 
 def lambda_ceiling_rows(rows_per_second: float, memory_mb: int) -> float:
-    """Rows the Lambda converts within its budget at ``memory_mb`` (CPU share grows with memory)."""
+    """Rows the Lambda converts within its budget at ``memory_mb``, from ``rows_per_second``
+    measured with the worker processes that memory gives it (one per full vCPU); below 1,769 MB
+    its one process gets that share of a vCPU."""
     return rows_per_second * min(1.0, memory_mb / FULL_VCPU_MEMORY_MB) * LAMBDA_BUDGET_SECONDS
 
 

@@ -34,15 +34,16 @@ LOOK_FOR_ANOTHER_RUN = FunctionSpec(
     "run_guard.handler",
     "Tells whether a run of this state machine that started earlier is still running",
 )
-# Streaming the ratings needs little memory (about 50 MiB, make bench-prepare) but CPU: at 1,769 MB
-# a function has one full vCPU (contract/engines.py), so a run costs about the same per row as at
-# 512 MB and takes 3.5 times less time.
+# Streaming the ratings needs little memory (tens of MiB, make bench-prepare) but CPU: a function
+# gets one vCPU's worth per 1,769 MB (contract/engines.py), and the converter runs one worker
+# process per vCPU (lambdas/prepare_data/parallel_convert.py). At 3,538 MB two workers convert
+# about twice the rows per second of one, so a row costs about what it did at 1,769 MB or 512 MB.
 PREPARE_DATA = FunctionSpec(
     "PrepareData",
     "prepare_data",
     "prepare_data.handler",
     "Converts raw MovieLens ratings to Personalize's CSV",
-    memory_mb=1769,
+    memory_mb=3538,
     timeout_seconds=15 * 60,
 )
 ENSURE_DATASET_GROUP = FunctionSpec(

@@ -29,6 +29,8 @@ class LambdaFunction:
     code_dir: Path
     timeout_seconds: int
     environment: dict[str, str]
+    # MemorySize (CloudFormation's default is 128 MB).
+    memory_mb: int = 128
     # Each layer's python/ folder, as the Lambda runtime puts /opt/python on sys.path.
     layer_dirs: tuple[Path, ...] = ()
 
@@ -140,6 +142,7 @@ def _lambda_functions(directory: Path, resources: dict[str, Any], stack_name: st
             code_dir=folder_by_key[s3_key],
             timeout_seconds=int(properties.get("Timeout", 3)),
             environment={k: v for k, v in variables.items() if isinstance(v, str)},
+            memory_mb=int(properties.get("MemorySize", 128)),
             layer_dirs=tuple(layers),
         )
     return functions

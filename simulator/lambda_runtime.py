@@ -29,7 +29,7 @@ class _LambdaContext:
         self.function_name = function.logical_id
         self.invoked_function_arn = arn
         self.aws_request_id = str(uuid.uuid4())
-        self.memory_limit_in_mb = 256
+        self.memory_limit_in_mb = function.memory_mb
         self._timeout_ms = function.timeout_seconds * 1000
 
     def get_remaining_time_in_millis(self) -> int:
@@ -58,7 +58,7 @@ def invoke_lambda(
     context = _LambdaContext(function, arn)
     stream = log or io.StringIO()
     with (
-        environment(function.environment),
+        environment({**function.environment, **_runtime_variables(function)}),
         contextlib.redirect_stdout(stream),
         _json_log_format(stream, context),
         given,
@@ -75,6 +75,12 @@ def invoke_lambda(
             raise TaskFailure(type(error).__name__, json.dumps(cause)) from None
     # What Step Functions receives went through JSON serialisation.
     return json.loads(json.dumps(result))
+
+
+def _runtime_variables(function: LambdaFunction) -> dict[str, str]:
+    """The reserved variables the Lambda runtime defines that our handlers read (register
+    lambda.memory-cpu: prepare_data sizes its worker processes by the memory)."""
+    return {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb)}
 
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.

@@ -29,7 +29,10 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from parallel_convert import ConversionWorkers
 
 FORMAT_ML_100K: Final = "ml-100k"
 FORMAT_RATINGS_CSV: Final = "ratings-csv"
@@ -37,7 +40,7 @@ FORMATS: Final = (FORMAT_ML_100K, FORMAT_RATINGS_CSV)
 
 OUTPUT_HEADER: Final = b"USER_ID,ITEM_ID,TIMESTAMP\n"
 RATINGS_CSV_HEADER: Final = b"userid,movieid,rating,timestamp"
-_DELIMITERS: Final = {FORMAT_ML_100K: b"\t", FORMAT_RATINGS_CSV: b","}
+DELIMITERS: Final = {FORMAT_ML_100K: b"\t", FORMAT_RATINGS_CSV: b","}
 _FORMAT_HELP: Final = (
     "ml-100k = u.data, tab-separated 'user id<TAB>item id<TAB>rating<TAB>timestamp' without "
     "header; ratings-csv = ratings.csv with header 'userId,movieId,rating,timestamp'"
@@ -63,7 +66,6 @@ MAX_NUMBER_BYTES: Final = 64
 MAX_TIMESTAMP: Final = 2**63 - 1
 # A line this short cannot hold an id longer than MAX_ID_BYTES beside three non-empty fields.
 _PLAIN_LINE_BYTES: Final = MAX_ID_BYTES + 6
-_UNSEEN: Final = object()
 # Timestamps of up to 18 digits are below MAX_TIMESTAMP; longer ones take the line path.
 _PLAIN_TIMESTAMP_DIGITS: Final = 18
 _MAX_REMEMBERED_RATINGS: Final = 100_000
@@ -86,9 +88,14 @@ class ConversionStats:
     malformed_line_numbers: list[int] = field(default_factory=list)
     bytes_written: int = 0
     users_overflowed: bool = False
+    # Processes that converted (parallel_convert.py), and the peak traced bytes of each worker
+    # process when tracemalloc traces (make bench-prepare).
+    workers: int = 1
+    worker_peak_bytes: list[int] = field(default_factory=list)
     # Interactions written per user, in the order users were first seen.
     _user_counts: Counter[bytes] = field(default_factory=Counter, repr=False)
-    _sha256: hashlib._Hash = field(default_factory=hashlib.sha256, repr=False)
+    # Made at the first output byte: worker processes, which have none, never touch OpenSSL.
+    _sha256: hashlib._Hash | None = field(default=None, repr=False)
 
     @property
     def users(self) -> int | None:
@@ -105,7 +112,7 @@ class ConversionStats:
     @property
     def sha256(self) -> str:
         """Hex digest of every output byte produced so far."""
-        return self._sha256.hexdigest()
+        return (self._sha256 or hashlib.sha256()).hexdigest()
 
     def user_ids(self) -> Iterator[bytes]:
         """Every distinct user written, in the order first seen (all of them unless users_overflowed)."""
@@ -119,6 +126,8 @@ class ConversionStats:
 
     def emitted(self, data: bytes) -> None:
         """Account for output bytes (hash and size)."""
+        if self._sha256 is None:
+            self._sha256 = hashlib.sha256()
         self._sha256.update(data)
         self.bytes_written += len(data)
 
@@ -128,6 +137,17 @@ class ConversionStats:
             return
         self._user_counts.update(users)
         if len(self._user_counts) > MAX_TRACKED_USERS:
+            self.users_overflowed = True
+            self._user_counts.clear()
+
+    def users_counted(self, counts: Iterable[tuple[bytes, int]]) -> None:
+        """Add interactions per user that another process counted, within the same memory cap."""
+        if self.users_overflowed:
+            return
+        tally = self._user_counts
+        for user, count in counts:
+            tally[user] += count
+        if len(tally) > MAX_TRACKED_USERS:
             self.users_overflowed = True
             self._user_counts.clear()
 
@@ -285,6 +305,7 @@ def convert_objects(
     stats: ConversionStats,
     source: str = "<input>",
     excluded_users: frozenset[bytes] = frozenset(),
+    workers: int | ConversionWorkers = 1,
 ) -> Iterator[bytes]:
     """Yield the interactions CSV of several raw objects in turn (the files under a prefix): the
     header first, then one piece per block of input lines.
@@ -292,30 +313,58 @@ def convert_objects(
     Keeps rows with rating >= ``min_rating`` of users not in ``excluded_users`` (deletion
     requests); counts go into ``stats``. The rules are the conversion contract (module
     docstring) that the Glue job implements too. Line numbers start again at 1 in each object.
+    ``workers``: worker processes to convert on (parallel_convert.py), with the same result; a
+    number > 1 starts them at the first piece, ``ConversionWorkers`` started earlier are used.
     When the input is exhausted without a single usable row, NoUsableRowsError is raised from
     the generator, so a consumer that is uploading the output fails before anything is stored.
     """
-    if fmt not in _DELIMITERS:
+    if fmt not in DELIMITERS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
     stats.emitted(OUTPUT_HEADER)
     yield OUTPUT_HEADER
+    if isinstance(workers, int) and workers > 1:
+        from parallel_convert import ConversionWorkers  # it imports this module
+
+        workers = ConversionWorkers(workers, fmt, min_rating, excluded_users)
+    if isinstance(workers, int):
+        pieces = _convert_blocks(objects, DELIMITERS[fmt], fmt == FORMAT_RATINGS_CSV, min_rating, stats, excluded_users)
+    else:
+        if workers.settings != (fmt, min_rating, excluded_users):
+            raise ValueError(f"the workers convert {workers.settings[:2]}, not {(fmt, min_rating)} and these users")
+        stats.workers = workers.count
+        pieces = workers.convert(objects, stats)
+    for data in pieces:
+        stats.emitted(data)
+        yield data
+    if stats.rows_written == 0:
+        raise NoUsableRowsError(no_usable_rows_message(source, fmt, min_rating, stats))
+
+
+def _convert_blocks(
+    objects: Iterable[Iterable[bytes]],
+    delimiter: bytes,
+    has_header: bool,
+    min_rating: float,
+    stats: ConversionStats,
+    excluded_users: frozenset[bytes],
+) -> Iterator[bytes]:
+    """The output pieces of every object's rows, converted in this process."""
     for chunks in objects:
-        rows = _RowConverter(_DELIMITERS[fmt], fmt == FORMAT_RATINGS_CSV, min_rating, stats, excluded_users)
+        rows = _RowConverter(delimiter, has_header, min_rating, stats, excluded_users)
         for block in iter_text_blocks(chunks):
             data = rows.convert_text(block)
             if data:
-                stats.emitted(data)
                 yield data
-    if stats.rows_written == 0:
-        raise NoUsableRowsError(no_usable_rows_message(source, fmt, min_rating, stats))
 
 
 class _RowConverter:
     """Converts blocks of lines of one object, remembering the line number.
 
-    The loop is written for speed (the common row takes one split, three isdigit, one dict
-    lookup for its rating and one int); anything unusual (a header, a blank or malformed line,
-    spaces, text ids, CR) goes through ``_slow_line``, which applies the whole contract.
+    The loop is written for speed: the common row takes one split, three isdigit, one dict
+    lookup for its rating and one int, and the counts that follow from the others (rows read,
+    below the threshold) are worked out once per block. Anything unusual (a header, a blank or
+    malformed line, spaces, text ids, CR) goes through ``_slow_line``, which applies the whole
+    contract.
     """
 
     def __init__(
@@ -333,66 +382,82 @@ class _RowConverter:
         self.stats = stats
         self.number = 0
         # Each distinct rating text seen: True kept, False below the threshold, None malformed.
-        self._ratings: dict[bytes, bool | None] = {}
+        self._verdicts: dict[bytes, bool | None] = {}
+
+    def _verdict(self, text: bytes) -> bool | None:
+        """Judge a rating text not seen before (remembered unless there are many already)."""
+        value = rating_value(text)
+        verdict = None if value is None else value >= self.min_rating
+        if len(self._verdicts) < _MAX_REMEMBERED_RATINGS:
+            self._verdicts[text] = verdict
+        return verdict
 
     def convert_text(self, block: bytes) -> bytes:
         """Output bytes for one block of lines (see iter_text_blocks)."""
+        out, users = self.convert_lines(block)
+        self.stats.users_seen(users)
+        return out
+
+    def convert_lines(self, block: bytes) -> tuple[bytes, list[bytes]]:
+        """Output bytes for one block of lines and the user of each row written, in order. The
+        counts go into ``stats``, except the users, which are the caller's to count."""
         if b"\r" in block:
             block = block.replace(b"\r\n", b"\n")
-        return self.convert_block(block.split(b"\n"))
-
-    def _verdict(self, text: bytes) -> bool | None:
-        value = rating_value(text)
-        verdict = None if value is None else value >= self.min_rating
-        if len(self._ratings) < _MAX_REMEMBERED_RATINGS:
-            self._ratings[text] = verdict
-        return verdict
-
-    def convert_block(self, block: list[bytes]) -> bytes:
-        """Output bytes for a list of lines."""
+        lines = block.split(b"\n")
         out: list[bytes] = []
-        kept_users: list[bytes] = []
-        stats, delimiter, excluded, verdicts = self.stats, self.delimiter, self.excluded, self._ratings
-        number = self.number
-        read = below = deleted = 0
-        for line in block:
-            number += 1
-            fields = line.split(delimiter)
-            # A line of at most _PLAIN_LINE_BYTES cannot hold an id longer than MAX_ID_BYTES.
-            if (
-                len(fields) == 4
-                and len(line) <= _PLAIN_LINE_BYTES
-                and fields[0].isdigit()
-                and fields[1].isdigit()
-                and fields[3].isdigit()
-                and len(fields[3]) <= _PLAIN_TIMESTAMP_DIGITS
-            ):
-                verdict = verdicts.get(fields[2], _UNSEEN)
-                if verdict is _UNSEEN:
-                    verdict = self._verdict(fields[2])
-                read += 1
-                if verdict is None:
-                    stats.malformed(number)
-                elif excluded and fields[0] in excluded:
-                    deleted += 1
-                elif verdict:
-                    out.append(b"%s,%s,%d\n" % (fields[0], fields[1], int(fields[3])))
-                    kept_users.append(fields[0])
-                else:
-                    below += 1
-                continue
+        users: list[bytes] = []
+        write, keep = out.append, users.append
+        stats, delimiter, excluded, verdicts = self.stats, self.delimiter, self.excluded, self._verdicts
+        first = self.number
+        slow = slow_written = malformed = deleted = 0
+        for number, line in enumerate(lines, first + 1):
+            try:
+                user, item, rating, stamp = line.split(delimiter)
+            except ValueError:
+                pass  # not four fields: the slow path counts it
+            else:
+                # A line of at most _PLAIN_LINE_BYTES cannot hold an id longer than MAX_ID_BYTES.
+                if (
+                    len(line) <= _PLAIN_LINE_BYTES
+                    and user.isdigit()
+                    and item.isdigit()
+                    and stamp.isdigit()
+                    and len(stamp) <= _PLAIN_TIMESTAMP_DIGITS
+                ):
+                    try:
+                        verdict = verdicts[rating]
+                    except KeyError:
+                        verdict = self._verdict(rating)
+                    if verdict:
+                        if excluded and user in excluded:
+                            deleted += 1
+                        else:
+                            if stamp[0] == 48 and len(stamp) > 1:  # a leading "0": written as an integer
+                                stamp = b"%d" % int(stamp)
+                            write(b",".join((user, item, stamp)))
+                            keep(user)
+                    elif verdict is None:
+                        malformed += 1
+                        stats.malformed(number)
+                    elif excluded and user in excluded:
+                        deleted += 1
+                    continue
+            slow += 1
             self.number = number - 1
             converted = self._slow_line(line)
             if converted is not None:
-                out.append(converted)
-                kept_users.append(converted.partition(b",")[0])
-        self.number = number
-        stats.rows_read += read
-        stats.rows_below_threshold += below
+                slow_written += 1
+                write(converted[:-1])
+                keep(converted.partition(b",")[0])
+        self.number = first + len(lines)
+        # Every line the loop kept to itself is a row: written, malformed, deleted or below.
+        plain = len(lines) - slow
+        stats.rows_read += plain
+        stats.rows_below_threshold += plain - (len(out) - slow_written) - malformed - deleted
         stats.rows_of_deleted_users += deleted
         stats.rows_written += len(out)
-        stats.users_seen(kept_users)
-        return b"".join(out)
+        # Rows are joined here: one join is cheaper than a newline formatted into every row.
+        return (b"\n".join(out) + b"\n" if out else b""), users
 
     def _slow_line(self, line: bytes) -> bytes | None:
         """One line under the whole contract: blank lines and headers are skipped, not rows."""

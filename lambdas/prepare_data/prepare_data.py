@@ -15,9 +15,11 @@ Exception class names become Step Functions error names (``RawDataNotFoundError`
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import os
 import time
 import zlib
 from collections.abc import Iterator, Mapping
@@ -38,10 +40,12 @@ from movielens import (
     convert_objects,
 )
 from movies import ITEMS_FORMATS, ItemStats, NoUsableItemsError, convert_items
+from parallel_convert import ConversionWorkers, worker_count
 
 from contract.batch_output import read_manifest, users_file_lines
 from contract.engines import (
     ENGINES,
+    FULL_VCPU_MEMORY_MB,
     GLUE_THRESHOLD_BYTES,
     INCREMENTAL_IMPORT_MAX_BYTES,
     describe_size,
@@ -657,18 +661,35 @@ def prepare(request: PrepareRequest, s3: Any) -> dict[str, Any]:
 
 
 def _convert(s3: Any, request: PrepareRequest, objects: list[RawObject], deletion: DeletionRequests) -> ConversionStats:
-    """The Lambda engine: every object streamed through the converter into the one training file."""
+    """The Lambda engine: every object streamed through the converter into the one training file,
+    on as many processes as the function's memory buys vCPUs (parallel_convert.py)."""
     stats = ConversionStats()
-    lines = convert_objects(
-        (_object_chunks(s3, request.bucket, o) for o in objects),
-        request.fmt,
-        request.min_rating,
-        stats,
-        source=_source(request, objects),
-        excluded_users=frozenset(user.encode() for user in deletion.excluded_users),
-    )
-    upload_stream(s3, request.bucket, request.output_key, lines, "text/csv")
+    excluded = frozenset(user.encode() for user in deletion.excluded_users)
+    count = conversion_workers(objects)
+    # Forked here, in the one thread, before the upload starts its threads (ConversionWorkers).
+    workers = ConversionWorkers(count, request.fmt, request.min_rating, excluded) if count > 1 else None
+    with workers or contextlib.nullcontext():
+        lines = convert_objects(
+            (_object_chunks(s3, request.bucket, o) for o in objects),
+            request.fmt,
+            request.min_rating,
+            stats,
+            source=_source(request, objects),
+            excluded_users=excluded,
+            workers=workers or 1,
+        )
+        upload_stream(s3, request.bucket, request.output_key, lines, "text/csv")
     return stats
+
+
+def conversion_workers(objects: list[RawObject]) -> int:
+    """Worker processes for this input: one per full vCPU of the function's memory (the runtime's
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE; register lambda.memory-cpu), and one for an input of at most
+    one read chunk, which a second process could not share."""
+    if input_bytes([(o.key, o.size) for o in objects]) <= READ_CHUNK_BYTES:
+        return 1
+    memory = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
+    return worker_count(int(memory) if memory.isdigit() else None, FULL_VCPU_MEMORY_MB)
 
 
 def plan_import(s3: Any, request: PrepareRequest, objects: list[RawObject], now: datetime) -> ImportPlan:
@@ -980,6 +1001,7 @@ def _result(request: PrepareRequest, objects: list[RawObject], stats: Conversion
         "usersWithTwoOrMoreInteractions": stats.users_with_two_or_more,
         "bytesWritten": stats.bytes_written,
         "sha256": stats.sha256,
+        "workers": stats.workers,
         "rawVersionId": single.version_id if single is not None else None,
         "rawETag": single.etag if single is not None else None,
         "warnings": stats.warnings(),

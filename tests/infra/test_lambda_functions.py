@@ -235,3 +235,10 @@ def test_log_delivery_actions_are_only_on_the_state_machine_role(pipeline: Synth
 @pytest.mark.parametrize("step", HANDLERS)
 def test_function_role_carries_no_managed_policy(pipeline: SynthesizedPipeline, step: str) -> None:
     assert "ManagedPolicyArns" not in pipeline.resources[function_role_id(pipeline, step)]["Properties"]
+
+
+def test_prepare_step_has_two_vcpus_for_its_two_converter_processes(pipeline: SynthesizedPipeline) -> None:
+    """Register lambda.memory-cpu: one vCPU's worth per 1,769 MB, one worker process per vCPU."""
+    function = pipeline.resources[function_ids(pipeline)["PrepareData"]]["Properties"]
+
+    assert (function["MemorySize"], function["Timeout"]) == (3538, 900)

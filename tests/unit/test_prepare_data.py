@@ -305,6 +305,7 @@ def test_handler_writes_interactions_and_reports(s3: Any, caplog: pytest.LogCapt
         "usersWithTwoOrMoreInteractions": 0,
         "bytesWritten": len(body),
         "sha256": hashlib.sha256(body).hexdigest(),
+        "workers": 1,
         "rawVersionId": None,
         "rawETag": head["ETag"].strip('"'),
         "warnings": result["warnings"],
