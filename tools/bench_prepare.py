@@ -28,6 +28,7 @@ which `data.engine: auto` hands the conversion to Glue, and the Lambda's ceiling
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -47,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "lambdas" / "prepare_data"))
 
 from movielens import ConversionStats, convert_objects
-from parallel_convert import worker_count
+from parallel_convert import ConversionWorkers, worker_count
 from prepare_data import MIB, READ_CHUNK_BYTES, _GeneratorReader
 
 from contract.engines import (
@@ -98,10 +99,15 @@ def lambda_engine(workers: int) -> Callable[[Path], tuple[int, int]]:
 
     def engine(path: Path) -> tuple[int, int]:
         stats = ConversionStats()
-        pieces = convert_objects([file_chunks(path)], "ratings-csv", MIN_RATING, stats, workers=workers)
-        reader = _GeneratorReader(pieces)
-        while reader.read(PART_BYTES):
-            pass
+        # As prepare_data does: workers started first, their users counted after the upload.
+        pool = ConversionWorkers(workers, "ratings-csv", MIN_RATING, frozenset()) if workers > 1 else None
+        with pool or contextlib.nullcontext():
+            pieces = convert_objects([file_chunks(path)], "ratings-csv", MIN_RATING, stats, workers=pool or 1)
+            reader = _GeneratorReader(pieces)
+            while reader.read(PART_BYTES):
+                pass
+            if pool is not None:
+                pool.count_users(stats)
         return stats.rows_written, sum(stats.worker_peak_bytes)
 
     return engine

@@ -118,6 +118,10 @@ class ConversionStats:
         """Every distinct user written, in the order first seen (all of them unless users_overflowed)."""
         return iter(self._user_counts)
 
+    def user_counts(self) -> Iterator[tuple[bytes, int]]:
+        """Every distinct user written with its interactions, in the order first seen."""
+        return iter(self._user_counts.items())
+
     def malformed(self, line_number: int) -> None:
         """Count a malformed row and keep the first few line numbers as examples."""
         self.rows_malformed += 1
@@ -314,7 +318,8 @@ def convert_objects(
     requests); counts go into ``stats``. The rules are the conversion contract (module
     docstring) that the Glue job implements too. Line numbers start again at 1 in each object.
     ``workers``: worker processes to convert on (parallel_convert.py), with the same result; a
-    number > 1 starts them at the first piece, ``ConversionWorkers`` started earlier are used.
+    number > 1 starts them at the first piece, ``ConversionWorkers`` started earlier are used
+    and their users are counted into ``stats`` by the caller (``count_users``), once it is done.
     When the input is exhausted without a single usable row, NoUsableRowsError is raised from
     the generator, so a consumer that is uploading the output fails before anything is stored.
     """
@@ -322,10 +327,11 @@ def convert_objects(
         raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
     stats.emitted(OUTPUT_HEADER)
     yield OUTPUT_HEADER
+    started_here = None
     if isinstance(workers, int) and workers > 1:
         from parallel_convert import ConversionWorkers  # it imports this module
 
-        workers = ConversionWorkers(workers, fmt, min_rating, excluded_users)
+        workers = started_here = ConversionWorkers(workers, fmt, min_rating, excluded_users)
     if isinstance(workers, int):
         pieces = _convert_blocks(objects, DELIMITERS[fmt], fmt == FORMAT_RATINGS_CSV, min_rating, stats, excluded_users)
     else:
@@ -336,6 +342,8 @@ def convert_objects(
     for data in pieces:
         stats.emitted(data)
         yield data
+    if started_here is not None:
+        started_here.count_users(stats)
     if stats.rows_written == 0:
         raise NoUsableRowsError(no_usable_rows_message(source, fmt, min_rating, stats))
 

@@ -35,6 +35,7 @@ import tracemalloc
 from array import array
 from collections import deque
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from multiprocessing.connection import Connection
 from typing import Any, Final
 
@@ -50,7 +51,7 @@ from movielens import (
 # At most six vCPUs (10,240 MB, register lambda.memory-cpu).
 MAX_WORKERS: Final = 6
 # A worker hands its user counts over in pieces, so neither side holds them twice at once.
-_USERS_PER_MESSAGE: Final = 50_000
+_USERS_PER_MESSAGE: Final = 10_000
 
 
 def worker_count(memory_mb: int | None, full_vcpu_memory_mb: int) -> int:
@@ -107,7 +108,9 @@ class ConversionWorkers:
 
     def convert(self, objects: Iterable[Iterable[bytes]], stats: ConversionStats) -> Iterator[bytes]:
         """The output pieces of every object's rows, as ``movielens.convert_objects`` yields them
-        after its header, with ``stats`` counted the same way. The workers stop at the end."""
+        after its header, with ``stats`` counted the same way except the users: those come with
+        ``count_users`` (after the upload, which then holds no part in memory). The workers stop
+        if the conversion fails or is given up."""
         pipes, processes = self._pipes, self._processes
         try:
             # One block per worker at a time: neither side ever waits on the other's full pipe.
@@ -121,23 +124,29 @@ class ConversionWorkers:
                         yield from _collect(pipes[worker], processes[worker], stats)
                         idle.append(worker)
                     worker = idle.popleft()
-                    _hand(pipes[worker], processes[worker], (number, block))
+                    _hand(pipes[worker], processes[worker], number, block)
                     busy.append(worker)
                     number += block.count(b"\n") + 1
             while busy:
                 worker = busy.popleft()
                 yield from _collect(pipes[worker], processes[worker], stats)
-            for pipe, process in zip(pipes, processes, strict=True):
+        except BaseException:
+            self.close()
+            raise
+
+    def count_users(self, stats: ConversionStats) -> None:
+        """Add each worker's users and their interactions to ``stats`` (a piece at a time), then
+        stop the workers."""
+        try:
+            for pipe, process in zip(self._pipes, self._processes, strict=True):
                 _hand(pipe, process, None)
-                # The worker's users and their interactions, a piece at a time, then its end.
                 while isinstance(message := _receive(pipe, process), tuple):
                     users, counts = message
                     stats.users_counted(zip(users.split(b"\n"), array("Q", counts), strict=True))
-                overflowed, peak = message["usersOverflowed"], message["peakBytes"]
-                if overflowed and not stats.users_overflowed:
+                if message["usersOverflowed"] and not stats.users_overflowed:
                     stats.users_overflowed = True
                     stats.users_counted(())
-                stats.worker_peak_bytes.append(peak)
+                stats.worker_peak_bytes.append(message["peakBytes"])
         finally:
             self.close()
 
@@ -153,10 +162,13 @@ class ConversionWorkers:
         self._pipes, self._processes = [], []
 
 
-def _hand(pipe: Connection, process: Any, task: Any) -> None:
-    """Send a worker a task; if it has stopped, raise what it said (or how it ended)."""
+def _hand(pipe: Connection, process: Any, number: int | None, block: bytes = b"") -> None:
+    """Send a worker a block (its first line's number, then its bytes as they are: a pickle
+    would copy them on both sides), or None to stop; if it has stopped, raise what it said."""
     try:
-        pipe.send(task)
+        pipe.send(number)
+        if number is not None:
+            pipe.send_bytes(block)
     except OSError:
         _receive(pipe, process)  # its failure (it had no block in hand), or how it ended
         raise ConversionWorkerError("a conversion worker process stopped without a word") from None
@@ -178,7 +190,8 @@ def _receive(pipe: Connection, process: Any) -> Any:
 
 def _collect(pipe: Connection, process: Any, stats: ConversionStats) -> Iterator[bytes]:
     """Count one worker's result into ``stats`` and yield its output, if any."""
-    out, counts, malformed_lines = _receive(pipe, process)
+    counts, malformed_lines = _receive(pipe, process)
+    out = pipe.recv_bytes()
     read, written, below, malformed, deleted = counts
     stats.rows_read += read
     stats.rows_written += written
@@ -200,7 +213,8 @@ def _work(
     min_rating: float,
     excluded_users: frozenset[bytes],
 ) -> None:
-    """A worker: convert each (first line number, block) it is sent until it is sent None."""
+    """A worker: convert each block it is sent (its first line's number, then its bytes) until it
+    is sent None; then hand over its users' counts and stop."""
     for end in parents_ends:
         end.close()
     if tracemalloc.is_tracing():
@@ -210,10 +224,11 @@ def _work(
     rows = _RowConverter(delimiter, has_header, min_rating, ConversionStats(), excluded_users)
     users = ConversionStats()  # this worker's users and their interactions, within the cap
     try:
-        while (task := pipe.recv()) is not None:
-            rows.number, block = task
+        while (number := pipe.recv()) is not None:
+            rows.number, block = number, pipe.recv_bytes()
             rows.stats = stats = ConversionStats()
             out, kept = rows.convert_lines(block)
+            del block
             users.users_seen(kept)
             counts = (
                 stats.rows_read,
@@ -222,12 +237,11 @@ def _work(
                 stats.rows_malformed,
                 stats.rows_of_deleted_users,
             )
-            pipe.send((out, counts, stats.malformed_line_numbers))
-        seen = list(users.user_ids())
-        for start in range(0, len(seen), _USERS_PER_MESSAGE):
-            piece = seen[start : start + _USERS_PER_MESSAGE]
-            pipe.send((b"\n".join(piece), array("Q", map(users._user_counts.__getitem__, piece)).tobytes()))
-        del seen
+            pipe.send((counts, stats.malformed_line_numbers))
+            pipe.send_bytes(out)
+        counted = iter(users.user_counts())
+        while piece := list(islice(counted, _USERS_PER_MESSAGE)):
+            pipe.send((b"\n".join(user for user, _ in piece), array("Q", (n for _, n in piece)).tobytes()))
         peak = tracemalloc.get_traced_memory()[1] if tracemalloc.is_tracing() else 0
         pipe.send({"usersOverflowed": users.users_overflowed, "peakBytes": peak})
     except (EOFError, OSError):

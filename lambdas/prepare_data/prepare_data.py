@@ -679,6 +679,8 @@ def _convert(s3: Any, request: PrepareRequest, objects: list[RawObject], deletio
             workers=workers or 1,
         )
         upload_stream(s3, request.bucket, request.output_key, lines, "text/csv")
+        if workers is not None:
+            workers.count_users(stats)  # after the upload: it holds no part in memory any more
     return stats
 
 
