@@ -181,7 +181,7 @@ def _receive(pipe: Connection, process: Any) -> Any:
         process.join(timeout=5)
         raise ConversionWorkerError(
             f"a conversion worker process exited with code {process.exitcode} before it finished its block: "
-            "if the function ran out of memory, its log says so (raise its memory, or use data.engine glue)"
+            "if the function ran out of memory its log says so; run again, and if it dies again, set data.engine glue"
         ) from None
     if isinstance(message, str):
         raise ConversionWorkerError(f"a conversion worker process failed:\n{message}")
