@@ -21,19 +21,25 @@ FULL_VCPU_MEMORY_MB: Final = 1769
 LAMBDA_BUDGET_SECONDS: Final = 450
 # `auto` runs the Glue job above this many bytes of raw input (gzip objects count at
 # GZIP_EXPANSION times their stored size). make bench-prepare measured the Lambda converter at
-# 1.8 to 2.0 million rows/s on its two worker processes at 3,538 MB (ml-25m's layout, 26 bytes a
-# row): 4 GiB is about 165 million rows, under 100 s, and the ceiling within LAMBDA_BUDGET_SECONDS
-# about 20 GiB. The margin of about 5 is for the S3 reads the benchmark does not make.
+# 1.8 to 2.0 million rows/s on two worker processes with two whole cores (ml-25m's layout, 26
+# bytes a row); at the default 3,008 MB, 1.7 vCPUs, that is about 1.6 million: 4 GiB is about
+# 165 million rows, under two minutes, and the ceiling within LAMBDA_BUDGET_SECONDS about 18 GiB.
+# The margin of about 4.5 is for the S3 reads the benchmark does not make.
 GLUE_THRESHOLD_BYTES: Final = 4 * 1024**3
 # ratings.csv compresses about 4.5 to 1 with gzip -6 (make bench-prepare measures it).
 GZIP_EXPANSION: Final = 5
 
 
-def lambda_ceiling_rows(rows_per_second: float, memory_mb: int) -> float:
-    """Rows the Lambda converts within its budget at ``memory_mb``, from ``rows_per_second``
-    measured with the worker processes that memory gives it (one per full vCPU); below 1,769 MB
-    its one process gets that share of a vCPU."""
-    return rows_per_second * min(1.0, memory_mb / FULL_VCPU_MEMORY_MB) * LAMBDA_BUDGET_SECONDS
+def lambda_rows_per_second(measured: float, measured_vcpus: int, memory_mb: int) -> float:
+    """The converter's rate at ``memory_mb``, from ``measured`` on ``measured_vcpus`` whole cores
+    (one per worker process): the function has ``memory_mb / 1769`` vCPUs' worth of CPU, which
+    its workers share when that is less than one each."""
+    return measured * min(1.0, memory_mb / FULL_VCPU_MEMORY_MB / measured_vcpus)
+
+
+def lambda_ceiling_rows(rows_per_second: float) -> float:
+    """Rows the Lambda converts within LAMBDA_BUDGET_SECONDS at ``rows_per_second``."""
+    return rows_per_second * LAMBDA_BUDGET_SECONDS
 
 
 def input_bytes(sizes: list[tuple[str, int]]) -> int:

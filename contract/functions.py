@@ -35,15 +35,16 @@ LOOK_FOR_ANOTHER_RUN = FunctionSpec(
     "Tells whether a run of this state machine that started earlier is still running",
 )
 # Streaming the ratings needs little memory (tens of MiB, make bench-prepare) but CPU: a function
-# gets one vCPU's worth per 1,769 MB (contract/engines.py), and the converter runs one worker
-# process per vCPU (lambdas/prepare_data/parallel_convert.py). At 3,538 MB two workers convert
-# about twice the rows per second of one, so a row costs about what it did at 1,769 MB or 512 MB.
+# gets one vCPU's worth per 1,769 MB (contract/engines.py), and the converter runs a worker process
+# per vCPU's worth (lambdas/prepare_data/parallel_convert.py). 3,008 MB, 1.7 vCPUs and two workers,
+# is the most every account may set: new accounts get an error above it (register
+# lambda.memory-new-accounts); data.lambdaMemoryMb sets more where the account allows it.
 PREPARE_DATA = FunctionSpec(
     "PrepareData",
     "prepare_data",
     "prepare_data.handler",
     "Converts raw MovieLens ratings to Personalize's CSV",
-    memory_mb=3538,
+    memory_mb=3008,
     timeout_seconds=15 * 60,
 )
 ENSURE_DATASET_GROUP = FunctionSpec(

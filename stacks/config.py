@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from contract.engines import (
     ENGINES,
+    FULL_VCPU_MEMORY_MB,
     GLUE_THRESHOLD_BYTES,
     GLUE_VERSIONS,
     GLUE_WORKER_TYPES,
@@ -35,7 +36,7 @@ from contract.filters import (
     check_fields,
     parse_filter_expression,
 )
-from contract.functions import FunctionSpec, workflow_functions
+from contract.functions import PREPARE_DATA, FunctionSpec, workflow_functions
 from contract.layout import (
     BATCH_INPUT_PREFIX,
     DELETION_REQUESTS_PREFIX,
@@ -219,6 +220,8 @@ class DataConfig:
     glue: GlueConfig = GlueConfig()
     # FULL: each run imports everything; INCREMENTAL: only the objects new since the last import.
     import_mode: str = "FULL"
+    # The data preparation function's memory, which buys its CPU (contract/functions.py).
+    lambda_memory_mb: int = PREPARE_DATA.memory_mb
 
     @property
     def incremental(self) -> bool:
@@ -1107,7 +1110,18 @@ def _data(value: Any) -> DataConfig:
     _reject_unknown_keys(
         "data.",
         block,
-        {"rawKey", "format", "minRating", "onDestroy", "itemsKey", "useItems", "engine", "glue", "importMode"},
+        {
+            "rawKey",
+            "format",
+            "minRating",
+            "onDestroy",
+            "itemsKey",
+            "useItems",
+            "engine",
+            "glue",
+            "importMode",
+            "lambdaMemoryMb",
+        },
     )
     defaults = DataConfig()
     raw_key = block.get("rawKey", defaults.raw_key)
@@ -1198,6 +1212,16 @@ def _data(value: Any) -> DataConfig:
     glue = _glue(block.get("glue", {}))
     if "glue" in block and engine == "lambda":
         raise ConfigError("data.glue", block["glue"], 'no setting when data.engine is "lambda" (no Glue job)', "{}")
+    memory = block.get("lambdaMemoryMb", defaults.lambda_memory_mb)
+    if isinstance(memory, bool) or not isinstance(memory, int) or not 1024 <= memory <= 10_240:
+        raise ConfigError(
+            "data.lambdaMemoryMb",
+            memory,
+            "an integer of MB from 1024 to 10240 (Lambda's maximum): the data preparation's memory, which buys its "
+            f"CPU, one vCPU per {FULL_VCPU_MEMORY_MB} MB; above {PREPARE_DATA.memory_mb} only where the account "
+            "allows it (new accounts may not)",
+            str(PREPARE_DATA.memory_mb),
+        )
     return DataConfig(
         raw_key=raw_key,
         format=data_format,
@@ -1208,6 +1232,7 @@ def _data(value: Any) -> DataConfig:
         engine=engine,
         glue=glue,
         import_mode=import_mode,
+        lambda_memory_mb=memory,
     )
 
 

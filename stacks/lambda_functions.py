@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -107,12 +108,13 @@ class WorkflowFunctions(Construct):
         ranking: bool = False,
         manifest_keys: list[str] | None = None,
         incremental: bool = False,
+        prepare_memory_mb: int = PREPARE_DATA.memory_mb,
     ) -> None:
         """``functions``: the steps to deploy (PipelineConfig.functions), by default those of
         ``deployment``. With batch output (``deployment``), ``batch_role`` is the role the batch jobs use and
         ``batch_input_arn``/``batch_output_arn`` the objects they read and write. ``ranking``: a solution's
         smoke test asks GetPersonalizedRanking. ``manifest_keys``: each batch solution's manifest (the
-        single solution's MANIFEST_KEY by default)."""
+        single solution's MANIFEST_KEY by default). ``prepare_memory_mb``: data.lambdaMemoryMb."""
         super().__init__(scope, construct_id)
         deployment = deployment or DeploymentConfig()
         arns = personalize_arns
@@ -303,6 +305,8 @@ class WorkflowFunctions(Construct):
             ]
         self.functions: dict[str, lambda_.Function] = {}
         for function in functions or workflow_functions(campaign=deployment.campaign, batch=deployment.batch_job):
+            if function.key == PREPARE_DATA.key:
+                function = dataclasses.replace(function, memory_mb=prepare_memory_mb)  # data.lambdaMemoryMb
             self.functions[function.key] = least_privilege_function(
                 self,
                 function,

@@ -141,6 +141,7 @@ class PersonalizePipelineStack(Stack):
             wildcard_reasons=wildcard_reasons,
             deployment=deployment,
             functions=config.functions,
+            prepare_memory_mb=config.data.lambda_memory_mb,
             manifest_keys=[manifest_key(s.name) for s in solutions if s.deployment.batch_job],
             ranking=any(s.recipe_type == PERSONALIZED_RANKING for s in solutions),
             batch_role=batch_role.role if batch_role else None,

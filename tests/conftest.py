@@ -38,7 +38,8 @@ VARIATIONS_BLOCK: dict[str, Any] = {
     "schedule": {"expression": "rate(1 day)"},
     "logging": {"stateMachineLevel": "ERROR"},
     "notifications": {"email": "ml-ops@example.com"},
-    "data": {"onDestroy": "destroy"},
+    # The data deleted with the stack, and the data preparation given two full vCPUs.
+    "data": {"onDestroy": "destroy", "lambdaMemoryMb": 3538},
     "recipeArn": "arn:aws:personalize:::recipe/aws-user-personalization",
     "training": {"mode": "UPDATE", "fullRetrainEveryDays": 7},
     "qualityGate": {

@@ -33,7 +33,8 @@ from tests.conftest import REPO, run_app
         pytest.param(
             {"data": {"rawKey": "raw/u.data", "minrating": 3}},
             'Configuration error: Invalid cdk.json context "personalize.data.minrating": got 3; expected no such '
-            "key (known keys: engine, format, glue, importMode, itemsKey, minRating, onDestroy, rawKey, useItems), for "
+            "key (known keys: engine, format, glue, importMode, itemsKey, lambdaMemoryMb, minRating, onDestroy, rawKey, "
+            "useItems), for "
             "example removing it or fixing its spelling.",
             id="unknown-key-in-data",
         ),

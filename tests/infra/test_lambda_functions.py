@@ -237,8 +237,14 @@ def test_function_role_carries_no_managed_policy(pipeline: SynthesizedPipeline, 
     assert "ManagedPolicyArns" not in pipeline.resources[function_role_id(pipeline, step)]["Properties"]
 
 
-def test_prepare_step_has_two_vcpus_for_its_two_converter_processes(pipeline: SynthesizedPipeline) -> None:
-    """Register lambda.memory-cpu: one vCPU's worth per 1,769 MB, one worker process per vCPU."""
-    function = pipeline.resources[function_ids(pipeline)["PrepareData"]]["Properties"]
+def test_prepare_step_memory_is_what_any_account_may_set_unless_configured(
+    default_pipeline: SynthesizedPipeline, variations_pipeline: SynthesizedPipeline
+) -> None:
+    """Register lambda.memory-new-accounts: 3,008 MB (1.7 vCPUs' worth, two converter processes) by
+    default; data.lambdaMemoryMb 3538 (VARIATIONS_BLOCK) gives two full vCPUs."""
+    memory = []
+    for synthesized in (default_pipeline, variations_pipeline):
+        function = synthesized.resources[function_ids(synthesized)["PrepareData"]]["Properties"]
+        memory.append((function["MemorySize"], function["Timeout"]))
 
-    assert (function["MemorySize"], function["Timeout"]) == (3538, 900)
+    assert memory == [(3008, 900), (3538, 900)]

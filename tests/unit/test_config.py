@@ -438,6 +438,10 @@ BAD_VALUES = [
     bad("data.glue.autoAboveGiB", 101, "4", "glue-threshold-above-a-full-import"),
     bad("data.glue.workerz", 2, UNKNOWN_KEY_EXAMPLE, "unknown-key-in-glue"),
     bad("data.importMode", "APPEND", '"FULL"', "import-mode-unknown"),
+    # data.lambdaMemoryMb
+    bad("data.lambdaMemoryMb", 512, "3008", "lambda-memory-below-a-gib"),
+    bad("data.lambdaMemoryMb", 10_241, "3008", "lambda-memory-above-lambdas-maximum"),
+    bad("data.lambdaMemoryMb", 3538.5, "3008", "lambda-memory-not-whole"),
 ]
 
 

@@ -150,9 +150,9 @@ def test_a_conversion_given_up_midway_leaves_no_worker_behind() -> None:
 
 @pytest.mark.parametrize(
     ("memory_mb", "workers"),
-    [(None, 1), (128, 1), (1769, 1), (3537, 1), (3538, 2), (5307, 3), (10_240, 5), (20_000, 6)],
+    [(None, 1), (128, 1), (1769, 1), (2048, 1), (3008, 2), (3538, 2), (5307, 3), (10_240, 6), (20_000, 6)],
 )
-def test_one_worker_per_full_vcpu_of_memory(memory_mb: int | None, workers: int) -> None:
+def test_one_worker_per_vcpu_the_memory_buys_to_the_nearest(memory_mb: int | None, workers: int) -> None:
     assert worker_count(memory_mb, 1769) == workers
 
 
@@ -180,24 +180,24 @@ def test_the_handler_converts_on_the_workers_its_memory_buys(s3: Any, monkeypatc
     monkeypatch.setattr(parallel_convert.ConversionWorkers, "__init__", start)
     monkeypatch.setattr(prepare_data, "upload_stream", upload)
     results = {}
-    for memory in ("1769", "3538"):
+    for memory in ("1769", "3008"):
         monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory)
         key = f"training/{memory}/interactions.csv"
         event = {"bucket": BUCKET, "rawKey": "raw/ratings/", "format": "ratings-csv", "minRating": 4, "outputKey": key}
         result = prepare_data.handler(event, s3=s3)
         body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
         results[memory] = (body, result["rowsWritten"], result["users"], result["sha256"])
-        assert result["workers"] == int(memory) // 1769
+        assert result["workers"] == {"1769": 1, "3008": 2}[memory]
     assert events == ["upload", "fork 2", "upload"]
-    assert results["3538"] == results["1769"]
-    assert results["3538"][1] == 40_001
+    assert results["3008"] == results["1769"]
+    assert results["3008"][1] == 40_001
 
 
 def test_a_small_input_is_converted_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "10240")
     small = prepare_data.RawObject("raw/ratings/a.csv", prepare_data.READ_CHUNK_BYTES, "etag")
     assert prepare_data.conversion_workers([small]) == 1
-    assert prepare_data.conversion_workers([small, small]) == 5
+    assert prepare_data.conversion_workers([small, small]) == 6
 
 
 def test_workers_use_nothing_lambda_lacks() -> None:
