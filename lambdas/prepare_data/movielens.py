@@ -141,8 +141,7 @@ class ConversionStats:
             return
         self._user_counts.update(users)
         if len(self._user_counts) > MAX_TRACKED_USERS:
-            self.users_overflowed = True
-            self._user_counts.clear()
+            self.users_overflow()
 
     def users_counted(self, counts: Iterable[tuple[bytes, int]]) -> None:
         """Add interactions per user that another process counted, within the same memory cap."""
@@ -152,8 +151,12 @@ class ConversionStats:
         for user, count in counts:
             tally[user] += count
         if len(tally) > MAX_TRACKED_USERS:
-            self.users_overflowed = True
-            self._user_counts.clear()
+            self.users_overflow()
+
+    def users_overflow(self) -> None:
+        """More than MAX_TRACKED_USERS users: stop counting them and let go of those counted."""
+        self.users_overflowed = True
+        self._user_counts.clear()
 
     def warnings(self) -> list[str]:
         """Conditions that will make Personalize training fail or that hide bad data."""

@@ -145,9 +145,8 @@ class ConversionWorkers:
                 while isinstance(message := _receive(pipe, process), tuple):
                     users, counts = message
                     stats.users_counted(zip(users.split(b"\n"), array("Q", counts), strict=True))
-                if message["usersOverflowed"] and not stats.users_overflowed:
-                    stats.users_overflowed = True
-                    stats.users_counted(())
+                if message["usersOverflowed"]:
+                    stats.users_overflow()
                 stats.worker_peak_bytes.append(message["peakBytes"])
         finally:
             self.close()
