@@ -2,7 +2,8 @@
 
 No AWS here: the converter is a generator over raw byte chunks so it can be tested on
 in-memory data and runs in constant memory over an S3 stream of any size. Work is done on
-bytes, column-wise where the data is clean (see ``_RowConverter``).
+bytes, a block of lines at a time (see ``_RowConverter``), in this process or on worker
+processes (parallel_convert.py).
 
 The conversion contract, which the Glue job (glue_jobs/prepare_interactions.py) implements
 with Spark too, so both engines give the same rows and counts (tests/spark):
@@ -115,7 +116,8 @@ class ConversionStats:
         return (self._sha256 or hashlib.sha256()).hexdigest()
 
     def user_ids(self) -> Iterator[bytes]:
-        """Every distinct user written, in the order first seen (all of them unless users_overflowed)."""
+        """Every distinct user written (all of them unless users_overflowed), in the order first
+        seen; with worker processes, each worker's users in turn."""
         return iter(self._user_counts)
 
     def user_counts(self) -> Iterator[tuple[bytes, int]]:
@@ -372,7 +374,7 @@ class _RowConverter:
     """Converts blocks of lines of one object, remembering the line number.
 
     The loop is written for speed: the common row takes one split, three isdigit, one dict
-    lookup for its rating and one int, and the counts that follow from the others (rows read,
+    lookup for its rating and one join, and the counts that follow from the others (rows read,
     below the threshold) are worked out once per block. Anything unusual (a header, a blank or
     malformed line, spaces, text ids, CR) goes through ``_slow_line``, which applies the whole
     contract.

@@ -685,9 +685,9 @@ def _convert(s3: Any, request: PrepareRequest, objects: list[RawObject], deletio
 
 
 def conversion_workers(objects: list[RawObject]) -> int:
-    """Worker processes for this input: one per full vCPU of the function's memory (the runtime's
-    AWS_LAMBDA_FUNCTION_MEMORY_SIZE; register lambda.memory-cpu), and one for an input of at most
-    one read chunk, which a second process could not share."""
+    """Worker processes for this input: one per vCPU's worth of the function's memory, to the
+    nearest (the runtime's AWS_LAMBDA_FUNCTION_MEMORY_SIZE; register lambda.memory-cpu), and one
+    for an input of at most one read chunk, which a second process could not share."""
     if input_bytes([(o.key, o.size) for o in objects]) <= READ_CHUNK_BYTES:
         return 1
     memory = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
