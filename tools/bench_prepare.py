@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'':10} {'rows/s':>12} {'peak MiB':>10} {'written':>12}")
     sys.stdout.flush()
     memory_mb = PREPARE_DATA.memory_mb
-    workers = min(worker_count(memory_mb, FULL_VCPU_MEMORY_MB), os.cpu_count() or 1)
+    workers = min(worker_count(memory_mb), os.cpu_count() or 1)
     engines: list[tuple[str, Callable[[Path], tuple[int, int]]]] = [("lambda x1", lambda_engine(1))]
     if workers > 1:
         engines.append((f"lambda x{workers}", lambda_engine(workers)))

@@ -48,19 +48,21 @@ from movielens import (
     iter_text_blocks,
 )
 
+from contract.engines import FULL_VCPU_MEMORY_MB
+
 # At most six vCPUs (10,240 MB, register lambda.memory-cpu).
 MAX_WORKERS: Final = 6
 # A worker hands its user counts over in pieces, so neither side holds them twice at once.
 _USERS_PER_MESSAGE: Final = 10_000
 
 
-def worker_count(memory_mb: int | None, full_vcpu_memory_mb: int) -> int:
+def worker_count(memory_mb: int | None) -> int:
     """Processes to convert with at ``memory_mb`` (None: not in Lambda, one): the vCPUs' worth of CPU
     that memory buys, to the nearest whole one (3,008 MB, 1.7 vCPUs: two, which Lambda shows
     as two cores; 2,048 MB, 1.16: one)."""
     if not memory_mb:
         return 1
-    return max(1, min(MAX_WORKERS, round(memory_mb / full_vcpu_memory_mb)))
+    return max(1, min(MAX_WORKERS, round(memory_mb / FULL_VCPU_MEMORY_MB)))
 
 
 class ConversionWorkerError(RuntimeError):

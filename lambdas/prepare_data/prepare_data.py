@@ -45,7 +45,6 @@ from parallel_convert import ConversionWorkers, worker_count
 from contract.batch_output import read_manifest, users_file_lines
 from contract.engines import (
     ENGINES,
-    FULL_VCPU_MEMORY_MB,
     GLUE_THRESHOLD_BYTES,
     INCREMENTAL_IMPORT_MAX_BYTES,
     describe_size,
@@ -691,7 +690,7 @@ def conversion_workers(objects: list[RawObject]) -> int:
     if input_bytes([(o.key, o.size) for o in objects]) <= READ_CHUNK_BYTES:
         return 1
     memory = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
-    return worker_count(int(memory) if memory.isdigit() else None, FULL_VCPU_MEMORY_MB)
+    return worker_count(int(memory) if memory.isdigit() else None)
 
 
 def plan_import(s3: Any, request: PrepareRequest, objects: list[RawObject], now: datetime) -> ImportPlan:
